@@ -7,7 +7,7 @@ Every identifier kind has two entry points:
 * a checker, e.g. ``check_postcode(value) -> Checked``, which returns the same value
   together with a machine-readable :class:`Status` and a human-readable reason.
 
-The plain normaliser is always ``check_x(value).value``, so the two can never disagree.
+The plain normaliser is always ``check_x(value).accepted``, so the two can never disagree.
 :func:`nislink.clean.explain` dispatches on the kind name.
 """
 

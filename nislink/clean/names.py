@@ -1,0 +1,372 @@
+"""Personal names: normalisation, forenames, nicknames and phonetic codes.
+
+The rules (see ``docs/cleaning.md`` for the full description and examples):
+
+1. Missing input (``None``, NaN, blank) is :attr:`Status.MISSING`. Non-text input
+   (numbers, lists, ...) is :attr:`Status.INVALID`; ``bytes`` are decoded as UTF-8.
+2. Unicode NFKC normalisation, then transliteration to ASCII with ``anyascii``
+   (``é -> e``, ``ø -> o``, ``ß -> ss``, ``Æ -> ae``, ``Иван -> ivan``), then lower case.
+   Symbols and emoji are dropped *before* transliteration, so that an emoji never
+   turns into letters.
+3. Apostrophes (straight, curly, backtick, modifier letter, acute) are removed:
+   ``O'Brien -> obrien``.
+4. Hyphens, dots, underscores, commas and the other separators in :data:`SEPARATORS`
+   become spaces; every other non-letter is dropped.
+5. A name that contains a digit is :attr:`Status.INVALID` (digits in a name field mean
+   a mis-keyed or mis-mapped value such as a date or a reference number; they are not
+   silently dropped).
+6. Titles (:data:`TITLES`) and suffixes (:data:`SUFFIXES`) are removed as whole words.
+   The words in :data:`SURNAME_TITLES` (``lord``, ``lady``, ``sir``, ``dame``, ...)
+   are also surnames, so they are removed only at the start of a name and only when
+   another word follows (``Lord Smith -> smith`` but ``John Lord -> john lord`` and
+   ``Lord -> lord``). A value that consists of titles only (``Miss``) is missing.
+7. Whitespace is collapsed to single spaces.
+8. Placeholder values (:data:`MISSING_MARKERS`: "unknown", "n/a", ... ->
+   :attr:`Status.MISSING`; :data:`PLACEHOLDERS`: "baby", "xxx", "test", ... and a single
+   letter repeated three or more times -> :attr:`Status.PLACEHOLDER`) are not names.
+
+The plain normaliser :func:`name` is ``check_name(value).accepted``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+import jellyfish
+from anyascii import anyascii
+
+from nislink.clean._result import Checked, Status, invalid, is_missing, missing
+
+__all__ = [
+    "MISSING_MARKERS",
+    "PLACEHOLDERS",
+    "SEPARATORS",
+    "SUFFIXES",
+    "SURNAME_TITLES",
+    "TITLES",
+    "UK_NICKNAMES",
+    "canonical_forename",
+    "check_name",
+    "forenames",
+    "metaphone",
+    "name",
+    "nysiis",
+    "soundex",
+]
+
+#: Titles and honorifics removed wherever they occur as whole words.
+TITLES: frozenset[str] = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "mx", "mstr", "msr", "messrs",
+        "dr", "doctor", "rev", "revd", "reverend", "prof", "professor",
+        "fr", "rt", "rthon", "cllr", "councillor",
+        "capt", "captain", "colonel", "lt", "sgt", "cpl", "pte", "cdr", "brig",
+        "sr", "sis", "br",
+    }
+)  # fmt: skip
+
+#: Titles that are also common surnames (or forenames): removed only as the first word
+#: of a longer name.
+SURNAME_TITLES: frozenset[str] = frozenset(
+    {
+        "sir", "dame", "lord", "lady", "major", "father", "sister", "brother", "canon",
+        "rabbi", "imam", "pastor", "master", "hon",
+    }
+)
+
+#: Generational suffixes and post-nominal letters removed wherever they occur as whole
+#: words.
+SUFFIXES: frozenset[str] = frozenset(
+    {
+        "jr", "jnr", "snr", "ii", "iii", "iv", "esq", "esquire",
+        "obe", "mbe", "cbe", "kbe", "dbe", "qc", "kc", "mp", "msp", "phd", "dphil",
+        "frcs", "frcp", "mrcp", "mrcgp",
+    }
+)  # fmt: skip
+
+_DROP_ANYWHERE: frozenset[str] = TITLES | SUFFIXES
+
+#: Values (compared after normalisation) that mean "no name recorded": Status.MISSING.
+MISSING_MARKERS: frozenset[str] = frozenset(
+    {
+        "unknown", "unkown", "unk", "not known", "notknown", "nk", "n k", "n a", "na",
+        "none", "null", "nil", "nan", "not stated", "not given", "not applicable",
+        "not recorded", "not provided", "no name", "noname", "unnamed", "refused",
+        "withheld", "redacted", "declined", "tbc", "tba", "to be confirmed", "blank",
+        "missing",
+    }
+)  # fmt: skip
+
+#: Values (compared after normalisation) that systems use in place of a real name:
+#: Status.PLACEHOLDER. Also any single letter repeated three or more times ("xxx").
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "baby", "baby boy", "baby girl", "babyboy", "babygirl", "infant", "newborn",
+        "new born", "unborn", "unborn baby", "child", "twin", "foetus", "stillborn",
+        "xx", "zz", "x x", "test", "testing", "test test", "dummy", "anon", "anonymous",
+        "name", "forename", "forenames", "first name", "firstname", "surname",
+        "last name", "lastname", "family name", "given name", "patient", "person",
+        "client", "pupil", "student", "john doe", "jane doe", "joe bloggs", "fred bloggs",
+        "temp", "temporary", "asdf", "qwerty", "abc", "aaa",
+    }
+)  # fmt: skip
+
+_PLACEHOLDER_PREFIXES: tuple[str, ...] = ("baby of ", "infant of ", "child of ", "twin of ")
+
+#: Characters (besides whitespace) that separate words: they become spaces.
+SEPARATORS: str = "-._,/\\()[]{}&+;:|\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+
+#: Apostrophe-like characters removed without a space (``O'Brien -> obrien``).
+_APOSTROPHES: str = "'`\u2018\u2019\u201b\u02bc\u02b9\u00b4\u2032"
+
+_SEP_TABLE = str.maketrans(
+    {c: " " for c in SEPARATORS + "\t\n\r\x0b\x0c"} | {c: None for c in _APOSTROPHES}
+)
+_NON_LETTER = re.compile(r"[^a-z ]+")
+_REPEATED_LETTER = re.compile(r"([a-z])\1{2,}")
+
+
+def _decode(value: Any) -> str | Checked[str]:
+    """Return the text of ``value`` or a Checked explaining why it is not text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return invalid("bytes that are not UTF-8 text")
+    if isinstance(value, (int, float, complex)) or type(value).__module__ == "numpy":
+        return invalid(f"a number ({type(value).__name__}), not a name")
+    return invalid(f"expected text, got {type(value).__name__}")
+
+
+def _to_ascii(text: str) -> str | None:
+    """NFKC + symbol filtering + anyascii + lower case; None when a digit was seen."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        kept = []
+        for ch in text:
+            if ch.isascii():
+                kept.append(ch)
+                continue
+            cat = unicodedata.category(ch)
+            if cat[0] in "LM":
+                kept.append(ch)
+            elif cat[0] == "N":
+                return None
+            elif cat[0] == "Z" or ch in SEPARATORS or ch in _APOSTROPHES:
+                kept.append(" " if ch not in _APOSTROPHES else "")
+            # other symbols, punctuation and controls are dropped
+        text = anyascii("".join(kept))
+    if any(c.isdigit() for c in text):
+        return None
+    return text.lower()
+
+
+@lru_cache(maxsize=1 << 16)
+def _check_text(text: str) -> Checked[str]:
+    """The cached core of :func:`check_name` for text input."""
+    if text.strip() == "":
+        return missing("blank")
+    ascii_text = _to_ascii(text)
+    if ascii_text is None:
+        return invalid("contains digits")
+    cleaned = _NON_LETTER.sub("", ascii_text.translate(_SEP_TABLE))
+    words = cleaned.split()
+    if not words:
+        return invalid("no letters")
+    joined = " ".join(words)
+    if joined in MISSING_MARKERS:
+        return missing(f"'not known' marker ({joined!r})")
+    kept = [w for w in words if w not in _DROP_ANYWHERE]
+    while len(kept) > 1 and kept[0] in SURNAME_TITLES:
+        kept.pop(0)
+    if not kept:
+        return missing("only a title or suffix")
+    result = " ".join(kept)
+    if result in MISSING_MARKERS:
+        return missing(f"'not known' marker ({result!r})")
+    if (
+        result in PLACEHOLDERS
+        or result.startswith(_PLACEHOLDER_PREFIXES)
+        or _REPEATED_LETTER.fullmatch(result.replace(" ", ""))
+    ):
+        return Checked(None, Status.PLACEHOLDER, f"placeholder name ({result!r})")
+    return Checked(result, Status.OK, None)
+
+
+def check_name(value: Any) -> Checked[str]:
+    """Normalise a personal name (forename(s), surname or full name) with a status.
+
+    >>> check_name("Mr. Seán O’Brien-Smith Jr").value
+    'sean obrien smith'
+    >>> check_name("Miss").status.value
+    'missing'
+    """
+    if is_missing(value):
+        return missing("no value")
+    text = _decode(value)
+    if isinstance(text, Checked):
+        return text
+    return _check_text(text)
+
+
+def name(value: Any) -> str | None:
+    """The normalised name, or ``None`` when missing, invalid or a placeholder.
+
+    >>> name("  ZOË  d'Arcy ")
+    'zoe darcy'
+    """
+    return check_name(value).accepted
+
+
+def forenames(value: Any) -> list[str]:
+    """The normalised name split into words (``[]`` when missing or invalid).
+
+    >>> forenames("Mary-Jane Louise")
+    ['mary', 'jane', 'louise']
+    """
+    n = name(value)
+    return n.split() if n else []
+
+
+# --------------------------------------------------------------------------- nicknames
+
+#: Common British diminutives missing from the (US-centred) ``nicknames`` data set,
+#: nickname -> formal names. Added to, never replacing, the data set's candidates.
+UK_NICKNAMES: dict[str, tuple[str, ...]] = {
+    "alf": ("alfred",),
+    "alfie": ("alfred",),
+    "baz": ("barry",),
+    "bazza": ("barry",),
+    "bev": ("beverley",),
+    "bex": ("rebecca",),
+    "bri": ("brian",),
+    "cath": ("catherine",),
+    "chaz": ("charles",),
+    "col": ("colin",),
+    "dai": ("david",),
+    "del": ("derek",),
+    "den": ("dennis",),
+    "evie": ("eve", "evelyn"),
+    "gav": ("gavin",),
+    "gaz": ("gareth", "gary"),
+    "gazza": ("gareth", "gary"),
+    "jonty": ("jonathan",),
+    "kat": ("catherine", "katherine"),
+    "kaz": ("karen",),
+    "mags": ("margaret",),
+    "nige": ("nigel",),
+    "olly": ("oliver",),
+    "rab": ("robert",),
+    "rabbie": ("robert",),
+    "shaz": ("sharon",),
+    "shazza": ("sharon",),
+    "stevie": ("stephen",),
+    "tam": ("thomas",),
+    "tel": ("terence", "terry"),
+    "trev": ("trevor",),
+}
+
+
+@lru_cache(maxsize=1)
+def _nickname_tables() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """(nickname -> canonical names, set of names that have nicknames), merged with UK."""
+    import nicknames
+
+    nn = nicknames.NickNamer()
+    canon: dict[str, set[str]] = {k: set(v) for k, v in nn.canonical_lookup.items()}
+    formal: set[str] = set(nn.nickname_lookup)
+    for nick, formals in UK_NICKNAMES.items():
+        canon.setdefault(nick, set()).update(formals)
+        formal.update(formals)
+    return {k: frozenset(v) for k, v in canon.items()}, frozenset(formal)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical(normalised: str) -> tuple[str, ...]:
+    canon, formal = _nickname_tables()
+    candidates = set(canon.get(normalised, ()))
+    if not candidates or normalised in formal:
+        candidates.add(normalised)
+    return tuple(sorted(candidates))
+
+
+def canonical_forename(value: Any) -> list[str]:
+    """Formal name(s) for a forename, from the ``nicknames`` data set plus :data:`UK_NICKNAMES`.
+
+    The input is normalised with :func:`name` first (``[]`` when missing). A nickname
+    maps to every formal name it may stand for (sorted); a name that is not a nickname
+    maps to itself; a name that is both a formal name and a nickname of other names
+    (``bert``, ``bill``) maps to itself *and* those names. Give one forename at a time:
+    a multi-word value is looked up as a whole.
+
+    >>> canonical_forename("Bill")
+    ['bill', 'robert', 'will', 'william', 'willis']
+    >>> canonical_forename("Tel")
+    ['terence', 'terry']
+    >>> canonical_forename("Alfie")
+    ['alfred']
+    >>> canonical_forename("Zebedee")
+    ['zebedee']
+    """
+    n = name(value)
+    if n is None:
+        return []
+    return list(_canonical(n))
+
+
+# --------------------------------------------------------------------------- phonetics
+
+
+def _phonetic_input(value: Any) -> str | None:
+    n = name(value)
+    return n.replace(" ", "") if n else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _soundex(s: str) -> str:
+    return jellyfish.soundex(s)
+
+
+@lru_cache(maxsize=1 << 16)
+def _nysiis(s: str) -> str:
+    return jellyfish.nysiis(s)
+
+
+@lru_cache(maxsize=1 << 16)
+def _metaphone(s: str) -> str:
+    return jellyfish.metaphone(s)
+
+
+def soundex(value: Any) -> str | None:
+    """American Soundex of the normalised name with spaces removed (None when missing).
+
+    >>> soundex("O'Brien")
+    'O165'
+    """
+    s = _phonetic_input(value)
+    return _soundex(s) if s else None
+
+
+def nysiis(value: Any) -> str | None:
+    """NYSIIS code of the normalised name with spaces removed (None when missing).
+
+    >>> nysiis("Macdonald")
+    'MCDANALD'
+    """
+    s = _phonetic_input(value)
+    return _nysiis(s) if s else None
+
+
+def metaphone(value: Any) -> str | None:
+    """Metaphone code of the normalised name with spaces removed (None when missing).
+
+    >>> metaphone("Knight")
+    'NT'
+    """
+    s = _phonetic_input(value)
+    return _metaphone(s) if s else None

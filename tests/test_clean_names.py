@@ -1,0 +1,265 @@
+"""Tests for nislink.clean.names: normalisation, nicknames, phonetics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nislink.clean import Status
+from nislink.clean.names import (
+    MISSING_MARKERS,
+    PLACEHOLDERS,
+    SUFFIXES,
+    TITLES,
+    UK_NICKNAMES,
+    canonical_forename,
+    check_name,
+    forenames,
+    metaphone,
+    name,
+    nysiis,
+    soundex,
+)
+
+# (input, expected normalised name)
+VALID = [
+    ("John", "john"),
+    ("  JOHN   SMITH  ", "john smith"),
+    ("O'Brien", "obrien"),
+    ("O\u2019Brien", "obrien"),
+    ("O`Brien", "obrien"),
+    ("O\u2018Brien", "obrien"),
+    ("D'Arcy-Smith", "darcy smith"),
+    ("Mary-Jane", "mary jane"),
+    ("St. John", "st john"),
+    ("john_smith", "john smith"),
+    ("Smith, John", "smith john"),
+    ("Zoë", "zoe"),
+    ("José", "jose"),
+    ("Bjørn", "bjorn"),
+    ("Straße", "strasse"),
+    ("Æthelred", "aethelred"),
+    ("Œnone", "oenone"),
+    ("Łukasz", "lukasz"),
+    ("Þór", "thor"),
+    ("Иван", "ivan"),
+    ("Ｊｏｈｎ", "john"),  # full-width letters (NFKC)
+    ("Mr John Smith", "john smith"),
+    ("Mrs. Jane Doe-Smith", "jane doe smith"),
+    ("Dr Who", "who"),
+    ("Prof. Brian Cox", "brian cox"),
+    ("Rev Richard Coles", "richard coles"),
+    ("John Smith Jr", "john smith"),
+    ("John Smith Jnr.", "john smith"),
+    ("Henry Ford III", "henry ford"),
+    ("Sir Elton John", "elton john"),
+    ("Dame Judi Dench", "judi dench"),
+    ("Lord Smith", "smith"),
+    ("John Lord", "john lord"),  # surname-title kept when not leading
+    ("Lord", "lord"),  # a surname on its own
+    ("Dean Smith", "dean smith"),  # Dean is a forename, not a title
+    ("Mr Unknown Smith", "unknown smith"),
+    ("Missy", "missy"),  # title only as a whole word
+    ("Mrsmith", "mrsmith"),
+    ("Drew", "drew"),
+    ("Esquivel", "esquivel"),
+    ("Jean\tPaul\nSartre", "jean paul sartre"),
+    ("Jöhn😀", "john"),  # emoji dropped, never transliterated into letters
+    ("Anne (Annie)", "anne annie"),
+    ("Smith/Jones", "smith jones"),
+    ("Mc Donald", "mc donald"),
+    (b"Ren\xc3\xa9e", "renee"),
+    (np.str_("Amy"), "amy"),
+    ("Col", "col"),  # Col is a diminutive of Colin: not dropped as a title
+]
+
+# (input, expected status)
+NOT_ACCEPTED = [
+    (None, Status.MISSING),
+    (float("nan"), Status.MISSING),
+    (np.nan, Status.MISSING),
+    ("", Status.MISSING),
+    ("   ", Status.MISSING),
+    ("Miss", Status.MISSING),
+    ("Mr.", Status.MISSING),
+    ("Dr", Status.MISSING),
+    ("Jr", Status.MISSING),
+    ("Mr Mrs", Status.MISSING),
+    ("Unknown", Status.MISSING),
+    ("NOT KNOWN", Status.MISSING),
+    ("n/a", Status.MISSING),
+    ("N.K.", Status.MISSING),
+    ("null", Status.MISSING),
+    ("Mr Unknown", Status.MISSING),
+    ("baby", Status.PLACEHOLDER),
+    ("Baby Boy", Status.PLACEHOLDER),
+    ("Baby of Jane Smith", Status.PLACEHOLDER),
+    ("XXX", Status.PLACEHOLDER),
+    ("zzzz", Status.PLACEHOLDER),
+    ("x x x", Status.PLACEHOLDER),
+    ("test", Status.PLACEHOLDER),
+    ("Surname", Status.PLACEHOLDER),
+    ("John2", Status.INVALID),
+    ("12/03/1990", Status.INVALID),
+    ("Twin 1", Status.INVALID),
+    ("①", Status.INVALID),
+    ("---", Status.INVALID),
+    ("!!!", Status.INVALID),
+    ("😀", Status.INVALID),
+    (12, Status.INVALID),
+    (3.5, Status.INVALID),
+    (True, Status.INVALID),
+    (np.int64(7), Status.INVALID),
+    (["john"], Status.INVALID),
+    ({"a": 1}, Status.INVALID),
+    (b"\xff\xfe", Status.INVALID),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), VALID)
+def test_valid_names(raw: object, expected: str) -> None:
+    r = check_name(raw)
+    assert r.status is Status.OK, r
+    assert r.value == expected
+    assert name(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "status"), NOT_ACCEPTED)
+def test_rejected_names(raw: object, status: Status) -> None:
+    r = check_name(raw)
+    assert r.status is status, r
+    assert r.value is None
+    assert r.reason
+    assert name(raw) is None
+
+
+def test_case_counts() -> None:
+    assert len(VALID) >= 30 and len(NOT_ACCEPTED) >= 30
+
+
+def test_lists_are_disjoint_and_documented() -> None:
+    assert not (TITLES & SUFFIXES)
+    assert "unknown" in MISSING_MARKERS and "xxx" not in PLACEHOLDERS  # xxx via the rule
+    for word in TITLES | SUFFIXES:
+        assert name(word) is None
+        assert name(f"Alice {word} Brown") == "alice brown"
+
+
+def test_forenames() -> None:
+    assert forenames("Mary-Jane Louise") == ["mary", "jane", "louise"]
+    assert forenames("  ") == []
+    assert forenames(None) == []
+    assert forenames("Mr") == []
+
+
+@pytest.mark.parametrize(
+    ("nick", "formal"),
+    [
+        ("bill", "william"),
+        ("Billy", "william"),
+        ("peggy", "margaret"),
+        ("Bob", "robert"),
+        ("liz", "elizabeth"),
+        ("jim", "james"),
+        ("alf", "alfred"),
+        ("alfie", "alfred"),
+        ("gaz", "gary"),
+        ("gaz", "gareth"),
+        ("baz", "barry"),
+        ("del", "derek"),
+        ("dai", "david"),
+        ("olly", "oliver"),
+        ("tel", "terence"),
+        ("Shaz", "sharon"),
+    ],
+)
+def test_canonical_forename_nicknames(nick: str, formal: str) -> None:
+    assert formal in canonical_forename(nick)
+
+
+def test_canonical_forename_properties() -> None:
+    # ambiguous nicknames return every candidate, sorted
+    sandy = canonical_forename("sandy")
+    assert {"alexander", "alexandra", "sandra"} <= set(sandy)
+    assert sandy == sorted(sandy)
+    # a name that is not a nickname maps to itself
+    assert canonical_forename("Zebedee") == ["zebedee"]
+    assert canonical_forename("Xanthippe") == ["xanthippe"]
+    # input normalised first
+    assert canonical_forename("  BILL ") == canonical_forename("bill")
+    assert canonical_forename("Mr") == []
+    assert canonical_forename(None) == []
+    # bill and william share a canonical token
+    assert set(canonical_forename("bill")) & set(canonical_forename("william"))
+    # deterministic
+    assert canonical_forename("ted") == canonical_forename("ted")
+    for nick, formals in UK_NICKNAMES.items():
+        assert set(formals) <= set(canonical_forename(nick))
+
+
+def test_phonetics() -> None:
+    assert soundex("O'Brien") == soundex("obrien") == "O165"
+    assert soundex("Robert") == soundex("Rupert") == "R163"
+    assert nysiis("Macdonald") == nysiis("Mac-Donald")
+    assert metaphone("Knight") == "NT"
+    assert metaphone("Smith") == metaphone("Smyth")
+    for f in (soundex, nysiis, metaphone):
+        assert f(None) is None
+        assert f("Miss") is None
+        assert f(float("nan")) is None
+        assert f(42) is None
+
+
+# ------------------------------------------------------------------ properties
+
+ANY_INPUT = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec="utf-8")),
+    st.text(alphabet="abcXYZ '’`-._,0123 éøßÆ"),
+    st.sampled_from(sorted(TITLES | SUFFIXES | MISSING_MARKERS | PLACEHOLDERS)),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.none(),
+    st.binary(),
+    st.lists(st.integers(), max_size=3),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_INPUT)
+def test_never_raises_and_agrees(value: object) -> None:
+    r = check_name(value)
+    assert name(value) == r.accepted
+    if r.ok:
+        assert isinstance(r.value, str) and r.value
+        assert r.value == r.value.strip()
+        assert "  " not in r.value
+        assert all(c == " " or "a" <= c <= "z" for c in r.value)
+    else:
+        assert r.value is None and r.reason
+    canonical_forename(value)
+    forenames(value)
+    for f in (soundex, nysiis, metaphone):
+        out = f(value)
+        assert (out is None) == (r.value is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_INPUT)
+def test_idempotent_and_self_valid(value: object) -> None:
+    n = name(value)
+    if n is not None:
+        assert name(n) == n
+        assert check_name(n).status is Status.OK
+        for c in canonical_forename(n):
+            assert name(c) == c
+
+
+def test_nan_like_values() -> None:
+    assert name(math.nan) is None
+    assert name(np.float32("nan")) is None
