@@ -1,0 +1,36 @@
+"""Synthetic UK people, families and departmental extracts with realistic errors.
+
+Deterministic for a seed. Entry points:
+
+* :func:`generate_population` ``(n_people, seed) -> Population``;
+* :func:`generate_study` ``(n_people, seed, config=None) -> Study`` (LA submission, DWP,
+  MoJ and DfE extracts, truth tables);
+* :func:`write_study` ``(study, out_dir, formats=("csv", "parquet"))``;
+* :func:`main_synth` ``(people, seed, out) -> dict`` for the ``nislink synth`` command.
+
+Sources of every frequency and the error model are in ``docs/synth.md``.
+"""
+
+from __future__ import annotations
+
+from nislink.synth.config import ErrorRates, PopulationConfig, SourceProfile, SynthConfig
+from nislink.synth.population import Population, generate_population
+from nislink.synth.programme import PROBLEMS
+from nislink.synth.study import EXTRACTS, TRUTH_TABLES, Study, generate_study, main_synth
+from nislink.synth.study import write_study
+
+__all__ = [
+    "EXTRACTS",
+    "PROBLEMS",
+    "TRUTH_TABLES",
+    "ErrorRates",
+    "Population",
+    "PopulationConfig",
+    "SourceProfile",
+    "Study",
+    "SynthConfig",
+    "generate_population",
+    "generate_study",
+    "main_synth",
+    "write_study",
+]
