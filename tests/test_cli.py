@@ -65,3 +65,25 @@ def test_console_script_entry_point() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("nislink ")
+
+
+def test_synth_command_writes_study_deterministically(tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["synth", "--people", "300", "--seed", "7", "--out", str(out)]) == 0
+        outs.append(out)
+    files_a = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*") if p.is_file())
+    assert files_a == files_b
+    names = {p.name for p in files_a}
+    for table in ("la", "dwp", "moj", "dfe"):
+        assert any(n.startswith(table) and n.endswith(".csv") for n in names), table
+        assert any(n.startswith(table) and n.endswith(".parquet") for n in names), table
+    for rel in files_a:
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
+
+
+def test_synth_command_rejects_bad_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--people", "0", "--out", str(tmp_path)]) == 2
+    assert "--people" in capsys.readouterr().err
