@@ -18,6 +18,9 @@ Layout (``n`` records):
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +105,14 @@ class BitMatrix:
 
 @dataclass
 class EncodedFrame:
-    """Encodings of one party's records, ready to hand to the linkage unit."""
+    """Encodings of one party's records, ready to hand to the linkage unit.
+
+    ``rejects`` (not a dataclass field) is set by :class:`nislink.Encoder` to the table of
+    rows that could not be encoded (row label, id, field, reason; never raw values). It
+    stays with the data owner: :meth:`save` does not write it.
+    """
+
+    rejects = None  # set by the encoder; not saved
 
     ids: np.ndarray
     fields: dict[str, BitMatrix]
@@ -143,3 +153,61 @@ class EncodedFrame:
             tokens={k: v[index] for k, v in self.tokens.items()},
             meta=dict(self.meta),
         )
+
+    # -- added by the encoding stage: files, clkhash interchange, compatibility -----------
+    def save(self, path: "str | os.PathLike[str]") -> None:
+        """Write the documented on-disk format (see :mod:`nislink.io`)."""
+        from nislink.io import save  # noqa: PLC0415 (io imports this module)
+
+        save(self, path)
+
+    def check_compatible(self, other: "EncodedFrame") -> None:
+        """Raise :class:`nislink.io.IncompatibleEncodingError` unless ``other`` was made with
+        the same scheme version, schema fingerprint and key fingerprint."""
+        from nislink.io import check_compatible  # noqa: PLC0415
+
+        check_compatible(self, other)
+
+    def to_clkhash(self) -> list[str]:
+        """The record-level filters as clkhash-style base64 strings, in row order.
+
+        clkhash serialises a filter with ``bitarray`` (big-endian bit order): filter bit
+        ``j`` is bit ``7 - j % 8`` of byte ``j // 8``. A length that is not a multiple of 8
+        is padded with zero bits.
+        """
+        if self.clk is None:
+            raise ValueError("this EncodedFrame has no record-level filter (CLK)")
+        packed = np.packbits(self.clk.to_bool(), axis=1, bitorder="big")
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in packed]
+
+    @classmethod
+    def from_clkhash(
+        cls, strings: "list[str]", ids: "list[str] | np.ndarray | None" = None,
+        meta: "dict[str, Any] | None" = None,
+    ) -> "EncodedFrame":
+        """An EncodedFrame holding only CLKs read from clkhash base64 strings.
+
+        ``ids`` default to ``"0", "1", ...``. All filters must have the same length.
+        """
+        raw = []
+        for i, s in enumerate(strings):
+            try:
+                raw.append(base64.b64decode(s, validate=True))
+            except (binascii.Error, ValueError, TypeError):
+                raise ValueError(f"record {i}: not a valid base64 clkhash filter") from None
+        lengths = {len(r) for r in raw}
+        if len(lengths) > 1:
+            raise ValueError(f"clkhash filters have different lengths: {sorted(lengths)} bytes")
+        nbytes = lengths.pop() if lengths else 0
+        arr = np.frombuffer(b"".join(raw), dtype=np.uint8).reshape(len(raw), nbytes)
+        dense = np.unpackbits(arr, axis=1, bitorder="big")
+        clk = BitMatrix.from_bool(dense) if len(raw) else BitMatrix(
+            np.zeros((0, 0), dtype=np.uint64), 0)
+        if ids is None:
+            ids = np.array([str(i) for i in range(len(raw))], dtype=object)
+        if len(ids) != len(raw):
+            raise ValueError(f"{len(ids)} ids for {len(raw)} filters")
+        m = {"scheme_version": "clkhash", "schema_fingerprint": None, "key_fingerprint": None,
+             "party": None, "created": None, "destroy_by": None, "rows": len(raw)}
+        m.update(meta or {})
+        return cls(ids=np.asarray(ids, dtype=object), fields={}, clk=clk, tokens={}, meta=m)

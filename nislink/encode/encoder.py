@@ -1,0 +1,660 @@
+"""The data owner's encoder: clean rows, then build keyed filters and tokens.
+
+``Encoder(schema, secret).encode(df)`` returns an :class:`~nislink.encode.frame.EncodedFrame`
+with, per schema field, a field-level Bloom filter and a keyed exact-match token; a
+record-level filter (CLK) over the fields marked ``clk``; the schema's match keys; and
+SLK-581 as a keyed baseline token. Rows that cannot be encoded are listed in
+``encoder.rejects`` (also ``result.rejects``) with their row label, id and reason, never
+with raw values.
+
+Work is done per *distinct value* and per *distinct token*: each field is factorised,
+each distinct value tokenised once, each distinct token hashed once, and the filters of
+distinct values are scattered into packed ``uint64`` rows with NumPy and gathered back to
+records. A record's encoding therefore depends only on its own values, the schema and the
+secret, never on the other rows of the batch.
+
+Sub-keys (BLAKE3 derive-key contexts, ``fp`` = schema fingerprint)::
+
+    "nislink v1 2026-11 bloom <fp> <field>"     Bloom positions of a field (and its CLK part)
+    "nislink v1 2026-11 token <fp> <field>"     exact-match token of a field
+    "nislink v1 2026-11 component <fp> <f>_<m>" a derived match-key component
+    "nislink v1 2026-11 matchkey <fp> <name>"   a match key (SipHash-2-4 of the components)
+    "nislink v1 2026-11 slk581 <fp> slk581"     the SLK-581 token
+    "nislink v1 2026-11 permute <fp> <target>"  secret permutation (target: field or "@clk")
+    "nislink v1 2026-11 blip <fp> <target>"     BLIP noise
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nislink.encode import hardening as _hardening
+from nislink.encode.bloom import (
+    digest_length,
+    keyed_digests,
+    keyed_uint64,
+    positions,
+    scatter_rows,
+)
+from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.encode.siphash import siphash24_words
+from nislink.encode.tokens import (
+    component_values,
+    number_text,
+    slk581_part,
+    token_occurrences,
+)
+from nislink.schema import SCHEME_VERSION, FieldSpec, Schema
+from nislink.secrets import Secret
+
+__all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS"]
+
+CLEAN_KIND = {
+    "forename": "forename",
+    "surname": "surname",
+    "fullname": "name",
+    "dob": "dob",
+    "sex": "sex",
+    "postcode": "postcode",
+    "nino": "nino",
+    "upn": "upn",
+}
+"""Which :func:`nislink.clean.frame.frame` kind cleans each schema field kind."""
+
+REJECT_COLUMNS = ["row", "id", "field", "reason"]
+
+_STATUS_WORDS = ("ok", "missing", "invalid", "placeholder", "out_of_range",
+                 "no_fixed_abode", "temporary", "unknown")
+_PART_RE = re.compile(r"([A-Za-z0-9_ .-]+?): (" + "|".join(_STATUS_WORDS) + r")\b")
+
+
+def _safe_reason(reason: str, columns: set[str]) -> str:
+    """Rebuild a cleaning reason from its fixed vocabulary and the known column names only
+    (so that no raw value can pass through)."""
+    out: list[str] = []
+    if "missing id" in reason:
+        out.append("missing id")
+    if "duplicated id" in reason:
+        out.append("duplicated id")
+    if "no usable name" in reason:
+        parts = ", ".join(f"{c.strip()}: {s}" for c, s in _PART_RE.findall(reason)
+                          if c.strip() in columns)
+        out.append("no usable name, date of birth, NINO or UPN" + (f" [{parts}]" if parts else ""))
+    return "; ".join(out) or "rejected by cleaning"
+
+
+def _first_positions(codes: np.ndarray, n_uniq: int) -> np.ndarray:
+    """Index of the first occurrence of each code ``0 .. n_uniq-1``."""
+    first = np.full(n_uniq, -1, dtype=np.int64)
+    idx = np.arange(len(codes), dtype=np.int64)
+    valid = codes >= 0
+    first[codes[valid][::-1]] = idx[valid][::-1]
+    return first
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniq, dtype=object)
+
+
+def _clean_text(v: Any) -> str | None:
+    from anyascii import anyascii  # noqa: PLC0415
+
+    from nislink.clean._result import is_missing  # noqa: PLC0415
+
+    if is_missing(v):
+        return None
+    s = anyascii(str(v)).lower()
+    s = "".join(ch if ch.isalnum() else " " for ch in s)
+    s = " ".join(s.split())
+    return s or None
+
+
+def _clean_exact(v: Any) -> str | None:
+    from nislink.clean._result import is_missing  # noqa: PLC0415
+
+    if is_missing(v):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _clean_number(v: Any) -> str | None:
+    from nislink.clean._result import is_missing  # noqa: PLC0415
+
+    if is_missing(v):
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(x):
+        return None
+    return number_text(x)
+
+
+_OWN_CLEANERS = {"text": _clean_text, "exact": _clean_exact, "number": _clean_number}
+
+
+class Encoder:
+    """Encode a data owner's records with a :class:`~nislink.schema.Schema` and a
+    :class:`~nislink.secrets.Secret`.
+
+    ``today`` fixes the date used to judge dates of birth (default: the current date,
+    resolved once when the encoder is made), so that a long job is consistent.
+    ``workers``: processes used to encode a large batch (``None``: both cores of a
+    typical machine, ``min(2, cpu_count)``, for batches of at least
+    :attr:`PARALLEL_MIN_ROWS` rows on POSIX; ``1``: in this process). Cleaning runs in
+    this process; the cleaned rows are split into contiguous parts encoded by forked
+    processes. The output is identical whatever ``workers`` is.
+    """
+
+    PARALLEL_MIN_ROWS = 40_000
+
+    def __init__(
+        self,
+        schema: Schema,
+        secret: Secret,
+        *,
+        dayfirst: bool = True,
+        today: _dt.date | None = None,
+        workers: int | None = None,
+    ) -> None:
+        if not isinstance(schema, Schema):
+            raise TypeError("Encoder needs a nislink.Schema")
+        if not isinstance(secret, Secret):
+            raise TypeError("Encoder needs a nislink.Secret (use Secret.from_bytes/from_env)")
+        self.schema = schema
+        self._secret = secret
+        self.dayfirst = dayfirst
+        self.today = today if today is not None else _dt.date.today()
+        self.fingerprint = schema.fingerprint
+        self.key_fingerprint = secret.fingerprint()
+        self.rejects: pd.DataFrame = pd.DataFrame(columns=REJECT_COLUMNS)
+        self._keys: dict[tuple[str, str], bytes] = {}
+        self.workers = workers
+
+    def __repr__(self) -> str:
+        return (f"Encoder(schema={self.fingerprint!r}, key_fingerprint={self.key_fingerprint!r})")
+
+    # -- keys ---------------------------------------------------------------------------
+    def context(self, purpose: str, target: str) -> str:
+        """The BLAKE3 derive-key context for ``purpose`` and ``target`` (a field or key)."""
+        return f"{SCHEME_VERSION} {purpose} {self.fingerprint} {target}"
+
+    def _key(self, purpose: str, target: str) -> bytes:
+        k = (purpose, target)
+        if k not in self._keys:
+            self._keys[k] = self._secret.derive(self.context(purpose, target))
+        return self._keys[k]
+
+    # -- cleaning -------------------------------------------------------------------------
+    def _clean(
+        self, df: pd.DataFrame, colmap: dict[str, str], id_column: str | None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+        """Normalised values per field for kept rows; kept positions; rejects table."""
+        from nislink.clean.frame import frame as clean_frame  # noqa: PLC0415
+
+        schema = self.schema
+        col_kind: dict[str, str] = {}
+        for f in schema.fields:
+            col = colmap[f.name]
+            if col not in df.columns:
+                raise ValueError(f"field {f.name!r}: column {col!r} is not in the data "
+                                 f"(columns: {', '.join(map(str, df.columns))})")
+            if f.kind in CLEAN_KIND:
+                kind = CLEAN_KIND[f.kind]
+                if col_kind.get(col, kind) != kind:
+                    raise ValueError(f"column {col!r} is used by fields of different kinds")
+                col_kind[col] = kind
+        n = len(df)
+        if col_kind or id_column is not None:
+            clean, rej = clean_frame(df, col_kind, id_column=id_column, dayfirst=self.dayfirst,
+                                     today=self.today)
+            kept = clean.index.to_numpy(dtype=np.int64)
+        else:
+            clean, rej = df, pd.DataFrame(columns=["row", "field", "reason"])
+            kept = np.arange(n, dtype=np.int64)
+        rejects = pd.DataFrame({
+            "row": rej["row"].to_numpy(dtype=np.int64) if len(rej) else np.zeros(0, np.int64),
+            "id": rej["id"].to_numpy(dtype=object) if "id" in rej else None,
+            "field": rej["field"].to_numpy(dtype=object) if len(rej) else np.zeros(0, object),
+            "reason": np.array([_safe_reason(str(r), set(col_kind)) for r in rej["reason"]],
+                               dtype=object)
+            if len(rej) else np.zeros(0, object),
+        })
+        values: dict[str, np.ndarray] = {}
+        for f in schema.fields:
+            col = colmap[f.name]
+            if f.kind == "dob":
+                values[f.name] = _dates_to_iso(clean[col])
+            elif f.kind in CLEAN_KIND:
+                arr = clean[col].to_numpy(dtype=object)
+                values[f.name] = np.where(pd.isna(arr), None, arr).astype(object)
+            else:
+                raw = df[col].to_numpy(dtype=object)[kept]
+                codes, uniq = _factorize(raw)
+                cleaned = np.array([_OWN_CLEANERS[f.kind](u) for u in uniq] + [None], dtype=object)
+                values[f.name] = cleaned[codes]
+        return values, kept, rejects
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode(
+        self,
+        df: pd.DataFrame,
+        columns: Mapping[str, str] | None = None,
+        id_column: str | None = None,
+        party: str | None = None,
+        destroy_by: str | _dt.date | None = None,
+    ) -> EncodedFrame:
+        """Clean and encode ``df``.
+
+        ``columns`` maps schema field names to the data's column names where they differ
+        from the schema's ``column``. ``id_column`` names a unique record-id column (by
+        default the index labels are the ids). Rejected rows are in ``self.rejects`` and
+        ``result.rejects``.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"encode() expects a pandas DataFrame, got {type(df).__name__}")
+        schema = self.schema
+        labels = df.index
+        work = df.reset_index(drop=True)
+        if schema.kind == "clkhash":
+            return self._encode_clkhash(work, labels, id_column, party, destroy_by)
+        columns = dict(columns or {})
+        unknown = [k for k in columns if k not in {f.name for f in schema.fields}]
+        if unknown:
+            raise ValueError(f"columns: {unknown[0]!r} is not a field of the schema")
+        colmap = {f.name: columns.get(f.name, f.column) for f in schema.fields}
+        values, kept, rejects = self._clean(work, colmap, id_column)
+
+        # rows the schema itself rejects: a 'reject' field missing, or nothing to encode
+        extra_rows: list[int] = []
+        extra_fields: list[str] = []
+        extra_reasons: list[str] = []
+        keep = np.ones(len(kept), dtype=bool)
+        any_value = np.zeros(len(kept), dtype=bool)
+        for f in schema.fields:
+            present = np.array([v is not None for v in values[f.name]], dtype=bool)
+            any_value |= present
+            if f.missing == "reject":
+                bad = keep & ~present
+                for p in np.flatnonzero(bad):
+                    extra_rows.append(int(kept[p]))
+                    extra_fields.append(f.name)
+                    extra_reasons.append(f"{f.name}: missing (the schema requires it)")
+                keep &= present
+        nothing = keep & ~any_value
+        for p in np.flatnonzero(nothing):
+            extra_rows.append(int(kept[p]))
+            extra_fields.append(",".join(f.name for f in schema.fields))
+            extra_reasons.append("no field could be encoded")
+        keep &= ~nothing
+        if extra_rows:
+            ids_extra = (work[id_column].to_numpy(dtype=object)[extra_rows]
+                         if id_column is not None else None)
+            more = pd.DataFrame({"row": np.array(extra_rows, dtype=np.int64), "id": ids_extra,
+                                 "field": extra_fields, "reason": extra_reasons})
+            rejects = pd.concat([rejects, more], ignore_index=True)
+        kept = kept[keep]
+        values = {k: v[keep] for k, v in values.items()}
+        rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
+        rejects["row"] = labels[rejects["row"].to_numpy(dtype=np.int64)].to_numpy(dtype=object) \
+            if len(rejects) else rejects["row"].astype(object)
+        if id_column is None:
+            rejects["id"] = [str(r) for r in rejects["row"]]
+
+        if id_column is not None:
+            ids = np.array([str(v) for v in work[id_column].to_numpy(dtype=object)[kept]],
+                           dtype=object)
+        else:
+            ids = np.array([str(v) for v in labels[kept]], dtype=object)
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("record ids are not unique (as text); pass a unique id_column")
+
+        fields_out, clk, tokens = self._encode_parallel(values, len(kept))
+        result = EncodedFrame(ids=ids, fields=fields_out, clk=clk, tokens=tokens,
+                              meta=self._meta(len(ids), party, destroy_by))
+        self.rejects = rejects
+        result.rejects = rejects
+        return result
+
+    def encode_normalised(
+        self,
+        values: Mapping[str, Any],
+        ids: Any = None,
+        party: str | None = None,
+        destroy_by: str | _dt.date | None = None,
+    ) -> EncodedFrame:
+        """Encode values that are already normalised, skipping cleaning.
+
+        ``values`` maps every schema field name to a sequence of normalised values
+        (``None`` = missing) in the forms :mod:`nislink.encode.tokens` documents (names
+        lower case, dates ``YYYY-MM-DD``, postcodes ``OUTWARD INWARD``). No row is rejected.
+        For experiments and tests; data owners should use :meth:`encode`.
+        """
+        schema = self.schema
+        if schema.kind != "nislink":
+            raise ValueError("encode_normalised needs a nislink schema")
+        missing = [f.name for f in schema.fields if f.name not in values]
+        if missing:
+            raise ValueError(f"values: no entry for field {missing[0]!r}")
+        arrays = {f.name: np.array([None if v is None else str(v) for v in values[f.name]],
+                                   dtype=object) for f in schema.fields}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) != 1:
+            raise ValueError("values: the fields have different lengths")
+        n = lengths.pop()
+        if ids is None:
+            ids = [str(i) for i in range(n)]
+        fields_out, clk, tokens = self._encode_values(arrays, n)
+        result = EncodedFrame(ids=np.array([str(i) for i in ids], dtype=object),
+                              fields=fields_out, clk=clk, tokens=tokens,
+                              meta=self._meta(n, party, destroy_by))
+        result.rejects = pd.DataFrame(columns=REJECT_COLUMNS)
+        return result
+
+    def _n_workers(self, n: int) -> int:
+        import multiprocessing  # noqa: PLC0415
+        import os  # noqa: PLC0415
+
+        if self.workers is not None:
+            w = int(self.workers)
+        else:
+            w = min(2, os.cpu_count() or 1) if n >= self.PARALLEL_MIN_ROWS else 1
+        if w > 1 and "fork" not in multiprocessing.get_all_start_methods():
+            w = 1
+        if multiprocessing.current_process().daemon:
+            w = 1
+        return max(1, min(w, n // 1000 or 1))
+
+    def _encode_parallel(
+        self, values: dict[str, np.ndarray], n: int
+    ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
+        """:meth:`_encode_values` on contiguous parts in forked processes, concatenated."""
+        w = self._n_workers(n)
+        if w <= 1:
+            return self._encode_values(values, n)
+        import multiprocessing  # noqa: PLC0415
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        bounds = np.linspace(0, n, w + 1).astype(int)
+        parts = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        global _FORK_STATE
+        _FORK_STATE = (self, values)
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(w, mp_context=ctx) as pool:
+                futures = [pool.submit(_fork_encode, lo, hi) for lo, hi in parts[1:]]
+                results = [self._encode_values({k: v[parts[0][0]:parts[0][1]]
+                                                for k, v in values.items()},
+                                               parts[0][1] - parts[0][0])]
+                results += [f.result() for f in futures]
+        finally:
+            _FORK_STATE = None
+        return _concat_results(results)
+
+    def _encode_values(
+        self, values: dict[str, np.ndarray], n: int
+    ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
+        """Filters and tokens for normalised values (``None`` = missing), ``n`` records."""
+        schema = self.schema
+        fields_out: dict[str, BitMatrix] = {}
+        tokens: dict[str, np.ndarray] = {}
+        clk_acc: np.ndarray | None = None
+        clk_len = schema.clk.length if schema.clk is not None else 0
+        if schema.clk is not None:
+            clk_acc = np.zeros((n, (clk_len + 63) // 64), dtype=np.uint64)
+        factor_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        comp_cache: dict[tuple[str, str | None], tuple[np.ndarray, np.ndarray]] = {}
+        hash_cache: dict[tuple[str, str | None], np.ndarray] = {}
+
+        def factors(fname: str) -> tuple[np.ndarray, np.ndarray]:
+            if fname not in factor_cache:
+                factor_cache[fname] = _factorize(values[fname])
+            return factor_cache[fname]
+
+        def component(name: str) -> tuple[np.ndarray, np.ndarray]:
+            """(codes per record, distinct derived values) of a component."""
+            fname, modifier = schema.resolve_component(name)
+            ck = (fname, modifier)
+            if ck not in comp_cache:
+                codes, uniq = factors(fname)
+                if modifier is None:
+                    comp_cache[ck] = (codes, uniq)
+                else:
+                    derived = component_values(schema.field(fname).kind, modifier, uniq)
+                    d_codes, d_uniq = _factorize(derived)
+                    d_codes = np.append(d_codes, -1)
+                    comp_cache[ck] = (d_codes[codes], d_uniq)
+            return comp_cache[ck]
+
+        def component_text(name: str) -> np.ndarray:
+            codes, uniq = component(name)
+            return np.append(uniq, None).astype(object)[codes]
+
+        def component_hash(name: str) -> np.ndarray:
+            """Keyed 64-bit value per record of a component (0 = missing)."""
+            fname, modifier = schema.resolve_component(name)
+            ck = (fname, modifier)
+            if ck not in hash_cache:
+                codes, uniq = component(name)
+                purpose, target = ("token", fname) if modifier is None else (
+                    "component", f"{fname}_{modifier}")
+                h = keyed_uint64([u.encode("utf-8") for u in uniq], self._key(purpose, target))
+                hash_cache[ck] = np.append(h, np.uint64(0))[codes]
+            return hash_cache[ck]
+
+        for f in schema.fields:
+            salt = component_text(f.hardening.salt) if f.hardening.salt is not None else None
+            want_clk = bool(f.clk and schema.clk is not None)
+            if f.has_filter or want_clk:
+                fbits, cbits = self._field_filters(f, values[f.name], salt, want_clk, clk_len,
+                                                   factors(f.name) if salt is None else None)
+                if fbits is not None:
+                    fields_out[f.name] = fbits
+                if cbits is not None and clk_acc is not None:
+                    clk_acc |= cbits
+            if f.exact_token:
+                tokens[f.name] = component_hash(f.name)
+
+        for mk in schema.match_keys:
+            words = np.stack([component_hash(c) for c in mk.components], axis=1)
+            key = self._key("matchkey", mk.name)[:16]
+            tok = siphash24_words(key, words)
+            tok[tok == 0] = 1
+            tok[(words == 0).any(axis=1)] = 0
+            tokens[mk.name] = tok
+        if schema.slk581:
+            tokens["slk581"] = self._slk581(values, n)
+
+        clk: BitMatrix | None = None
+        if clk_acc is not None and schema.clk is not None:
+            present = clk_acc.any(axis=1)
+            bits, length = _hardening.apply(
+                clk_acc, clk_len, schema.clk.hardening,
+                lambda purpose: self._key(purpose, "@clk"))
+            clk = BitMatrix(bits, length, present=present)
+        return fields_out, clk, tokens
+
+    def _field_filters(
+        self, f: FieldSpec, vals: np.ndarray, salt: np.ndarray | None, want_clk: bool,
+        clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[BitMatrix | None, np.ndarray | None]:
+        """Field-level filter (hardened) and the field's CLK contribution (unhardened)."""
+        schema = self.schema
+        if salt is not None:
+            keyed = np.array([None if v is None else f"{v}\x1f{s or ''}"
+                              for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
+            codes, uniq = _factorize(keyed)
+            first = _first_positions(codes, len(uniq))
+            u_vals = vals[first] if len(uniq) else np.zeros(0, dtype=object)
+            u_salt = salt[first] if len(uniq) else np.zeros(0, dtype=object)
+        else:
+            codes, uniq = factorised if factorised is not None else _factorize(vals)
+            u_vals, u_salt = uniq, None
+        n_uniq = len(uniq)
+
+        # every token occurrence of every distinct value, then the distinct messages
+        occ_val, occ_text = token_occurrences(f, u_vals, u_salt)
+        msg_codes, msg_uniq = _factorize(occ_text) if len(occ_text) else (
+            np.zeros(0, np.int64), np.zeros(0, object))
+        messages = [m.encode("utf-8") for m in msg_uniq]
+        order = np.argsort(occ_val, kind="stable")
+        occ_val = occ_val[order]
+        msg_codes = msg_codes[order]
+        n_tok = np.bincount(occ_val, minlength=n_uniq)
+
+        bpf = f.bits_per_field
+        kf = int(f.k) if bpf is None else int(bpf)
+        kc = (int(f.clk_k) if bpf is None else int(bpf)) if want_clk else 0
+        raw = keyed_digests(messages, self._key("bloom", f.name),
+                            digest_length(schema.hashing, kf, kc))
+        if bpf is not None:
+            k_val = np.maximum(1, np.minimum(bpf, np.rint(bpf / np.maximum(n_tok, 1))))
+            k_occ = k_val.astype(np.int64)[occ_val]
+        else:
+            k_occ = None
+
+        def build(part: int, offset: int, k: int, length: int) -> np.ndarray:
+            pos_tok = positions(raw, schema.hashing, part, offset, k, length)
+            if k_occ is not None:  # k varies per value: scatter occurrence by occurrence
+                pos_occ = pos_tok[msg_codes]
+                mask = np.arange(k)[None, :] < k_occ[:, None]
+                rows = np.broadcast_to(occ_val[:, None], mask.shape)[mask]
+                return scatter_rows(rows, pos_occ[mask], n_uniq, length)
+            # one packed mask per distinct token, OR-reduced per distinct value
+            t = len(messages)
+            tok_bits = scatter_rows(np.repeat(np.arange(t, dtype=np.int64), k),
+                                    pos_tok.reshape(-1), t, length)
+            out = np.zeros((n_uniq, tok_bits.shape[1]), dtype=np.uint64)
+            has = np.flatnonzero(n_tok)
+            if len(has):
+                starts = np.concatenate([[0], np.cumsum(n_tok[has])[:-1]])
+                out[has] = np.bitwise_or.reduceat(tok_bits[msg_codes], starts, axis=0)
+            return out
+
+        fbm: BitMatrix | None = None
+        if f.has_filter:
+            length = int(f.length or 0)
+            ub = build(0, 0, kf, length)
+            ub, out_len = _hardening.apply(ub, length, f.hardening,
+                                           lambda purpose: self._key(purpose, f.name))
+            ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
+            fbm = BitMatrix(ub[codes], out_len, present=codes >= 0)
+        cbits: np.ndarray | None = None
+        if want_clk:
+            ub = build(1, kf, kc, clk_len)
+            ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
+            cbits = ub[codes]
+        return fbm, cbits
+
+    def _slk581(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Keyed SLK-581 tokens (0 where the date of birth is missing).
+
+        The four parts (surname letters 2,3,5; forename letters 2,3; DDMMYYYY; sex code)
+        are each hashed with the sub-key ``component <fp> slk581_<part>`` and combined with
+        SipHash-2-4 under the ``slk581`` sub-key, exactly like a match key.
+        """
+        schema = self.schema
+        words = np.zeros((n, 4), dtype=np.uint64)
+        for j, kind in enumerate(("surname", "forename", "dob", "sex")):
+            f = schema.first_of_kind(kind)
+            assert f is not None
+            codes, uniq = _factorize(values[f.name])
+            table = np.array([slk581_part(kind, u) for u in uniq] + [slk581_part(kind, None)],
+                             dtype=object)
+            p_codes, p_uniq = _factorize(np.where(table == "", None, table).astype(object))
+            h = keyed_uint64([u.encode("ascii") for u in p_uniq],
+                             self._key("component", f"slk581_{kind}"))
+            words[:, j] = np.append(h, np.uint64(0))[p_codes][codes]
+        tok = siphash24_words(self._key("slk581", "slk581")[:16], words)
+        tok[tok == 0] = 1
+        tok[words[:, 2] == 0] = 0
+        return tok
+
+    def _meta(self, rows: int, party: str | None, destroy_by: Any) -> dict[str, Any]:
+        if isinstance(destroy_by, (_dt.date, _dt.datetime)):
+            destroy_by = destroy_by.isoformat()
+        created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        return {
+            "scheme_version": SCHEME_VERSION,
+            "schema_fingerprint": self.fingerprint,
+            "key_fingerprint": self.key_fingerprint,
+            "party": party,
+            "created": created.isoformat().replace("+00:00", "Z"),
+            "destroy_by": destroy_by,
+            "rows": int(rows),
+            "schema": self.schema.to_dict(),
+        }
+
+    def _encode_clkhash(self, work: pd.DataFrame, labels: pd.Index, id_column: str | None,
+                        party: str | None, destroy_by: Any) -> EncodedFrame:
+        """CLKs of a clkhash schema (no cleaning: clkhash encodes the text as given)."""
+        cs = self.schema.clkhash_schema
+        if id_column is not None:
+            ids = np.array([str(v) for v in work[id_column].to_numpy(dtype=object)], dtype=object)
+            rows = work.drop(columns=[id_column])
+        else:
+            ids = np.array([str(v) for v in labels], dtype=object)
+            rows = work
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("record ids are not unique (as text); pass a unique id_column")
+        rows = rows.astype(object).where(rows.notna(), "").astype(str)
+        clk = cs.encode(rows, self._secret._material())
+        result = EncodedFrame(ids=ids, fields={}, clk=clk, tokens={},
+                              meta=self._meta(len(ids), party, destroy_by))
+        self.rejects = pd.DataFrame(columns=REJECT_COLUMNS)
+        result.rejects = self.rejects
+        return result
+
+
+_FORK_STATE: tuple[Encoder, dict[str, np.ndarray]] | None = None
+
+
+def _fork_encode(lo: int, hi: int) -> tuple[dict[str, BitMatrix], BitMatrix | None,
+                                            dict[str, np.ndarray]]:
+    """Worker side of :meth:`Encoder._encode_parallel` (state inherited by fork)."""
+    assert _FORK_STATE is not None
+    enc, values = _FORK_STATE
+    return enc._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
+
+
+def _concat_bm(parts: list[BitMatrix]) -> BitMatrix:
+    return BitMatrix(np.vstack([p.bits for p in parts]), parts[0].nbits,
+                     np.concatenate([p.popcount for p in parts]),
+                     np.concatenate([p.present for p in parts]))
+
+
+def _concat_results(
+    results: list[tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]],
+) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
+    fields = {k: _concat_bm([r[0][k] for r in results]) for k in results[0][0]}
+    clk = _concat_bm([r[1] for r in results]) if results[0][1] is not None else None  # type: ignore[misc]
+    tokens = {k: np.concatenate([r[2][k] for r in results]) for k in results[0][2]}
+    return fields, clk, tokens
+
+
+def _dates_to_iso(series: pd.Series) -> np.ndarray:
+    """``YYYY-MM-DD`` strings (``None`` for NaT) from a datetime or date column."""
+    arr = series.to_numpy()
+    if np.issubdtype(arr.dtype, np.datetime64):
+        days = arr.astype("datetime64[D]")
+        nat = np.isnat(days)
+        codes, uniq = pd.factorize(days[~nat]) if (~nat).any() else (np.zeros(0, np.int64), [])
+        out = np.full(len(arr), None, dtype=object)
+        if len(uniq):
+            iso = np.datetime_as_string(np.asarray(uniq, dtype="datetime64[D]"), unit="D")
+            out[~nat] = np.asarray(iso, dtype=object)[codes]
+        return out
+    out = np.full(len(arr), None, dtype=object)
+    for i, v in enumerate(arr):
+        if isinstance(v, (_dt.date, _dt.datetime)):
+            out[i] = v.strftime("%Y-%m-%d")
+    return out

@@ -1,0 +1,311 @@
+"""Tokenisers: turn one field's normalised value into typed tokens.
+
+Every token is a string ``"<field>:<type>:<value>"`` (for positional q-grams
+``"<field>:qgram:<position>:<gram>"``), so identical strings in two fields or of two token
+types never collide. The encoder hashes each *distinct* token once per batch with the
+field's keyed hash (see :mod:`nislink.encode.bloom`).
+
+Normalised inputs (as produced by :mod:`nislink.clean` and the encoder):
+
+* names: lower-case words separated by single spaces (``"mary ann"``);
+* dates of birth: ISO ``"YYYY-MM-DD"``;
+* postcodes: ``"OUTWARD INWARD"`` in capitals (``"SW1A 1AA"``);
+* NINO / UPN / exact / sex: their normalised text; numbers: a canonical decimal string.
+
+The same module computes match-key *components* (:func:`component_value`) such as a
+forename's initial or a postcode's district.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from nislink.schema import FieldSpec
+
+__all__ = [
+    "qgrams", "value_tokens", "component_value", "component_values", "token_occurrences",
+    "slk581_part", "number_text",
+]
+
+PAD = "_"
+
+
+def qgrams(text: str, q: int = 2, padding: bool = True) -> list[str]:
+    """The q-grams of ``text`` (padded with ``q-1`` ``_`` each side when ``padding``).
+
+    A text shorter than ``q`` (after padding) gives itself as its single gram.
+    """
+    if padding and q > 1:
+        text = PAD * (q - 1) + text + PAD * (q - 1)
+    if len(text) <= q:
+        return [text] if text else []
+    return [text[i : i + q] for i in range(len(text) - q + 1)]
+
+
+def number_text(x: float) -> str:
+    """Canonical text of a number: an integer without ``.0``, else ``repr`` of the float."""
+    if math.isfinite(x) and x == int(x) and abs(x) < 2**53:
+        return str(int(x))
+    return repr(float(x))
+
+
+def _phonetic(kind: str, value: str) -> str | None:
+    from nislink.clean import names  # noqa: PLC0415
+
+    fn = {"soundex": names.soundex, "nysiis": names.nysiis, "metaphone": names.metaphone}[kind]
+    return fn(value)
+
+
+def _canonical(value: str) -> list[str]:
+    from nislink.clean.names import canonical_forename  # noqa: PLC0415
+
+    return canonical_forename(value) or [value]
+
+
+def _postcode_parts(pc: str) -> tuple[str, str, str, str]:
+    """(unit, sector, district, area) of a normalised postcode."""
+    compact = pc.replace(" ", "")
+    outward, inward = compact[:-3], compact[-3:]
+    i = 0
+    while i < len(outward) and outward[i].isalpha():
+        i += 1
+    return f"{outward} {inward}", f"{outward} {inward[:1]}", outward, outward[:i]
+
+
+def value_tokens(spec: FieldSpec, value: str) -> list[str]:
+    """Typed tokens of one normalised value of field ``spec`` (duplicates kept once)."""
+    f = spec.name
+    out: list[str] = []
+    kind = spec.kind
+    for ttype in spec.tokens or ():
+        if ttype == "qgram":
+            grams = qgrams(value, spec.q, spec.padding and kind not in ("nino", "upn", "exact"))
+            if spec.positional:
+                out.extend(f"{f}:qgram:{i}:{g}" for i, g in enumerate(grams))
+            else:
+                out.extend(f"{f}:qgram:{g}" for g in grams)
+        elif ttype == "value":
+            if kind == "number" and spec.resolution is not None:
+                b = math.floor(float(value) / spec.resolution)
+                out.extend(f"{f}:bin:{b + i}" for i in range(-spec.window, spec.window + 1))
+            else:
+                out.append(f"{f}:value:{value}")
+        elif ttype == "initial":
+            out.append(f"{f}:initial:{value[:1]}")
+        elif ttype in ("soundex", "nysiis", "metaphone"):
+            code = _phonetic(ttype, value)
+            if code:
+                out.append(f"{f}:{ttype}:{code}")
+        elif ttype == "canonical":
+            out.extend(f"{f}:canonical:{c}" for c in _canonical(value))
+        elif kind == "dob":
+            y, m, d = value[:4], value[5:7], value[8:10]
+            part = {"day": d, "month": m, "year": y, "day_month": f"{d}-{m}",
+                    "month_year": f"{y}-{m}", "day_year": f"{y}--{d}"}[ttype]
+            out.append(f"{f}:{ttype}:{part}")
+        elif kind == "postcode":
+            unit, sector, district, area = _postcode_parts(value)
+            part = {"unit": unit, "sector": sector, "district": district, "area": area}[ttype]
+            out.append(f"{f}:{ttype}:{part}")
+        else:  # pragma: no cover - schema validation forbids this
+            raise ValueError(f"field {f!r}: token type {ttype!r} is not valid for kind {kind!r}")
+    # keep the first occurrence of each token (a Bloom filter is a set)
+    return list(dict.fromkeys(out))
+
+
+@lru_cache(maxsize=1 << 16)
+def _component_cached(kind: str, modifier: str | None, value: str) -> str | None:
+    if modifier is None:
+        return value
+    if modifier == "initial":
+        return value[:1] or None
+    if modifier in ("soundex", "nysiis", "metaphone"):
+        return _phonetic(modifier, value)
+    if modifier == "canonical":
+        return _canonical(value)[0]
+    if kind == "dob":
+        y, m, d = value[:4], value[5:7], value[8:10]
+        return {"year": y, "month": m, "day": d, "day_month": f"{d}-{m}",
+                "month_year": f"{y}-{m}"}[modifier]
+    if kind == "postcode":
+        unit, sector, district, area = _postcode_parts(value)
+        return {"sector": sector, "district": district, "area": area}[modifier]
+    raise ValueError(f"{modifier!r} is not a derived value of kind {kind!r}")
+
+
+def component_value(kind: str, modifier: str | None, value: str | None) -> str | None:
+    """A match-key component: the whole normalised value or a derived one (None if missing).
+
+    ``canonical`` takes the first (alphabetical) formal name that
+    :func:`nislink.clean.names.canonical_forename` gives.
+    """
+    if value is None:
+        return None
+    return _component_cached(kind, modifier, value)
+
+
+def slk581_part(kind: str, value: str | None) -> str:
+    """One part of the SLK-581 (AIHW METeOR 349510).
+
+    * ``surname``: letters 2, 3 and 5 of the surname (non-letters removed), ``2`` for a
+      position past the end, ``999`` when missing;
+    * ``forename``: letters 2 and 3, ``2`` past the end, ``99`` when missing;
+    * ``dob``: ``DDMMYYYY`` (``""`` when missing: the key is then missing);
+    * ``sex``: ``1`` male, ``2`` female, ``9`` not stated.
+    """
+    if kind in ("surname", "forename"):
+        positions = (1, 2, 4) if kind == "surname" else (1, 2)
+        if value is None:
+            return "9" * len(positions)
+        letters = "".join(ch for ch in value.upper() if "A" <= ch <= "Z")
+        if not letters:
+            return "9" * len(positions)
+        return "".join(letters[i] if i < len(letters) else "2" for i in positions)
+    if kind == "dob":
+        return "" if value is None else f"{value[8:10]}{value[5:7]}{value[:4]}"
+    if kind == "sex":
+        return {"M": "1", "F": "2"}.get(value or "", "9")
+    raise ValueError(f"SLK-581 has no part {kind!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# Vectorised forms, used by the encoder on the distinct values of a batch. They produce
+# exactly the tokens of :func:`value_tokens` and the values of :func:`component_value`
+# (tested), but work on whole arrays with pandas string methods where the kind allows.
+
+
+def _series(values: np.ndarray) -> pd.Series:
+    return pd.Series(values, dtype=object)
+
+
+def _chars(values: np.ndarray, width: int) -> np.ndarray:
+    """``(n, width)`` ``uint32`` code points of short strings (NUL-padded)."""
+    arr = np.asarray(values.tolist() if len(values) else [], dtype=f"<U{width}")
+    return arr.reshape(-1).view(np.uint32).reshape(len(arr), width)
+
+
+def _strings(chars: np.ndarray) -> np.ndarray:
+    """Object array of strings from an ``(n, w)`` ``uint32`` code-point array (NUL = end)."""
+    chars = np.ascontiguousarray(chars, dtype=np.uint32)
+    n, w = chars.shape
+    return chars.view(f"<U{w}").reshape(n).astype(object)
+
+
+def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(values)
+    if n == 0:
+        return {k: np.zeros(0, dtype=object) for k in ("unit", "sector", "district", "area")}
+    if max(len(v) for v in values.tolist()) > 8 or any(
+            len(v) < 6 or v[-4] != " " for v in values.tolist()):
+        parts = [_postcode_parts(v) for v in values.tolist()]  # not normalised: slow path
+        return {name: np.array(col, dtype=object)
+                for name, col in zip(("unit", "sector", "district", "area"), zip(*parts))}
+    c = _chars(values, 8)
+    length = (c != 0).sum(axis=1)
+    olen = length - 4  # "OUTWARD INWARD": the inward code is always 3 characters
+    col = np.arange(8)[None, :]
+    district = np.where(col[:, :4] < olen[:, None], c[:, :4], 0)
+    alpha = ((c[:, :4] >= 65) & (c[:, :4] <= 90)) & (col[:, :4] < olen[:, None])
+    alen = np.cumprod(alpha, axis=1).sum(axis=1)
+    area = np.where(col[:, :4] < alen[:, None], c[:, :4], 0)
+    sector = np.zeros((n, 6), dtype=np.uint32)
+    sector[:, :4] = district
+    rows = np.arange(n)
+    sector[rows, olen] = 32
+    sector[rows, olen + 1] = c[rows, olen + 1]
+    return {
+        "unit": np.asarray(values, dtype=object),
+        "sector": _strings(sector),
+        "district": _strings(district),
+        "area": _strings(area),
+    }
+
+
+def _dob_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(values)
+    if n == 0:
+        return {k: np.zeros(0, dtype=object) for k in
+                ("day", "month", "year", "day_month", "month_year", "day_year")}
+    c = _chars(values, 10)
+    y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
+    dash = np.full((n, 1), 45, dtype=np.uint32)
+    return {
+        "day": _strings(d),
+        "month": _strings(m),
+        "year": _strings(y),
+        "day_month": _strings(np.hstack([d, dash, m])),
+        "month_year": _strings(np.hstack([y, dash, m])),
+        "day_year": _strings(np.hstack([y, dash, dash, d])),
+    }
+
+
+def token_occurrences(
+    spec: FieldSpec, values: np.ndarray, salts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All tokens of the distinct, non-missing ``values`` of field ``spec``.
+
+    Returns ``(value_index, message)``: for every token occurrence, the index into
+    ``values`` and the token's message text (the token, followed by ``"\\x1f" + salt`` when
+    ``salts`` is given). Within one value, the order and de-duplication are those of
+    :func:`value_tokens`.
+    """
+    n = len(values)
+    f = spec.name
+    kind = spec.kind
+    simple = kind in ("dob", "postcode") or all(
+        t in ("value", "initial") for t in (spec.tokens or ())
+    ) and not (kind == "number" and spec.resolution is not None)
+    if simple and n:
+        cols: list[np.ndarray] = []
+        frame = (_dob_frame(values) if kind == "dob"
+                 else _postcode_frame(values) if kind == "postcode" else None)
+        for ttype in spec.tokens or ():
+            if ttype == "value":
+                part = values
+            elif ttype == "initial":
+                part = _series(values).str[:1].to_numpy(dtype=object)
+            else:
+                assert frame is not None
+                part = frame[ttype]
+            cols.append(np.array(f"{f}:{ttype}:", dtype=object) + part)
+        mat = np.stack(cols, axis=1)  # (n, types)
+        # de-duplicate within a value (value_tokens keeps the first occurrence)
+        keep = np.ones(mat.shape, dtype=bool)
+        for j in range(1, mat.shape[1]):
+            for i in range(j):
+                keep[:, j] &= mat[:, j] != mat[:, i]
+        occ_val = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], mat.shape)[keep]
+        msgs = mat[keep]
+    else:
+        occ: list[int] = []
+        out: list[str] = []
+        for u in range(n):
+            toks = value_tokens(spec, values[u])
+            occ.extend([u] * len(toks))
+            out.extend(toks)
+        occ_val = np.array(occ, dtype=np.int64)
+        msgs = np.array(out, dtype=object)
+    if salts is not None and len(msgs):
+        salt_text = np.array(["" if s is None else s for s in salts.tolist()], dtype=object)
+        msgs = msgs + (np.array("\x1f", dtype=object) + salt_text[occ_val])
+    return occ_val, msgs
+
+
+def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`component_value` over distinct, non-missing ``values``."""
+    if modifier is None:
+        return values.astype(object)
+    if len(values) == 0:
+        return np.zeros(0, dtype=object)
+    if modifier == "initial":
+        out = _series(values).str[:1].to_numpy(dtype=object)
+        return np.where(out == "", None, out).astype(object)
+    if kind == "dob" and modifier in ("year", "month", "day", "day_month", "month_year"):
+        return _dob_frame(values)[modifier]
+    if kind == "postcode" and modifier in ("sector", "district", "area"):
+        return _postcode_frame(values)[modifier]
+    return np.array([component_value(kind, modifier, v) for v in values], dtype=object)

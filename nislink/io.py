@@ -1,0 +1,363 @@
+"""The encoded-file format: one Parquet file per party, with metadata and a checksum.
+
+Layout (``n`` rows, in this column order):
+
+==========================  =============================  ==========================
+column                      Arrow type                     content
+==========================  =============================  ==========================
+``id``                      ``string``                     record id (reference number)
+``bf:<field>``              ``fixed_size_binary(8*words)`` field-level filter: the row's
+                                                           ``uint64`` words, little-endian
+``pc:<field>``              ``int32``                      popcount of the filter
+``present:<field>``         ``bool``                       the field had a value
+``clk`` / ``pc:clk`` /      as above                       record-level filter (CLK)
+``present:clk``
+``tok:<name>``              ``uint64``                     keyed token (0 = missing)
+==========================  =============================  ==========================
+
+The Parquet file's key-value metadata holds one key, ``nislink``, whose value is UTF-8
+JSON with: ``format`` (``"nislink-encoded"``), ``format_version`` (1), ``scheme_version``,
+``schema_fingerprint``, ``key_fingerprint``, ``party``, ``created``, ``destroy_by``,
+``rows``, ``schema`` (the schema's JSON object), ``fields`` (``[name, bits]`` pairs in
+column order), ``clk_nbits``,
+``tokens`` (names, in order) and ``checksum``.
+
+``checksum`` is ``"blake3:" + hex(BLAKE3(C))`` where ``C`` is, for each data column in
+order, ``u32le(len(name)) || name || BLAKE3(column bytes)`` (32 bytes); the column bytes
+are, row by row, ``u32le(len) || utf8`` for ``id``, the raw fixed-size bytes for filters,
+``i32le`` for popcounts, one byte 0/1 for ``present``, ``u64le`` for tokens. It is computed
+incrementally, so it does not depend on how the rows were split into chunks, and it is
+verified by :func:`load`. It is an integrity check, not a signature.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import blake3
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nislink.encode.frame import BitMatrix, EncodedFrame
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "EncodedFileError",
+    "IncompatibleEncodingError",
+    "RetentionWarning",
+    "EncodedWriter",
+    "save",
+    "load",
+    "read_meta",
+    "check_compatible",
+]
+
+FORMAT = "nislink-encoded"
+FORMAT_VERSION = 1
+_META_KEY = b"nislink"
+
+
+class EncodedFileError(ValueError):
+    """An encoded file is missing, truncated, corrupt or not in the nislink format."""
+
+
+class IncompatibleEncodingError(ValueError):
+    """Two encodings were made with different schemes, schemas or keys."""
+
+
+class RetentionWarning(UserWarning):
+    """An encoded file is past its destroy-by date."""
+
+
+def _layout(frame: EncodedFrame) -> dict[str, Any]:
+    return {
+        "fields": [[name, bm.nbits] for name, bm in frame.fields.items()],
+        "clk_nbits": frame.clk.nbits if frame.clk is not None else None,
+        "tokens": list(frame.tokens),
+    }
+
+
+def _arrow_schema(layout: dict[str, Any]) -> pa.Schema:
+    cols: list[pa.Field] = [pa.field("id", pa.string(), nullable=False)]
+
+    def bm(name: str, nbits: int) -> None:
+        width = 8 * ((nbits + 63) // 64)
+        bf = "clk" if name == "clk" else f"bf:{name}"
+        cols.append(pa.field(bf, pa.binary(width), nullable=False))
+        cols.append(pa.field(f"pc:{name}", pa.int32(), nullable=False))
+        cols.append(pa.field(f"present:{name}", pa.bool_(), nullable=False))
+
+    for name, nbits in layout["fields"]:
+        bm(str(name), int(nbits))
+    if layout["clk_nbits"] is not None:
+        bm("clk", layout["clk_nbits"])
+    for name in layout["tokens"]:
+        cols.append(pa.field(f"tok:{name}", pa.uint64(), nullable=False))
+    return pa.schema(cols)
+
+
+def _columns(frame: EncodedFrame) -> list[tuple[str, np.ndarray | list[str]]]:
+    """(column name, data) in file order; data as NumPy arrays (ids as a list of str)."""
+    out: list[tuple[str, Any]] = [("id", [str(v) for v in frame.ids.tolist()])]
+
+    def bm(name: str, m: BitMatrix) -> None:
+        bf = "clk" if name == "clk" else f"bf:{name}"
+        out.append((bf, np.ascontiguousarray(m.bits.astype("<u8", copy=False))))
+        out.append((f"pc:{name}", m.popcount.astype("<i4", copy=False)))
+        out.append((f"present:{name}", m.present.astype(np.uint8)))
+
+    for name, m in frame.fields.items():
+        bm(name, m)
+    if frame.clk is not None:
+        bm("clk", frame.clk)
+    for name, t in frame.tokens.items():
+        out.append((f"tok:{name}", t.astype("<u8", copy=False)))
+    return out
+
+
+class _Checksum:
+    """Incremental checksum over the data columns (see the module docstring)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.hashers = {n: blake3.blake3() for n in names}
+
+    def update(self, columns: list[tuple[str, Any]]) -> None:
+        for name, data in columns:
+            h = self.hashers[name]
+            if name == "id":
+                parts = []
+                for s in data:
+                    b = s.encode("utf-8")
+                    parts.append(len(b).to_bytes(4, "little"))
+                    parts.append(b)
+                h.update(b"".join(parts))
+            else:
+                h.update(np.ascontiguousarray(data).tobytes())
+
+    def hexdigest(self) -> str:
+        outer = blake3.blake3()
+        for n in self.names:
+            b = n.encode("utf-8")
+            outer.update(len(b).to_bytes(4, "little") + b + self.hashers[n].digest())
+        return "blake3:" + outer.hexdigest()
+
+
+def _table(columns: list[tuple[str, Any]], schema: pa.Schema) -> pa.Table:
+    arrays = []
+    for (name, data), fld in zip(columns, schema):
+        if name == "id":
+            arrays.append(pa.array(data, type=pa.string()))
+        elif pa.types.is_fixed_size_binary(fld.type):
+            width = fld.type.byte_width
+            n = data.shape[0]
+            buf = pa.py_buffer(np.ascontiguousarray(data).tobytes())
+            arrays.append(pa.Array.from_buffers(fld.type, n, [None, buf]))
+            assert data.shape[1] * 8 == width
+        elif pa.types.is_boolean(fld.type):
+            arrays.append(pa.array(data.astype(bool), type=pa.bool_()))
+        else:
+            arrays.append(pa.array(data, type=fld.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class EncodedWriter:
+    """Write an encoded file chunk by chunk (the metadata is written on :meth:`close`)."""
+
+    def __init__(self, path: str | os.PathLike[str], first: EncodedFrame) -> None:
+        self.path = os.fspath(path)
+        self.layout = _layout(first)
+        self.schema = _arrow_schema(self.layout)
+        self.rows = 0
+        self.checksum = _Checksum(self.schema.names)
+        self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        self._meta = dict(first.meta)
+
+    def write(self, frame: EncodedFrame) -> None:
+        """Append the rows of ``frame`` (same layout as the first)."""
+        if _layout(frame) != self.layout:
+            raise ValueError("chunk layout differs from the first chunk's")
+        cols = _columns(frame)
+        self.checksum.update(cols)
+        if len(frame):
+            self._writer.write_table(_table(cols, self.schema))
+        self.rows += len(frame)
+
+    def close(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write the metadata and close; returns the metadata written."""
+        m = dict(self._meta)
+        m.update(meta or {})
+        m.update(self.layout)
+        m["rows"] = self.rows
+        m["format"] = FORMAT
+        m["format_version"] = FORMAT_VERSION
+        m["checksum"] = self.checksum.hexdigest()
+        self._writer.add_key_value_metadata({_META_KEY: json.dumps(m, sort_keys=True)})
+        self._writer.close()
+        return m
+
+
+def save(frame: EncodedFrame, path: str | os.PathLike[str]) -> None:
+    """Write ``frame`` to ``path`` in the documented format (no rejects, no raw values)."""
+    w = EncodedWriter(path, frame)
+    try:
+        w.write(frame)
+    except BaseException:
+        w._writer.close()
+        raise
+    w.close()
+
+
+def _fail(path: str, why: str) -> EncodedFileError:
+    return EncodedFileError(f"{path}: cannot load encoded file: {why}")
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of an encoded file, without reading (or verifying) its data."""
+    p = os.fspath(path)
+    try:
+        pf = pq.ParquetFile(p)
+        kv = pf.metadata.metadata or {}
+    except FileNotFoundError:
+        raise _fail(p, "no such file") from None
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail(p, f"not a readable Parquet file, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    raw = kv.get(_META_KEY)
+    if raw is None:
+        raise _fail(p, "no nislink metadata (not an encoded file)")
+    try:
+        meta = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _fail(p, "the nislink metadata is not valid JSON (corrupt)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _fail(p, "not a nislink encoded file")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise _fail(p, f"format version {meta.get('format_version')!r} is not supported")
+    return meta
+
+
+def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
+    """Read an encoded file, verifying its row count and checksum.
+
+    Raises :class:`EncodedFileError` for a missing, truncated, corrupt or foreign file.
+    Warns with :class:`RetentionWarning` when the file is past its destroy-by date.
+    """
+    p = os.fspath(path)
+    meta = read_meta(p)
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    layout = {k: meta.get(k) for k in ("fields", "clk_nbits", "tokens")}
+    try:
+        expected = _arrow_schema(layout)
+    except (TypeError, AttributeError, KeyError, ValueError):
+        raise _fail(p, "the metadata's layout is malformed") from None
+    if table.schema.remove_metadata() != expected:
+        raise _fail(p, "the columns do not match the layout in the metadata")
+    n = table.num_rows
+    if n != meta.get("rows"):
+        raise _fail(p, f"{n} rows, but the metadata says {meta.get('rows')}")
+
+    def bm(name: str, nbits: int) -> BitMatrix:
+        bf = "clk" if name == "clk" else f"bf:{name}"
+        words = (nbits + 63) // 64
+        col = table.column(bf).combine_chunks()
+        buf = col.buffers()[1]
+        raw = np.frombuffer(buf, dtype="<u8", count=n * words,
+                            offset=col.offset * 8 * words).reshape(n, words)
+        return BitMatrix(raw.astype(np.uint64), nbits,
+                         popcount=table.column(f"pc:{name}").to_numpy().astype(np.int32),
+                         present=table.column(f"present:{name}").to_numpy(
+                             zero_copy_only=False).astype(bool))
+
+    try:
+        ids = np.array(table.column("id").to_pylist(), dtype=object)
+        fields = {name: bm(name, nbits) for name, nbits in layout["fields"]}
+        clk = bm("clk", layout["clk_nbits"]) if layout["clk_nbits"] is not None else None
+        tokens = {name: table.column(f"tok:{name}").to_numpy().astype(np.uint64)
+                  for name in layout["tokens"]}
+        frame_meta = {k: v for k, v in meta.items()
+                      if k not in ("format", "format_version", "checksum", "fields",
+                                   "clk_nbits", "tokens")}
+        frame = EncodedFrame(ids=ids, fields=fields, clk=clk, tokens=tokens, meta=frame_meta)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise _fail(p, f"the data is inconsistent ({exc})") from None
+    if verify:
+        ck = _Checksum(expected.names)
+        ck.update(_columns(frame))
+        if ck.hexdigest() != meta.get("checksum"):
+            raise _fail(p, "checksum mismatch: the file is corrupt or was modified")
+        for name, m in list(fields.items()) + ([("clk", clk)] if clk is not None else []):
+            if not np.array_equal(m.popcount, _popcounts(m.bits)):
+                raise _fail(p, f"popcounts of {name!r} do not match its bits")
+    _check_retention(p, meta.get("destroy_by"))
+    return frame
+
+
+def _popcounts(bits: np.ndarray) -> np.ndarray:
+    from nislink.encode.frame import popcount_rows  # noqa: PLC0415
+
+    return popcount_rows(bits)
+
+
+def _check_retention(path: str, destroy_by: Any) -> None:
+    if not destroy_by:
+        return
+    try:
+        when = _dt.date.fromisoformat(str(destroy_by)[:10])
+    except ValueError:
+        return
+    if when < _dt.date.today():
+        warnings.warn(f"{path}: past its destroy-by date {destroy_by}; it should have been "
+                      "deleted", RetentionWarning, stacklevel=3)
+
+
+def _meta_of(x: EncodedFrame | dict[str, Any]) -> dict[str, Any]:
+    return x.meta if isinstance(x, EncodedFrame) else x
+
+
+def check_compatible(a: EncodedFrame | dict[str, Any], b: EncodedFrame | dict[str, Any],
+                     *more: EncodedFrame | dict[str, Any]) -> None:
+    """Raise :class:`IncompatibleEncodingError` unless all encodings share the scheme
+    version, the schema fingerprint and the key fingerprint (the message says which differ)."""
+    metas = [_meta_of(x) for x in (a, b, *more)]
+    labels = ["scheme_version", "schema_fingerprint", "key_fingerprint"]
+    what = {"scheme_version": "scheme version", "schema_fingerprint": "schema fingerprint",
+            "key_fingerprint": "key fingerprint"}
+    problems = []
+    for lab in labels:
+        vals = [m.get(lab) for m in metas]
+        if len(set(map(str, vals))) > 1:
+            parties = ", ".join(f"{m.get('party') or '#%d' % i}={v}"
+                                for i, (m, v) in enumerate(zip(metas, vals)))
+            problems.append(f"{what[lab]} differs ({parties})")
+    if problems:
+        hint = ""
+        if any("key fingerprint" in p for p in problems):
+            hint = "; the parties did not use the same secret"
+        if any("schema fingerprint" in p for p in problems):
+            hint += "; the parties did not use the same schema"
+        raise IncompatibleEncodingError("encodings cannot be linked: " + "; ".join(problems)
+                                        + hint)
+
+
+def iter_frames(paths: Iterable[str | os.PathLike[str]]) -> Iterable[EncodedFrame]:
+    """Load several encoded files, checking that they are mutually compatible."""
+    first: EncodedFrame | None = None
+    for p in paths:
+        f = load(p)
+        if first is None:
+            first = f
+        else:
+            check_compatible(first, f)
+        yield f

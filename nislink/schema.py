@@ -1,0 +1,698 @@
+"""The linkage schema: which fields are encoded, and exactly how.
+
+A :class:`Schema` is declarative and versioned. It round-trips through JSON
+(:meth:`Schema.to_json` / :meth:`Schema.from_json`); unknown keys are an error that names
+the key's path. Its :attr:`Schema.fingerprint` is the BLAKE3 hash of its canonical JSON: a
+public identifier of the schema (the schema holds no secret and no personal data), mixed
+into every derived key so that parties using different schemas cannot produce comparable
+encodings by accident.
+
+See ``docs/encoding.md`` for the JSON format and the meaning of every option.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field, fields as dc_fields
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+__all__ = [
+    "SCHEME_VERSION",
+    "SCHEMA_FORMAT",
+    "FIELD_KINDS",
+    "TOKEN_TYPES",
+    "COMPONENT_MODIFIERS",
+    "SchemaError",
+    "Hardening",
+    "FieldSpec",
+    "ClkSpec",
+    "MatchKey",
+    "Schema",
+]
+
+SCHEME_VERSION = "nislink v1 2026-11"
+"""Version of the byte-level encoding scheme (part of every derived-key context)."""
+
+SCHEMA_FORMAT = 1
+"""Version of the schema's JSON format."""
+
+NAME_KINDS = ("forename", "surname", "fullname", "text")
+
+FIELD_KINDS = (
+    "forename", "surname", "fullname", "dob", "sex", "postcode",
+    "nino", "upn", "text", "exact", "number",
+)
+"""Field kinds a schema may use."""
+
+TOKEN_TYPES: dict[str, tuple[str, ...]] = {
+    "forename": ("qgram", "initial", "soundex", "nysiis", "metaphone", "canonical", "value"),
+    "surname": ("qgram", "initial", "soundex", "nysiis", "metaphone", "value"),
+    "fullname": ("qgram", "initial", "soundex", "nysiis", "metaphone", "value"),
+    "text": ("qgram", "value"),
+    "dob": ("day", "month", "year", "day_month", "month_year", "day_year", "value"),
+    "postcode": ("unit", "sector", "district", "area"),
+    "sex": ("value",),
+    "nino": ("value", "qgram"),
+    "upn": ("value", "qgram"),
+    "exact": ("value", "qgram"),
+    "number": ("value",),
+}
+"""Token types each kind's tokeniser can emit (see :mod:`nislink.encode.tokens`)."""
+
+COMPONENT_MODIFIERS: dict[str, tuple[str, ...]] = {
+    "forename": ("initial", "soundex", "nysiis", "metaphone", "canonical"),
+    "surname": ("initial", "soundex", "nysiis", "metaphone"),
+    "fullname": ("initial", "soundex", "nysiis", "metaphone"),
+    "text": ("initial",),
+    "dob": ("year", "month", "day", "day_month", "month_year"),
+    "postcode": ("area", "district", "sector"),
+    "sex": (),
+    "nino": (),
+    "upn": (),
+    "exact": (),
+    "number": (),
+}
+"""Derived values a match-key component (or a salt) may take from a field:
+``<field>`` is the whole normalised value, ``<field>_<modifier>`` a derived one."""
+
+# Per-kind defaults: token types, filter length, bits per token, CLK membership.
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "forename": dict(tokens=["qgram"], length=512, k=20, clk=True, clk_k=15),
+    "surname": dict(tokens=["qgram"], length=512, k=20, clk=True, clk_k=15),
+    "fullname": dict(tokens=["qgram"], length=1024, k=20, clk=True, clk_k=15),
+    "text": dict(tokens=["qgram"], length=512, k=15, clk=False, clk_k=None),
+    "dob": dict(tokens=["day", "month", "year", "day_month", "month_year", "day_year"],
+                length=256, k=15, clk=True, clk_k=15),
+    "postcode": dict(tokens=["unit", "sector", "district", "area"],
+                     length=256, k=20, clk=True, clk_k=15),
+    "sex": dict(tokens=["value"], length=0, k=10, clk=False, clk_k=None),
+    "nino": dict(tokens=["value"], length=0, k=20, clk=False, clk_k=None),
+    "upn": dict(tokens=["value"], length=0, k=20, clk=False, clk_k=None),
+    "exact": dict(tokens=["value"], length=0, k=20, clk=False, clk_k=None),
+    "number": dict(tokens=["value"], length=128, k=15, clk=False, clk_k=None),
+}
+
+
+class SchemaError(ValueError):
+    """An invalid schema; the message names the offending key path."""
+
+
+def _check_keys(d: Any, allowed: set[str], path: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise SchemaError(f"{path}: expected an object, got {type(d).__name__}")
+    for key in d:
+        if key not in allowed:
+            raise SchemaError(
+                f"{path}.{key}: unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
+    return d
+
+
+def _typed(value: Any, types: type | tuple[type, ...], path: str) -> Any:
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise SchemaError(f"{path}: expected {types}, got a boolean")
+    if not isinstance(value, types):
+        raise SchemaError(f"{path}: expected {types}, got {type(value).__name__}")
+    return value
+
+
+@dataclass
+class Hardening:
+    """Hardening applied to one filter (a field-level filter or the CLK).
+
+    Applied in this order: ``salt`` (while hashing), ``balance``, ``permute``,
+    ``xor_fold``, ``rule90``, ``blip``. See ``docs/encoding.md`` for what each protects
+    against and what it costs.
+    """
+
+    salt: str | None = None
+    """A component (e.g. ``"dob_year"``) whose value is mixed into every token's hash."""
+    balance: bool = False
+    """Append the complement of the filter (constant popcount = filter length)."""
+    xor_fold: int = 0
+    """Number of times to XOR the two halves of the filter together (halves its length)."""
+    rule90: bool = False
+    """Replace each bit by the XOR of its two neighbours (cyclic)."""
+    permute: bool = False
+    """Permute bit positions with a permutation derived from the secret."""
+    blip: float = 0.0
+    """Flip probability of each bit (randomised response), deterministic per encoding."""
+
+    def is_identity(self) -> bool:
+        """True when nothing is applied after hashing."""
+        return not (self.balance or self.xor_fold or self.rule90 or self.permute or self.blip)
+
+    def output_length(self, length: int) -> int:
+        """Filter length after balancing and folding."""
+        n = length * 2 if self.balance else length
+        return n >> self.xor_fold
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (only non-default values)."""
+        out: dict[str, Any] = {}
+        default = Hardening()
+        for f in dc_fields(self):
+            v = getattr(self, f.name)
+            if v != getattr(default, f.name):
+                out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None, path: str = "hardening") -> "Hardening":
+        """Parse, refusing unknown keys."""
+        if d is None:
+            return cls()
+        _check_keys(d, {f.name for f in dc_fields(cls)}, path)
+        h = cls(**d)
+        h.validate(path)
+        return h
+
+    def validate(self, path: str = "hardening", length: int | None = None) -> None:
+        """Raise :class:`SchemaError` if the options are inconsistent."""
+        if self.salt is not None:
+            _typed(self.salt, str, f"{path}.salt")
+        for name in ("balance", "rule90", "permute"):
+            if not isinstance(getattr(self, name), bool):
+                raise SchemaError(f"{path}.{name}: expected true or false")
+        if isinstance(self.xor_fold, bool) or not isinstance(self.xor_fold, int) or not 0 <= self.xor_fold <= 8:
+            raise SchemaError(f"{path}.xor_fold: expected an integer 0..8")
+        if isinstance(self.blip, bool) or not isinstance(self.blip, (int, float)) or not 0.0 <= self.blip < 0.5:
+            raise SchemaError(f"{path}.blip: flip probability must be in [0, 0.5)")
+        self.blip = float(self.blip)
+        if self.balance and self.xor_fold and not self.permute:
+            raise SchemaError(f"{path}.xor_fold: folding a balanced filter without 'permute' "
+                              "XORs it with its own complement (all ones); set permute")
+        if length is not None and self.xor_fold:
+            n = length * 2 if self.balance else length
+            if n % (1 << self.xor_fold):
+                raise SchemaError(
+                    f"{path}.xor_fold: filter length {n} is not divisible by 2**{self.xor_fold}"
+                )
+
+
+@dataclass
+class FieldSpec:
+    """How one field is cleaned, tokenised and encoded."""
+
+    name: str
+    kind: str
+    column: str | None = None
+    """Input column (defaults to ``name``)."""
+    tokens: list[str] | None = None
+    """Token types (defaults per kind; see :data:`TOKEN_TYPES`)."""
+    q: int = 2
+    """q-gram length."""
+    padding: bool = True
+    """Pad names with ``_`` before and after when making q-grams."""
+    positional: bool = False
+    """Make q-grams positional (tagged with their position)."""
+    length: int | None = None
+    """Field-level filter length in bits (0: no field-level filter, token only)."""
+    k: int | None = None
+    """Bits set per token in the field-level filter."""
+    bits_per_field: int | None = None
+    """If set, k per token is ``max(1, round(bits_per_field / number of tokens))`` per value."""
+    clk: bool | None = None
+    """Whether the field's tokens go into the record-level filter (CLK)."""
+    clk_k: int | None = None
+    """Bits set per token in the CLK (defaults to ``k``)."""
+    exact_token: bool = True
+    """Emit a keyed exact-match token for the field."""
+    missing: str = "empty"
+    """``"empty"``: a missing value gives an all-zero filter and token 0;
+    ``"reject"``: a row missing this field is not encoded (it goes to the rejects table)."""
+    resolution: float | None = None
+    """``number`` kind: bin width; tokens are the bin and ``window`` neighbours each side."""
+    window: int = 0
+    """``number`` kind: neighbouring bins emitted each side."""
+    hardening: Hardening = field(default_factory=Hardening)
+
+    def __post_init__(self) -> None:
+        if self.kind in _KIND_DEFAULTS:
+            d = _KIND_DEFAULTS[self.kind]
+            if self.tokens is None:
+                self.tokens = list(d["tokens"])
+            if self.length is None:
+                self.length = d["length"]
+            if self.k is None:
+                self.k = d["k"]
+            if self.clk is None:
+                self.clk = bool(d["clk"])
+            if self.clk_k is None:
+                self.clk_k = d["clk_k"] if d["clk_k"] is not None else self.k
+        if self.column is None:
+            self.column = self.name
+        if isinstance(self.hardening, dict):
+            self.hardening = Hardening.from_dict(self.hardening, f"fields[{self.name}].hardening")
+
+    @property
+    def has_filter(self) -> bool:
+        """True when a field-level Bloom filter is produced."""
+        return bool(self.length)
+
+    @property
+    def output_length(self) -> int:
+        """Field-level filter length after hardening (balancing / folding)."""
+        return self.hardening.output_length(self.length or 0) if self.length else 0
+
+    def validate(self, path: str) -> None:
+        """Raise :class:`SchemaError` naming ``path`` if anything is inconsistent."""
+        _typed(self.name, str, f"{path}.name")
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise SchemaError(f"{path}.name: {self.name!r} must be letters, digits and '_'")
+        if self.kind not in FIELD_KINDS:
+            raise SchemaError(f"{path}.kind: unknown kind {self.kind!r} (expected one of "
+                              f"{', '.join(FIELD_KINDS)})")
+        _typed(self.column, str, f"{path}.column")
+        if not isinstance(self.tokens, list) or not self.tokens:
+            raise SchemaError(f"{path}.tokens: expected a non-empty list")
+        for t in self.tokens:
+            if t not in TOKEN_TYPES[self.kind]:
+                raise SchemaError(f"{path}.tokens: {t!r} is not a token type of kind "
+                                  f"{self.kind!r} (expected {', '.join(TOKEN_TYPES[self.kind])})")
+        if len(set(self.tokens)) != len(self.tokens):
+            raise SchemaError(f"{path}.tokens: duplicate token type")
+        for name, lo in (("q", 1), ("k", 1), ("clk_k", 1), ("length", 0), ("window", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise SchemaError(f"{path}.{name}: expected an integer >= {lo}")
+        if self.length and self.length > 1 << 20:
+            raise SchemaError(f"{path}.length: at most 1048576 bits")
+        if self.bits_per_field is not None and (
+            isinstance(self.bits_per_field, bool) or not isinstance(self.bits_per_field, int)
+            or self.bits_per_field < 1
+        ):
+            raise SchemaError(f"{path}.bits_per_field: expected an integer >= 1")
+        for name in ("padding", "positional", "clk", "exact_token"):
+            if not isinstance(getattr(self, name), bool):
+                raise SchemaError(f"{path}.{name}: expected true or false")
+        if self.missing not in ("empty", "reject"):
+            raise SchemaError(f"{path}.missing: expected 'empty' or 'reject'")
+        if self.resolution is not None:
+            if self.kind != "number":
+                raise SchemaError(f"{path}.resolution: only for kind 'number'")
+            if isinstance(self.resolution, bool) or not isinstance(self.resolution, (int, float)) \
+                    or not self.resolution > 0:
+                raise SchemaError(f"{path}.resolution: expected a positive number")
+        if self.window and self.resolution is None:
+            raise SchemaError(f"{path}.window: needs 'resolution'")
+        self.hardening.validate(f"{path}.hardening", self.length or None)
+        if not self.length and not self.hardening.is_identity():
+            raise SchemaError(f"{path}.hardening: the field has no filter (length 0)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Full plain dict (every option, so the fingerprint pins the defaults)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "column": self.column,
+            "tokens": list(self.tokens or []),
+            "q": self.q,
+            "padding": self.padding,
+            "positional": self.positional,
+            "length": self.length,
+            "k": self.k,
+            "bits_per_field": self.bits_per_field,
+            "clk": self.clk,
+            "clk_k": self.clk_k,
+            "exact_token": self.exact_token,
+            "missing": self.missing,
+            "resolution": self.resolution,
+            "window": self.window,
+            "hardening": self.hardening.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "field") -> "FieldSpec":
+        """Parse, refusing unknown keys."""
+        allowed = {f.name for f in dc_fields(cls)}
+        _check_keys(d, allowed, path)
+        for req in ("name", "kind"):
+            if req not in d:
+                raise SchemaError(f"{path}.{req}: required key missing")
+        kw = dict(d)
+        kw["hardening"] = Hardening.from_dict(d.get("hardening"), f"{path}.hardening")
+        if kw.get("tokens") is not None:
+            kw["tokens"] = list(_typed(kw["tokens"], list, f"{path}.tokens"))
+        if kw.get("kind") not in FIELD_KINDS:
+            raise SchemaError(f"{path}.kind: unknown kind {kw.get('kind')!r} (expected one of "
+                              f"{', '.join(FIELD_KINDS)})")
+        spec = cls(**kw)
+        spec.validate(path)
+        return spec
+
+
+@dataclass
+class ClkSpec:
+    """The record-level filter (CLK): its length and hardening."""
+
+    length: int = 1024
+    hardening: Hardening = field(default_factory=Hardening)
+
+    @property
+    def output_length(self) -> int:
+        """CLK length after hardening."""
+        return self.hardening.output_length(self.length)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {"length": self.length, "hardening": self.hardening.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "clk") -> "ClkSpec":
+        """Parse, refusing unknown keys."""
+        _check_keys(d, {"length", "hardening"}, path)
+        length = d.get("length", 1024)
+        if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 1 << 20:
+            raise SchemaError(f"{path}.length: expected an integer 8..1048576")
+        h = Hardening.from_dict(d.get("hardening"), f"{path}.hardening")
+        if h.salt is not None:
+            raise SchemaError(f"{path}.hardening.salt: salt is set per field, not on the CLK")
+        h.validate(f"{path}.hardening", length)
+        return cls(length, h)
+
+
+@dataclass
+class MatchKey:
+    """A deterministic keyed token over several components (``token 0`` if any is missing)."""
+
+    name: str
+    components: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return {"name": self.name, "components": list(self.components)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "match_key") -> "MatchKey":
+        """Parse, refusing unknown keys."""
+        _check_keys(d, {"name", "components"}, path)
+        if "name" not in d or "components" not in d:
+            raise SchemaError(f"{path}: needs 'name' and 'components'")
+        comps = _typed(d["components"], list, f"{path}.components")
+        if not comps or not all(isinstance(c, str) for c in comps):
+            raise SchemaError(f"{path}.components: expected a non-empty list of strings")
+        return cls(_typed(d["name"], str, f"{path}.name"), list(comps))
+
+
+_TOP_KEYS = {"nislink_schema", "scheme", "kind", "name", "hashing", "fields", "clk",
+             "match_keys", "slk581", "clkhash"}
+
+
+@dataclass
+class Schema:
+    """A linkage schema: the fields to encode, the CLK, the match keys.
+
+    Build with :meth:`uk_default`, :meth:`from_json`, :meth:`from_dict`,
+    :meth:`from_clkhash`, or directly from :class:`FieldSpec` objects.
+    """
+
+    fields: list[FieldSpec]
+    clk: ClkSpec | None = field(default_factory=ClkSpec)
+    match_keys: list[MatchKey] = field(default_factory=list)
+    slk581: bool = False
+    hashing: str = "blake3"
+    """``"blake3"``: independent keyed positions per token (default);
+    ``"double"``: keyed double hashing (Kirsch-Mitzenmacher), for comparison only."""
+    name: str = ""
+    kind: str = "nislink"
+    """``"nislink"`` or ``"clkhash"`` (a clkhash v3 schema; CLK only)."""
+    clkhash: dict[str, Any] | None = None
+    """The raw clkhash schema when ``kind == "clkhash"``."""
+    scheme: str = SCHEME_VERSION
+
+    def __post_init__(self) -> None:
+        self._clkhash_parsed: Any = None
+        self.validate()
+
+    # -- validation ---------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`SchemaError` if the schema is inconsistent."""
+        if self.kind not in ("nislink", "clkhash"):
+            raise SchemaError(f"schema.kind: expected 'nislink' or 'clkhash', got {self.kind!r}")
+        if self.scheme != SCHEME_VERSION:
+            raise SchemaError(f"schema.scheme: this nislink implements {SCHEME_VERSION!r}, "
+                              f"the schema says {self.scheme!r}")
+        if self.hashing not in ("blake3", "double"):
+            raise SchemaError("schema.hashing: expected 'blake3' or 'double'")
+        if self.kind == "clkhash":
+            if self.clkhash is None:
+                raise SchemaError("schema.clkhash: a clkhash schema needs the 'clkhash' object")
+            if self.fields or self.match_keys or self.slk581:
+                raise SchemaError("schema.fields: a clkhash schema has no nislink fields, "
+                                  "match keys or SLK-581")
+            return
+        names: set[str] = set()
+        for i, f in enumerate(self.fields):
+            f.validate(f"schema.fields[{i}]")
+            if f.name in names:
+                raise SchemaError(f"schema.fields[{i}].name: duplicate field {f.name!r}")
+            names.add(f.name)
+        if not self.fields:
+            raise SchemaError("schema.fields: at least one field is needed")
+        if self.clk is not None and not any(f.clk for f in self.fields):
+            raise SchemaError("schema.clk: no field has clk=true (set clk to null for no CLK)")
+        if self.clk is None and any(f.clk for f in self.fields):
+            raise SchemaError("schema.clk: fields have clk=true but the schema has no CLK")
+        for i, f in enumerate(self.fields):
+            if f.hardening.salt is not None:
+                self.resolve_component(f.hardening.salt, f"schema.fields[{i}].hardening.salt")
+        for i, mk in enumerate(self.match_keys):
+            if mk.name in names:
+                raise SchemaError(f"schema.match_keys[{i}].name: {mk.name!r} is already used")
+            names.add(mk.name)
+            for c in mk.components:
+                self.resolve_component(c, f"schema.match_keys[{i}].components")
+        if self.slk581:
+            if "slk581" in names:
+                raise SchemaError("schema.slk581: the name 'slk581' is already used")
+            kinds = {f.kind for f in self.fields}
+            missing = [k for k in ("forename", "surname", "dob", "sex") if k not in kinds]
+            if missing:
+                raise SchemaError(f"schema.slk581: needs fields of kind {', '.join(missing)}")
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"schema has no field {name!r}")
+
+    def first_of_kind(self, kind: str) -> FieldSpec | None:
+        """The first field of ``kind``, or ``None``."""
+        for f in self.fields:
+            if f.kind == kind:
+                return f
+        return None
+
+    def resolve_component(self, component: str, path: str = "component") -> tuple[str, str | None]:
+        """Split a component like ``"surname_soundex"`` into (field name, modifier or None)."""
+        best: FieldSpec | None = None
+        for f in self.fields:
+            if component == f.name:
+                return f.name, None
+            if component.startswith(f.name + "_") and (best is None or len(f.name) > len(best.name)):
+                best = f
+        if best is None:
+            raise SchemaError(f"{path}: {component!r} names no field of the schema "
+                              f"(fields: {', '.join(f.name for f in self.fields)})")
+        modifier = component[len(best.name) + 1:]
+        if modifier not in COMPONENT_MODIFIERS[best.kind]:
+            allowed = ", ".join(COMPONENT_MODIFIERS[best.kind]) or "none"
+            raise SchemaError(f"{path}: {component!r}: {modifier!r} is not a derived value of a "
+                              f"{best.kind} field (allowed: {allowed})")
+        return best.name, modifier
+
+    # -- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical plain-dict form (every option spelled out)."""
+        if self.kind == "clkhash":
+            return {"nislink_schema": SCHEMA_FORMAT, "scheme": self.scheme, "kind": "clkhash",
+                    "name": self.name, "clkhash": copy.deepcopy(self.clkhash)}
+        return {
+            "nislink_schema": SCHEMA_FORMAT,
+            "scheme": self.scheme,
+            "kind": self.kind,
+            "name": self.name,
+            "hashing": self.hashing,
+            "fields": [f.to_dict() for f in self.fields],
+            "clk": self.clk.to_dict() if self.clk is not None else None,
+            "match_keys": [m.to_dict() for m in self.match_keys],
+            "slk581": self.slk581,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Schema":
+        """Parse a dict (as made by :meth:`to_dict`), refusing unknown keys."""
+        _check_keys(d, _TOP_KEYS, "schema")
+        fmt = d.get("nislink_schema", SCHEMA_FORMAT)
+        if fmt != SCHEMA_FORMAT:
+            raise SchemaError(f"schema.nislink_schema: format {fmt!r} is not supported "
+                              f"(this version reads {SCHEMA_FORMAT})")
+        kind = d.get("kind", "nislink")
+        scheme = d.get("scheme", SCHEME_VERSION)
+        if kind == "clkhash":
+            extra = set(d) - {"nislink_schema", "scheme", "kind", "name", "clkhash"}
+            if extra:
+                raise SchemaError(f"schema.{sorted(extra)[0]}: not allowed in a clkhash schema")
+            return cls.from_clkhash(d.get("clkhash"), name=d.get("name", ""))
+        raw_fields = _typed(d.get("fields", []), list, "schema.fields")
+        fields = [FieldSpec.from_dict(f, f"schema.fields[{i}]") for i, f in enumerate(raw_fields)]
+        clk_raw = d.get("clk", {}) if "clk" in d else None
+        clk = ClkSpec.from_dict(clk_raw, "schema.clk") if clk_raw is not None else None
+        mks = [MatchKey.from_dict(m, f"schema.match_keys[{i}]")
+               for i, m in enumerate(_typed(d.get("match_keys", []), list, "schema.match_keys"))]
+        return cls(
+            fields=fields,
+            clk=clk,
+            match_keys=mks,
+            slk581=bool(_typed(d.get("slk581", False), bool, "schema.slk581")),
+            hashing=d.get("hashing", "blake3"),
+            name=_typed(d.get("name", ""), str, "schema.name"),
+            kind=kind,
+            scheme=scheme,
+        )
+
+    def canonical_json(self) -> str:
+        """Canonical JSON text (sorted keys, no whitespace, ASCII): the fingerprint's input."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes | os.PathLike[str]) -> "Schema":
+        """Parse JSON text, or read a JSON file when given a path."""
+        if isinstance(text, os.PathLike) or (
+            isinstance(text, str) and not text.lstrip().startswith("{") and Path(text).exists()
+        ):
+            text = Path(text).read_text(encoding="utf-8")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"schema: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(d)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the schema as JSON."""
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @property
+    def fingerprint(self) -> str:
+        """BLAKE3 of the canonical JSON, first 32 hex characters (public, not secret)."""
+        return blake3.blake3(self.canonical_json().encode("ascii")).hexdigest()[:32]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schema):
+            return NotImplemented
+        return self.canonical_json() == other.canonical_json()
+
+    def __repr__(self) -> str:
+        if self.kind == "clkhash":
+            return f"Schema(kind='clkhash', fingerprint={self.fingerprint!r})"
+        return (f"Schema(name={self.name!r}, fields={[f.name for f in self.fields]}, "
+                f"match_keys={[m.name for m in self.match_keys]}, fingerprint={self.fingerprint!r})")
+
+    # -- builders -------------------------------------------------------------------------
+    @classmethod
+    def uk_default(cls) -> "Schema":
+        """The study's identifiers: forename, surname, dob, sex, postcode, nino, upn.
+
+        Field-level filters for names (bigrams), date of birth (structured tokens) and
+        postcode (unit/sector/district/area); exact tokens for every field; a 1024-bit CLK
+        over names, date of birth and postcode; match keys ``mk1`` .. ``mk6`` and SLK-581.
+        """
+        fields = [
+            FieldSpec("forename", "forename"),
+            FieldSpec("surname", "surname"),
+            FieldSpec("dob", "dob"),
+            FieldSpec("sex", "sex"),
+            FieldSpec("postcode", "postcode"),
+            FieldSpec("nino", "nino"),
+            FieldSpec("upn", "upn"),
+        ]
+        mks = [
+            MatchKey("mk1", ["forename", "surname", "dob", "sex", "postcode"]),
+            MatchKey("mk2", ["forename_initial", "surname", "dob"]),
+            MatchKey("mk3", ["surname_soundex", "dob", "postcode_district"]),
+            MatchKey("mk4", ["nino"]),
+            MatchKey("mk5", ["upn"]),
+            MatchKey("mk6", ["forename_canonical", "surname", "dob_year", "sex"]),
+        ]
+        return cls(fields=fields, clk=ClkSpec(1024), match_keys=mks, slk581=True,
+                   name="uk_default")
+
+    def select(self, names: list[str]) -> "Schema":
+        """A schema keeping only the fields in ``names`` (and the match keys, salts, CLK and
+        SLK-581 that remain possible)."""
+        if self.kind == "clkhash":
+            raise SchemaError("select() is not available for clkhash schemas")
+        unknown = [n for n in names if n not in {f.name for f in self.fields}]
+        if unknown:
+            raise SchemaError(f"select: no field {unknown[0]!r} in the schema")
+        keep = [copy.deepcopy(f) for f in self.fields if f.name in names]
+        keep_names = {f.name for f in keep}
+        proto = Schema.__new__(Schema)
+        proto.fields = keep
+
+        def ok(component: str) -> bool:
+            try:
+                return Schema.resolve_component(proto, component)[0] in keep_names
+            except SchemaError:
+                return False
+
+        for f in keep:
+            if f.hardening.salt is not None and not ok(f.hardening.salt):
+                raise SchemaError(f"select: field {f.name!r} is salted with "
+                                  f"{f.hardening.salt!r}, which is not selected")
+        mks = [copy.deepcopy(m) for m in self.match_keys if all(ok(c) for c in m.components)]
+        kinds = {f.kind for f in keep}
+        slk = self.slk581 and all(k in kinds for k in ("forename", "surname", "dob", "sex"))
+        clk = copy.deepcopy(self.clk) if self.clk is not None and any(f.clk for f in keep) else None
+        return Schema(fields=keep, clk=clk, match_keys=mks, slk581=slk, hashing=self.hashing,
+                      name=self.name)
+
+    @classmethod
+    def from_clkhash(cls, path_or_dict: str | os.PathLike[str] | dict[str, Any],
+                     name: str = "") -> "Schema":
+        """A schema wrapping a clkhash v3 linkage schema (JSON file path, JSON text or dict).
+
+        :class:`nislink.Encoder` then produces clkhash-compatible CLKs (no field-level
+        filters, tokens or match keys).
+        """
+        if isinstance(path_or_dict, dict):
+            raw = copy.deepcopy(path_or_dict)
+        elif isinstance(path_or_dict, (str, os.PathLike)):
+            text = str(path_or_dict)
+            if isinstance(path_or_dict, os.PathLike) or not text.lstrip().startswith("{"):
+                text = Path(text).read_text(encoding="utf-8")
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"clkhash schema: not valid JSON ({exc.msg})") from None
+        else:
+            raise SchemaError("from_clkhash: expected a path, JSON text or a dict")
+        from nislink.encode import clkhash_compat  # noqa: PLC0415 (optional module)
+
+        parsed = clkhash_compat.parse_clkhash_schema(raw)
+        schema = cls(fields=[], clk=None, match_keys=[], slk581=False, kind="clkhash",
+                     clkhash=raw, name=name)
+        schema._clkhash_parsed = parsed
+        return schema
+
+    @property
+    def clkhash_schema(self) -> Any:
+        """The parsed clkhash schema object (``kind == "clkhash"`` only)."""
+        if self.kind != "clkhash":
+            raise SchemaError("not a clkhash schema")
+        if self._clkhash_parsed is None:
+            from nislink.encode import clkhash_compat  # noqa: PLC0415
+
+            self._clkhash_parsed = clkhash_compat.parse_clkhash_schema(self.clkhash)
+        return self._clkhash_parsed

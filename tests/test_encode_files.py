@@ -1,0 +1,96 @@
+"""encode_file: chunked, multi-process encoding of CSV/Parquet; same output whatever the
+chunk size and worker count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_encode import people
+
+from nislink.encode import Encoder, encode_file
+from nislink.io import load, read_meta
+from nislink.schema import Schema
+from nislink.secrets import Secret
+
+KEY = Secret(bytes(range(32)))
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory) -> tuple[pd.DataFrame, str, str]:  # type: ignore[no-untyped-def]
+    df = people(230, seed=11)
+    df.loc[7, ["forename", "surname", "dob", "nino", "upn"]] = ["", "", "", "", ""]
+    d = tmp_path_factory.mktemp("files")
+    csv, parquet = str(d / "in.csv"), str(d / "in.parquet")
+    df.to_csv(csv, index=False)
+    df.to_parquet(parquet, index=False)
+    return df, csv, parquet
+
+
+def _content(path: str) -> tuple:  # type: ignore[type-arg]
+    f = load(path)
+    meta = read_meta(path)
+    return (list(f.ids), {k: v.bits.tobytes() for k, v in f.fields.items()},
+            f.clk.bits.tobytes(), {k: v.tobytes() for k, v in f.tokens.items()},
+            meta["checksum"], meta["rows"])
+
+
+def test_same_output_whatever_chunks_and_workers(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    df, csv, parquet = table
+    schema = Schema.uk_default()
+    runs = [(csv, 1000, 1), (csv, 17, 1), (csv, 50, 2), (parquet, 64, 2), (parquet, 1, 1)]
+    contents = []
+    for i, (src, chunk, workers) in enumerate(runs):
+        out = str(tmp_path / f"out{i}.parquet")
+        res = encode_file(src, out, schema, KEY, "id", chunk_size=chunk, workers=workers,
+                          progress=False, party="LA", destroy_by="2099-12-31")
+        assert res.rows_read == 230 and res.rows_encoded == 229 and res.rows_rejected == 1
+        assert list(res.rejects["row"]) == [7]
+        contents.append(_content(out))
+    assert all(c == contents[0] for c in contents[1:])
+    # and the same as encoding in memory
+    mem = Encoder(schema, KEY).encode(df.astype(str).replace("", None), id_column="id")
+    f = load(str(tmp_path / "out0.parquet"))
+    assert list(f.ids) == list(mem.ids)
+    assert np.array_equal(f.clk.bits, mem.clk.bits)
+    for k in mem.tokens:
+        assert np.array_equal(f.tokens[k], mem.tokens[k])
+    assert f.meta["party"] == "LA" and f.meta["destroy_by"] == "2099-12-31"
+
+
+def test_row_numbers_as_ids_and_rejects_file(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, csv, _ = table
+    out, rej = str(tmp_path / "o.parquet"), str(tmp_path / "rejects.csv")
+    res = encode_file(csv, out, Schema.uk_default(), KEY, chunk_size=40, workers=1,
+                      progress=False, rejects_path=rej)
+    f = load(out)
+    assert f.ids[0] == "0" and "7" not in set(f.ids) and len(f) == 229
+    assert pd.read_csv(rej)["row"].tolist() == [7]
+    assert res.meta["rows"] == 229
+
+
+def test_duplicate_id_across_chunks_is_an_error(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    df, _, _ = table
+    d = df.copy()
+    d.loc[200, "id"] = d.loc[3, "id"]
+    src = str(tmp_path / "dup.csv")
+    d.to_csv(src, index=False)
+    out = tmp_path / "dup.parquet"
+    with pytest.raises(ValueError, match="more than one chunk"):
+        encode_file(src, str(out), Schema.uk_default(), KEY, "id", chunk_size=100, workers=1,
+                    progress=False)
+    assert not out.exists()
+
+
+def test_missing_column_and_empty_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = str(tmp_path / "bad.csv")
+    pd.DataFrame({"id": ["a"], "forename": ["x"]}).to_csv(src, index=False)
+    with pytest.raises(ValueError, match="not in the file"):
+        encode_file(src, str(tmp_path / "o.parquet"), Schema.uk_default(), KEY, "id",
+                    progress=False, workers=1)
+    empty = str(tmp_path / "empty.csv")
+    pd.DataFrame(columns=["id", "forename", "surname", "dob", "sex", "postcode", "nino",
+                          "upn"]).to_csv(empty, index=False)
+    res = encode_file(empty, str(tmp_path / "e.parquet"), Schema.uk_default(), KEY, "id",
+                      progress=False, workers=1)
+    assert res.rows_encoded == 0 and len(load(str(tmp_path / "e.parquet"))) == 0
