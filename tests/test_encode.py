@@ -386,3 +386,17 @@ def test_clkhash_only_frame_saves_and_loads(tmp_path) -> None:  # type: ignore[n
     only.save(tmp_path / "c.parquet")
     back = load(tmp_path / "c.parquet")
     assert np.array_equal(back.clk.bits, e.clk.bits) and back.fields == {}
+
+
+def test_factorize_keeps_nul_and_surrogate_strings_apart() -> None:
+    """pandas hashes "\\x00" like "" and lone surrogates alike; the encoder must not."""
+    import numpy as np
+
+    from nislink.encode.encoder import _factorize
+
+    values = np.array(["", "\x00", "a", None, "a\ud800", "b\ud800", "a"], dtype=object)
+    codes, uniq = _factorize(values)
+    present = codes >= 0
+    assert list(uniq[codes[present]]) == [v for v in values if v is not None]
+    assert codes[3] == -1
+    assert codes[2] == codes[6]

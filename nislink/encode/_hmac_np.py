@@ -84,7 +84,7 @@ def _md5_compress(state: np.ndarray, words: np.ndarray) -> np.ndarray:
 def _blocks(messages: list[bytes], prefix_len: int, big_endian: bool) -> np.ndarray:
     """Padded final blocks (``(T, 16)`` words) of messages <= 55 bytes after ``prefix_len``."""
     count = len(messages)
-    lengths = np.fromiter((len(m) for m in messages), dtype=np.int64, count=count)
+    lengths = np.fromiter(map(len, messages), dtype=np.int64, count=count)
     buf = np.zeros((count, 64), dtype=np.uint8)
     flat = np.frombuffer(b"".join(messages), dtype=np.uint8)
     if len(flat):
@@ -124,7 +124,7 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
     if not 1 <= modulus <= 2**32:
         raise ValueError("modulus must be in [1, 2**32]")
     out = np.zeros(len(messages), dtype=np.int64)
-    short = np.fromiter((len(m) <= _MAX_SHORT for m in messages), dtype=bool, count=len(messages))
+    short = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages)) <= _MAX_SHORT
     for i in np.flatnonzero(~short).tolist():
         out[i] = int.from_bytes(hmac.digest(key, messages[i], algo), "big") % modulus
     idx = np.flatnonzero(short)
@@ -136,7 +136,8 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
     chunk = 1 << 16
     for lo in range(0, len(idx), chunk):
         part = idx[lo:lo + chunk]
-        blocks = _blocks([messages[i] for i in part.tolist()], 64, big)
+        blocks = _blocks(messages[lo:lo + chunk] if len(idx) == len(messages)
+                         else [messages[i] for i in part.tolist()], 64, big)
         count = len(part)
         inner = compress(np.repeat(mid_in, count, axis=0), blocks)
         nwords = inner.shape[1]

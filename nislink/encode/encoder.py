@@ -99,8 +99,26 @@ def _first_positions(codes: np.ndarray, n_uniq: int) -> np.ndarray:
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values), -1 for missing.
+
+    pandas' string hash table treats ``"\x00"`` like ``""`` and strings with lone
+    surrogates as equal; when the round trip shows such a collision, fall back to a dict.
+    """
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniq, dtype=object)
+    codes = codes.astype(np.int64, copy=False)
+    uniq = np.asarray(uniq, dtype=object)
+    present = codes >= 0
+    if len(uniq) and not np.array_equal(uniq[codes[present]], np.asarray(values, dtype=object)[present]):
+        index: dict[Any, int] = {}
+        out = np.full(len(values), -1, dtype=np.int64)
+        for i, v in enumerate(values):
+            if present[i]:
+                out[i] = index.setdefault(v, len(index))
+        firsts = np.empty(len(index), dtype=object)
+        for v, j in index.items():
+            firsts[j] = v
+        return out, firsts
+    return codes, uniq
 
 
 def _clean_text(v: Any) -> str | None:

