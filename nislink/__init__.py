@@ -8,7 +8,7 @@ The names below are imported lazily, so ``import nislink`` stays cheap:
 
 * data owner: :class:`Schema`, :class:`Secret`, :class:`Encoder`, :func:`encode_file`;
 * encoded files: :class:`EncodedFrame`, :func:`load`, :func:`check_compatible`;
-* linkage unit: :func:`link`, :func:`dedupe`.
+* linkage unit: :func:`link`, :func:`dedupe`, :func:`link_many`, :class:`FellegiSunter`.
 
 See ``docs/`` for the design and the measured figures.
 """
@@ -28,6 +28,13 @@ _EXPORTS: dict[str, str] = {
     "encode_file": "nislink.encode",
     "load": "nislink.io",
     "check_compatible": "nislink.io",
+    "link": "nislink.linkage",
+    "dedupe": "nislink.linkage",
+    "link_many": "nislink.linkage",
+    "LinkResult": "nislink.linkage",
+    "DedupeResult": "nislink.linkage",
+    "IncompatibleEncodings": "nislink.linkage",
+    "FellegiSunter": "nislink.model",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -35,6 +42,15 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from nislink.encode import EncodedFrame, Encoder, encode_file
     from nislink.io import check_compatible, load
+    from nislink.linkage import (
+        DedupeResult,
+        IncompatibleEncodings,
+        LinkResult,
+        dedupe,
+        link,
+        link_many,
+    )
+    from nislink.model import FellegiSunter
     from nislink.schema import Schema
     from nislink.secrets import Secret
 

@@ -1,0 +1,308 @@
+"""Linkage quality when the truth is known (seventh stage).
+
+Pairs are compared as sets of ``(id_a, id_b)``; for de-duplication (``dedupe=True``) a pair
+is unordered, so ``(x, y)`` and ``(y, x)`` are the same pair and ``(x, x)`` is ignored.
+
+* precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)``, F1 (their harmonic mean) and
+  F* ``TP / (TP + FP + FN)`` (Hand, Christen and Kirielle, 2021, "F*: an interpretable
+  transformation of the F-measure", Machine Learning 110), which equals ``F1 / (2 - F1)``;
+* pairs completeness (share of true matches among candidate pairs) and reduction ratio
+  (``1 - candidates / possible pairs``) for blocking;
+* threshold sweeps (every metric at every threshold, from one sort);
+* charts, when matplotlib is installed: match-weight histogram, precision and recall
+  against threshold, ``m`` and ``u`` per level, and a waterfall of one pair's match weight.
+  Each chart function writes a PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "pair_set",
+    "confusion",
+    "precision",
+    "recall",
+    "f1_score",
+    "f_star",
+    "evaluate_pairs",
+    "cluster_pairs",
+    "evaluate_clusters",
+    "pairs_completeness",
+    "reduction_ratio",
+    "threshold_sweep",
+    "plot_weight_histogram",
+    "plot_precision_recall",
+    "plot_m_u",
+    "plot_waterfall",
+]
+
+PairsLike = Any  # DataFrame with two id columns, (n, 2) array, or iterable of 2-tuples
+
+
+def pair_set(pairs: PairsLike, *, dedupe: bool = False) -> set[tuple[Any, Any]]:
+    """Normalise pairs to a set of ``(id_a, id_b)`` tuples (sorted within a pair if dedupe).
+
+    A DataFrame uses columns ``id_a, id_b`` when present, else its first two columns.
+    """
+    if isinstance(pairs, pd.DataFrame):
+        cols = (["id_a", "id_b"] if {"id_a", "id_b"} <= set(pairs.columns)
+                else list(pairs.columns[:2]))
+        if len(cols) < 2:
+            raise ValueError("a pairs DataFrame needs two id columns")
+        it: Iterable[tuple[Any, Any]] = zip(pairs[cols[0]].tolist(), pairs[cols[1]].tolist())
+    elif isinstance(pairs, pd.MultiIndex):
+        it = list(pairs)
+    elif isinstance(pairs, np.ndarray):
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(f"a pairs array must have shape (n, 2), got {pairs.shape}")
+        it = zip(pairs[:, 0].tolist(), pairs[:, 1].tolist())
+    else:
+        it = pairs
+    out: set[tuple[Any, Any]] = set()
+    for k, p in enumerate(it):
+        try:
+            x, y = p
+        except (TypeError, ValueError):
+            raise ValueError(f"pair {k} is not a 2-tuple: {p!r}") from None
+        if dedupe:
+            if x == y:
+                continue
+            if y < x:
+                x, y = y, x
+        out.add((x, y))
+    return out
+
+
+def confusion(predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False) -> dict[str, int]:
+    """``{"tp", "fp", "fn"}`` of predicted pairs against true matching pairs."""
+    p = pair_set(predicted, dedupe=dedupe)
+    t = pair_set(truth, dedupe=dedupe)
+    tp = len(p & t)
+    return {"tp": tp, "fp": len(p) - tp, "fn": len(t) - tp}
+
+
+def precision(tp: int, fp: int) -> float:
+    """``TP / (TP + FP)`` (1.0 when nothing is predicted)."""
+    return tp / (tp + fp) if tp + fp else 1.0
+
+
+def recall(tp: int, fn: int) -> float:
+    """``TP / (TP + FN)`` (1.0 when there is nothing to find)."""
+    return tp / (tp + fn) if tp + fn else 1.0
+
+
+def f1_score(tp: int, fp: int, fn: int) -> float:
+    """F1 ``2 TP / (2 TP + FP + FN)`` (1.0 when all counts are 0)."""
+    d = 2 * tp + fp + fn
+    return 2 * tp / d if d else 1.0
+
+
+def f_star(tp: int, fp: int, fn: int) -> float:
+    """F* ``TP / (TP + FP + FN)`` (Hand, Christen and Kirielle 2021)."""
+    d = tp + fp + fn
+    return tp / d if d else 1.0
+
+
+def _metrics(tp: int, fp: int, fn: int) -> dict[str, float]:
+    return {
+        "tp": tp, "fp": fp, "fn": fn,
+        "precision": precision(tp, fp), "recall": recall(tp, fn),
+        "f1": f1_score(tp, fp, fn), "f_star": f_star(tp, fp, fn),
+    }
+
+
+def evaluate_pairs(
+    predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False
+) -> dict[str, float]:
+    """Counts and precision, recall, F1, F* of predicted pairs against the truth."""
+    c = confusion(predicted, truth, dedupe=dedupe)
+    return _metrics(c["tp"], c["fp"], c["fn"])
+
+
+def cluster_pairs(ids: Iterable[Any], cluster_ids: Iterable[Any]) -> set[tuple[Any, Any]]:
+    """Every unordered within-cluster pair ``(x, y)`` with ``x < y``."""
+    df = pd.DataFrame({"id": list(ids), "c": list(cluster_ids)})
+    out: set[tuple[Any, Any]] = set()
+    for members in df.groupby("c", sort=False)["id"]:
+        m = sorted(members[1].tolist())
+        for k in range(len(m)):
+            for j in range(k + 1, len(m)):
+                out.add((m[k], m[j]))
+    return out
+
+
+def evaluate_clusters(
+    ids: Iterable[Any], predicted: Iterable[Any], true_clusters: Iterable[Any]
+) -> dict[str, float]:
+    """Pairwise precision, recall, F1, F* of a clustering against true cluster labels."""
+    ids = list(ids)
+    p = cluster_pairs(ids, predicted)
+    t = cluster_pairs(ids, true_clusters)
+    tp = len(p & t)
+    return _metrics(tp, len(p) - tp, len(t) - tp)
+
+
+def pairs_completeness(candidates: PairsLike, truth: PairsLike, *, dedupe: bool = False) -> float:
+    """Share of true matching pairs found among the candidate pairs."""
+    t = pair_set(truth, dedupe=dedupe)
+    if not t:
+        return 1.0
+    return len(pair_set(candidates, dedupe=dedupe) & t) / len(t)
+
+
+def reduction_ratio(n_candidates: int, n_a: int, n_b: int | None = None) -> float:
+    """``1 - candidates / possible pairs`` (``n_b=None``: de-duplication, n(n-1)/2 pairs)."""
+    total = n_a * (n_a - 1) // 2 if n_b is None else n_a * n_b
+    return 1.0 - n_candidates / total if total else 0.0
+
+
+def threshold_sweep(
+    weights: np.ndarray,
+    is_match: np.ndarray,
+    n_true: int | None = None,
+    thresholds: np.ndarray | list[float] | None = None,
+) -> pd.DataFrame:
+    """Metrics at each threshold (a pair is predicted a match when ``weight >= threshold``).
+
+    ``is_match`` tells which scored pairs are true matches; ``n_true`` is the total number of
+    true matches (including those never scored; defaults to ``is_match.sum()``). Without
+    ``thresholds``, 101 evenly spaced values across the weight range are used.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    y = np.asarray(is_match, dtype=bool)
+    if w.shape != y.shape:
+        raise ValueError(f"weights and is_match differ in shape: {w.shape}, {y.shape}")
+    n_true = int(y.sum()) if n_true is None else int(n_true)
+    if thresholds is None:
+        lo, hi = (float(w.min()), float(w.max())) if len(w) else (0.0, 1.0)
+        thresholds = np.linspace(lo, hi, 101)
+    th = np.asarray(thresholds, dtype=np.float64)
+    order = np.argsort(w)
+    ws, ys = w[order], y[order]
+    # number of pairs / matches with weight >= t
+    tp_suffix = np.concatenate([np.cumsum(ys[::-1])[::-1], [0]])
+    start = np.searchsorted(ws, th, side="left")
+    pred = len(w) - start
+    tp = tp_suffix[start]
+    fp = pred - tp
+    fn = n_true - tp
+    rows = [_metrics(int(a), int(b), int(c)) for a, b, c in zip(tp, fp, fn)]
+    df = pd.DataFrame(rows)
+    df.insert(0, "threshold", th)
+    return df
+
+
+# --------------------------------------------------------------------------- charts
+def _plt():  # type: ignore[no-untyped-def]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("charts need matplotlib: pip install 'nislink[plots]'") from exc
+    return plt
+
+
+def plot_weight_histogram(
+    weights: np.ndarray,
+    path: str | Path,
+    *,
+    is_match: np.ndarray | None = None,
+    threshold: float | None = None,
+    bins: int = 80,
+    title: str = "Match weights of candidate pairs",
+) -> Path:
+    """Histogram of match weights (split by truth when ``is_match`` is given), as a PNG."""
+    plt = _plt()
+    w = np.asarray(weights, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    edges = np.linspace(w.min(), w.max(), bins + 1) if len(w) else bins
+    if is_match is None:
+        ax.hist(w, bins=edges, color="tab:blue")
+    else:
+        y = np.asarray(is_match, dtype=bool)
+        ax.hist(w[~y], bins=edges, alpha=0.7, label="non-match", color="tab:orange")
+        ax.hist(w[y], bins=edges, alpha=0.7, label="match", color="tab:blue")
+        ax.legend()
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("match weight (log2 Bayes factor incl. prior)")
+    ax.set_ylabel("pairs (log scale)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_precision_recall(sweep: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
+    """Precision, recall and F1 against threshold from :func:`threshold_sweep`, as a PNG."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for col in ("precision", "recall", "f1"):
+        ax.plot(sweep["threshold"], sweep[col], label=col)
+    ax.set_xlabel("match-weight threshold")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    ax.set_title(title or "Precision and recall against threshold")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_m_u(parameters: pd.DataFrame | Any, path: str | Path) -> Path:
+    """Bar charts of ``m`` and ``u`` per field and level, as a PNG.
+
+    ``parameters`` is :meth:`nislink.model.FellegiSunter.parameters` output or the model.
+    """
+    plt = _plt()
+    df = parameters.parameters() if hasattr(parameters, "parameters") else parameters
+    fields = list(dict.fromkeys(df["field"]))
+    fig, axes = plt.subplots(len(fields), 1, figsize=(7, 1.4 * len(fields) + 0.6), squeeze=False)
+    for ax, f in zip(axes[:, 0], fields):
+        sub = df[df["field"] == f]
+        x = np.arange(len(sub))
+        ax.bar(x - 0.2, sub["m"], width=0.4, label="m", color="tab:blue")
+        ax.bar(x + 0.2, sub["u"], width=0.4, label="u", color="tab:orange")
+        ax.set_xticks(x, sub["label"], fontsize=7)
+        ax.set_ylabel(f, rotation=0, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 0].set_title("m (match) and u (non-match) probability per comparison level")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_waterfall(explain: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
+    """Waterfall of one pair's match weight from :meth:`FellegiSunter.explain`, as a PNG."""
+    plt = _plt()
+    df = explain
+    fig, ax = plt.subplots(figsize=(7, 4))
+    prev = 0.0
+    for k, row in enumerate(df.itertuples(index=False)):
+        if row.component == "final":
+            ax.bar(k, row.cumulative, color="tab:gray")
+            continue
+        v = float(row.log2_bayes_factor)
+        ax.bar(k, v, bottom=prev, color="tab:green" if v >= 0 else "tab:red")
+        prev += v
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xticks(range(len(df)), [f"{c}\n{lv}" for c, lv in zip(df["component"], df["level"])],
+                  fontsize=6, rotation=45, ha="right")
+    ax.set_ylabel("match weight (log2)")
+    ax.set_title(title or "Contribution of each field to one pair's match weight")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,498 @@
+"""High-level linkage API for the linkage unit: :func:`link`, :func:`dedupe`, :func:`link_many`.
+
+No secret is needed: these functions take :class:`~nislink.encode.frame.EncodedFrame`
+objects (keyed encodings and reference numbers) and run block -> compare -> score ->
+resolve. Before anything else they check that the frames were made with the same schema
+and the same key (``meta["schema_fingerprint"]`` and ``meta["key_fingerprint"]``), so a
+party that used the wrong key gets a clear error instead of silently zero links.
+
+Example::
+
+    res = nislink.link(enc_la, enc_dwp, threshold=0.0)
+    res.pairs        # id_a, id_b, match_weight, match_probability (one-to-one)
+    res.model.explain(enc_la, enc_dwp, i, j)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nislink.encode.frame import EncodedFrame
+from nislink.model import FellegiSunter, FieldComparison, comparisons_for
+from nislink.resolve import cluster, cluster_sources
+from nislink.resolve import one_to_one as _assign
+
+__all__ = [
+    "IncompatibleEncodings",
+    "LinkResult",
+    "DedupeResult",
+    "check_compatible",
+    "candidates",
+    "combine_tokens",
+    "default_blocking",
+    "with_combined_tokens",
+    "link",
+    "dedupe",
+    "link_many",
+]
+
+_FINGERPRINTS = (("schema_fingerprint", "schema"), ("key_fingerprint", "key"),
+                 ("scheme_version", "encoding scheme version"))
+
+
+try:
+    from nislink.io import IncompatibleEncodingError as _IoError
+except ImportError:  # pragma: no cover - io is part of the package
+    _IoError = ValueError  # type: ignore[misc,assignment]
+
+
+class IncompatibleEncodings(_IoError):  # type: ignore[misc,valid-type]
+    """Two encoded frames cannot be compared (different schema, key or scheme)."""
+
+
+def check_compatible(a: EncodedFrame, b: EncodedFrame, names: tuple[str, str] = ("a", "b")) -> None:
+    """Raise :class:`IncompatibleEncodings` naming what differs between two frames' metadata.
+
+    Uses :func:`nislink.io.check_compatible` when that exists; otherwise compares
+    ``schema_fingerprint``, ``key_fingerprint`` and ``scheme`` in ``meta`` (a key present on
+    one side only is also an error) and the filter lengths of shared fields.
+    """
+    try:  # the io module owns the metadata check; its error is re-raised as ours
+        from nislink.io import check_compatible as io_check
+    except ImportError:  # pragma: no cover
+        io_check = None
+    if io_check is not None:
+        try:
+            io_check(a, b)
+        except _IoError as exc:
+            if isinstance(exc, IncompatibleEncodings):
+                raise
+            raise IncompatibleEncodings(f"frames {names[0]} and {names[1]}: {exc}") from None
+    ma, mb = a.meta or {}, b.meta or {}
+    for key, what in _FINGERPRINTS:
+        va, vb = ma.get(key), mb.get(key)
+        if va is None and vb is None:
+            continue
+        if va != vb:
+            raise IncompatibleEncodings(
+                f"frames {names[0]} and {names[1]} were encoded with a different {what}: "
+                f"{key} is {va!r} in {names[0]} and {vb!r} in {names[1]}; re-encode both "
+                f"with the same {what}"
+            )
+    for f in set(a.fields) & set(b.fields):
+        if a.fields[f].nbits != b.fields[f].nbits:
+            raise IncompatibleEncodings(
+                f"field {f!r} has {a.fields[f].nbits}-bit filters in {names[0]} and "
+                f"{b.fields[f].nbits}-bit filters in {names[1]}"
+            )
+
+
+@dataclass
+class LinkResult:
+    """Result of :func:`link`.
+
+    ``pairs``: ``id_a, id_b, match_weight, match_probability`` (plus ``ia, ib`` row
+    positions), sorted by decreasing weight; ``model``: the fitted model; ``candidates``:
+    number of candidate pairs scored; ``scores``: every scored candidate pair when
+    ``keep_scores=True``; ``timings``: seconds per stage.
+    """
+
+    pairs: pd.DataFrame
+    model: FellegiSunter
+    candidates: int
+    scores: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"LinkResult(pairs={len(self.pairs)}, candidates={self.candidates})"
+
+
+@dataclass
+class DedupeResult:
+    """Result of :func:`dedupe`: ``pairs`` above threshold, ``clusters`` (``id, cluster_id``)."""
+
+    pairs: pd.DataFrame
+    clusters: pd.DataFrame
+    model: FellegiSunter
+    candidates: int
+    scores: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        n = int(self.clusters["cluster_id"].nunique()) if len(self.clusters) else 0
+        return (f"DedupeResult(pairs={len(self.pairs)}, clusters={n}, "
+                f"records={len(self.clusters)}, candidates={self.candidates})")
+
+
+def _candidates(
+    a: EncodedFrame, b: EncodedFrame | None, blocking: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs from ``blocking``: precomputed ``(ia, ib)``, rules, or defaults."""
+    if isinstance(blocking, tuple) and len(blocking) == 2 and all(
+        isinstance(x, np.ndarray) for x in blocking
+    ):
+        ia, ib = (np.asarray(x, dtype=np.int64) for x in blocking)
+        if ia.shape != ib.shape:
+            raise ValueError("precomputed candidate arrays ia and ib differ in length")
+        nb = len(a) if b is None else len(b)
+        if ia.size and (ia.min() < 0 or ia.max() >= len(a) or ib.min() < 0 or ib.max() >= nb):
+            raise IndexError("precomputed candidate positions are out of range")
+        return ia, ib
+    from nislink import block
+
+    if isinstance(blocking, dict):
+        return block.candidate_pairs(a, b, **blocking)
+    if blocking is None:
+        rules = default_blocking(a, b)
+    elif isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
+                               block.LengthFilter)):
+        rules = [blocking]
+    else:
+        rules = list(blocking)
+    # add any "x+y" pair tokens the rules name
+    need = sorted({t for r in rules if isinstance(r, block.TokenBlocking) for t in r.tokens
+                   if "+" in t and t not in a.tokens})
+    if need:
+        combos = [tuple(t.split("+")) for t in need]
+        for c in combos:
+            for part in c:
+                if part not in a.tokens or (b is not None and part not in b.tokens):
+                    raise KeyError(f"blocking token {'+'.join(c)!r}: token {part!r} is not "
+                                   "in both frames")
+        a = with_combined_tokens(a, combos)
+        b = None if b is None else with_combined_tokens(b, combos)
+    return block.candidate_pairs(a, b, rules)
+
+
+#: Pairs below which :func:`default_blocking` compares every pair when nothing else applies.
+ALL_PAIRS_LIMIT = 5_000_000
+#: Records sharing one blocking value (per side) above which the value is skipped.
+DEFAULT_BLOCK_CAP = 200
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (a bijection on 64-bit integers; not a keyed hash)."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * _M1
+        x = x ^ (x >> np.uint64(27))
+        x = x * _M2
+        return x ^ (x >> np.uint64(31))
+
+
+def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """One ``uint64`` token per record that is equal exactly when all ``names`` are equal.
+
+    Built from the keyed tokens only (no secret, no raw value): each token is mixed with
+    its position and the results combined, so the combination is as opaque as its parts.
+    ``0`` (missing) when any part is missing.
+    """
+    out = np.zeros(len(enc), dtype=np.uint64)
+    missing = np.zeros(len(enc), dtype=bool)
+    for k, n in enumerate(names):
+        t = enc.tokens[n]
+        missing |= t == 0
+        with np.errstate(over="ignore"):
+            out = _mix64(out ^ _mix64(t + np.uint64(k + 1)))
+    out[out == 0] = np.uint64(1)
+    out[missing] = 0
+    return out
+
+
+def with_combined_tokens(
+    enc: EncodedFrame, combos: list[tuple[str, ...]]
+) -> EncodedFrame:
+    """A shallow copy of ``enc`` with extra tokens ``"a+b"`` for each combination."""
+    toks = dict(enc.tokens)
+    for c in combos:
+        toks["+".join(c)] = combine_tokens(enc, c)
+    return EncodedFrame(enc.ids, enc.fields, enc.clk, toks, enc.meta)
+
+
+def _blocking_plan(
+    a: EncodedFrame, b: EncodedFrame | None
+) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+    from nislink.model import _match_key_names
+
+    bb = a if b is None else b
+    shared = set(a.tokens) & set(bb.tokens)
+    keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
+    # identifier tokens (no filter): a shared value is strong evidence on its own
+    ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex")
+    fielded = [f for f in a.fields if f in shared]
+    combos = [(x, y) for i, x in enumerate(fielded) for y in fielded[i + 1:]]
+    return keys + ident, combos, fielded
+
+
+def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any]:
+    """The default blocking rules (see :func:`candidates`).
+
+    :class:`~nislink.block.TokenBlocking` (values held by more than ``DEFAULT_BLOCK_CAP``
+    records on a side skipped) on every match key, every identifier token (a token with no
+    Bloom filter, e.g. NI number) and every *pair* of field tokens (``"forename+dob"``: a
+    record pair is a candidate when any two fields agree exactly). The pair tokens are made
+    by :func:`with_combined_tokens`; :func:`link` and :func:`dedupe` add them for you. With
+    no tokens at all: LSH on the CLK when there is one, else every pair (when there are at
+    most ``ALL_PAIRS_LIMIT``).
+    """
+    from nislink import block
+
+    singles, combos, _ = _blocking_plan(a, b)
+    names = singles + ["+".join(c) for c in combos]
+    rules: list[Any] = []
+    if names:
+        rules.append(block.TokenBlocking(names, max_block_size=DEFAULT_BLOCK_CAP))
+    bb = a if b is None else b
+    if not rules and a.clk is not None and bb.clk is not None:
+        rules.append(block.LSHBlocking(threshold=0.8, completeness=0.99))
+    if not rules:
+        total = len(a) * (len(a) - 1) // 2 if b is None else len(a) * len(bb)
+        if total > ALL_PAIRS_LIMIT:
+            raise ValueError(
+                f"no tokens or record-level filters to block on, and {total} pairs are "
+                f"too many to compare all: pass blocking=[...] rules"
+            )
+        rules.append(block.AllPairs())
+    return rules
+
+
+def candidates(
+    a: EncodedFrame, b: EncodedFrame | None = None, blocking: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs ``(ia, ib)`` for :func:`link` / :func:`dedupe`.
+
+    ``blocking`` is ``None`` (:func:`default_blocking`, with the pair tokens added to
+    copies of the frames), a list of :mod:`nislink.block` rules (rules may name pair tokens
+    such as ``"surname+dob"``; they are added when missing), a dict of keyword options for
+    :func:`nislink.block.candidate_pairs`, or precomputed ``(ia, ib)`` arrays.
+    """
+    return _candidates(a, b, blocking)
+
+
+def _prepare_model(
+    model: FellegiSunter | None,
+    a: EncodedFrame,
+    b: EncodedFrame,
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None,
+    tf_adjust: bool | list[str],
+    comparisons: list[FieldComparison] | None,
+) -> tuple[FellegiSunter, bool]:
+    if model is not None:
+        fitted = model.prior is not None and all(
+            c.name in model.m and c.name in model.u for c in model.comparisons
+        ) and bool(model.comparisons)
+        return model, not fitted
+    comps = comparisons or comparisons_for(a, b, thresholds=thresholds, tf_adjust=tf_adjust)
+    return FellegiSunter(comparisons=comps), True
+
+
+def _score_candidates(
+    model: FellegiSunter,
+    need_fit: bool,
+    a: EncodedFrame,
+    b: EncodedFrame | None,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    fit_options: dict[str, Any],
+    timings: dict[str, float],
+) -> pd.DataFrame:
+    t = time.perf_counter()
+    levels = model.levels(a, b, ia, ib)
+    timings["compare"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if need_fit:
+        model.fit(a, b, ia, ib, levels=levels, **fit_options)
+    timings["fit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scores = model.score(a, b, ia, ib, levels=levels)
+    timings["score"] = time.perf_counter() - t
+    return scores
+
+
+def _order_pairs(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["match_weight", "ia", "ib"], ascending=[False, True, True],
+                          kind="mergesort").reset_index(drop=True)
+
+
+def _with_ids(df: pd.DataFrame, a: EncodedFrame, b: EncodedFrame) -> pd.DataFrame:
+    ia, ib = df["ia"].to_numpy(), df["ib"].to_numpy()
+    return pd.DataFrame({
+        "id_a": a.ids[ia], "id_b": b.ids[ib],
+        "match_weight": df["match_weight"].to_numpy(),
+        "match_probability": df["match_probability"].to_numpy(),
+        "ia": ia, "ib": ib,
+    })
+
+
+def link(
+    enc_a: EncodedFrame,
+    enc_b: EncodedFrame,
+    *,
+    threshold: float = 0.0,
+    blocking: Any = None,
+    model: FellegiSunter | None = None,
+    one_to_one_method: str | None = "greedy",
+    one_to_one: bool = True,
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    tf_adjust: bool | list[str] = True,
+    comparisons: list[FieldComparison] | None = None,
+    prior_rule: str | list[str] | None = None,
+    u_pairs: int = 1_000_000,
+    seed: int = 0,
+    fix_u: bool = True,
+    em_sessions: str | list[list[str]] | None = "auto",
+    dependence: bool = True,
+    keep_scores: bool = False,
+) -> LinkResult:
+    """Link two encoded frames; no secret needed.
+
+    * ``threshold``: minimum match weight (``log2`` posterior odds) of a kept pair; ``0.0``
+      means match probability 0.5.
+    * ``blocking``: ``None`` for :func:`default_blocking`, a list of
+      :mod:`nislink.block` rules (which may name pair tokens such as ``"surname+dob"``), a
+      dict of keyword options for :func:`nislink.block.candidate_pairs`, or precomputed
+      ``(ia, ib)`` arrays (see :func:`candidates`).
+    * ``model``: a trained :class:`~nislink.model.FellegiSunter` (e.g. loaded from JSON) to
+      score with; without one, a model is fitted on these frames (``u`` from ``u_pairs``
+      random pairs with ``seed``, ``m`` by EM, prior from ``prior_rule`` or EM).
+    * ``one_to_one``: keep each record in at most one pair, by ``one_to_one_method``
+      (``"greedy"`` or ``"optimal"``).
+    * ``thresholds``/``tf_adjust`` (term-frequency adjustment of exact-token agreement,
+      on by default)/``comparisons``: model comparison options;
+      ``em_sessions``, ``fix_u``, ``dependence``, ``prior_rule``: fitting options (see
+      :meth:`nislink.model.FellegiSunter.fit`).
+    * ``keep_scores``: keep every scored candidate pair in ``.scores``.
+    """
+    check_compatible(enc_a, enc_b)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ia, ib = _candidates(enc_a, enc_b, blocking)
+    timings["block"] = time.perf_counter() - t
+    mdl, need_fit = _prepare_model(model, enc_a, enc_b, thresholds, tf_adjust, comparisons)
+    if len(ia) == 0:
+        if need_fit:
+            raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
+        empty = pd.DataFrame({"id_a": [], "id_b": [], "match_weight": [],
+                              "match_probability": [], "ia": [], "ib": []})
+        return LinkResult(empty, mdl, 0, None, timings)
+    scores = _score_candidates(
+        mdl, need_fit, enc_a, enc_b, ia, ib,
+        dict(u_pairs=u_pairs, seed=seed, prior_rule=prior_rule, fix_u=fix_u,
+             em_sessions=em_sessions, dependence=dependence), timings,
+    )
+    t = time.perf_counter()
+    kept = scores[scores["match_weight"] >= threshold]
+    if one_to_one and one_to_one_method:
+        sel = _assign(
+            kept["ia"].to_numpy(), kept["ib"].to_numpy(), kept["match_weight"].to_numpy(),
+            method=one_to_one_method,
+        )
+        kept = kept.iloc[sel]
+    timings["resolve"] = time.perf_counter() - t
+    pairs = _with_ids(_order_pairs(kept.copy()), enc_a, enc_b)
+    return LinkResult(pairs, mdl, int(len(ia)), scores if keep_scores else None, timings)
+
+
+def dedupe(
+    enc: EncodedFrame,
+    *,
+    threshold: float = 0.0,
+    blocking: Any = None,
+    model: FellegiSunter | None = None,
+    method: str = "components",
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    tf_adjust: bool | list[str] = True,
+    comparisons: list[FieldComparison] | None = None,
+    prior_rule: str | list[str] | None = None,
+    u_pairs: int = 1_000_000,
+    seed: int = 0,
+    fix_u: bool = True,
+    em_sessions: str | list[list[str]] | None = "auto",
+    dependence: bool = True,
+    keep_scores: bool = False,
+) -> DedupeResult:
+    """Find duplicate records within one encoded frame and cluster them.
+
+    Options as :func:`link`; ``method`` is the clustering method of
+    :func:`nislink.resolve.cluster` (``"components"`` or ``"centre"``, which resists
+    chaining). ``.pairs`` has every candidate pair at or above ``threshold``
+    (``id_a < id_b`` by position); ``.clusters`` has ``id, cluster_id`` for every record
+    (singletons included), cluster ids deterministic.
+    """
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ia, ib = _candidates(enc, None, blocking)
+    lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)
+    keep = lo != hi
+    ia, ib = lo[keep], hi[keep]
+    if len(ia):
+        key = np.unique(ia * np.int64(len(enc)) + ib)
+        ia, ib = key // len(enc), key % len(enc)
+    timings["block"] = time.perf_counter() - t
+    mdl, need_fit = _prepare_model(model, enc, enc, thresholds, tf_adjust, comparisons)
+    if len(ia) == 0 and need_fit:
+        raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
+    if len(ia):
+        scores = _score_candidates(
+            mdl, need_fit, enc, None, ia, ib,
+            dict(u_pairs=u_pairs, seed=seed, prior_rule=prior_rule, fix_u=fix_u,
+             em_sessions=em_sessions, dependence=dependence), timings,
+        )
+    else:
+        scores = pd.DataFrame({"ia": ia, "ib": ib, "match_weight": np.zeros(0),
+                               "match_probability": np.zeros(0)})
+    t = time.perf_counter()
+    kept = scores[scores["match_weight"] >= threshold]
+    labels = cluster(len(enc), kept["ia"].to_numpy(), kept["ib"].to_numpy(),
+                     kept["match_weight"].to_numpy(), method=method)
+    timings["resolve"] = time.perf_counter() - t
+    pairs = _with_ids(_order_pairs(kept.copy()), enc, enc)
+    clusters = pd.DataFrame({"id": enc.ids, "cluster_id": labels})
+    return DedupeResult(pairs, clusters, mdl, int(len(ia)), scores if keep_scores else None,
+                        timings)
+
+
+def link_many(
+    frames: dict[str, EncodedFrame],
+    *,
+    threshold: float = 0.0,
+    blocking: Any = None,
+    one_per_source: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
+    """Cluster the records of several sources (each assumed free of duplicates).
+
+    Every pair of sources is linked with :func:`link` (without one-to-one; a model is fitted
+    per pair of sources unless ``model`` is given); the scored pairs at or above
+    ``threshold`` are merged by :func:`nislink.resolve.cluster_sources`, which with
+    ``one_per_source`` never puts two records of one source in a cluster. Returns
+    ``source, id, cluster_id`` for every record of every source.
+    """
+    names = list(frames)
+    if len(names) < 2:
+        raise ValueError("link_many needs at least two sources")
+    for x, y in itertools.combinations(names, 2):
+        check_compatible(frames[x], frames[y], (x, y))
+    offsets = np.cumsum([0] + [len(frames[n]) for n in names])
+    gi, gj, gw = [], [], []
+    for (x, ox), (y, oy) in itertools.combinations(zip(names, offsets[:-1]), 2):
+        res = link(frames[x], frames[y], threshold=threshold, blocking=blocking,
+                   one_to_one=False, **options)
+        gi.append(res.pairs["ia"].to_numpy() + ox)
+        gj.append(res.pairs["ib"].to_numpy() + oy)
+        gw.append(res.pairs["match_weight"].to_numpy())
+    source = np.concatenate([[n] * len(frames[n]) for n in names]).astype(object)
+    labels = cluster_sources(source, np.concatenate(gi), np.concatenate(gj),
+                             np.concatenate(gw), threshold=threshold,
+                             one_per_source=one_per_source)
+    ids = np.concatenate([frames[n].ids for n in names])
+    return pd.DataFrame({"source": source, "id": ids, "cluster_id": labels})

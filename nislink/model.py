@@ -1,0 +1,1012 @@
+"""Fellegi-Sunter scoring on encodings (fifth pipeline stage).
+
+The linkage unit sees keyed encodings only. For each candidate pair and each field the
+model observes a *comparison level*: the Dice similarity of the two field-level Bloom
+filters binned by thresholds (default ``>= 0.95 / >= 0.85 / >= 0.70 / else``), a top level
+"token equal" when both records carry the same exact-match keyed token for the field, and
+"missing" when either side has no value (missing contributes no evidence).
+
+Parameters, as in Splink and fastLink:
+
+* ``u[f][l]`` = P(level ``l`` on field ``f`` | non-match), estimated from uniformly random
+  record pairs (seeded, deterministic): random pairs are almost all non-matches;
+* ``m[f][l]`` = P(level ``l`` | match), estimated by expectation-maximisation (EM) in
+  sessions (pairs sharing one exact token, that token's field left out of the likelihood),
+  then a last EM over the candidate pairs; pairs are *compressed* to their distinct
+  comparison patterns with a count per pattern, so millions of pairs cost only a few
+  thousand rows of arithmetic;
+* the prior ``lambda`` = P(two random records match), from a deterministic rule (pairs that
+  agree on a strong match key) or derived from EM's estimate of matches among candidates;
+* term-frequency (TF) adjustment for exact tokens: agreement on a common value is weaker
+  evidence than agreement on a rare one, so at the "token equal" level ``u`` is replaced by
+  the value's relative frequency (the Splink convention);
+* pairwise dependence terms (:meth:`FellegiSunter.estimate_dependence`): members of a
+  household share surname and postcode, so agreement on both is far weaker evidence than
+  the product of the two Bayes factors; the excess is counted exactly from token values and
+  subtracted.
+
+The match weight of a pair is ``log2(lambda / (1 - lambda)) + sum_f log2(m_f / u_f)``
+(minus any dependence terms) and the match probability is ``2^w / (1 + 2^w)``.
+:meth:`FellegiSunter.explain` breaks any pair
+into its per-field contributions (a table ready for a waterfall chart). Models are saved and
+loaded as JSON; no token value or frequency table is ever written into a saved model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nislink.compare import dice_pairs
+from nislink.encode.frame import EncodedFrame
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "MISSING",
+    "FieldComparison",
+    "FellegiSunter",
+    "Model",
+    "comparisons_for",
+    "compress_patterns",
+    "em_fit",
+    "random_pairs",
+    "session_pairs_for",
+]
+
+#: Default Dice thresholds, highest first.
+DEFAULT_THRESHOLDS: tuple[float, ...] = (0.95, 0.85, 0.70)
+#: Level code for "missing on either side" in comparison matrices.
+MISSING = -1
+_FLOOR = 1e-9
+_FORMAT = "nislink-fellegi-sunter"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FieldComparison:
+    """How one field is compared.
+
+    ``field`` names a Bloom-filter field of the frames (``EncodedFrame.fields``) and
+    ``token`` an exact-match token (``EncodedFrame.tokens``); at least one must be given.
+    Levels run from ``0`` (worst) upwards: ``dice < t_last``, ``dice >= t_last``, ...,
+    ``dice >= t_first``, then ``token equal`` when a token is given. A token-only comparison
+    has two levels: ``token differs`` and ``token equal``. ``tf_adjust`` applies
+    term-frequency adjustment at the ``token equal`` level.
+    """
+
+    name: str
+    field: str | None = None
+    token: str | None = None
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    tf_adjust: bool = False
+
+    def __post_init__(self) -> None:
+        if self.field is None and self.token is None:
+            raise ValueError(f"comparison {self.name!r} needs a field or a token")
+        th = tuple(float(t) for t in self.thresholds)
+        if self.field is not None:
+            if not th:
+                raise ValueError(f"comparison {self.name!r}: give at least one Dice threshold")
+            if any(not 0.0 < t <= 1.0 for t in th) or list(th) != sorted(set(th), reverse=True):
+                raise ValueError(
+                    f"comparison {self.name!r}: thresholds must be distinct, in (0, 1], "
+                    f"highest first; got {th}"
+                )
+        else:
+            th = ()
+        object.__setattr__(self, "thresholds", th)
+        if self.tf_adjust and self.token is None:
+            raise ValueError(f"comparison {self.name!r}: tf_adjust needs a token")
+
+    @property
+    def n_levels(self) -> int:
+        """Number of non-missing levels."""
+        if self.field is None:
+            return 2
+        return len(self.thresholds) + 1 + (1 if self.token is not None else 0)
+
+    @property
+    def labels(self) -> list[str]:
+        """Human-readable label of each level, worst first."""
+        if self.field is None:
+            return ["token differs", "token equal"]
+        th = list(reversed(self.thresholds))
+        out = [f"dice < {th[0]:g}"] + [f"dice >= {t:g}" for t in th]
+        if self.token is not None:
+            out.append("token equal")
+        return out
+
+    def levels(
+        self, a: EncodedFrame, b: EncodedFrame, ia: np.ndarray, ib: np.ndarray
+    ) -> np.ndarray:
+        """Comparison level (``int8``, ``-1`` = missing) of each pair ``(a[ia], b[ib])``."""
+        n = len(ia)
+        out = np.full(n, MISSING, dtype=np.int8)
+        if self.field is not None:
+            fa, fb = _get_field(a, self.field, "a"), _get_field(b, self.field, "b")
+            both = fa.present[ia] & fb.present[ib]
+            if both.any():
+                d = dice_pairs(fa, fb, ia[both], ib[both])
+                lev = np.zeros(len(d), dtype=np.int8)
+                for t in reversed(self.thresholds):  # low to high
+                    lev += (d >= np.float32(t)).astype(np.int8)
+                out[both] = lev
+        if self.token is not None:
+            ta, tb = _get_token(a, self.token, "a")[ia], _get_token(b, self.token, "b")[ib]
+            tboth = (ta != 0) & (tb != 0)
+            top = np.int8(self.n_levels - 1)
+            equal = tboth & (ta == tb)
+            out[equal] = top
+            if self.field is None:
+                out[tboth & ~equal] = 0
+            else:
+                # token present on both sides but filter missing: differs -> worst level
+                out[tboth & ~equal & (out == MISSING)] = 0
+        return out
+
+
+def _get_field(enc: EncodedFrame, name: str, side: str):  # type: ignore[no-untyped-def]
+    try:
+        return enc.fields[name]
+    except KeyError:
+        raise KeyError(
+            f"frame {side} has no encoded field {name!r} (has {sorted(enc.fields)})"
+        ) from None
+
+
+def _get_token(enc: EncodedFrame, name: str, side: str) -> np.ndarray:
+    try:
+        return enc.tokens[name]
+    except KeyError:
+        raise KeyError(f"frame {side} has no token {name!r} (has {sorted(enc.tokens)})") from None
+
+
+def comparisons_for(
+    a: EncodedFrame,
+    b: EncodedFrame | None = None,
+    *,
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    tf_adjust: bool | list[str] = False,
+    exclude: list[str] | tuple[str, ...] = (),
+    token_fields: list[str] | tuple[str, ...] | None = None,
+) -> list[FieldComparison]:
+    """Default comparisons for two frames: one per Bloom-filter field in both frames.
+
+    A field also gets a "token equal" level when a token of the same name exists in both
+    frames. Tokens listed in ``token_fields`` (e.g. an identifier such as NI number encoded
+    only as a keyed token) become token-only comparisons; by default these are the tokens
+    of both frames that are neither a field nor a match key (match keys are read from
+    ``meta["match_keys"]`` or ``meta["schema"]["match_keys"]``; they are not compared, as
+    their evidence is already counted in the fields).
+    """
+    b = a if b is None else b
+    excl = set(exclude)
+    out: list[FieldComparison] = []
+    tf_set = set(tf_adjust) if isinstance(tf_adjust, (list, tuple, set)) else None
+
+    def th_for(name: str) -> tuple[float, ...]:
+        if thresholds is None:
+            return DEFAULT_THRESHOLDS
+        if isinstance(thresholds, dict):
+            return tuple(thresholds.get(name, DEFAULT_THRESHOLDS))
+        return tuple(thresholds)
+
+    def tf_for(name: str, has_token: bool) -> bool:
+        if not has_token:
+            return False
+        return name in tf_set if tf_set is not None else bool(tf_adjust)
+
+    for name in a.fields:
+        if name in excl or name not in b.fields:
+            continue
+        tok = name if (name in a.tokens and name in b.tokens) else None
+        out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
+                                   tf_adjust=tf_for(name, tok is not None)))
+    if token_fields is None:
+        skip = _match_key_names(a) | _match_key_names(b)
+        token_fields = [t for t in a.tokens if t not in a.fields and t not in skip
+                        and t in b.tokens]
+    for name in token_fields:
+        if name in excl or name in a.fields:
+            continue
+        if name not in a.tokens or name not in b.tokens:
+            raise KeyError(f"token field {name!r} is not in both frames")
+        out.append(FieldComparison(name, token=name, tf_adjust=tf_for(name, True)))
+    if not out:
+        raise ValueError("the two frames share no encoded field to compare")
+    return out
+
+
+def _match_key_names(enc: EncodedFrame) -> set[str]:
+    """Token names that are match keys (not per-field tokens), read from ``meta``."""
+    out: set[str] = {"slk581"}
+    meta = enc.meta or {}
+    sources = [meta.get("match_keys"), meta.get("blocking_tokens")]
+    schema = meta.get("schema")
+    if isinstance(schema, dict):
+        sources.append(schema.get("match_keys"))
+    for src in sources:
+        for mk in src or []:
+            if isinstance(mk, str):
+                out.add(mk)
+            elif isinstance(mk, dict) and "name" in mk:
+                out.add(str(mk["name"]))
+    return out
+
+
+def comparison_matrix(
+    comparisons: list[FieldComparison],
+    a: EncodedFrame,
+    b: EncodedFrame,
+    ia: np.ndarray,
+    ib: np.ndarray,
+) -> np.ndarray:
+    """The ``(n_pairs, n_fields)`` ``int8`` level matrix (``-1`` = missing)."""
+    ia = np.asarray(ia, dtype=np.int64)
+    ib = np.asarray(ib, dtype=np.int64)
+    if ia.shape != ib.shape or ia.ndim != 1:
+        raise ValueError(f"ia and ib must be 1-D and equal length, got {ia.shape}, {ib.shape}")
+    out = np.empty((len(ia), len(comparisons)), dtype=np.int8)
+    for j, c in enumerate(comparisons):
+        out[:, j] = c.levels(a, b, ia, ib)
+    return out
+
+
+def compress_patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of an ``int8`` level matrix with their counts.
+
+    Returns ``(patterns, counts, inverse)`` where ``patterns[inverse] == levels``. Rows are
+    packed into one ``int64`` key per pair (mixed radix) before :func:`numpy.unique`, so
+    this is fast for millions of pairs.
+    """
+    levels = np.asarray(levels, dtype=np.int8)
+    n, k = levels.shape
+    if n == 0:
+        return levels.copy(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    radix = (levels.max(axis=0).astype(np.int64) + 2).clip(min=2)
+    if float(np.prod(radix.astype(np.float64))) < 2.0**62:
+        key = np.zeros(n, dtype=np.int64)
+        for j in range(k):
+            key *= radix[j]
+            key += levels[:, j].astype(np.int64) + 1
+        uniq, first, inverse, counts = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        return levels[first], counts.astype(np.int64), inverse.astype(np.int64)
+    pats, inverse, counts = np.unique(levels, axis=0, return_inverse=True, return_counts=True)
+    return pats, counts.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+
+
+def _log_lik(patterns: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
+    out = np.zeros(len(patterns), dtype=np.float64)
+    for j, p in enumerate(probs):
+        col = patterns[:, j].astype(np.int64)
+        ok = col >= 0
+        out[ok] += np.log(p[col[ok]])
+    return out
+
+
+def em_fit(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    m: list[np.ndarray],
+    u: list[np.ndarray],
+    lam: float,
+    *,
+    fix_u: bool = True,
+    fix: list[bool] | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    pseudo_count: float = 0.5,
+) -> tuple[list[np.ndarray], list[np.ndarray], float, int]:
+    """Expectation-maximisation for the two-class mixture over compressed patterns.
+
+    ``patterns`` is ``(K, F)`` ``int8`` (``-1`` = missing, ignored for that field) and
+    ``counts`` the number of pairs with each pattern. ``m``/``u`` are per-field level
+    probability arrays used as starting values; ``u`` is held fixed when ``fix_u``.
+    ``fix[f]`` holds field ``f``'s ``m`` fixed (e.g. a field used for blocking).
+    Each level gets ``pseudo_count`` extra (expected) pairs in the M-step, so a level never
+    seen among the matches keeps a small ``m`` instead of an infinitely negative weight.
+    Returns ``(m, u, lambda, iterations)``.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    m = [np.clip(np.asarray(x, dtype=np.float64), _FLOOR, None) for x in m]
+    u = [np.clip(np.asarray(x, dtype=np.float64), _FLOOR, None) for x in u]
+    m = [x / x.sum() for x in m]
+    u = [x / x.sum() for x in u]
+    lam = float(min(max(lam, 1e-9), 1 - 1e-9))
+    fix = fix or [False] * len(m)
+    it = 0
+    for it in range(1, max_iter + 1):
+        lm = _log_lik(patterns, m) + math.log(lam)
+        lu = _log_lik(patterns, u) + math.log1p(-lam)
+        g = 1.0 / (1.0 + np.exp(np.clip(lu - lm, -700, 700)))  # P(match | pattern)
+        wm = counts * g
+        wu = counts - wm
+        new_lam = float(wm.sum() / counts.sum())
+        new_m, new_u = [], []
+        for j in range(len(m)):
+            col = patterns[:, j].astype(np.int64)
+            ok = col >= 0
+            L = len(m[j])
+            if fix[j]:
+                new_m.append(m[j])
+            else:
+                sm = np.bincount(col[ok], weights=wm[ok], minlength=L)[:L] + pseudo_count
+                new_m.append(np.clip(sm / max(sm.sum(), _FLOOR), _FLOOR, None))
+            if fix_u:
+                new_u.append(u[j])
+            else:
+                su = np.bincount(col[ok], weights=wu[ok], minlength=L)[:L] + pseudo_count
+                new_u.append(np.clip(su / max(su.sum(), _FLOOR), _FLOOR, None))
+        delta = max(
+            [abs(new_lam - lam)]
+            + [float(np.abs(x - y).max()) for x, y in zip(new_m, m)]
+            + [float(np.abs(x - y).max()) for x, y in zip(new_u, u)]
+        )
+        m, u, lam = new_m, new_u, min(max(new_lam, 1e-12), 1 - 1e-12)
+        if delta < tol:
+            break
+    return m, u, lam, it
+
+
+def random_pairs(
+    n_a: int, n_b: int | None, n: int, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniformly random record pairs (deterministic for a seed).
+
+    With ``n_b=None`` (de-duplication) pairs are distinct records ``i != j``. When ``n`` is at
+    least the number of possible pairs, every pair is returned once instead.
+    """
+    rng = np.random.default_rng(seed)
+    if n_b is None:
+        total = n_a * (n_a - 1) // 2
+        if total == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if n >= total:
+            i, j = np.triu_indices(n_a, k=1)
+            return i.astype(np.int64), j.astype(np.int64)
+        i = rng.integers(0, n_a, size=n, dtype=np.int64)
+        j = rng.integers(0, n_a - 1, size=n, dtype=np.int64)
+        j = j + (j >= i)
+        return i, j
+    total = n_a * n_b
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if n >= total:
+        i, j = np.divmod(np.arange(total, dtype=np.int64), n_b)
+        return i, j
+    return (
+        rng.integers(0, n_a, size=n, dtype=np.int64),
+        rng.integers(0, n_b, size=n, dtype=np.int64),
+    )
+
+
+_MIN_SESSION_PAIRS = 10
+
+
+def session_pairs_for(
+    a: EncodedFrame,
+    b: EncodedFrame | None,
+    tokens: list[str],
+    max_pairs: int = 1_000_000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record pairs that share a non-missing value of every token in ``tokens``.
+
+    At most ``max_pairs`` are returned (a seeded uniform sample, in sorted order).
+    ``b=None``: pairs within ``a`` with ``ia < ib``.
+    """
+    from nislink.block import TokenBlocking, candidate_pairs
+
+    if not tokens:
+        raise ValueError("an EM session needs at least one token")
+    ia, ib = candidate_pairs(a, b, [TokenBlocking([tokens[0]])])
+    bb = a if b is None else b
+    for t in tokens[1:]:
+        ta, tb = _get_token(a, t, "a")[ia], _get_token(bb, t, "b")[ib]
+        keep = (ta != 0) & (ta == tb)
+        ia, ib = ia[keep], ib[keep]
+    if len(ia) > max_pairs:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(ia), size=max_pairs, replace=False))
+        ia, ib = ia[pick], ib[pick]
+    return ia, ib
+
+
+#: Schema field kinds that members of one household share (see ``auto_sessions``).
+HOUSEHOLD_KINDS = ("surname", "postcode")
+
+
+def _fields_of_kind(enc: EncodedFrame, kinds: tuple[str, ...]) -> set[str]:
+    schema = (enc.meta or {}).get("schema")
+    if not isinstance(schema, dict):
+        return set()
+    return {str(f.get("name")) for f in schema.get("fields", []) or []
+            if isinstance(f, dict) and f.get("kind") in kinds}
+
+
+def _pair_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One ``uint64`` per element, equal exactly when both ``x`` and ``y`` are (w.h.p.)."""
+    with np.errstate(over="ignore"):
+        h = x * np.uint64(0x9E3779B97F4A7C15)
+        h ^= (y + np.uint64(0x632BE59BD9B4E019)) * np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def _default_m(n_levels: int) -> np.ndarray:
+    # Starting values: most matches at the top level, the rest decreasing geometrically.
+    w = 0.5 ** np.arange(n_levels - 1, -1, -1, dtype=np.float64)
+    w[-1] *= 4
+    return w / w.sum()
+
+
+def _tf_table(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    v = np.concatenate([x[x != 0] for x in values]) if values else np.zeros(0, np.uint64)
+    if len(v) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.float64)
+    uniq, cnt = np.unique(v, return_counts=True)
+    return uniq, cnt / cnt.sum()
+
+
+@dataclass
+class FellegiSunter:
+    """A Fellegi-Sunter model over encoded fields.
+
+    Build with explicit :class:`FieldComparison` objects, or let :meth:`fit` choose the
+    defaults (:func:`comparisons_for`). After :meth:`fit`, ``m``/``u`` hold per-field
+    level probabilities and ``prior`` is P(two random records match).
+    """
+
+    comparisons: list[FieldComparison] = field(default_factory=list)
+    m: dict[str, list[float]] = field(default_factory=dict)
+    u: dict[str, list[float]] = field(default_factory=dict)
+    prior: float | None = None
+    lambda_candidates: float | None = None
+    tf_min: float = 1e-6
+    dependence: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- fitting
+    def _ensure_comparisons(self, a: EncodedFrame, b: EncodedFrame) -> None:
+        if not self.comparisons:
+            self.comparisons = comparisons_for(a, b)
+        names = [c.name for c in self.comparisons]
+        if len(set(names)) != len(names):
+            raise ValueError(f"comparison names must be unique, got {names}")
+
+    def levels(
+        self, a: EncodedFrame, b: EncodedFrame | None, ia: np.ndarray, ib: np.ndarray
+    ) -> np.ndarray:
+        """Comparison level matrix (``int8``, ``-1`` = missing) for pairs ``(a[ia], b[ib])``."""
+        b = a if b is None else b
+        self._ensure_comparisons(a, b)
+        return comparison_matrix(self.comparisons, a, b, ia, ib)
+
+    def estimate_u(
+        self,
+        a: EncodedFrame,
+        b: EncodedFrame | None = None,
+        *,
+        n_pairs: int = 1_000_000,
+        seed: int = 0,
+    ) -> FellegiSunter:
+        """Estimate ``u`` from ``n_pairs`` uniformly random pairs (seeded).
+
+        Counts get a pseudo-count of 0.5 per level so that a level never seen among
+        random pairs keeps a small, non-zero ``u``.
+        """
+        dedupe = b is None
+        b = a if b is None else b
+        self._ensure_comparisons(a, b)
+        ia, ib = random_pairs(len(a), None if dedupe else len(b), n_pairs, seed=seed)
+        lev = comparison_matrix(self.comparisons, a, b, ia, ib)
+        for j, c in enumerate(self.comparisons):
+            col = lev[:, j]
+            cnt = np.bincount(col[col >= 0].astype(np.int64), minlength=c.n_levels)
+            self.u[c.name] = ((cnt + 0.5) / (cnt.sum() + 0.5 * c.n_levels)).tolist()
+        self.info["u_pairs"] = int(len(ia))
+        self.info["u_seed"] = int(seed)
+        return self
+
+    def fit(
+        self,
+        a: EncodedFrame,
+        b: EncodedFrame | None,
+        ia: np.ndarray,
+        ib: np.ndarray,
+        *,
+        u_pairs: int = 1_000_000,
+        seed: int = 0,
+        em_sessions: str | list[list[str]] | None = "auto",
+        session_pairs: int = 1_000_000,
+        prior_rule: str | list[str] | None = None,
+        prior_recall: float = 1.0,
+        fix_u: bool = True,
+        dependence: bool = True,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        levels: np.ndarray | None = None,
+    ) -> FellegiSunter:
+        """Estimate ``u`` (random pairs), ``m`` (EM), the prior and the dependence terms.
+
+        ``a``/``b`` are the encoded frames (``b=None`` for de-duplication) and ``ia``/``ib``
+        the candidate pairs (e.g. from :func:`nislink.block.candidate_pairs`).
+
+        ``m`` is estimated in **EM sessions** (the Splink method): each session takes the
+        record pairs that agree exactly on one or more tokens (at most ``session_pairs`` of
+        them, sampled with ``seed``), leaves the fields of those tokens out of the
+        likelihood, and estimates ``m`` for the other fields. Among pairs that share a date
+        of birth, say, non-matches are chance agreements, so EM cannot mistake a family
+        (same surname and address, different people) for a match. ``em_sessions="auto"``
+        runs one session per token, most identifying first (:meth:`auto_sessions`),
+        skipping any with fewer than 10 pairs, until every field has been estimated (so
+        usually two sessions). Each field's ``m`` is the mean over the sessions that
+        estimated it. A last EM over the candidate pairs (compressed to distinct
+        patterns) estimates the share of matches among candidates (``lambda_candidates``)
+        and ``m`` of any field no session covered. ``em_sessions=None`` skips the sessions
+        (one EM over the candidates for every ``m``, fastLink style).
+
+        The prior is taken from ``prior_rule`` when given (the number of record pairs
+        sharing a non-missing value of that token, or of any of several tokens, divided by
+        ``prior_recall`` and by the number of possible pairs); otherwise it is the expected
+        number of matches among the candidates divided by the number of possible pairs.
+        ``fix_u=False`` lets the last EM re-estimate ``u`` on the candidates too. With
+        ``dependence`` (default) pairwise dependence terms are estimated afterwards
+        (:meth:`estimate_dependence`). Precomputed
+        ``levels`` of the candidates may be passed to avoid recomputing them.
+        """
+        dedupe = b is None
+        bb = a if b is None else b
+        self._ensure_comparisons(a, bb)
+        ia = np.asarray(ia, dtype=np.int64)
+        ib = np.asarray(ib, dtype=np.int64)
+        if len(ia) == 0:
+            raise ValueError("cannot fit a model on zero candidate pairs")
+        if not self.u or any(c.name not in self.u for c in self.comparisons):
+            self.estimate_u(a, None if dedupe else bb, n_pairs=u_pairs, seed=seed)
+        names = [c.name for c in self.comparisons]
+        m0 = [
+            np.asarray(self.m[c.name]) if c.name in self.m else _default_m(c.n_levels)
+            for c in self.comparisons
+        ]
+        u0 = [np.asarray(self.u[c.name]) for c in self.comparisons]
+        sessions_info: list[dict[str, Any]] = []
+        estimates: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        auto = em_sessions == "auto"
+        self.info["household_fields"] = sorted(
+            _fields_of_kind(a, HOUSEHOLD_KINDS) | _fields_of_kind(bb, HOUSEHOLD_KINDS))
+        if auto:
+            em_sessions = self.auto_sessions()
+        for sess in em_sessions or []:
+            if auto and all(estimates[n] for n in names):
+                break  # every field estimated
+            sess = [sess] if isinstance(sess, str) else list(sess)
+            blocked = [c.token in sess or c.name in sess for c in self.comparisons]
+            sa, sb = session_pairs_for(a, None if dedupe else bb, sess, session_pairs, seed)
+            rec: dict[str, Any] = {"tokens": sess, "pairs": int(len(sa))}
+            if len(sa) < _MIN_SESSION_PAIRS or all(blocked):
+                rec["skipped"] = "too few pairs" if len(sa) < _MIN_SESSION_PAIRS else "no field"
+                sessions_info.append(rec)
+                continue
+            lev = comparison_matrix(self.comparisons, a, bb, sa, sb)
+            lev[:, np.asarray(blocked)] = MISSING
+            pats, counts, _ = compress_patterns(lev)
+            ms, _, lam_s, it = em_fit(pats, counts, m0, u0, 0.5, fix_u=True, fix=blocked,
+                                      max_iter=max_iter, tol=tol)
+            for n, bl, mm in zip(names, blocked, ms):
+                if not bl:
+                    estimates[n].append(mm)
+            rec.update(lambda_=float(lam_s), iterations=int(it))
+            sessions_info.append(rec)
+        covered = [bool(estimates[n]) for n in names]
+        m_start = [np.mean(estimates[n], axis=0) if estimates[n] else m0[j]
+                   for j, n in enumerate(names)]
+        lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None else levels
+        pats, counts, _ = compress_patterns(lev)
+        lam0 = self.lambda_candidates if self.lambda_candidates else min(
+            0.5, max(1.0, float(min(len(a), len(bb)))) / len(ia))
+        m, u, lam, iters = em_fit(
+            pats, counts, m_start, u0, lam0, fix_u=fix_u, fix=covered, max_iter=max_iter,
+            tol=tol,
+        )
+        for c, mm, uu in zip(self.comparisons, m, u):
+            self.m[c.name] = mm.tolist()
+            self.u[c.name] = uu.tolist()
+        self.lambda_candidates = float(lam)
+        total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
+        if prior_rule is not None:
+            n_rule = _rule_pairs(a, None if dedupe else bb, prior_rule)
+            self.prior = min(max(n_rule / max(prior_recall, 1e-9), 1.0) / total, 0.5)
+            self.info["prior_source"] = f"rule:{prior_rule}"
+        else:
+            self.prior = min(max(lam * len(ia), 1.0) / total, 0.5)
+            self.info["prior_source"] = "em"
+        self.info.update(
+            em_iterations=int(iters), candidate_pairs=int(len(ia)), patterns=int(len(pats)),
+            fix_u=bool(fix_u), em_sessions=sessions_info,
+        )
+        self.dependence = {}
+        if dependence:
+            self.estimate_dependence(a, None if dedupe else bb)
+        return self
+
+    def estimate_dependence(
+        self, a: EncodedFrame, b: EncodedFrame | None = None, *, max_abs: float = 20.0
+    ) -> dict[str, float]:
+        """Pairwise dependence terms for exact agreement on two tokens (second order).
+
+        Fellegi-Sunter multiplies per-field Bayes factors, assuming fields agree
+        independently among non-matches. They do not: members of one family share surname
+        *and* postcode, so a parent and child look like a match. For every two comparisons
+        ``f, g`` with tokens, the rates at which record pairs agree on both tokens
+        (``u_fg``) and on each (``u_f``, ``u_g``) are counted exactly from the token values
+        (no sampling) among the pairs that **disagree** on a third, reference token ``h``
+        (the most identifying widely present token other than ``f`` and ``g``, e.g. date of
+        birth): such pairs are almost all non-matches, whatever the true matches do. The
+        term ``d_fg = log2(u_fg / (u_f u_g))`` is stored, and scoring subtracts it from a pair
+        at "token equal" on both fields (matches are assumed to agree independently, as
+        typing errors do). True matches that disagree on ``h`` still leak into ``u_fg``
+        (about ``prior * (1 - m_h) * m_f * m_g``); a term is kept only when that leak is
+        under a tenth of ``u_fg`` -- in practice, only for field pairs that many different
+        people share (surname and postcode), never for identifiers. Returns and stores
+        ``{"f|g": d_fg}`` (clipped to ``+-max_abs``; terms under 0.05 bits dropped).
+        """
+        self._check_fitted()
+        dedupe = b is None
+        bb = a if b is None else b
+        comps = [c for c in self.comparisons if c.token is not None]
+        def share(enc: EncodedFrame, tok: str) -> float:
+            return float((enc.tokens[tok] != 0).mean()) if len(enc) else 0.0
+
+        present = {c.name: min(share(a, c.token), share(bb, c.token))  # type: ignore[arg-type]
+                   for c in comps}
+        refs = sorted((float(self.u[c.name][-1]), c.name) for c in comps
+                      if present[c.name] >= 0.5)
+        byname = {c.name: c for c in comps}
+
+        def count(va: np.ndarray, vb: np.ndarray) -> float:
+            ua, ca = np.unique(va, return_counts=True)
+            if dedupe:
+                return float((ca.astype(np.float64) * (ca - 1) / 2).sum())
+            ub, cb = np.unique(vb, return_counts=True)
+            _, i1, i2 = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+            return float((ca[i1].astype(np.float64) * cb[i2]).sum())
+
+        out: dict[str, float] = {}
+        for x in range(len(comps)):
+            for y in range(x + 1, len(comps)):
+                f, g = comps[x], comps[y]
+                ref = next((n for _, n in refs if n not in (f.name, g.name)), None)
+                if ref is None:
+                    continue
+                h = byname[ref]
+                ta = [a.tokens[c.token] for c in (f, g, h)]  # type: ignore[index]
+                tb = [bb.tokens[c.token] for c in (f, g, h)]  # type: ignore[index]
+                ka = (ta[0] != 0) & (ta[1] != 0) & (ta[2] != 0)
+                kb = (tb[0] != 0) & (tb[1] != 0) & (tb[2] != 0)
+                na, nb = int(ka.sum()), int(kb.sum())
+                if na < 2 or nb < 2:
+                    continue
+                fa, ga, ha = (t[ka] for t in ta)
+                fb, gb, hb = (t[kb] for t in tb)
+                total = na * (na - 1) / 2 if dedupe else float(na) * nb
+                # pairs disagreeing on h: all pairs minus pairs agreeing on h
+                n_h = total - count(ha, hb)
+                if n_h <= 0:
+                    continue
+                u_f = (count(fa, fb) - count(_pair_code(fa, ha), _pair_code(fb, hb))) / n_h
+                u_g = (count(ga, gb) - count(_pair_code(ga, ha), _pair_code(gb, hb))) / n_h
+                fg_a, fg_b = _pair_code(fa, ga), _pair_code(fb, gb)
+                u_fg = (count(fg_a, fg_b) - count(_pair_code(fg_a, ha), _pair_code(fg_b, hb))) / n_h
+                if u_f <= 0 or u_g <= 0 or u_fg <= 0:
+                    continue
+                # true matches that disagree on h also count in u_fg: keep the term only when
+                # they can be at most a tenth of it
+                lam = float(self.prior)  # type: ignore[arg-type]
+                contamination = lam * (1 - float(self.m[h.name][-1])) * \
+                    float(self.m[f.name][-1]) * float(self.m[g.name][-1]) * total / n_h
+                if u_fg < 10 * contamination:
+                    continue
+                d = math.log2(u_fg / (u_f * u_g))
+                if abs(d) >= 0.05:
+                    out[f"{f.name}|{g.name}"] = float(max(-max_abs, min(max_abs, d)))
+        self.dependence = out
+        return out
+
+    def dependence_adjustment(self, levels: np.ndarray) -> np.ndarray:
+        """Sum of ``-d_fg`` over field pairs at "token equal" on both (per pair, ``log2``)."""
+        adj = np.zeros(len(levels), dtype=np.float64)
+        if not self.dependence:
+            return adj
+        idx = {c.name: j for j, c in enumerate(self.comparisons)}
+        for key, d in self.dependence.items():
+            f, g = key.split("|")
+            if f not in idx or g not in idx:
+                continue
+            cf, cg = self.comparisons[idx[f]], self.comparisons[idx[g]]
+            both = (levels[:, idx[f]] == cf.n_levels - 1) & (levels[:, idx[g]] == cg.n_levels - 1)
+            adj[both] -= d
+        return adj
+
+    def auto_sessions(self, max_u: float = 0.01) -> list[list[str]]:
+        """Candidate EM sessions for ``em_sessions="auto"``: one token each, most identifying
+        first.
+
+        Tokens are ranked by ``u`` of their "token equal" level (the chance that two random
+        records share the value); tokens shared by more than ``max_u`` of random pairs
+        (such as sex) are left out, and fields that members of one household share
+        (schema kinds ``surname`` and ``postcode``, read from ``meta["schema"]``) come last:
+        among pairs sharing a surname, a family's members would look like matches to EM.
+        :meth:`fit` runs these in order, skipping any with too few pairs, until every field
+        has been estimated by at least one session. Needs
+        ``u`` (see :meth:`estimate_u`).
+        """
+        household = set(self.info.get("household_fields", []))
+        ranked = sorted(
+            (c.name in household, float(self.u[c.name][-1]), k, c.token)
+            for k, c in enumerate(self.comparisons)
+            if c.token is not None and c.name in self.u and float(self.u[c.name][-1]) <= max_u
+        )
+        return [[t] for _, _, _, t in ranked]  # type: ignore[misc]
+
+    # ---------------------------------------------------------------- scoring
+    def _check_fitted(self) -> None:
+        if self.prior is None or any(
+            c.name not in self.m or c.name not in self.u for c in self.comparisons
+        ):
+            raise RuntimeError("the model is not fitted: call fit() or load a trained model")
+
+    def log2_bayes_factors(self) -> list[np.ndarray]:
+        """``log2(m/u)`` per field and level (missing level contributes 0)."""
+        self._check_fitted()
+        out = []
+        for c in self.comparisons:
+            m = np.clip(np.asarray(self.m[c.name], dtype=np.float64), _FLOOR, None)
+            u = np.clip(np.asarray(self.u[c.name], dtype=np.float64), _FLOOR, None)
+            if len(m) != c.n_levels or len(u) != c.n_levels:
+                raise ValueError(f"field {c.name!r}: m/u have the wrong number of levels")
+            out.append(np.log2(m / u))
+        return out
+
+    @property
+    def prior_weight(self) -> float:
+        """``log2(prior / (1 - prior))``."""
+        self._check_fitted()
+        p = float(self.prior)  # type: ignore[arg-type]
+        return math.log2(p / (1 - p))
+
+    def _tf_log2_u(
+        self, c: FieldComparison, a: EncodedFrame, b: EncodedFrame, values: np.ndarray
+    ) -> np.ndarray:
+        srcs = [a.tokens[c.token]] if a is b else [a.tokens[c.token], b.tokens[c.token]]
+        uniq, freq = _tf_table(srcs)  # type: ignore[index]
+        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
+        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
+            np.full(len(values), self.tf_min)
+        return np.log2(np.maximum(f, self.tf_min))
+
+    def contributions(
+        self,
+        a: EncodedFrame,
+        b: EncodedFrame | None,
+        ia: np.ndarray,
+        ib: np.ndarray,
+        levels: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Per-field ``log2`` Bayes factors, an ``(n_pairs, n_fields)`` ``float64`` matrix."""
+        bb = a if b is None else b
+        self._check_fitted()
+        ia = np.asarray(ia, dtype=np.int64)
+        ib = np.asarray(ib, dtype=np.int64)
+        lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None else levels
+        bfs = self.log2_bayes_factors()
+        out = np.zeros(lev.shape, dtype=np.float64)
+        for j, (c, bf) in enumerate(zip(self.comparisons, bfs)):
+            col = lev[:, j].astype(np.int64)
+            ok = col >= 0
+            out[ok, j] = bf[col[ok]]
+            if c.tf_adjust and c.token is not None:
+                top = col == c.n_levels - 1
+                if top.any():
+                    vals = a.tokens[c.token][ia[top]]
+                    m_top = max(float(self.m[c.name][-1]), _FLOOR)
+                    out[top, j] = math.log2(m_top) - self._tf_log2_u(c, a, bb, vals)
+        return out
+
+    def score(
+        self,
+        a: EncodedFrame,
+        b: EncodedFrame | None,
+        ia: np.ndarray,
+        ib: np.ndarray,
+        *,
+        levels: np.ndarray | None = None,
+        chunk: int = 1 << 20,
+    ) -> pd.DataFrame:
+        """Score pairs: a DataFrame with ``ia, ib, match_weight, match_probability``."""
+        ia = np.asarray(ia, dtype=np.int64)
+        ib = np.asarray(ib, dtype=np.int64)
+        w = np.empty(len(ia), dtype=np.float64)
+        for s in range(0, len(ia), chunk):
+            sl = slice(s, s + chunk)
+            lv = None if levels is None else levels[sl]
+            if lv is None:
+                lv = comparison_matrix(self.comparisons, a, a if b is None else b,
+                                       ia[sl], ib[sl])
+            w[sl] = self.contributions(a, b, ia[sl], ib[sl], lv).sum(axis=1)
+            w[sl] += self.dependence_adjustment(lv)
+        if len(ia) == 0:
+            self._check_fitted()
+        w += self.prior_weight
+        return pd.DataFrame(
+            {"ia": ia, "ib": ib, "match_weight": w, "match_probability": weight_to_probability(w)}
+        )
+
+    def explain(
+        self, a: EncodedFrame, b: EncodedFrame | None, i: int, j: int
+    ) -> pd.DataFrame:
+        """Per-field contributions of one pair ``(a[i], b[j])``, ready for a waterfall chart.
+
+        Rows: ``prior``, one per field, one per dependence term applied (``dependence``),
+        then ``final``. Columns: ``component``, ``level``
+        (label), ``m``, ``u`` (the TF-adjusted ``u`` where it applies), ``bayes_factor``,
+        ``log2_bayes_factor`` and ``cumulative`` (running match weight).
+        """
+        bb = a if b is None else b
+        ia = np.array([i], dtype=np.int64)
+        ib = np.array([j], dtype=np.int64)
+        lev = comparison_matrix(self.comparisons, a, bb, ia, ib)
+        contrib = self.contributions(a, b, ia, ib, lev)[0]
+        rows: list[dict[str, Any]] = []
+        cum = self.prior_weight
+        rows.append(dict(component="prior", level=f"lambda={self.prior:.3g}", m=np.nan,
+                         u=np.nan, bayes_factor=2.0**cum, log2_bayes_factor=cum, cumulative=cum))
+        for k, c in enumerate(self.comparisons):
+            lv = int(lev[0, k])
+            if lv < 0:
+                rows.append(dict(component=c.name, level="missing", m=np.nan, u=np.nan,
+                                 bayes_factor=1.0, log2_bayes_factor=0.0, cumulative=cum))
+                continue
+            lb = float(contrib[k])
+            cum += lb
+            m = float(self.m[c.name][lv])
+            rows.append(dict(component=c.name, level=c.labels[lv], m=m, u=m / 2.0**lb,
+                             bayes_factor=2.0**lb, log2_bayes_factor=lb, cumulative=cum))
+        idx = {c.name: k for k, c in enumerate(self.comparisons)}
+        for key, d in self.dependence.items():
+            f, g = key.split("|")
+            if f in idx and g in idx and \
+                    lev[0, idx[f]] == self.comparisons[idx[f]].n_levels - 1 and \
+                    lev[0, idx[g]] == self.comparisons[idx[g]].n_levels - 1:
+                cum -= d
+                rows.append(dict(component="dependence", level=f"{f} & {g} equal", m=np.nan,
+                                 u=np.nan, bayes_factor=2.0**-d, log2_bayes_factor=-d,
+                                 cumulative=cum))
+        p_final = weight_to_probability(np.array([cum]))[0]
+        rows.append(dict(component="final", level=f"p={p_final:.6g}",
+                         m=np.nan, u=np.nan, bayes_factor=2.0**cum, log2_bayes_factor=cum,
+                         cumulative=cum))
+        return pd.DataFrame(rows)
+
+    def parameters(self) -> pd.DataFrame:
+        """Table of ``m``, ``u`` and ``log2(m/u)`` per field and level."""
+        self._check_fitted()
+        rows = []
+        for c, bf in zip(self.comparisons, self.log2_bayes_factors()):
+            for lv, lab in enumerate(c.labels):
+                rows.append(dict(field=c.name, level=lv, label=lab, m=self.m[c.name][lv],
+                                 u=self.u[c.name][lv], log2_bayes_factor=float(bf[lv])))
+        return pd.DataFrame(rows)
+
+    # ---------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (no token values, no frequency tables)."""
+        return {
+            "format": _FORMAT,
+            "version": _FORMAT_VERSION,
+            "comparisons": [
+                {**asdict(c), "thresholds": list(c.thresholds)} for c in self.comparisons
+            ],
+            "m": {k: list(map(float, v)) for k, v in self.m.items()},
+            "u": {k: list(map(float, v)) for k, v in self.u.items()},
+            "prior": self.prior,
+            "lambda_candidates": self.lambda_candidates,
+            "tf_min": self.tf_min,
+            "dependence": dict(self.dependence),
+            "info": self.info,
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The model as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FellegiSunter:
+        """Rebuild a model from :meth:`to_dict` output."""
+        if d.get("format") != _FORMAT:
+            raise ValueError(f"not a nislink Fellegi-Sunter model (format={d.get('format')!r})")
+        if int(d.get("version", 0)) > _FORMAT_VERSION:
+            raise ValueError(f"model format version {d.get('version')} is newer than supported")
+        comps = [
+            FieldComparison(
+                name=c["name"], field=c.get("field"), token=c.get("token"),
+                thresholds=tuple(c.get("thresholds") or DEFAULT_THRESHOLDS),
+                tf_adjust=bool(c.get("tf_adjust", False)),
+            )
+            for c in d["comparisons"]
+        ]
+        return cls(
+            comparisons=comps,
+            m={k: list(v) for k, v in d.get("m", {}).items()},
+            u={k: list(v) for k, v in d.get("u", {}).items()},
+            prior=d.get("prior"),
+            lambda_candidates=d.get("lambda_candidates"),
+            tf_min=float(d.get("tf_min", 1e-6)),
+            dependence={k: float(v) for k, v in d.get("dependence", {}).items()},
+            info=dict(d.get("info", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> FellegiSunter:
+        """Load a model from JSON text or from a path to a JSON file."""
+        s = str(text_or_path)
+        if not s.lstrip().startswith("{"):
+            s = Path(s).read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(s))
+
+
+#: Alias.
+Model = FellegiSunter
+
+
+def weight_to_probability(w: np.ndarray) -> np.ndarray:
+    """Match probability ``2^w / (1 + 2^w)`` of match weights ``w`` (numerically stable)."""
+    w = np.asarray(w, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp2(-np.clip(w, -1000, 1000)))
+
+
+def probability_to_weight(p: float) -> float:
+    """Match weight ``log2(p / (1 - p))`` of a probability in (0, 1)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability must be in (0, 1), got {p}")
+    return math.log2(p / (1.0 - p))
+
+
+def _rule_pairs(a: EncodedFrame, b: EncodedFrame | None, rule: str | list[str]) -> int:
+    """Number of record pairs that share a non-missing value of a token (any of several)."""
+    names = [rule] if isinstance(rule, str) else list(rule)
+    if len(names) == 1:
+        ta = _get_token(a, names[0], "a")
+        va, ca = np.unique(ta[ta != 0], return_counts=True)
+        if b is None:
+            return int((ca * (ca - 1) // 2).sum())
+        tb = _get_token(b, names[0], "b")
+        vb, cb = np.unique(tb[tb != 0], return_counts=True)
+        _, xa, xb = np.intersect1d(va, vb, assume_unique=True, return_indices=True)
+        return int((ca[xa].astype(np.int64) * cb[xb]).sum())
+    # several rules: count distinct pairs (union); pairs are enumerated per shared value
+    seen: set[tuple[int, int]] = set()
+    for name in names:
+        ta = _get_token(a, name, "a")
+        tb = ta if b is None else _get_token(b, name, "b")
+        groups_b: dict[int, list[int]] = {}
+        for j, v in enumerate(tb.tolist()):
+            if v:
+                groups_b.setdefault(v, []).append(j)
+        for i, v in enumerate(ta.tolist()):
+            for j in groups_b.get(v, ()) if v else ():
+                if b is None and j <= i:
+                    continue
+                seen.add((i, j))
+    return len(seen)

@@ -1,0 +1,162 @@
+"""One-to-one assignment and clustering."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nislink.resolve import (
+    canonical_labels,
+    cluster,
+    cluster_sources,
+    greedy_one_to_one,
+    one_to_one,
+    optimal_one_to_one,
+)
+
+pair_lists = st.lists(
+    st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(-3, 12)),
+    min_size=0, max_size=40,
+)
+
+
+def _arrays(pairs: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    a = np.array(pairs)
+    return a[:, 0], a[:, 1], a[:, 2].astype(float)
+
+
+def _scan_reference(ia, ib, w):  # type: ignore[no-untyped-def]
+    order = sorted(range(len(ia)), key=lambda k: (-w[k], ia[k], ib[k]))
+    ua, ub, out = set(), set(), []
+    for k in order:
+        if ia[k] not in ua and ib[k] not in ub:
+            ua.add(ia[k]); ub.add(ib[k]); out.append(k)
+    return sorted(out)
+
+
+@given(pair_lists)
+@settings(max_examples=150, deadline=None)
+def test_greedy_is_one_to_one_and_equals_scan(pairs: list[tuple[int, int, int]]) -> None:
+    ia, ib, w = _arrays(pairs)
+    kept = greedy_one_to_one(ia, ib, w)
+    assert len(set(ia[kept].tolist())) == len(kept) == len(set(ib[kept].tolist()))
+    assert kept.tolist() == _scan_reference(ia.tolist(), ib.tolist(), w.tolist())
+
+
+def test_greedy_chain_fallback_matches_scan() -> None:
+    # a long chain of equal weights forces many rounds -> exercises the scan fallback
+    n = 400
+    ia = np.concatenate([np.arange(n), np.arange(1, n)])
+    ib = np.concatenate([np.arange(n), np.arange(n - 1)])
+    w = np.ones(len(ia))
+    w[: n] = np.linspace(1, 2, n)  # increasing along the chain
+    w[n:] = np.linspace(1.001, 2.001, n - 1)
+    kept = greedy_one_to_one(ia, ib, w)
+    assert kept.tolist() == _scan_reference(ia.tolist(), ib.tolist(), w.tolist())
+
+
+def _brute_best(ia, ib, w):  # type: ignore[no-untyped-def]
+    best = 0.0
+    idx = list(range(len(ia)))
+    for r in range(len(idx) + 1):
+        for sub in itertools.combinations(idx, r):
+            if len({ia[k] for k in sub}) == r == len({ib[k] for k in sub}):
+                best = max(best, sum(w[k] for k in sub))
+    return best
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(-2, 9)),
+                min_size=0, max_size=9))
+@settings(max_examples=80, deadline=None)
+def test_optimal_is_one_to_one_and_maximal(pairs: list[tuple[int, int, int]]) -> None:
+    ia, ib, w = _arrays(pairs)
+    kept = optimal_one_to_one(ia, ib, w)
+    assert len(set(ia[kept].tolist())) == len(kept) == len(set(ib[kept].tolist()))
+    assert (w[kept] > 0).all()
+    assert w[kept].sum() == pytest.approx(_brute_best(ia.tolist(), ib.tolist(), w.tolist()))
+    greedy = greedy_one_to_one(ia, ib, w)
+    assert w[kept].sum() >= w[greedy][w[greedy] > 0].sum() - 1e-9
+
+
+def test_optimal_beats_greedy_on_classic_case() -> None:
+    # greedy takes (0,0)=10 and is left with (1,1)=1; optimal takes 9 + 9
+    ia, ib, w = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([10.0, 9, 9, 1])
+    assert greedy_one_to_one(ia, ib, w).tolist() == [0, 3]
+    assert optimal_one_to_one(ia, ib, w).tolist() == [1, 2]
+    assert one_to_one(ia, ib, w, method="optimal").tolist() == [1, 2]
+    with pytest.raises(ValueError, match="unknown assignment method"):
+        one_to_one(ia, ib, w, method="magic")
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(ValueError, match="equal length"):
+        greedy_one_to_one(np.arange(3), np.arange(2), np.ones(3))
+    with pytest.raises(ValueError, match="NaN at pair 1"):
+        greedy_one_to_one(np.arange(2), np.arange(2), np.array([1.0, np.nan]))
+
+
+def test_components_and_centre() -> None:
+    # chain 0-1-2-3 with strongest edges at the ends; 4-5 separate; 6 alone
+    i = np.array([0, 1, 2, 4])
+    j = np.array([1, 2, 3, 5])
+    w = np.array([9.0, 5.0, 8.0, 7.0])
+    comp = cluster(7, i, j, w, threshold=0)
+    assert comp.tolist() == [0, 0, 0, 0, 1, 1, 2]
+    centre = cluster(7, i, j, w, threshold=0, method="centre")
+    # (0,1) -> centre 0; (2,3) -> centre 2; (1,2) joins nothing: 1 and 2 are both taken
+    assert centre.tolist() == [0, 0, 1, 1, 2, 2, 3]
+    assert cluster(7, i, j, w, threshold=6).tolist() == [0, 0, 1, 1, 2, 2, 3]
+    with pytest.raises(ValueError, match="unknown clustering method"):
+        cluster(7, i, j, w, method="magic")
+
+
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.integers(0, 5)),
+                max_size=30), st.sampled_from(["components", "centre"]), st.randoms())
+@settings(max_examples=80, deadline=None)
+def test_clustering_is_deterministic_under_pair_order(  # type: ignore[no-untyped-def]
+    pairs, method, rnd
+) -> None:
+    ia, ib, w = _arrays(pairs)
+    lab = cluster(12, ia, ib, w, method=method)
+    perm = list(range(len(ia)))
+    rnd.shuffle(perm)
+    p = np.array(perm, dtype=np.int64)
+    if len(p):
+        assert cluster(12, ib[p], ia[p], w[p], method=method).tolist() == lab.tolist()
+    # canonical: ids appear in order of first member
+    first = [lab.tolist().index(c) for c in range(lab.max() + 1)]
+    assert first == sorted(first)
+    # every edge inside a centre cluster: members link to the centre directly
+    if method == "centre":
+        for c in set(lab.tolist()):
+            mem = np.flatnonzero(lab == c).tolist()
+            if len(mem) > 2:
+                edges = {(min(x, y), max(x, y)) for x, y in zip(ia.tolist(), ib.tolist())}
+                assert any(all((min(cx, m), max(cx, m)) in edges for m in mem if m != cx)
+                           for cx in mem)
+
+
+def test_canonical_labels() -> None:
+    assert canonical_labels(np.array([7, 7, 3, 9, 3])).tolist() == [0, 0, 1, 2, 1]
+
+
+def test_cluster_sources_one_per_source() -> None:
+    # sources: A = 0,1 ; B = 2,3 ; C = 4
+    source = np.array(["A", "A", "B", "B", "C"])
+    i = np.array([0, 0, 1, 2, 3])
+    j = np.array([2, 4, 3, 4, 4])
+    w = np.array([10.0, 9.0, 8.0, 7.0, 6.0])
+    lab = cluster_sources(source, i, j, w)
+    # 0-2 (A,B), 0-4 joins C, 1-3 (A,B); 2-4 already together; 3-4 refused (C taken)
+    assert lab.tolist() == [0, 1, 0, 1, 0]
+    for c in set(lab.tolist()):
+        srcs = source[lab == c].tolist()
+        assert len(srcs) == len(set(srcs))
+    free = cluster_sources(source, i, j, w, one_per_source=False)
+    assert free.tolist() == [0, 0, 0, 0, 0]
