@@ -381,17 +381,17 @@ def test_status_spellings_and_rules() -> None:
 
 
 def test_column_renames_and_aliases(sub: pd.DataFrame) -> None:
-    df = sub.rename(columns={"person_id": "la_id", "family_id": "fam", "offending": "offending_asb",
+    df = sub.rename(columns={"person_id": "pid", "family_id": "fam", "offending": "offending_asb",
                              "status": "intervention_status"})
     with pytest.raises(SubmissionError, match="missing column\\(s\\): person_id, family_id"):
         validate_submission(df, today=TODAY)
     valid, rejects = validate_submission(df, today=TODAY,
-                                         columns={"la_id": "person_id", "fam": "family_id"})
+                                         columns={"pid": "person_id", "fam": "family_id"})
     assert rejects.empty
     assert list(valid.columns) == NAMES
     assert valid["person_id"].tolist() == sub["person_id"].tolist()
     with pytest.raises(SubmissionError, match="unknown column"):
-        validate_submission(df, columns={"la_id": "nhs_number"})
+        validate_submission(df, columns={"pid": "nhs_number"})
     with pytest.raises(SubmissionError, match="not in the file"):
         validate_submission(df, columns={"nope": "person_id"})
 
@@ -402,13 +402,11 @@ def test_assessment_date_is_optional(sub: pd.DataFrame) -> None:
 
 
 def test_synthetic_study_submission() -> None:
-    """The LA extract of nislink.synth validates with its column names mapped."""
+    """The LA extract of nislink.synth validates as it is (la_id, la_family_id are aliases)."""
     from nislink.synth.study import generate_study
 
     la = generate_study(400, 3).la
-    valid, rejects = validate_submission(
-        la, columns={"la_id": "person_id", "family_ref": "family_id"}
-    )
+    valid, rejects = validate_submission(la)
     _check_accounting(la, valid, rejects)
     assert len(rejects) <= 0.01 * len(la) + 1
     assert set(valid["status"]) <= {"not_eligible", "eligible", "declined", "started", "ended"}

@@ -125,7 +125,12 @@ STATUSES: tuple[str, ...] = ("not_eligible", "eligible", "declined", "started", 
 STATUS_ALIASES: dict[str, str] = {"waiting": "eligible", "supported": "started"}
 """Other spellings accepted for a status; ``supported`` with an end date becomes ``ended``."""
 
-COLUMN_ALIASES: dict[str, str] = {"offending_asb": "offending", "intervention_status": "status"}
+COLUMN_ALIASES: dict[str, str] = {
+    "offending_asb": "offending",
+    "intervention_status": "status",
+    "la_id": "person_id",
+    "la_family_id": "family_id",
+}
 """Alternative column names accepted when the documented name is absent."""
 
 OPTIONAL_COLUMNS: tuple[str, ...] = ("assessment_date",)

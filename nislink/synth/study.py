@@ -391,7 +391,7 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
     # --- LA family references and programme attributes --------------------------------------
     la_fam_ref = _random_ids(r_la, len(fam_codes), "FAM", 9)
     r = la["_row"]
-    la["family_ref"] = la_fam_ref[fam_idx[r]]
+    la["la_family_id"] = la_fam_ref[fam_idx[r]]
     pf = person_fam[r]
     for p in PROBLEMS:
         la[p] = prog[p].to_numpy()[pf]
@@ -399,7 +399,7 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
     la["intervention_status"] = prog["intervention_status"].to_numpy()[pf]
     for c in ("assessment_date", "start_date", "end_date"):
         la[c] = _iso(prog[c].to_numpy()[pf])
-    t_la["family_ref"] = la_fam_ref[fam_idx[t_la_rows(la, t_la)]]
+    t_la["la_family_id"] = la_fam_ref[fam_idx[t_la_rows(la, t_la)]]
 
     # --- departmental attributes (plausible, not calibrated) --------------------------------
     r = dwp["_row"]
@@ -424,11 +424,11 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
         key = f"{name}_id"
         cols[key] = cols.pop("record_id")
         cols.pop("_row")
-        order = [key] + (["family_ref"] if name == "la" else []) + [
-            c for c in cols if c not in (key, "family_ref")]
+        order = [key] + (["la_family_id"] if name == "la" else []) + [
+            c for c in cols if c not in (key, "la_family_id")]
         extracts[name] = pd.DataFrame({c: cols[c] for c in order})
         tcols[key] = tcols.pop("record_id")
-        torder = [key] + (["family_ref"] if name == "la" else []) + [
+        torder = [key] + (["la_family_id"] if name == "la" else []) + [
             "person_id", "family_id", "is_duplicate", "is_alias"]
         truth[f"truth_{name}"] = pd.DataFrame({c: tcols[c] for c in torder})
     tp = people.copy()
