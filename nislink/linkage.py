@@ -402,6 +402,21 @@ def link(
     return LinkResult(pairs, mdl, int(len(ia)), scores if keep_scores else None, timings)
 
 
+def auto_prior_rule(enc: EncodedFrame) -> list[str] | None:
+    """Match keys of ``enc``'s schema that pin a person down (full date of birth, NINO or
+    UPN among their components), or ``None`` when the schema has none."""
+    schema = enc.meta.get("schema") if isinstance(enc.meta, dict) else None
+    if isinstance(schema, str):
+        import json  # noqa: PLC0415
+
+        schema = json.loads(schema)
+    keys = (schema or {}).get("match_keys") or []
+    strong = {"dob", "nino", "upn"}
+    names = [k["name"] for k in keys
+             if strong & set(k.get("components", ())) and k["name"] in enc.tokens]
+    return names or None
+
+
 def dedupe(
     enc: EncodedFrame,
     *,
@@ -412,7 +427,7 @@ def dedupe(
     thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
     tf_adjust: bool | list[str] = True,
     comparisons: list[FieldComparison] | None = None,
-    prior_rule: str | list[str] | None = None,
+    prior_rule: str | list[str] | None = "auto",
     u_pairs: int = 1_000_000,
     seed: int = 0,
     fix_u: bool = True,
@@ -427,6 +442,11 @@ def dedupe(
     chaining). ``.pairs`` has every candidate pair at or above ``threshold``
     (``id_a < id_b`` by position); ``.clusters`` has ``id, cluster_id`` for every record
     (singletons included), cluster ids deterministic.
+
+    ``prior_rule="auto"`` (the default here) takes the prior from the schema's match keys
+    that pin a person down (those with a full date of birth, a NINO or a UPN among their
+    components): in one file with few duplicates, EM alone would take families (same
+    surname and address) for duplicates. Pass ``None`` for the EM prior.
     """
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -444,7 +464,9 @@ def dedupe(
     if len(ia):
         scores = _score_candidates(
             mdl, need_fit, enc, None, ia, ib,
-            dict(u_pairs=u_pairs, seed=seed, prior_rule=prior_rule, fix_u=fix_u,
+            dict(u_pairs=u_pairs, seed=seed,
+                 prior_rule=auto_prior_rule(enc) if prior_rule == "auto" else prior_rule,
+                 fix_u=fix_u,
              em_sessions=em_sessions, dependence=dependence), timings,
         )
     else:

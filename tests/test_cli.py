@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,80 @@ def test_synth_command_writes_study_deterministically(tmp_path: Path) -> None:
 def test_synth_command_rejects_bad_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", "--people", "0", "--out", str(tmp_path)]) == 2
     assert "--people" in capsys.readouterr().err
+
+
+SUBCOMMANDS = ["demo", "secret", "clean", "encode", "link", "dedupe", "evaluate", "purge",
+               "withdraw", "privacy-report", "synth"]
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: nislink " + command in capsys.readouterr().out
+
+
+def test_owner_to_linkage_unit_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    syn = tmp_path / "syn"
+    assert main(["synth", "--people", "600", "--seed", "3", "--out", str(syn)]) == 0
+    key = tmp_path / "key.hex"
+    assert main(["secret", "-o", str(key)]) == 0
+    assert main(["secret", "-o", str(key)]) == 2  # never overwrites a secret silently
+    la, dwp = tmp_path / "la.parquet", tmp_path / "dwp.parquet"
+    assert main(["encode", str(syn / "la.csv"), "-o", str(la), "--secret-file", str(key),
+                 "--id-column", "la_id", "--party", "la", "-q"]) == 0
+    # DWP holds no UPN column: encoded as missing
+    assert main(["encode", str(syn / "dwp.csv"), "-o", str(dwp), "--secret-file", str(key),
+                 "--id-column", "dwp_id", "--party", "dwp", "-q"]) == 0
+    assert main(["encode", str(syn / "dwp.csv"), "-o", str(tmp_path / "x.parquet"),
+                 "--secret-file", str(key), "--id-column", "dwp_id", "-q",
+                 "--strict-columns"]) == 2
+    links, model = tmp_path / "links.csv", tmp_path / "model.json"
+    assert main(["link", str(la), str(dwp), "-o", str(links), "--save-model", str(model)]) == 0
+    again = tmp_path / "links2.csv"
+    assert main(["link", str(la), str(dwp), "-o", str(again), "--model", str(model)]) == 0
+    first, second = pd.read_csv(links, dtype={"id_a": str, "id_b": str}), pd.read_csv(
+        again, dtype={"id_a": str, "id_b": str})
+    pd.testing.assert_frame_equal(first[["id_a", "id_b"]], second[["id_a", "id_b"]])
+    assert (first["match_weight"] - second["match_weight"]).abs().max() < 1e-9
+    truth_la = pd.read_csv(syn / "truth_la.csv", dtype=str)
+    truth_dwp = pd.read_csv(syn / "truth_dwp.csv", dtype=str)
+    pairs = truth_la.merge(truth_dwp, on="person_id")[["la_id", "dwp_id"]]
+    pairs.columns = ["id_a", "id_b"]
+    pairs.to_csv(tmp_path / "truth.csv", index=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(links), str(tmp_path / "truth.csv")]) == 0
+    out = capsys.readouterr().out
+    precision = float(re.search(r"precision: ([0-9.]+)", out).group(1))
+    recall = float(re.search(r"recall: ([0-9.]+)", out).group(1))
+    assert precision >= 0.95 and recall >= 0.9, out
+    clusters = tmp_path / "clusters.csv"
+    assert main(["dedupe", str(la), "-o", str(clusters)]) == 0
+    assert len(pd.read_csv(clusters)) == len(pd.read_csv(syn / "la.csv"))
+    # a file encoded with another secret is refused, naming the key
+    other = tmp_path / "other.hex"
+    assert main(["secret", "-o", str(other)]) == 0
+    dwp2 = tmp_path / "dwp2.parquet"
+    assert main(["encode", str(syn / "dwp.csv"), "-o", str(dwp2), "--secret-file", str(other),
+                 "--id-column", "dwp_id", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["link", str(la), str(dwp2), "-o", str(tmp_path / "bad.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "key" in err.lower() and err.count("\n") == 1
+
+
+def test_purge_and_withdraw_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nislink.demo import run_demo
+
+    run_demo(tmp_path / "study", people=400, seed=1, quiet=True)
+    root = tmp_path / "study"
+    mapping = pd.read_parquet(root / "la" / "mapping.parquet")
+    ref = str(mapping["person_ref"].iloc[5])
+    assert main(["withdraw", str(root), ref]) == 0
+    assert "complete: True" in capsys.readouterr().out
+    assert main(["withdraw", str(root), ref]) == 2  # nothing left to withdraw
+    assert main(["purge", str(root), "--today", "2999-01-01"]) == 0
+    assert "purged" in capsys.readouterr().out
+    assert not list(root.rglob("*.nislink.parquet"))
+    assert main(["purge", str(root), "--today", "yesterday"]) == 2

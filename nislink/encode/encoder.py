@@ -270,8 +270,12 @@ class Encoder:
         id_column: str | None = None,
         party: str | None = None,
         destroy_by: str | _dt.date | None = None,
+        allow_absent: bool = False,
     ) -> EncodedFrame:
         """Clean and encode ``df``.
+
+        ``allow_absent=True`` encodes schema fields whose column is not in ``df`` as
+        missing (a party that does not hold, say, UPNs); by default that is an error.
 
         ``columns`` maps schema field names to the data's column names where they differ
         from the schema's ``column``. ``id_column`` names a unique record-id column (by
@@ -290,6 +294,10 @@ class Encoder:
         if unknown:
             raise ValueError(f"columns: {unknown[0]!r} is not a field of the schema")
         colmap = {f.name: columns.get(f.name, f.column) for f in schema.fields}
+        if allow_absent:
+            for col in dict.fromkeys(colmap.values()):
+                if col not in work.columns and col != id_column:
+                    work[col] = None
         values, kept, rejects = self._clean(work, colmap, id_column)
 
         # rows the schema itself rejects: a 'reject' field missing, or nothing to encode

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,10 +63,11 @@ def _format(path: str, input_format: str | None) -> str:
 
 def read_chunks(
     path: str | os.PathLike[str], columns: list[str], chunk_size: int,
-    input_format: str | None = None,
+    input_format: str | None = None, optional: Sequence[str] = (),
 ) -> Iterator[pd.DataFrame]:
     """Chunks of ``columns`` (as text; blank = missing) from a CSV or Parquet file, each
-    indexed by its 0-based data-row numbers."""
+    indexed by its 0-based data-row numbers. Columns named in ``optional`` may be absent
+    from the file: they are then all missing."""
     p = os.fspath(path)
     fmt = _format(p, input_format)
     start = 0
@@ -75,6 +76,9 @@ def read_chunks(
         reader = pd.read_csv(p, sep=sep, usecols=lambda c: c in columns, dtype=str,
                              keep_default_na=False, na_values=[""], chunksize=chunk_size)
         for chunk in reader:
+            for c in columns:
+                if c not in chunk.columns and c in optional:
+                    chunk[c] = None
             missing = [c for c in columns if c not in chunk.columns]
             if missing:
                 raise ValueError(f"{p}: column {missing[0]!r} is not in the file")
@@ -86,11 +90,16 @@ def read_chunks(
 
         pf = pq.ParquetFile(p)
         names = pf.schema_arrow.names
-        missing = [c for c in columns if c not in names]
+        absent = [c for c in columns if c not in names and c in optional]
+        missing = [c for c in columns if c not in names and c not in optional]
         if missing:
             raise ValueError(f"{p}: column {missing[0]!r} is not in the file")
-        for batch in pf.iter_batches(batch_size=chunk_size, columns=columns):
+        present = [c for c in columns if c not in absent]
+        for batch in pf.iter_batches(batch_size=chunk_size, columns=present):
             chunk = batch.to_pandas()
+            for c in absent:
+                chunk[c] = None
+            chunk = chunk[columns]
             chunk.index = pd.RangeIndex(start, start + len(chunk))
             start += len(chunk)
             yield chunk
@@ -133,8 +142,12 @@ def encode_file(
     input_format: str | None = None,
     dayfirst: bool = True,
     today: _dt.date | None = None,
+    allow_absent: bool = False,
 ) -> EncodeFileResult:
     """Encode a CSV/Parquet file in chunks on ``workers`` processes into ``out_path``.
+
+    ``allow_absent=True`` lets schema fields whose column is not in the file be encoded
+    as missing (e.g. UPN at a department that holds none); otherwise that is an error.
 
     ``rejects_path`` (optional) receives the rejects table as CSV (row numbers, ids,
     fields and reasons; no raw values). Returns an :class:`EncodeFileResult`.
@@ -154,7 +167,8 @@ def encode_file(
         destroy_by = destroy_by.isoformat()
     total = _count_rows(os.fspath(in_path), input_format)
     bar = tqdm(total=total, unit="rows", disable=not progress, desc="encoding")
-    chunks = read_chunks(in_path, needed, chunk_size, input_format)
+    optional = [c for c in colmap.values() if c != id_column] if allow_absent else []
+    chunks = read_chunks(in_path, needed, chunk_size, input_format, optional=optional)
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     created_s = created.isoformat().replace("+00:00", "Z")
 
