@@ -26,16 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 
-SAMPLE_COLUMNS = {
-    "forename": "forename",
-    "surname": "surname",
-    "dob": "dob",
-    "sex": "sex",
-    "postcode": "postcode",
-    "nino": "nino",
-    "upn": "upn",
-}
-
 DEPARTMENTS = ("dwp", "moj", "dfe")
 
 

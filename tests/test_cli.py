@@ -165,3 +165,20 @@ def test_purge_and_withdraw_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "purged" in capsys.readouterr().out
     assert not list(root.rglob("*.nislink.parquet"))
     assert main(["purge", str(root), "--today", "yesterday"]) == 2
+
+
+def test_builtin_sample_cleans(tmp_path: Path) -> None:
+    """The packaged sample of messy LA rows: every row kept or rejected with a reason."""
+    from nislink.demo import load_sample
+
+    sample = load_sample()
+    src = tmp_path / "sample.csv"
+    sample.to_csv(src, index=False)
+    assert main(["clean", str(src), "-o", str(tmp_path / "c.csv"), "--id-column",
+                 "record_id"]) == 0
+    clean = pd.read_csv(tmp_path / "c.csv", dtype=str)
+    rejects = pd.read_csv(tmp_path / "c.rejects.csv", dtype=str)
+    assert len(clean) + len(rejects) == len(sample) == 12
+    assert set(rejects["id"]) == {"LA-0005", "LA-0008"}
+    assert "SW1A 1AA" in set(clean["postcode"])
+    assert "obrien" in set(clean["surname"])
