@@ -76,6 +76,8 @@ DEFAULT_COLUMNS = {
 
 # --------------------------------------------------------------------------- commands
 def cmd_clean(args: argparse.Namespace) -> int:
+    """``nislink clean``: normalise identifiers; the rejects table is for the data owner only
+    (its reasons may quote the rejected values)."""
     from nislink.clean import frame
 
     df = _read_table(args.input)
@@ -102,6 +104,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    """``nislink synth``: write a synthetic study (extracts and truth tables)."""
     from nislink.synth import main_synth
 
     if args.people <= 0:
@@ -113,6 +116,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``nislink demo``: the whole study on built-in synthetic data."""
     from nislink.demo import run_demo
 
     return run_demo(out=args.out, people=args.people, seed=args.seed)
@@ -169,6 +173,7 @@ def _date(text: str | None, what: str) -> "object":
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
+    """``nislink secret``: write a new shared secret (hex, file mode 0600)."""
     import os
 
     from nislink.secrets import Secret
@@ -187,6 +192,7 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    """``nislink encode``: clean and encode a file with the shared secret."""
     from nislink.encode import encode_file
 
     if not Path(args.input).exists():
@@ -211,6 +217,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
+    """``nislink link``: link two encoded files one-to-one (no secret needed)."""
     from nislink.linkage import IncompatibleEncodings, link
     from nislink.model import FellegiSunter
 
@@ -230,6 +237,7 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
+    """``nislink dedupe``: cluster the duplicates within one encoded file."""
     from nislink.linkage import dedupe
 
     enc = _load_encoded(args.input)
@@ -242,6 +250,7 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``nislink evaluate``: precision, recall, F1 and F* of links against true pairs."""
     from nislink.evaluate import evaluate_pairs
 
     links = _read_table(args.links)
@@ -259,6 +268,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    """``nislink purge``: delete every registered artefact whose destroy-by date has come."""
     from nislink.nis import AuditLog, purge
     from nislink.nis.retention import RetentionError
 
@@ -278,6 +288,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
+    """``nislink withdraw``: remove a person from every artefact of a study."""
     from nislink.nis import AuditLog, WithdrawalError, withdraw
 
     root = Path(args.directory)
@@ -294,6 +305,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_privacy_report(args: argparse.Namespace) -> int:
+    """``nislink privacy-report``: the privacy-risk report of an encoded file."""
     from nislink.privacy import privacy_report_main
 
     if not Path(args.input).exists():
@@ -317,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2026, help="random seed")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("clean", help="normalise identifiers in a CSV/Parquet file")
+    p = sub.add_parser("clean", help="normalise identifiers in a CSV/Parquet file "
+                       "(data owners only: the rejects table may quote raw values)")
     p.add_argument("input", help="input CSV or Parquet file")
     p.add_argument("-o", "--output", required=True, help="cleaned output (CSV or Parquet)")
     p.add_argument("--rejects", help="rejects table (default: OUTPUT.rejects.csv)")

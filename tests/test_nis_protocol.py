@@ -180,6 +180,25 @@ def test_linkage_quality_against_truth(run) -> None:
         assert q["precision"] >= 0.9 and q["recall"] >= 0.9, (d, q)
 
 
+def test_link_tables_go_to_owners_only_when_asked(run, tmp_path: Path) -> None:
+    _, study, *_ = run
+    for party in ("la", *DEPTS):
+        assert not list(study.owner_dir(party).glob("links_*.csv")), party
+    assert len(list(study.assembly_inbox.glob("links_*.csv"))) == 3
+    synth = generate_study(300, 8)
+    s2 = StudyDirectory(tmp_path, study_end=dt.date(2027, 12, 31), today=TODAY)
+    secret, schema = nislink.Secret.generate(), nislink.Schema.uk_default()
+    DataOwner(s2, "la", secret, schema, seed=2).submit(synth.la, id_column="la_id",
+                                                       submission=True)
+    DataOwner(s2, "dwp", secret, schema, seed=2).submit(synth.dwp, id_column="dwp_id")
+    unit = LinkageUnit(s2)
+    unit.receive()
+    unit.link("la", "dwp", return_to_owners=True)
+    for party in ("la", "dwp"):
+        returned = pd.read_csv(s2.owner_dir(party) / "links_la_dwp.csv", dtype=str)
+        assert list(returned.columns) == ["la_person_ref", "dwp_person_ref"]
+
+
 def test_every_row_encoded_or_rejected(run) -> None:
     synth, study, outs, *_ = run
     for party, o in outs.items():

@@ -7,7 +7,7 @@ holds is visible at a glance (in production each would be on a different machine
     study/
       audit.jsonl                    the study's append-only audit log
       la/  dwp/  moj/  dfe/          each data owner's private files: mapping, identifiers,
-                                     rejects, and the link tables returned to it
+                                     rejects (and link tables, if returned to owners)
       linkage_unit/inbox/            encoded files received from the owners
       linkage_unit/links/            link tables made (reference numbers only)
       research_assembly/inbox/       attribute tables and link tables received
@@ -24,7 +24,9 @@ step writes an audit event (:mod:`nislink.nis.audit`) with counts and fingerprin
   assembly.
 * :class:`LinkageUnit` loads the encoded files, refuses any whose schema or key
   fingerprint differs from the others (saying which), links the LA to each department,
-  and returns link tables of reference numbers only: no scores, no encodings.
+  and sends link tables of reference numbers only (no scores, no encodings) to research
+  assembly, and to the owners only when asked (``return_to_owners=True``: see
+  :meth:`LinkageUnit.link` for what that discloses).
 * :class:`ResearchAssembly` joins the attribute tables through the link tables, draws
   research ids, and writes person- and family-level research datasets that hold no
   identifier, no encoding, no score and no owner reference number.
@@ -334,11 +336,17 @@ class LinkageUnit:
                                 counts={"files": len(paths)}, values={"outcome": "ok"})
         return self.frames
 
-    def link(self, a: str, b: str, **options: Any) -> Path:
+    def link(self, a: str, b: str, *, return_to_owners: bool = False, **options: Any) -> Path:
         """Link party ``a`` to party ``b`` one-to-one; write and return the link table.
 
         The link table has two columns, ``<a>_person_ref`` and ``<b>_person_ref``, and
-        nothing else. It is sent to both owners and to research assembly.
+        nothing else (no scores). It is sent to research assembly. With
+        ``return_to_owners=True`` it is also returned to both owners — for studies whose
+        agreements have departments send outcome data only for linked people — at a cost
+        that must be accepted knowingly: joined with its own mapping, the LA learns which of
+        its people a department holds (e.g. who has an MoJ record), and the department
+        learns which of its people are in the LA's programme. Other ``options`` go to
+        :func:`nislink.link`.
         """
         from nislink.linkage import link  # noqa: PLC0415
 
@@ -359,8 +367,10 @@ class LinkageUnit:
                     "candidates": int(result.candidates), "links": len(table)},
             files=[name],
         )
-        for dest, holder in ((self.study.owner_dir(a), a), (self.study.owner_dir(b), b),
-                             (self.study.assembly_inbox, "ons")):
+        recipients = [(self.study.assembly_inbox, "ons")]
+        if return_to_owners:
+            recipients += [(self.study.owner_dir(a), a), (self.study.owner_dir(b), b)]
+        for dest, holder in recipients:
             copy = dest / name
             shutil.copyfile(path, copy)
             self.study.register(copy, "link_table", holder)
