@@ -310,7 +310,8 @@ def cmd_privacy_report(args: argparse.Namespace) -> int:
 
     if not Path(args.input).exists():
         raise UserError(f"encoded file not found: {args.input}")
-    return int(privacy_report_main(args.input, args.output) or 0)
+    public = None if args.public == "none" else args.public
+    return int(privacy_report_main(args.input, args.output, public=public))
 
 
 # --------------------------------------------------------------------------- parser
@@ -397,7 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("privacy-report", help="privacy-risk report on an encoded file")
     p.add_argument("input", help="encoded file")
-    p.add_argument("-o", "--output", help="also write the report as JSON here")
+    p.add_argument("-o", "--output", help="also write the report here (.json: JSON, else text)")
+    p.add_argument("--public", default="synthetic",
+                   help="the attacker's public knowledge: 'synthetic' (shipped name "
+                   "frequencies), a CSV/Parquet of identifiers, or 'none' (profiles only)")
     p.set_defaults(func=cmd_privacy_report)
 
     p = sub.add_parser("synth", help="generate a synthetic study (LA + DWP, MoJ, DfE extracts)")

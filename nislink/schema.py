@@ -604,13 +604,19 @@ class Schema:
     def uk_default(cls) -> "Schema":
         """The study's identifiers: forename, surname, dob, sex, postcode, nino, upn.
 
-        Field-level filters for names (bigrams), date of birth (structured tokens) and
-        postcode (unit/sector/district/area); exact tokens for every field; a 1024-bit CLK
-        over names, date of birth and postcode; match keys ``mk1`` .. ``mk6`` and SLK-581.
+        Field-level filters for names (bigrams; salted with the year of birth, balanced
+        and secretly permuted, the hardening chosen by measured attack resistance), date of
+        birth (structured tokens) and postcode (unit/sector/district/area); exact tokens for
+        every field; a 1024-bit CLK over names, date of birth and postcode; match keys
+        ``mk1`` .. ``mk6`` and SLK-581.
         """
+        # Name filters are salted with the year of birth, balanced and secretly permuted:
+        # chosen by measurement (docs/privacy.md) - every attack tried re-identifies at most
+        # 0.46% of distinct names on 100,000 synthetic people, at -0.01 points of F1.
+        names_hardening = dict(salt="dob_year", balance=True, permute=True)
         fields = [
-            FieldSpec("forename", "forename"),
-            FieldSpec("surname", "surname"),
+            FieldSpec("forename", "forename", hardening=Hardening(**names_hardening)),
+            FieldSpec("surname", "surname", hardening=Hardening(**names_hardening)),
             FieldSpec("dob", "dob"),
             FieldSpec("sex", "sex"),
             FieldSpec("postcode", "postcode"),

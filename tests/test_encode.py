@@ -88,7 +88,9 @@ def test_output_layout(encoded: EncodedFrame, data: pd.DataFrame) -> None:
     assert len(encoded) == len(data)
     assert list(encoded.ids) == list(data["id"])
     assert set(encoded.fields) == {"forename", "surname", "dob", "postcode"}
-    assert encoded.fields["forename"].nbits == 512 and encoded.clk.nbits == 1024
+    # names are balanced by default: 512 bits and their complement
+    assert encoded.fields["forename"].nbits == 1024 and encoded.fields["dob"].nbits == 256
+    assert encoded.clk.nbits == 1024
     assert {"mk1", "mk2", "mk3", "mk4", "mk5", "mk6", "slk581", "nino", "upn"} <= set(
         encoded.tokens)
     for t in encoded.tokens.values():
@@ -200,9 +202,27 @@ def test_two_secrets_random_baseline_and_tokens_differ(data: pd.DataFrame,
 
 
 def test_same_value_same_encoding_across_rows(encoded: EncodedFrame, data: pd.DataFrame) -> None:
+    """The same forename encodes the same in two rows with the same salt (year of birth),
+    and differently under different salts (uk_default salts names with the birth year)."""
+    from nislink.clean import dob
+
     fn = data["forename"].to_numpy()
-    i, j = [int(k) for k in np.flatnonzero(fn == fn[0])[:2]]
-    assert np.array_equal(encoded.fields["forename"].bits[i], encoded.fields["forename"].bits[j])
+    years = np.array([getattr(dob(v), "year", -1) for v in data["dob"]])
+    same_salt = diff_salt = None
+    for i in range(len(fn)):
+        for j in range(i + 1, len(fn)):
+            if fn[i] == fn[j] and years[i] > 0 and years[j] > 0:
+                if years[i] == years[j] and same_salt is None:
+                    same_salt = (i, j)
+                if years[i] != years[j] and diff_salt is None:
+                    diff_salt = (i, j)
+    assert same_salt is not None and diff_salt is not None
+    bits = encoded.fields["forename"].bits
+    i, j = same_salt
+    assert np.array_equal(bits[i], bits[j])
+    i, j = diff_salt
+    assert not np.array_equal(bits[i], bits[j])
+    # exact tokens are not salted: they agree whatever the year
     assert encoded.tokens["forename"][i] == encoded.tokens["forename"][j]
 
 
