@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -185,3 +186,19 @@ def test_builtin_sample_cleans(tmp_path: Path) -> None:
     assert set(rejects["id"]) == {"LA-0005", "LA-0008"}
     assert "SW1A 1AA" in set(clean["postcode"])
     assert "obrien" in set(clean["surname"])
+
+
+def test_privacy_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nislink.demo import run_demo
+
+    run_demo(tmp_path / "study", people=800, seed=3, quiet=True)
+    enc = tmp_path / "study" / "linkage_unit" / "inbox" / "dwp.nislink.parquet"
+    report = tmp_path / "report.json"
+    capsys.readouterr()
+    code = main(["privacy-report", str(enc), "-o", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0, out  # the hardened default schema: low risk
+    assert "Verdict: LOW RISK" in out
+    data = json.loads(report.read_text())
+    assert data and isinstance(data, dict)
+    assert main(["privacy-report", str(tmp_path / "nope.parquet")]) == 2
