@@ -1,0 +1,180 @@
+"""Spark benchmark: the same synthetic linkage on the local engine and on Spark (local mode).
+
+Data come from :func:`nislink.synth.generate_study` (``--n`` people): file A is the local
+authority's submission (about ``n`` records), file B the DWP, DfE and MoJ extracts
+concatenated (about ``1.3 n``). In one run:
+
+1. **local**: :class:`nislink.Encoder` on both files, then :func:`nislink.link` (default
+   blocking, model fitted on all candidates, greedy one-to-one);
+2. **spark**: :func:`nislink.spark.encode` on Spark DataFrames of the same raw records,
+   then :func:`nislink.spark.link` with the model from step 1 (so the two results can be
+   compared: the benchmark reports whether the links are identical).
+
+Times are wall-clock seconds per stage. Peak memory is the largest resident set size of
+the whole process tree seen while a phase runs (sampled every 0.2 s with psutil): for the
+local phase this Python process; for the Spark phase the driver, the JVM and the Python
+workers together.
+
+Usage::
+
+    python benchmarks/bench_spark.py                     # 20,000 people
+    python benchmarks/bench_spark.py --n 100000
+    python benchmarks/bench_spark.py --n 1000000 --driver-memory 12g --partitions 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+import pandas as pd
+import psutil
+
+from nislink.encode.encoder import Encoder
+from nislink.linkage import link
+from nislink.schema import Schema
+from nislink.secrets import Secret
+
+SECRET = Secret.from_bytes(bytes(range(32)))  # public benchmark key: synthetic data only
+COLS = ["rid", "forename", "surname", "dob", "sex", "postcode", "nino", "upn"]
+TODAY = dt.date(2026, 11, 1)
+
+
+class PeakRSS:
+    """Sample the resident set size of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._sample())
+
+    @property
+    def mib(self) -> float:
+        """Peak in MiB."""
+        return self.peak / 2**20
+
+
+def _prep(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    df = df.rename(columns={id_col: "rid"})
+    for c in ("nino", "upn"):
+        if c not in df.columns:
+            df = df.assign(**{c: None})
+    df = df[COLS].astype(object)
+    return df.where(df.notna(), None)
+
+
+def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
+        check: bool = True) -> dict[str, Any]:
+    """Run both engines on ``n`` people; return the figures."""
+    from nislink import spark as ns
+    from nislink.synth import generate_study
+
+    study = generate_study(n, seed)
+    a_raw = _prep(study.la, "la_id")
+    b_raw = pd.concat([_prep(study.dwp, "dwp_id"), _prep(study.dfe, "dfe_id"),
+                       _prep(study.moj, "moj_id")], ignore_index=True)
+    del study
+    gc.collect()
+    out: dict[str, Any] = {"people": n, "n_a": len(a_raw), "n_b": len(b_raw)}
+
+    # ---- local engine
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        enc = Encoder(Schema.uk_default(), SECRET, today=TODAY)
+        ea = enc.encode(a_raw, id_column="rid", party="la")
+        eb = enc.encode(b_raw, id_column="rid", party="departments")
+        t1 = time.perf_counter()
+        res = link(ea, eb)
+        t2 = time.perf_counter()
+    out.update(local_encode_s=t1 - t0, local_link_s=t2 - t1, local_total_s=t2 - t0,
+               local_peak_mib=mem.mib, local_candidates=res.candidates,
+               local_links=len(res.pairs))
+    model = res.model
+    local_pairs = res.pairs[["id_a", "id_b", "match_weight"]]
+    del ea, eb, res
+    gc.collect()
+
+    # ---- Spark (local mode)
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        spark = ns.session(master, shuffle_partitions=partitions,
+                           conf={"spark.driver.memory": driver_memory,
+                                 "spark.default.parallelism": partitions,
+                                 "spark.local.dir": tempfile.gettempdir()})
+        t1 = time.perf_counter()
+        # record order = input order (ties between equal weights are broken by it)
+        sa = ns.encode(spark.createDataFrame(a_raw),
+                       Schema.uk_default(), SECRET, id_column="rid", party="la", today=TODAY)
+        sb = ns.encode(spark.createDataFrame(b_raw),
+                       Schema.uk_default(), SECRET, id_column="rid", party="departments",
+                       today=TODAY)
+        t2 = time.perf_counter()
+        sres = ns.link(sa, sb, model=model)
+        with tempfile.TemporaryDirectory() as tmp:
+            sres.write(os.path.join(tmp, "links.parquet"))
+            t3 = time.perf_counter()
+            links = spark.read.parquet(os.path.join(tmp, "links.parquet")) \
+                .select("id_a", "id_b", "match_weight").toPandas()
+    out.update(spark_start_s=t1 - t0, spark_encode_s=t2 - t1, spark_link_s=t3 - t2,
+               spark_total_s=t3 - t1, spark_peak_mib=mem.mib,
+               spark_candidates=sres.candidates, spark_links=len(links))
+    if check:
+        x = local_pairs.sort_values(["id_a", "id_b"]).reset_index(drop=True)
+        y = links.sort_values(["id_a", "id_b"]).reset_index(drop=True)
+        same = len(x) == len(y) and (x["id_a"].values == y["id_a"].values).all() and \
+            (x["id_b"].values == y["id_b"].values).all() and \
+            float((x["match_weight"] - y["match_weight"]).abs().max() or 0.0) < 1e-9
+        out["identical_links"] = bool(same)
+    spark.stop()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run, print a table."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=20_000, help="people (file A ~ n, B ~ 1.3 n)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--partitions", type=int, default=8, help="shuffle/input partitions")
+    ap.add_argument("--driver-memory", default="4g")
+    args = ap.parse_args(argv)
+    r = run(args.n, args.seed, args.master, args.partitions, args.driver_memory)
+    for k, v in r.items():
+        print(f"{k:>20}: {v:.2f}" if isinstance(v, float) else f"{k:>20}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

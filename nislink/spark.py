@@ -1,0 +1,1161 @@
+"""The nislink pipeline on Apache Spark, for data beyond one machine (extra ``[spark]``).
+
+The same stages as on one machine, giving the same answers:
+
+* :func:`encode`: a data owner's Spark DataFrame to encodings with ``mapInPandas``; every
+  batch is encoded by :class:`nislink.Encoder`, whose output for a record depends only on
+  that record, the schema and the secret, so the bits equal the local encoder's.
+* :func:`candidate_pairs`: blocking as joins on keys (keyed tokens and match keys, pair
+  tokens such as ``"surname+dob"``, LSH band keys with the same sampled bit positions as
+  :class:`nislink.block.LSHBlocking`), block-size caps and length filters as in
+  :mod:`nislink.block`; pairs de-duplicated.
+* :func:`score`: comparison and Fellegi-Sunter scoring of candidate pairs in vectorised
+  pandas UDFs with a trained :class:`nislink.model.FellegiSunter` (trained locally on a
+  sample by :func:`fit_model`, or any trained model loaded from JSON).
+* :func:`link` / :func:`dedupe`: threshold, one-to-one assignment (greedy or optimal: the
+  pair graph is split into connected components on Spark and each component is resolved
+  by :mod:`nislink.resolve`, which gives the local result exactly) and clustering
+  (connected components by iterative min-label propagation).
+* results are Spark DataFrames; :func:`write_parquet`, :meth:`SparkEncoded.write` and
+  :func:`read_encoded` store them as Parquet.
+
+Encoded Spark DataFrames (:class:`SparkEncoded`) have the columns ``_row`` (``long``,
+record order: ties between equal weights are broken by it exactly as by row positions
+locally), ``id`` (``string``), ``bf:<field>`` (``binary``: the row's little-endian
+``uint64`` words), ``present:<field>`` (``boolean``), ``clk``/``present:clk`` and
+``tok:<name>`` (``long``: the ``uint64`` token's bits as a signed integer; 0 = missing).
+
+**The secret on executors.** :class:`nislink.Secret` refuses to be pickled. ``secret``
+may be a ``Secret`` (its key material travels inside the pickled task closure, in a
+holder whose ``repr`` is masked, so it never appears in query plans, the Spark UI or
+logs; turn on ``spark.network.crypto.enabled`` so closures are encrypted in transit), or
+the text ``"env:NAME"`` / ``"file:/path"``: executors then read the key themselves from
+that environment variable (set ``spark.executorEnv.NAME``; Spark redacts configuration
+keys matching ``secret``) or that file, and nothing secret is shipped at all. Only data
+owners encode; the linkage unit's functions need no secret.
+
+Errors from Spark set-up (no Java, wrong Java, bad configuration, a session that cannot
+start) are raised as one :class:`SparkSetupError` with a plain message.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields as dc_fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.model import FellegiSunter, weight_to_probability
+from nislink.schema import Schema
+from nislink.secrets import Secret
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = [
+    "SparkSetupError",
+    "SparkEncoded",
+    "SparkLinkResult",
+    "SparkDedupeResult",
+    "check_java",
+    "session",
+    "encode",
+    "from_local",
+    "read_encoded",
+    "candidate_pairs",
+    "score",
+    "fit_model",
+    "connected_components",
+    "one_to_one",
+    "link",
+    "dedupe",
+    "write_parquet",
+]
+
+ROW = "_row"
+MIN_JAVA = 17
+
+
+class SparkSetupError(RuntimeError):
+    """Spark could not be used: PySpark or Java missing, bad configuration, start failure."""
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401, PLC0415
+    except ImportError:
+        raise SparkSetupError(
+            "nislink.spark needs PySpark 4 and Java 17+: pip install 'nislink[spark]'"
+        ) from None
+
+
+def check_java() -> str:
+    """Check that Java 17 or later is available (``JAVA_HOME`` or ``java`` on ``PATH``).
+
+    Returns the path of the ``java`` binary; raises :class:`SparkSetupError` otherwise.
+    """
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = os.path.join(home, "bin", "java")
+        if not os.path.isfile(java):
+            raise SparkSetupError(
+                f"JAVA_HOME is {home!r} but {java} does not exist: point JAVA_HOME at a "
+                f"Java {MIN_JAVA}+ installation (or unset it to use java on PATH)")
+    else:
+        found = shutil.which("java")
+        if found is None:
+            raise SparkSetupError(
+                f"Java was not found: Spark needs Java {MIN_JAVA} or later; install it "
+                "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+        java = found
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SparkSetupError(f"cannot run {java} -version: {exc}") from None
+    text = (out.stderr or "") + (out.stdout or "")
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    if out.returncode != 0 or m is None:
+        raise SparkSetupError(f"{java} -version failed; Spark needs Java {MIN_JAVA} or later")
+    major = int(m.group(1))
+    if major == 1 and m.group(2):  # "1.8" style
+        major = int(m.group(2))
+    if major < MIN_JAVA:
+        raise SparkSetupError(
+            f"Java {major} found at {java}; PySpark 4 needs Java {MIN_JAVA} or later")
+    return java
+
+
+_MASTER_RE = re.compile(
+    r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|yarn|spark://.+|k8s://.+"
+    r"|mesos://.+)$")
+_SIZE_RE = re.compile(r"^\d+[kmgtp]?b?$", re.IGNORECASE)
+
+
+def _check_conf(master: str | None, conf: Mapping[str, Any]) -> dict[str, str]:
+    if master is not None and not _MASTER_RE.match(str(master)):
+        raise SparkSetupError(
+            f"bad Spark master {master!r}: expected local, local[N], local[*], yarn, "
+            "spark://host:port or k8s://...")
+    out: dict[str, str] = {}
+    for k, v in conf.items():
+        if not isinstance(k, str) or not k.startswith("spark."):
+            raise SparkSetupError(f"bad Spark configuration key {k!r}: keys start with 'spark.'")
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        if not isinstance(v, (str, int, float)):
+            raise SparkSetupError(f"Spark configuration {k}: value must be text or a number")
+        v = str(v)
+        if (k.endswith(".memory") or k.endswith("memoryOverhead")
+                or k.endswith("maxResultSize")) and not _SIZE_RE.match(v):
+            raise SparkSetupError(
+                f"Spark configuration {k}={v!r} is not a size (e.g. '4g', '512m')")
+        if k == "spark.sql.shuffle.partitions" and not (v.isdigit() and int(v) > 0):
+            raise SparkSetupError(f"spark.sql.shuffle.partitions must be a positive integer, "
+                                  f"got {v!r}")
+        out[k] = v
+    return out
+
+
+def session(
+    master: str | None = "local[2]",
+    *,
+    app_name: str = "nislink",
+    conf: Mapping[str, Any] | None = None,
+    shuffle_partitions: int | None = None,
+    log_level: str = "WARN",
+) -> "SparkSession":
+    """Start (or get) a SparkSession set up for nislink.
+
+    Checks PySpark and Java first; Python workers use this interpreter unless
+    ``PYSPARK_PYTHON`` is set; Arrow is on. ``master=None`` leaves the master to
+    ``spark-submit``. Any failure is raised as :class:`SparkSetupError`.
+    """
+    _require_pyspark()
+    cfg = dict(conf or {})
+    if shuffle_partitions is not None:
+        cfg["spark.sql.shuffle.partitions"] = shuffle_partitions
+    cfg = _check_conf(master, cfg)
+    check_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession  # noqa: PLC0415
+
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    cfg.setdefault("spark.sql.execution.arrow.pyspark.enabled", "true")
+    cfg.setdefault("spark.sql.session.timeZone", "UTC")
+    cfg.setdefault("spark.ui.showConsoleProgress", "false")
+    for k, v in cfg.items():
+        builder = builder.config(k, v)
+    try:
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel(log_level)
+    except Exception as exc:  # noqa: BLE001 - Py4J, PySparkRuntimeError, Java errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkSetupError(f"Spark could not start (master={master!r}): {first}") from None
+    return spark
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class _SealedKey:
+    """Key material for executors; never printed. Pickles to its bytes (task closures
+    only), unlike :class:`Secret`, which refuses pickling altogether."""
+
+    __slots__ = ("_k",)
+
+    def __init__(self, key: bytes) -> None:
+        self._k = bytes(key)
+
+    def __repr__(self) -> str:
+        return "<nislink sealed key>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_SealedKey, (self._k,))
+
+    def open(self) -> Secret:
+        """The :class:`Secret`."""
+        return Secret.from_bytes(self._k)
+
+
+class _SourcedKey:
+    """A reference to key material each executor loads itself (``env:`` or ``file:``)."""
+
+    __slots__ = ("_src",)
+
+    def __init__(self, src: str) -> None:
+        self._src = src
+
+    def __repr__(self) -> str:
+        return f"<nislink key from {self._src.split(':', 1)[0]}>"
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_SourcedKey, (self._src,))
+
+    def open(self) -> Secret:
+        """Load the :class:`Secret` from the environment variable or file."""
+        kind, _, where = self._src.partition(":")
+        return Secret.from_env(where) if kind == "env" else Secret.from_file(where)
+
+
+def _key_source(secret: Secret | str) -> tuple[Secret, _SealedKey | _SourcedKey]:
+    if isinstance(secret, Secret):
+        return secret, _SealedKey(secret._material())
+    if isinstance(secret, str) and secret.startswith(("env:", "file:")) and \
+            secret.split(":", 1)[1]:
+        src = _SourcedKey(secret)
+        return src.open(), src
+    raise TypeError("secret must be a nislink.Secret or the text 'env:NAME' / 'file:/path'")
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def _bf(name: str) -> str:
+    return f"bf:{name}"
+
+
+def _pr(name: str) -> str:
+    return f"present:{name}"
+
+
+def _tk(name: str) -> str:
+    return f"tok:{name}"
+
+
+def _pack_rows(bits: np.ndarray) -> list[bytes]:
+    le = np.ascontiguousarray(bits.astype("<u8", copy=False))
+    return [r.tobytes() for r in le]
+
+
+def _unpack_rows(values: Any, nbits: int) -> np.ndarray:
+    words = (nbits + 63) // 64
+    vals = list(values)
+    if not vals:
+        return np.zeros((0, words), dtype=np.uint64)
+    buf = b"".join(bytes(v) for v in vals)
+    return np.frombuffer(buf, dtype="<u8").reshape(len(vals), words).astype(np.uint64)
+
+
+def _u2i(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.uint64).view(np.int64)
+
+
+def _i2u(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64).view(np.uint64)
+
+
+@dataclass
+class SparkEncoded:
+    """One party's encodings as a Spark DataFrame (layout in the module docstring).
+
+    ``meta`` is the encoder's metadata (as :attr:`EncodedFrame.meta`), ``fields`` maps
+    each field to its filter length in bits, ``clk_nbits`` is the CLK length (or
+    ``None``) and ``tokens`` lists the token names. ``rejects`` (from :func:`encode`):
+    ``row, id, field, reason`` of rows that could not be encoded (never raw values).
+    """
+
+    df: "DataFrame"
+    meta: dict[str, Any]
+    fields: dict[str, int]
+    clk_nbits: int | None
+    tokens: list[str]
+    rejects: "DataFrame | None" = None
+
+    def __repr__(self) -> str:
+        return (f"SparkEncoded(fields={list(self.fields)}, clk={self.clk_nbits}, "
+                f"tokens={self.tokens}, party={self.meta.get('party')!r})")
+
+    def skeleton(self) -> EncodedFrame:
+        """A zero-row :class:`EncodedFrame` with this layout and metadata (for rule and
+        compatibility logic that only looks at names, lengths and metadata)."""
+        fl = {k: BitMatrix(np.zeros((0, (n + 63) // 64), np.uint64), n)
+              for k, n in self.fields.items()}
+        clk = (BitMatrix(np.zeros((0, (self.clk_nbits + 63) // 64), np.uint64), self.clk_nbits)
+               if self.clk_nbits is not None else None)
+        return EncodedFrame(np.zeros(0, object), fl, clk,
+                            {t: np.zeros(0, np.uint64) for t in self.tokens}, dict(self.meta))
+
+    def to_local(self) -> EncodedFrame:
+        """Collect to the driver as an :class:`EncodedFrame` (rows in ``_row`` order)."""
+        pdf = self.df.toPandas().sort_values(ROW, kind="stable").reset_index(drop=True)
+        return _frame_from_pandas(pdf, self, "")
+
+    def write(self, path: str, mode: str = "errorifexists") -> None:
+        """Write as Parquet (the metadata as JSON text under ``<path>/_nislink_meta``,
+        which Parquet readers skip)."""
+        self.df.write.mode(mode).parquet(path)
+        spark = self.df.sparkSession
+        info = {"meta": self.meta, "fields": self.fields, "clk_nbits": self.clk_nbits,
+                "tokens": self.tokens}
+        spark.createDataFrame([(json.dumps(info),)], "value string").coalesce(1) \
+            .write.mode("overwrite").text(path.rstrip("/") + "/_nislink_meta")
+
+
+def read_encoded(spark: "SparkSession", path: str) -> SparkEncoded:
+    """Read encodings written by :meth:`SparkEncoded.write`."""
+    try:
+        text = "".join(r.value for r in
+                       spark.read.text(path.rstrip("/") + "/_nislink_meta").collect())
+        info = json.loads(text)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: not nislink Spark encodings (no readable metadata: "
+                         f"{type(exc).__name__})") from None
+    return SparkEncoded(spark.read.parquet(path), info["meta"], dict(info["fields"]),
+                        info["clk_nbits"], list(info["tokens"]))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The picklable part of a :class:`SparkEncoded` (shipped to executors)."""
+
+    fields: dict[str, int]
+    clk_nbits: int | None
+    tokens: list[str]
+    meta: dict[str, Any]
+
+
+def _layout(e: SparkEncoded) -> _Layout:
+    return _Layout(dict(e.fields), e.clk_nbits, list(e.tokens), dict(e.meta))
+
+
+def _frame_from_pandas(pdf: pd.DataFrame, enc: "SparkEncoded | _Layout", prefix: str,
+                       fields: Sequence[str] | None = None,
+                       tokens: Sequence[str] | None = None,
+                       clk: bool = True) -> EncodedFrame:
+    """An EncodedFrame from columns ``<prefix>bf:...`` etc. of a pandas batch."""
+    n = len(pdf)
+    fl = {}
+    for f in (enc.fields if fields is None else fields):
+        bits = _unpack_rows(pdf[prefix + _bf(f)], enc.fields[f])
+        fl[f] = BitMatrix(bits, enc.fields[f],
+                          present=pdf[prefix + _pr(f)].to_numpy(dtype=bool))
+    ck = None
+    if clk and enc.clk_nbits is not None and prefix + "clk" in pdf:
+        ck = BitMatrix(_unpack_rows(pdf[prefix + "clk"], enc.clk_nbits), enc.clk_nbits,
+                       present=pdf[prefix + _pr("clk")].to_numpy(dtype=bool))
+    toks = {t: _i2u(pdf[prefix + _tk(t)].to_numpy(dtype=np.int64))
+            for t in (enc.tokens if tokens is None else tokens)}
+    ids = pdf[prefix + "id"].to_numpy(dtype=object) if prefix + "id" in pdf else \
+        np.array([str(i) for i in range(n)], dtype=object)
+    return EncodedFrame(ids, fl, ck, toks, dict(enc.meta))
+
+
+def _spark_schema(fields: Mapping[str, int], clk: bool, tokens: Sequence[str],
+                  extra: Sequence[tuple[str, str]] = ()) -> Any:
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    cols = [T.StructField(ROW, T.LongType(), False), T.StructField("id", T.StringType(), True)]
+    for f in fields:
+        cols += [T.StructField(_bf(f), T.BinaryType(), True),
+                 T.StructField(_pr(f), T.BooleanType(), True)]
+    if clk:
+        cols += [T.StructField("clk", T.BinaryType(), True),
+                 T.StructField(_pr("clk"), T.BooleanType(), True)]
+    cols += [T.StructField(_tk(t), T.LongType(), True) for t in tokens]
+    cols += [T.StructField(n, T.StringType(), True) for n, _ in extra]
+    return T.StructType(cols)
+
+
+def _frame_to_pandas(enc: EncodedFrame, rows: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {ROW: np.asarray(rows, dtype=np.int64),
+                           "id": np.asarray(enc.ids, dtype=object)}
+    for f, bm in enc.fields.items():
+        out[_bf(f)] = _pack_rows(bm.bits)
+        out[_pr(f)] = np.asarray(bm.present, dtype=bool)
+    if enc.clk is not None:
+        out["clk"] = _pack_rows(enc.clk.bits)
+        out[_pr("clk")] = np.asarray(enc.clk.present, dtype=bool)
+    for t, v in enc.tokens.items():
+        out[_tk(t)] = _u2i(v)
+    return out
+
+
+def from_local(spark: "SparkSession", enc: EncodedFrame, *,
+               partitions: int | None = None) -> SparkEncoded:
+    """Put a local :class:`EncodedFrame` on Spark (``_row`` = row position)."""
+    if not isinstance(enc, EncodedFrame):
+        raise TypeError("from_local() needs an EncodedFrame")
+    cols = _frame_to_pandas(enc, np.arange(len(enc), dtype=np.int64))
+    pdf = pd.DataFrame(cols)
+    schema = _spark_schema({f: bm.nbits for f, bm in enc.fields.items()},
+                           enc.clk is not None, list(enc.tokens))
+    df = spark.createDataFrame(pdf, schema=schema)
+    if partitions:
+        df = df.repartition(int(partitions))
+    return SparkEncoded(df, dict(enc.meta), {f: bm.nbits for f, bm in enc.fields.items()},
+                        enc.clk.nbits if enc.clk is not None else None, list(enc.tokens))
+
+
+def encode(
+    df: "DataFrame",
+    schema: Schema,
+    secret: Secret | str,
+    *,
+    id_column: str,
+    columns: Mapping[str, str] | None = None,
+    party: str | None = None,
+    destroy_by: str | _dt.date | None = None,
+    today: _dt.date | None = None,
+    dayfirst: bool = True,
+) -> SparkEncoded:
+    """Encode a Spark DataFrame of raw records, as :meth:`nislink.Encoder.encode` does.
+
+    ``id_column`` (required) names the unique record-id column; duplicated ids are an
+    error (checked over the whole DataFrame). ``today`` (default: today on the driver)
+    fixes the date used to judge dates of birth on every executor. ``secret``: a
+    :class:`Secret`, or ``"env:NAME"`` / ``"file:/path"`` for executors to load it
+    themselves (see the module docstring). Returns a :class:`SparkEncoded` whose
+    ``rejects`` lists the rows that could not be encoded (row = ``_row``, the record's
+    position mark, id, field, reason). The result is persisted (memory and disk).
+    """
+    from pyspark import StorageLevel  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    from nislink.encode.encoder import Encoder  # noqa: PLC0415
+
+    if not isinstance(schema, Schema):
+        raise TypeError("encode() needs a nislink.Schema")
+    drv_secret, key = _key_source(secret)
+    today = today if today is not None else _dt.date.today()
+    cols = dict(columns or {})
+    if schema.kind == "clkhash":
+        need = [c for c in df.columns if c != id_column]
+    else:
+        bad = [k for k in cols if k not in {f.name for f in schema.fields}]
+        if bad:
+            raise ValueError(f"columns: {bad[0]!r} is not a field of the schema")
+        need = list(dict.fromkeys(cols.get(f.name, f.column) for f in schema.fields))
+    missing = [c for c in [id_column, *need] if c not in df.columns]
+    if missing:
+        raise ValueError(f"column {missing[0]!r} is not in the data "
+                         f"(columns: {', '.join(df.columns)})")
+    # layout and metadata from a zero-row encoding on the driver
+    proto_enc = Encoder(schema, drv_secret, dayfirst=dayfirst, today=today, workers=1)
+    proto = proto_enc.encode(pd.DataFrame({c: pd.Series([], dtype=object)
+                                           for c in [id_column, *need]}),
+                             columns=cols or None, id_column=id_column, party=party,
+                             destroy_by=destroy_by)
+    fields_nbits = {f: bm.nbits for f, bm in proto.fields.items()}
+    has_clk = proto.clk is not None
+    tokens = list(proto.tokens)
+    dup = df.groupBy(id_column).count().filter(F.col("count") > 1).limit(1).collect()
+    if dup:
+        raise ValueError(f"id column {id_column!r} has duplicated ids; every record needs "
+                         "a unique id")
+    out_schema = _spark_schema(fields_nbits, has_clk, tokens,
+                               extra=[("_rej_field", "string"), ("_rej_reason", "string")])
+    names = out_schema.fieldNames()
+
+    def _encode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        enc = Encoder(schema, key.open(), dayfirst=dayfirst, today=today, workers=1)
+        for pdf in batches:
+            rows = pdf[ROW].to_numpy(dtype=np.int64)
+            data = pdf.drop(columns=[ROW])
+            data.index = pd.Index(rows)
+            ef = enc.encode(data, columns=cols or None, id_column=id_column)
+            id_text = pd.Index([str(v) for v in data[id_column].tolist()])
+            pos = id_text.get_indexer(pd.Index(ef.ids))
+            good = pd.DataFrame(_frame_to_pandas(ef, rows[pos]))
+            good["_rej_field"] = None
+            good["_rej_reason"] = None
+            rj = ef.rejects
+            if rj is not None and len(rj):
+                bad = pd.DataFrame({ROW: rj["row"].to_numpy(dtype=np.int64),
+                                    "id": [None if v is None else str(v) for v in rj["id"]],
+                                    "_rej_field": rj["field"].astype(str).to_numpy(),
+                                    "_rej_reason": rj["reason"].astype(str).to_numpy()})
+                for c in names:
+                    if c not in bad.columns:
+                        bad[c] = pd.Series([None] * len(bad), dtype=object)
+                yield bad[names]
+            yield good[names]
+
+    src = df.select(*[F.col(c) for c in dict.fromkeys([id_column, *need])]) \
+        .withColumn(ROW, F.monotonically_increasing_id())
+    allrows = src.mapInPandas(_encode_batches, schema=out_schema) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")
+    rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
+        F.col(ROW).alias("row"), "id", F.col("_rej_field").alias("field"),
+        F.col("_rej_reason").alias("reason"))
+    meta = dict(proto.meta)
+    meta["rows"] = int(_action(encoded.count, "encoding"))
+    return SparkEncoded(encoded, meta, fields_nbits, proto.clk.nbits if has_clk else None,
+                        tokens, rejects)
+
+
+def _action(fn: Any, what: str) -> Any:
+    """Run a Spark action; a failure inside a Python task is re-raised as one
+    ``RuntimeError`` carrying nislink's own last message line (not the JVM trace)."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001
+        if type(exc).__name__ != "PythonException":
+            raise
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        last = next((ln for ln in reversed(lines) if re.match(r"^[\w.]+(Error|Exception):", ln)),
+                    lines[-1] if lines else type(exc).__name__)
+        raise RuntimeError(f"{what} failed on a Spark executor: {last}") from None
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def _combine_tokens_np(tok: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    from nislink.linkage import combine_tokens  # noqa: PLC0415
+
+    n = len(next(iter(tok.values())))
+    frame = EncodedFrame(np.zeros(n, object), {}, None, {k: tok[k] for k in names}, {})
+    return combine_tokens(frame, list(names))
+
+
+def _band_keys_np(bits: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``(n, bands)`` uint64 keys: bit ``k`` of band ``g`` = filter bit ``pos[g, k]``."""
+    n = len(bits)
+    words = np.take(bits, pos >> 6, axis=1)  # (n, bands, r)
+    sel = (words >> (pos & 63).astype(np.uint64)) & np.uint64(1)
+    shifts = np.arange(pos.shape[1], dtype=np.uint64)
+    return np.bitwise_or.reduce(sel << shifts, axis=2).reshape(n, pos.shape[0])
+
+
+@dataclass
+class _KeyPlan:
+    """What the key-extraction UDF emits: token groups and LSH rules."""
+
+    tokens: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+    lsh: list[tuple[int, str | None, np.ndarray]] = field(default_factory=list)
+    caps: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+def _popcount_hist(enc: SparkEncoded, fld: str | None) -> np.ndarray:
+    """Sorted popcounts of the present filters (from a histogram computed on Spark)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    col, nbits = ("clk", enc.clk_nbits) if fld is None else (_bf(fld), enc.fields[fld])
+    prc = _pr("clk") if fld is None else _pr(fld)
+
+    def pcs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            bits = _unpack_rows(pdf[col], nbits)
+            pc = np.bitwise_count(bits).sum(axis=1).astype(np.int64)
+            pc = pc[pdf[prc].to_numpy(dtype=bool)]
+            v, c = np.unique(pc, return_counts=True)
+            yield pd.DataFrame({"pc": v.astype(np.int64), "n": c.astype(np.int64)})
+
+    sch = T.StructType([T.StructField("pc", T.LongType()), T.StructField("n", T.LongType())])
+    rows = enc.df.select(col, prc).mapInPandas(pcs, schema=sch).groupBy("pc") \
+        .agg(F.sum("n").alias("n")).collect()
+    if not rows:
+        return np.zeros(0, np.int64)
+    v = np.array([r["pc"] for r in rows], np.int64)
+    c = np.array([r["n"] for r in rows], np.int64)
+    o = np.argsort(v)
+    return np.repeat(v[o], c[o])
+
+
+def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> np.ndarray:
+    """The sampled positions of an LSHBlocking rule, chosen exactly as nislink.block does."""
+    from nislink import block  # noqa: PLC0415
+
+    def nbits_of(e: SparkEncoded) -> int:
+        if rule.field is None:
+            if e.clk_nbits is None:
+                raise ValueError("LSHBlocking needs a record-level filter (clk), but the "
+                                 "frame has none")
+            return e.clk_nbits
+        if rule.field not in e.fields:
+            raise KeyError(f"LSHBlocking: no field {rule.field!r}; fields are "
+                           f"{sorted(e.fields)}")
+        return e.fields[rule.field]
+
+    nbits = nbits_of(a)
+    if b is not None and nbits_of(b) != nbits:
+        raise ValueError(f"LSHBlocking: filters differ in length ({nbits}, {nbits_of(b)})")
+    if rule.bits_per_band is not None and rule.bands is not None:
+        r, nb = rule.bits_per_band, rule.bands
+    else:
+        pa = _popcount_hist(a, rule.field)
+        pb = _popcount_hist(b, rule.field) if b is not None else None
+        allp = pa if pb is None else np.concatenate([pa, pb])
+        design = float(np.quantile(allp, rule.popcount_quantile)) if len(allp) else 1.0
+
+        def dens(p: np.ndarray, k: int = 64) -> np.ndarray:
+            if not len(p):
+                return np.empty(0)
+            return np.quantile(p, (np.arange(k) + 0.5) / k) / nbits
+
+        n_a = int(a.df.count())
+        n_b = int(b.df.count()) if b is not None else n_a
+        params = block.lsh_parameters(
+            rule.threshold, rule.completeness, nbits, design, n_a=n_a, n_b=n_b,
+            densities=(dens(pa), dens(pb if pb is not None else pa)))
+        r, nb = params.bits_per_band, params.bands
+    rng = np.random.default_rng(rule.seed)
+    return np.stack([np.sort(rng.choice(nbits, size=r, replace=False)) for _ in range(nb)])
+
+
+def _rules(a: SparkEncoded, b: SparkEncoded | None, blocking: Any) -> list[Any]:
+    from nislink import block  # noqa: PLC0415
+    from nislink.linkage import default_blocking  # noqa: PLC0415
+
+    if blocking is None:
+        return default_blocking(a.skeleton(), None if b is None else b.skeleton())
+    if isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
+                             block.LengthFilter)):
+        return [blocking]
+    return list(blocking)
+
+
+def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
+                    blocking: Any = None) -> "DataFrame":
+    """Candidate pairs ``ra, rb`` (the ``_row`` of each side), de-duplicated.
+
+    ``blocking``: ``None`` for :func:`nislink.linkage.default_blocking`, or a list of
+    :mod:`nislink.block` rules (:class:`~nislink.block.TokenBlocking`, which may name
+    pair tokens such as ``"surname+dob"``, :class:`~nislink.block.LSHBlocking`,
+    :class:`~nislink.block.LengthFilter`). The pairs equal
+    :func:`nislink.linkage.candidates` on the same data. ``b=None`` de-duplicates
+    ``a`` (``ra < rb``). :class:`~nislink.block.AllPairs` is not offered on Spark.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    from nislink import block  # noqa: PLC0415
+
+    rules = _rules(a, b, blocking)
+    plan = _KeyPlan()
+    filters: list[Any] = []
+    kid = 0
+    for rule in rules:
+        if isinstance(rule, block.LengthFilter):
+            filters.append(rule)
+        elif isinstance(rule, block.TokenBlocking):
+            for t in rule.tokens:
+                parts = tuple(t.split("+")) if ("+" in t and t not in a.tokens) else (t,)
+                for e, side in ((a, "a"), (b, "b")):
+                    for p in parts:
+                        if e is not None and p not in e.tokens:
+                            raise KeyError(f"TokenBlocking: file {side} has no token {p!r}; "
+                                           f"tokens are {sorted(e.tokens)}")
+                plan.tokens.append((kid, t, parts))
+                plan.caps.append(rule.max_block_size)
+                plan.names.append(f"token:{t}")
+                kid += 1
+        elif isinstance(rule, block.LSHBlocking):
+            pos = _lsh_rule_positions(rule, a, b)
+            plan.lsh.append((kid, rule.field, pos))
+            for g in range(len(pos)):
+                plan.caps.append(rule.max_block_size)
+                plan.names.append(f"lsh:{rule.field or 'clk'}:{rule.seed}:band{g}")
+            kid += len(pos)
+        elif isinstance(rule, block.AllPairs):
+            raise ValueError("AllPairs is not offered on Spark: use token or LSH blocking")
+        else:
+            raise TypeError(f"unknown blocking rule {rule!r}")
+    if kid == 0:
+        raise ValueError("blocking needs at least one generating rule (TokenBlocking or "
+                         "LSHBlocking); LengthFilter only removes pairs")
+
+    key_schema = T.StructType([T.StructField("kid", T.IntegerType(), False),
+                               T.StructField("key", T.LongType(), False),
+                               T.StructField("r", T.LongType(), False)])
+
+    def keys_of(e: SparkEncoded) -> "DataFrame":
+        toks = sorted({p for _, _, parts in plan.tokens for p in parts})
+        lsh_cols = []
+        for _, fld, _ in plan.lsh:
+            lsh_cols += ["clk", _pr("clk")] if fld is None else [_bf(fld), _pr(fld)]
+        cols = list(dict.fromkeys([ROW, *[_tk(t) for t in toks], *lsh_cols]))
+        fl = dict(e.fields)
+        cnb = e.clk_nbits
+
+        def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for pdf in batches:
+                rows = pdf[ROW].to_numpy(dtype=np.int64)
+                tk = {t: _i2u(pdf[_tk(t)].to_numpy(dtype=np.int64)) for t in toks}
+                out_k, out_v, out_r = [], [], []
+                for k, _, parts in plan.tokens:
+                    v = tk[parts[0]] if len(parts) == 1 else _combine_tokens_np(tk, parts)
+                    ok = v != 0
+                    out_k.append(np.full(int(ok.sum()), k, np.int32))
+                    out_v.append(_u2i(v[ok]))
+                    out_r.append(rows[ok])
+                for k0, fld, pos in plan.lsh:
+                    col, prc, nb = ("clk", _pr("clk"), cnb) if fld is None else \
+                        (_bf(fld), _pr(fld), fl[fld])
+                    ok = pdf[prc].to_numpy(dtype=bool)
+                    bits = _unpack_rows(pdf[col], nb)[ok]
+                    keys = _band_keys_np(bits, pos)
+                    g = keys.shape[1]
+                    out_k.append(np.tile(np.arange(k0, k0 + g, dtype=np.int32), len(bits)))
+                    out_v.append(_u2i(keys.reshape(-1)))
+                    out_r.append(np.repeat(rows[ok], g))
+                yield pd.DataFrame({
+                    "kid": np.concatenate(out_k) if out_k else np.zeros(0, np.int32),
+                    "key": np.concatenate(out_v) if out_v else np.zeros(0, np.int64),
+                    "r": np.concatenate(out_r) if out_r else np.zeros(0, np.int64)})
+
+        return e.df.select(*cols).mapInPandas(emit, schema=key_schema)
+
+    caps = F.element_at(F.array(*[F.lit(int(c)) for c in plan.caps]), F.col("kid") + 1)
+    ka = keys_of(a)
+    if b is None:
+        sizes = ka.groupBy("kid", "key").agg(F.count(F.lit(1)).alias("n"))
+        ok = sizes.filter(F.col("n") <= caps).filter(F.col("n") > 1).select("kid", "key")
+        kk = ka.join(ok, ["kid", "key"])
+        pairs = kk.alias("x").join(kk.alias("y"), ["kid", "key"]) \
+            .filter(F.col("x.r") < F.col("y.r")) \
+            .select(F.col("x.r").alias("ra"), F.col("y.r").alias("rb"))
+    else:
+        kb = keys_of(b)
+        sa = ka.groupBy("kid", "key").agg(F.count(F.lit(1)).alias("na"))
+        sb = kb.groupBy("kid", "key").agg(F.count(F.lit(1)).alias("nb"))
+        ok = sa.join(sb, ["kid", "key"]).filter((F.col("na") <= caps) & (F.col("nb") <= caps)) \
+            .select("kid", "key")
+        pairs = ka.join(ok, ["kid", "key"]).select("kid", "key", F.col("r").alias("ra")) \
+            .join(kb.select("kid", "key", F.col("r").alias("rb")), ["kid", "key"]) \
+            .select("ra", "rb")
+    pairs = pairs.distinct()
+    for flt in filters:
+        pairs = _length_filter(pairs, a, b if b is not None else a, flt)
+    return pairs
+
+
+def _popcounts_df(e: SparkEncoded, fld: str | None, name: str) -> "DataFrame":
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if fld is None and e.clk_nbits is None:
+        raise ValueError("LengthFilter needs a record-level filter (clk), but the frame has none")
+    if fld is not None and fld not in e.fields:
+        raise KeyError(f"LengthFilter: no field {fld!r}; fields are {sorted(e.fields)}")
+    col, nbits = ("clk", e.clk_nbits) if fld is None else (_bf(fld), e.fields[fld])
+
+    def pcs(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            bits = _unpack_rows(pdf[col], nbits)
+            yield pd.DataFrame({name: pdf[ROW].to_numpy(dtype=np.int64),
+                                f"{name}_pc": np.bitwise_count(bits).sum(axis=1)
+                                .astype(np.int64)})
+
+    sch = T.StructType([T.StructField(name, T.LongType()),
+                        T.StructField(f"{name}_pc", T.LongType())])
+    return e.df.select(ROW, col).mapInPandas(pcs, schema=sch)
+
+
+def _length_filter(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, flt: Any) -> "DataFrame":
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    x = pairs.join(_popcounts_df(a, flt.field, "ra"), "ra") \
+        .join(_popcounts_df(b, flt.field, "rb"), "rb")
+    pa, pb = F.col("ra_pc"), F.col("rb_pc")
+    tot = pa + pb
+    bound = F.when(tot > 0, (F.lit(2.0) * F.least(pa, pb).cast("double")) / tot.cast("double")) \
+        .otherwise(F.lit(0.0))
+    keep = bound >= F.lit(float(flt.threshold))
+    if flt.keep_missing:
+        keep = keep | (pa == 0) | (pb == 0)
+    return x.filter(keep).select("ra", "rb")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+class _TableTF(FellegiSunter):
+    """A FellegiSunter whose term frequencies come from tables computed over the whole
+    data on Spark (the scoring UDF sees a batch of pairs, not the whole frames)."""
+
+    tf_tables: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def _tf_log2_u(self, c, a, b, values):  # type: ignore[no-untyped-def]
+        uniq, freq = self.tf_tables[c.name]
+        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
+        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
+            np.full(len(values), self.tf_min)
+        return np.log2(np.maximum(f, self.tf_min))
+
+
+def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np.ndarray]:
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    parts = [s.df.select(F.col(_tk(token)).alias("v")).filter(F.col("v") != 0) for s in sides]
+    u = parts[0]
+    for p in parts[1:]:
+        u = u.unionAll(p)
+    rows = u.groupBy("v").count().collect()
+    if not rows:
+        return np.zeros(0, np.uint64), np.zeros(0, np.float64)
+    v = _i2u(np.array([r["v"] for r in rows], np.int64))
+    c = np.array([r["count"] for r in rows], np.int64)
+    o = np.argsort(v)
+    v, c = v[o], c[o]
+    return v, c / c.sum()
+
+
+def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None) -> FellegiSunter:
+    model._check_fitted()
+    if not any(c.tf_adjust and c.token is not None for c in model.comparisons):
+        return model
+    m = _TableTF(**{f.name: getattr(model, f.name) for f in dc_fields(FellegiSunter)})
+    sides = [a] if b is None else [a, b]
+    m.tf_tables = {c.name: _tf_table(sides, c.token) for c in model.comparisons
+                   if c.tf_adjust and c.token is not None}
+    return m
+
+
+def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
+          model: FellegiSunter) -> "DataFrame":
+    """Score candidate pairs (``ra, rb``) with a trained model.
+
+    Returns ``ra, rb, id_a, id_b, match_weight, match_probability``; the weights equal
+    :meth:`nislink.model.FellegiSunter.score` on the same pairs.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if not isinstance(model, FellegiSunter):
+        raise TypeError("score() needs a trained nislink FellegiSunter model")
+    bb = a if b is None else b
+    mdl = _scoring_model(model, a, b)
+    lay_a, lay_b = _layout(a), _layout(bb)
+    need_f = sorted({c.field for c in mdl.comparisons if c.field is not None})
+    need_t = sorted({c.token for c in mdl.comparisons if c.token is not None})
+    for e, side in ((a, "a"), (bb, "b")):
+        for f in need_f:
+            if f not in e.fields:
+                raise KeyError(f"frame {side} has no encoded field {f!r} (has {sorted(e.fields)})")
+        for t in need_t:
+            if t not in e.tokens:
+                raise KeyError(f"frame {side} has no token {t!r} (has {sorted(e.tokens)})")
+
+    def side(e: SparkEncoded, p: str, r: str) -> "DataFrame":
+        cols = [F.col(ROW).alias(r), F.col("id").alias(p + "id")]
+        for f in need_f:
+            cols += [F.col(_bf(f)).alias(p + _bf(f)), F.col(_pr(f)).alias(p + _pr(f))]
+        cols += [F.col(_tk(t)).alias(p + _tk(t)) for t in need_t]
+        return e.df.select(*cols)
+
+    joined = pairs.select("ra", "rb").join(side(a, "a__", "ra"), "ra") \
+        .join(side(bb, "b__", "rb"), "rb")
+    out_schema = T.StructType([
+        T.StructField("ra", T.LongType()), T.StructField("rb", T.LongType()),
+        T.StructField("id_a", T.StringType()), T.StructField("id_b", T.StringType()),
+        T.StructField("match_weight", T.DoubleType()),
+        T.StructField("match_probability", T.DoubleType())])
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            n = len(pdf)
+            if n == 0:
+                continue
+            fa = _frame_from_pandas(pdf, lay_a, "a__", need_f, need_t, clk=False)
+            fb = _frame_from_pandas(pdf, lay_b, "b__", need_f, need_t, clk=False)
+            idx = np.arange(n, dtype=np.int64)
+            s = mdl.score(fa, fb, idx, idx)
+            w = s["match_weight"].to_numpy()
+            yield pd.DataFrame({"ra": pdf["ra"].to_numpy(np.int64),
+                                "rb": pdf["rb"].to_numpy(np.int64),
+                                "id_a": fa.ids, "id_b": fb.ids, "match_weight": w,
+                                "match_probability": weight_to_probability(w)})
+
+    return joined.mapInPandas(run, schema=out_schema)
+
+
+def fit_model(
+    a: SparkEncoded,
+    b: SparkEncoded | None = None,
+    *,
+    fraction: float | None = None,
+    max_records: int = 200_000,
+    seed: int = 0,
+    blocking: Any = None,
+    **options: Any,
+) -> FellegiSunter:
+    """Train a model locally on a sample of the Spark encodings.
+
+    Each side is sampled independently (``fraction``; by default enough to keep about
+    ``max_records`` records per side; the whole data when smaller), collected to the
+    driver and fitted with :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe`
+    when ``b`` is ``None``) with ``blocking`` and ``options`` (``u_pairs``, ``seed``,
+    ``prior_rule``, ``thresholds``, ``tf_adjust``, ...). Independent uniform samples leave
+    the prior (the chance that two random records match) unbiased. The model is then
+    applied to every pair on Spark by :func:`score`.
+    """
+    from nislink.linkage import dedupe as _dedupe  # noqa: PLC0415
+    from nislink.linkage import link as _link  # noqa: PLC0415
+
+    def take(e: SparkEncoded) -> EncodedFrame:
+        frac = fraction
+        if frac is None:
+            n = int(e.df.count())
+            frac = 1.0 if n <= max_records else max_records / n
+        sub = e if frac >= 1.0 else SparkEncoded(
+            e.df.sample(fraction=float(frac), seed=seed), e.meta, e.fields, e.clk_nbits,
+            e.tokens)
+        return sub.to_local()
+
+    la = take(a)
+    if b is None:
+        return _dedupe(la, blocking=blocking, seed=seed, **options).model
+    return _link(la, take(b), blocking=blocking, seed=seed, **options).model
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def connected_components(edges: "DataFrame", src: str = "src", dst: str = "dst", *,
+                         max_iter: int = 200) -> "DataFrame":
+    """Connected components of an undirected graph given as an edge DataFrame.
+
+    Returns ``node, component`` for every node in an edge; ``component`` is the smallest
+    node id of the component. Iterative min-label propagation with pointer jumping (each
+    round takes the smallest label over a node's edges, then the label of that label);
+    rounds grow with the logarithm of the component diameter in practice. Lineage is cut
+    each round with local checkpoints.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    e = edges.select(F.col(src).alias("u"), F.col(dst).alias("v")).filter(F.col("u") != F.col("v"))
+    e = e.unionByName(e.select(F.col("v").alias("u"), F.col("u").alias("v"))).distinct() \
+        .localCheckpoint()
+    labels = e.groupBy("u").agg(F.least(F.min("v"), F.first("u")).alias("c")) \
+        .select(F.col("u").alias("node"), "c").localCheckpoint()
+    for _ in range(max_iter):
+        # smallest label among neighbours
+        nb = e.join(labels.select(F.col("node").alias("v"), F.col("c").alias("cv")), "v") \
+            .groupBy("u").agg(F.min("cv").alias("m"))
+        step = labels.join(nb.withColumnRenamed("u", "node"), "node") \
+            .select("node", F.least("c", "m").alias("c"))
+        # pointer jumping: take the label of the label
+        jump = step.join(step.select(F.col("node").alias("c"), F.col("c").alias("cc")), "c",
+                         "left").select("node", F.least("c", F.coalesce("cc", "c")).alias("c"))
+        new = jump.localCheckpoint()
+        changed = new.join(labels.withColumnRenamed("c", "old"), "node") \
+            .filter(F.col("c") != F.col("old")).limit(1).count()
+        labels = new
+        if changed == 0:
+            return labels.select("node", F.col("c").alias("component"))
+    raise RuntimeError(f"connected components did not converge in {max_iter} rounds")
+
+
+def one_to_one(scored: "DataFrame", *, method: str = "greedy",
+               buckets: int | None = None) -> "DataFrame":
+    """One-to-one assignment of scored pairs (``ra, rb, match_weight``, ...).
+
+    The bipartite pair graph is split into connected components on Spark; components are
+    grouped into ``buckets`` (default: the shuffle partitions) and each bucket is
+    resolved by :func:`nislink.resolve.one_to_one` with ``method`` (``"greedy"`` or
+    ``"optimal"``). Greedy and optimal assignment decide each component on its own, and
+    ties are broken by ``(ra, rb)`` as locally, so the result equals the local one.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    if method not in ("greedy", "optimal"):
+        raise ValueError(f"unknown assignment method {method!r} (use 'greedy' or 'optimal')")
+    spark = scored.sparkSession
+    nbk = int(buckets or int(spark.conf.get("spark.sql.shuffle.partitions", "8")))
+    x = scored.withColumn("_na", F.col("ra") * 2).withColumn("_nb", F.col("rb") * 2 + 1) \
+        .localCheckpoint()
+    comp = connected_components(x, "_na", "_nb")
+    x = x.join(comp.select(F.col("node").alias("_na"), "component"), "_na") \
+        .withColumn("_bucket", F.pmod(F.xxhash64("component"), F.lit(nbk))) \
+        .drop("_na", "_nb", "component")
+    out_schema = x.drop("_bucket").schema
+
+    def resolve(pdf: pd.DataFrame) -> pd.DataFrame:
+        from nislink.resolve import one_to_one as _assign  # noqa: PLC0415
+
+        ia = np.unique(pdf["ra"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+        ib = np.unique(pdf["rb"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+        sel = _assign(ia, ib, pdf["match_weight"].to_numpy(np.float64), method=method)
+        return pdf.iloc[sel].drop(columns=["_bucket"])
+
+    return x.groupBy("_bucket").applyInPandas(resolve, schema=out_schema)
+
+
+def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
+    """``_row, cluster_id`` for every row of ``nodes`` (``_row``, ``id``): connected
+    components numbered in order of their smallest ``_row`` (as resolve.cluster does)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    spark = nodes.sparkSession
+    comp = connected_components(edges, "ra", "rb")
+    lab = nodes.join(comp.select(F.col("node").alias(ROW), "component"), ROW, "left") \
+        .withColumn("label", F.coalesce("component", F.col(ROW))).drop("component")
+    distinct = lab.select("label").distinct().orderBy("label")
+    ranked = spark.createDataFrame(
+        distinct.rdd.zipWithIndex().map(lambda t: (t[0][0], t[1])), "label long, cluster_id long")
+    return lab.join(ranked, "label").drop("label")
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+@dataclass
+class SparkLinkResult:
+    """Result of :func:`link`: ``pairs`` (Spark DataFrame ``id_a, id_b, match_weight,
+    match_probability, ra, rb``), the ``model`` used, the number of ``candidates`` and
+    ``scores``, every scored candidate pair (persisted; ``ra, rb, id_a, id_b,
+    match_weight, match_probability``)."""
+
+    pairs: "DataFrame"
+    model: FellegiSunter
+    candidates: int
+    scores: "DataFrame | None" = None
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The pairs on the driver, ordered as :func:`nislink.link` orders them."""
+        p = self.pairs.toPandas()
+        return p.sort_values(["match_weight", "ra", "rb"], ascending=[False, True, True],
+                             kind="mergesort").reset_index(drop=True)
+
+    def write(self, path: str, mode: str = "errorifexists") -> None:
+        """Write the pairs as Parquet."""
+        write_parquet(self.pairs, path, mode=mode)
+
+
+@dataclass
+class SparkDedupeResult:
+    """Result of :func:`dedupe`: ``pairs`` at or above the threshold, ``clusters``
+    (``id, cluster_id`` for every record), the ``model`` and the ``candidates`` count."""
+
+    pairs: "DataFrame"
+    clusters: "DataFrame"
+    model: FellegiSunter
+    candidates: int
+
+
+def _check(a: SparkEncoded, b: SparkEncoded) -> None:
+    from nislink.linkage import check_compatible  # noqa: PLC0415
+
+    check_compatible(a.skeleton(), b.skeleton())
+
+
+def link(
+    a: SparkEncoded,
+    b: SparkEncoded,
+    *,
+    model: FellegiSunter | None = None,
+    threshold: float = 0.0,
+    blocking: Any = None,
+    one_to_one_method: str | None = "greedy",
+    fit_options: Mapping[str, Any] | None = None,
+) -> SparkLinkResult:
+    """Link two parties' encodings on Spark: block, score, threshold, one-to-one.
+
+    ``model``: a trained :class:`~nislink.model.FellegiSunter`; without one a model is
+    trained on a sample by :func:`fit_model` (``fit_options`` are passed to it).
+    ``threshold`` is the minimum match weight; ``one_to_one_method`` is ``"greedy"``,
+    ``"optimal"`` or ``None`` (keep every pair at or above the threshold). With the same
+    trained model the pairs equal :func:`nislink.link`'s.
+    """
+    if not isinstance(a, SparkEncoded) or not isinstance(b, SparkEncoded):
+        raise TypeError("link() needs SparkEncoded inputs (see nislink.spark.encode/from_local)")
+    _check(a, b)
+    if model is None:
+        model = fit_model(a, b, blocking=blocking, **dict(fit_options or {}))
+    from pyspark import StorageLevel  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    pairs = candidate_pairs(a, b, blocking).persist(StorageLevel.MEMORY_AND_DISK)
+    n_cand = int(_action(pairs.count, "blocking"))
+    scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
+    kept = scored.filter(F.col("match_weight") >= F.lit(float(threshold)))
+    if one_to_one_method:
+        kept = one_to_one(kept, method=one_to_one_method)
+    out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
+    return SparkLinkResult(out, model, n_cand, scored)
+
+
+def dedupe(
+    a: SparkEncoded,
+    *,
+    model: FellegiSunter | None = None,
+    threshold: float = 0.0,
+    blocking: Any = None,
+    fit_options: Mapping[str, Any] | None = None,
+) -> SparkDedupeResult:
+    """De-duplicate one party's encodings: pairs at or above ``threshold`` and clusters
+    (connected components, numbered by their first record, as
+    :func:`nislink.linkage.dedupe` with ``method="components"``)."""
+    if not isinstance(a, SparkEncoded):
+        raise TypeError("dedupe() needs SparkEncoded input")
+    from pyspark import StorageLevel  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    if model is None:
+        model = fit_model(a, None, blocking=blocking, **dict(fit_options or {}))
+    pairs = candidate_pairs(a, None, blocking).persist(StorageLevel.MEMORY_AND_DISK)
+    n_cand = int(pairs.count())
+    kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(threshold))) \
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb")) \
+        .select("id", "cluster_id", ROW)
+    out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
+    return SparkDedupeResult(out, clusters, model, n_cand)
+
+
+def write_parquet(df: "DataFrame", path: str, *, mode: str = "errorifexists",
+                  partitions: int | None = None) -> None:
+    """Write a result DataFrame as Parquet (``partitions``: number of files)."""
+    if partitions:
+        df = df.repartition(int(partitions))
+    df.write.mode(mode).parquet(path)

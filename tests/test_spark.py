@@ -1,0 +1,241 @@
+"""nislink.spark in Spark local mode (local[2]) on small synthetic data: the Spark pipeline
+gives the same encodings, candidate pairs, weights, links and clusters as the local one.
+
+Needs the ``[spark]`` extra (PySpark 4) and Java 17; not skipped: CI installs both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nislink import spark as ns
+from nislink.block import LengthFilter, LSHBlocking, TokenBlocking
+from nislink.encode.encoder import Encoder
+from nislink.linkage import candidates, dedupe, link
+from nislink.schema import Schema
+from nislink.secrets import Secret, SecretError
+from nislink.synth import generate_study
+
+SECRET = Secret.from_bytes(bytes(range(7, 39)))
+TODAY = dt.date(2026, 11, 1)
+COLS = ["forename", "surname", "dob", "sex", "postcode", "nino", "upn"]
+
+
+def _prep(df: pd.DataFrame, idc: str) -> pd.DataFrame:
+    df = df.copy()
+    for c in ("nino", "upn"):
+        if c not in df.columns:
+            df[c] = None
+    return df[[idc, *COLS]].astype(object).where(df[[idc, *COLS]].notna(), None)
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    s = ns.session("local[2]", shuffle_partitions=3,
+                   conf={"spark.sql.execution.arrow.maxRecordsPerBatch": 113,
+                         "spark.default.parallelism": 3})
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def data():  # type: ignore[no-untyped-def]
+    st = generate_study(900, 11)
+    la = _prep(st.la, "la_id")
+    # rows the cleaner must reject (no usable identifier) are rejected the same way
+    bad = pd.DataFrame([{"la_id": "BAD1", "forename": "", "surname": None, "dob": "99/99/9999",
+                         "sex": "X", "postcode": "", "nino": None, "upn": None}])
+    la = pd.concat([la.iloc[:400], bad, la.iloc[400:]], ignore_index=True)
+    dwp = _prep(st.dwp, "dwp_id")
+    enc = Encoder(Schema.uk_default(), SECRET, today=TODAY)
+    ea = enc.encode(la, id_column="la_id", party="la")
+    eb = enc.encode(dwp, id_column="dwp_id", party="dwp")
+    return la, dwp, ea, eb
+
+
+@pytest.fixture(scope="module")
+def model(data):  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    return link(ea, eb, u_pairs=50_000, tf_adjust=True).model
+
+
+@pytest.fixture(scope="module")
+def on_spark(spark, data):  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    return ns.from_local(spark, ea, partitions=3), ns.from_local(spark, eb, partitions=2)
+
+
+def _same_frames(x, y) -> None:  # type: ignore[no-untyped-def]
+    """Bitwise equality of two EncodedFrames, matched by record id."""
+    assert sorted(x.ids) == sorted(y.ids)
+    o = pd.Index(y.ids).get_indexer(pd.Index(x.ids))
+    assert set(x.fields) == set(y.fields) and set(x.tokens) == set(y.tokens)
+    for f in x.fields:
+        assert x.fields[f].nbits == y.fields[f].nbits
+        assert np.array_equal(x.fields[f].bits, y.fields[f].bits[o]), f
+        assert np.array_equal(x.fields[f].present, y.fields[f].present[o]), f
+    assert np.array_equal(x.clk.bits, y.clk.bits[o])
+    assert np.array_equal(x.clk.present, y.clk.present[o])
+    for t in x.tokens:
+        assert np.array_equal(x.tokens[t], y.tokens[t][o]), t
+
+
+def test_spark_encodings_bitwise_identical(  # type: ignore[no-untyped-def]
+        spark, data, tmp_path) -> None:
+    la, _, ea, _ = data
+    # many small, uneven batches across partitions: the encoder is row-independent
+    sdf = spark.createDataFrame(la).repartition(3)
+    se = ns.encode(sdf, Schema.uk_default(), SECRET, id_column="la_id", party="la", today=TODAY)
+    assert se.meta["rows"] == len(ea)
+    assert se.meta["key_fingerprint"] == ea.meta["key_fingerprint"]
+    local = se.to_local()
+    _same_frames(ea, local)
+    rej = se.rejects.toPandas()
+    assert list(rej["id"]) == ["BAD1"] and list(ea.rejects["id"]) == ["BAD1"]
+    assert "dob" in rej["field"].iloc[0]
+    # the secret never shows in the query plan or reprs
+    plan = se.df._jdf.queryExecution().toString()
+    for text in (plan, repr(se), repr(ns._SealedKey(SECRET._material()))):
+        assert SECRET.export_hex() not in text and SECRET.export_hex()[:16] not in text
+    # executors may load the key themselves (here from a key file) instead
+    (tmp_path / "key.hex").write_text(SECRET.export_hex())
+    se2 = ns.encode(sdf.limit(200), Schema.uk_default(), f"file:{tmp_path / 'key.hex'}",
+                    id_column="la_id", today=TODAY)
+    l2 = se2.to_local()
+    _same_frames(l2, ea.take(pd.Index(ea.ids).get_indexer(pd.Index(l2.ids))))
+    # a key that cannot be loaded: one clear error, naming the cause, never the key
+    (tmp_path / "key.hex").unlink()
+    with pytest.raises(SecretError, match="cannot read secret file"):
+        ns.encode(sdf.limit(20), Schema.uk_default(), f"file:{tmp_path / 'key.hex'}",
+                  id_column="la_id", today=TODAY)
+
+
+def test_duplicate_ids_and_bad_secret(spark, data) -> None:  # type: ignore[no-untyped-def]
+    la, _, _, _ = data
+    dup = spark.createDataFrame(pd.concat([la.iloc[:5], la.iloc[:1]], ignore_index=True))
+    with pytest.raises(ValueError, match="duplicated ids"):
+        ns.encode(dup, Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
+    with pytest.raises(TypeError, match="secret"):
+        ns.encode(dup, Schema.uk_default(), SECRET.export_hex(), id_column="la_id")
+    with pytest.raises(ValueError, match="not in the data"):
+        ns.encode(dup, Schema.uk_default(), SECRET, id_column="nope")
+
+
+def test_candidates_equal_local(data, on_spark) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    rules_list = [
+        None,  # default: match keys, identifier tokens and pair tokens
+        [LSHBlocking(threshold=0.8, completeness=0.99), TokenBlocking(["surname+dob"]),
+         LengthFilter(0.7)],
+    ]
+    for rules in rules_list:
+        ia, ib = candidates(ea, eb, rules)
+        got = ns.candidate_pairs(sa, sb, rules).toPandas()
+        assert len(got) == len(set(zip(got["ra"], got["rb"])))  # de-duplicated
+        assert set(zip(ia.tolist(), ib.tolist())) == set(zip(got["ra"], got["rb"])), rules
+        assert len(ia) > 0
+
+
+def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    assert any(c.tf_adjust for c in model.comparisons)  # TF tables come from Spark
+    loc = link(ea, eb, model=model)
+    res = ns.link(sa, sb, model=model)
+    got = res.to_pandas()
+    assert res.candidates == loc.candidates
+    assert list(got["id_a"]) == list(loc.pairs["id_a"])
+    assert list(got["id_b"]) == list(loc.pairs["id_b"])
+    np.testing.assert_allclose(got["match_weight"], loc.pairs["match_weight"],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["match_probability"], loc.pairs["match_probability"],
+                               rtol=0, atol=1e-12)
+    # optimal assignment (per connected component) on the same scored pairs
+    loc_opt = link(ea, eb, model=model, threshold=-3.0, one_to_one_method="optimal")
+    kept = res.scores.filter(res.scores["match_weight"] >= -3.0)
+    opt = ns.one_to_one(kept, method="optimal").toPandas()
+    assert set(zip(opt["id_a"], opt["id_b"])) == set(zip(loc_opt.pairs["id_a"],
+                                                          loc_opt.pairs["id_b"]))
+    assert len(opt) == len(loc_opt.pairs)
+    # every scored pair's weight equals the local score
+    sc = res.scores.toPandas().sort_values(["ra", "rb"]).reset_index(drop=True)
+    ls = model.score(ea, eb, sc["ra"].to_numpy(), sc["rb"].to_numpy())
+    np.testing.assert_allclose(sc["match_weight"], ls["match_weight"], rtol=0, atol=1e-9)
+    # results and encodings as Parquet
+    res.write(str(tmp_path / "pairs"))
+    p = res.pairs.sparkSession.read.parquet(str(tmp_path / "pairs")).toPandas()
+    assert len(p) == len(loc.pairs) and set(p["id_a"]) == set(loc.pairs["id_a"])
+    sb.write(str(tmp_path / "enc_b"))
+    rb = ns.read_encoded(res.pairs.sparkSession, str(tmp_path / "enc_b"))
+    assert rb.fields == sb.fields and rb.tokens == sb.tokens and rb.meta == sb.meta
+    _same_frames(eb, rb.to_local())
+
+
+def test_dedupe_clusters_equal_local(data, on_spark) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, _ = data
+    sa, _ = on_spark
+    loc = dedupe(ea, u_pairs=50_000, threshold=-5.0)
+    res = ns.dedupe(sa, model=loc.model, threshold=-5.0)
+    assert res.candidates == loc.candidates
+    got = res.pairs.toPandas()
+    assert set(zip(got["id_a"], got["id_b"])) == set(zip(loc.pairs["id_a"], loc.pairs["id_b"]))
+    cl = res.clusters.toPandas().set_index("id").loc[list(loc.clusters["id"])]
+    assert list(cl["cluster_id"]) == list(loc.clusters["cluster_id"])
+    assert loc.clusters["cluster_id"].nunique() < len(ea)  # some duplicates were merged
+
+
+def test_fit_model_on_sample(on_spark) -> None:  # type: ignore[no-untyped-def]
+    sa, sb = on_spark
+    m = ns.fit_model(sa, sb, fraction=0.6, seed=3, u_pairs=20_000)
+    assert m.prior is not None and all(c.name in m.m for c in m.comparisons)
+
+
+def test_connected_components(spark) -> None:  # type: ignore[no-untyped-def]
+    edges = spark.createDataFrame(pd.DataFrame({"src": [5, 1, 2, 9, 7, 3],
+                                                "dst": [1, 2, 3, 8, 9, 3]}))
+    cc = ns.connected_components(edges).toPandas().set_index("node")["component"].to_dict()
+    assert cc == {1: 1, 2: 1, 3: 1, 5: 1, 7: 7, 8: 7, 9: 7}
+
+
+def test_executor_errors_are_short(spark) -> None:  # type: ignore[no-untyped-def]
+    def boom(batches):  # type: ignore[no-untyped-def]
+        for _ in batches:
+            raise ValueError("record 7: field 'dob' is broken")
+        yield from ()
+
+    df = spark.range(3).mapInPandas(boom, schema="id long")
+    with pytest.raises(RuntimeError, match=r"^scoring failed on a Spark executor: "
+                                           r"ValueError: record 7: field 'dob' is broken$"):
+        ns._action(df.count, "scoring")
+
+
+def test_setup_errors(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ns.SparkSetupError, match="bad Spark master"):
+        ns.session("locl[2]")
+    with pytest.raises(ns.SparkSetupError, match="not a size"):
+        ns.session("local[2]", conf={"spark.executor.memory": "lots"})
+    with pytest.raises(ns.SparkSetupError, match="start with 'spark.'"):
+        ns.session("local[2]", conf={"executor.memory": "1g"})
+    with pytest.raises(ns.SparkSetupError, match="shuffle.partitions"):
+        ns.session("local[2]", shuffle_partitions=0)
+    # no Java: a clear message, not a Py4J stack trace
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java-here"))
+    with pytest.raises(ns.SparkSetupError, match="JAVA_HOME"):
+        ns.session("local[2]")
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ns.SparkSetupError, match="Java was not found"):
+        ns.check_java()
+    # an old Java is refused
+    fake = tmp_path / "oldjava"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "bin" / "java").write_text('#!/bin/sh\necho \'openjdk version "11.0.2"\' >&2\n')
+    (fake / "bin" / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(fake))
+    with pytest.raises(ns.SparkSetupError, match="Java 11"):
+        ns.check_java()
