@@ -94,3 +94,36 @@ def test_missing_column_and_empty_input(tmp_path) -> None:  # type: ignore[no-un
     res = encode_file(empty, str(tmp_path / "e.parquet"), Schema.uk_default(), KEY, "id",
                       progress=False, workers=1)
     assert res.rows_encoded == 0 and len(load(str(tmp_path / "e.parquet"))) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_absent_columns_encode_as_missing_when_allowed(table, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    """A party without UPNs: the upn column absent from the file is all missing, and the
+    other fields encode exactly as they would with an empty upn column."""
+    df, *_ = table
+    no_upn = df.drop(columns=["upn"])
+    blank_upn = df.assign(upn="")
+    src, ref = tmp_path / f"no_upn.{fmt}", tmp_path / f"blank_upn.{fmt}"
+    for frame_, path in ((no_upn, src), (blank_upn, ref)):
+        if fmt == "csv":
+            frame_.to_csv(path, index=False)
+        else:
+            frame_.to_parquet(path, index=False)
+    schema = Schema.uk_default()
+    with pytest.raises(ValueError, match="upn"):
+        encode_file(src, tmp_path / "x.parquet", schema, KEY, id_column="id", progress=False)
+    out_a, out_b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    encode_file(src, out_a, schema, KEY, id_column="id", progress=False, allow_absent=True)
+    encode_file(ref, out_b, schema, KEY, id_column="id", progress=False)
+    a, b = load(out_a), load(out_b)
+    assert list(a.ids) == list(b.ids)
+    assert not a.tokens["upn"].any() and not a.tokens["mk5"].any()
+    for k in a.fields:
+        assert np.array_equal(a.fields[k].bits, b.fields[k].bits), k
+    for k in a.tokens:
+        assert np.array_equal(a.tokens[k], b.tokens[k]), k
+    # and the in-memory encoder agrees
+    enc = Encoder(schema, KEY).encode(no_upn, id_column="id", allow_absent=True)
+    assert np.array_equal(enc.fields["forename"].bits, a.fields["forename"].bits)
+    with pytest.raises(ValueError, match="upn"):
+        Encoder(schema, KEY).encode(no_upn, id_column="id")
