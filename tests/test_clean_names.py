@@ -263,3 +263,20 @@ def test_idempotent_and_self_valid(value: object) -> None:
 def test_nan_like_values() -> None:
     assert name(math.nan) is None
     assert name(np.float32("nan")) is None
+
+
+@pytest.mark.parametrize("formal", ["william", "robert", "elizabeth", "thomas", "richard", "edward"])
+def test_formal_names_do_not_map_to_their_nicknames(formal: str) -> None:
+    """The data set's reverse entries (william 'has nickname' bill, wilma ...) are dropped:
+    a formal name maps to itself, so William and Wilma, or Robert and Bill, share no
+    canonical token."""
+    assert canonical_forename(formal) == [formal]
+
+
+@pytest.mark.parametrize(
+    "nick, formal",
+    [("bill", "william"), ("bob", "robert"), ("liz", "elizabeth"), ("molly", "mary"),
+     ("polly", "mary"), ("peggy", "margaret"), ("jim", "james"), ("tom", "thomas")],
+)
+def test_nickname_and_formal_name_share_a_canonical_token(nick: str, formal: str) -> None:
+    assert set(canonical_forename(nick)) & set(canonical_forename(formal))

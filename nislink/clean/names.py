@@ -289,7 +289,16 @@ def _nickname_tables() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
 @lru_cache(maxsize=1 << 16)
 def _canonical(normalised: str) -> tuple[str, ...]:
     canon, formal = _nickname_tables()
-    candidates = set(canon.get(normalised, ()))
+    uk = set(UK_NICKNAMES.get(normalised, ()))
+    # The data set lists many pairs in both directions ("bill has nickname william" as well
+    # as "william has nickname bill") and some odd ones ("wilma has nickname william"). For
+    # a name that has nicknames of its own (a formal name), a candidate shorter than it is
+    # such a reverse entry and is dropped: william -> [william], not [bill, ..., wilma].
+    # Names that are only nicknames keep every candidate (molly -> mary).
+    found = canon.get(normalised, ())
+    if normalised in formal:
+        found = [c for c in found if len(c) >= len(normalised)]
+    candidates = set(found) | uk
     if not candidates or normalised in formal:
         candidates.add(normalised)
     return tuple(sorted(candidates))
@@ -301,11 +310,15 @@ def canonical_forename(value: Any) -> list[str]:
     The input is normalised with :func:`name` first (``[]`` when missing). A nickname
     maps to every formal name it may stand for (sorted); a name that is not a nickname
     maps to itself; a name that is both a formal name and a nickname of other names
-    (``bert``, ``bill``) maps to itself *and* those names. Give one forename at a time:
-    a multi-word value is looked up as a whole.
+    (``bert``, ``bill``) maps to itself *and* those names, except candidates shorter
+    than it, which are the data set's reverse entries (a formal name is never shorter
+    than its nickname), so ``william`` maps to itself alone. Give one forename at a
+    time: a multi-word value is looked up as a whole.
 
     >>> canonical_forename("Bill")
     ['bill', 'robert', 'will', 'william', 'willis']
+    >>> canonical_forename("William")
+    ['william']
     >>> canonical_forename("Tel")
     ['terence', 'terry']
     >>> canonical_forename("Alfie")
