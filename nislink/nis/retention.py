@@ -66,6 +66,7 @@ __all__ = [
     "RetentionError",
     "RetentionPolicy",
     "add_months",
+    "atomic_replace",
     "check",
     "entries",
     "file_checksum",
@@ -212,12 +213,18 @@ def _load(directory: Path) -> dict[str, Any]:
     return data
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+def atomic_replace(path: Path, write: Any, keep: Any = None) -> None:
+    """Write a new version of ``path`` with ``write(tmp)`` (a temporary file in the same
+    directory), fsync it and ``os.replace`` it over ``path``; unless ``keep()`` says False,
+    in which case ``path`` is left alone. The temporary file never outlives an error."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
+        write(Path(tmp))
+        if keep is not None and not keep():
+            os.unlink(tmp)
+            return
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -226,6 +233,10 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    atomic_replace(path, lambda tmp: tmp.write_bytes(payload))
 
 
 def _save(directory: Path, data: dict[str, Any]) -> None:

@@ -62,7 +62,6 @@ import io
 import json
 import os
 import warnings
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,26 +231,6 @@ def _mask(df: pd.DataFrame, cols: list[str], values: set[str]) -> pd.Series:
     return m
 
 
-def _atomic_replace(path: Path, write: Any, keep: Any = None) -> None:
-    """Write a new version with ``write(tmp)`` and replace ``path``, unless ``keep()`` is False."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        if keep is not None and not keep():
-            os.unlink(tmp)
-            return
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _io_rewriter() -> Any:
     try:
         import importlib
@@ -291,7 +270,7 @@ def _rewrite_encoded(path: Path, ids: set[str]) -> int:
     removed = int((~keep).sum())
     if removed:
         kept = frame.take(np.flatnonzero(keep))
-        _atomic_replace(path, lambda tmp: nio.save(kept, tmp))
+        retention.atomic_replace(path, lambda tmp: nio.save(kept, tmp))
     return removed
 
 
@@ -321,7 +300,7 @@ def _rewrite(path: Path, person_cols: list[str], fam_cols: list[str],
                     else:
                         w.writerow(r)
 
-        _atomic_replace(path, write, keep=lambda: removed > 0)
+        retention.atomic_replace(path, write, keep=lambda: removed > 0)
         return removed
 
     table = pq.read_table(path)
@@ -369,7 +348,7 @@ def _rewrite(path: Path, person_cols: list[str], fam_cols: list[str],
         codec = "none" if compression == "uncompressed" else compression
         pq.write_table(kept, tmp, compression=codec)
 
-    _atomic_replace(path, write)
+    retention.atomic_replace(path, write)
     return removed
 
 
