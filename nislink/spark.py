@@ -93,6 +93,11 @@ class SparkSetupError(RuntimeError):
 # --------------------------------------------------------------------------- set-up
 
 
+def _absent_id(v: Any) -> bool:
+    """True for a missing id: ``None``, NaN (pandas 3 text columns) or ``NA``."""
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
 def _require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401, PLC0415
@@ -518,7 +523,7 @@ def encode(
             rj = ef.rejects
             if rj is not None and len(rj):
                 bad = pd.DataFrame({ROW: rj["row"].to_numpy(dtype=np.int64),
-                                    "id": [None if v is None else str(v) for v in rj["id"]],
+                                    "id": [None if _absent_id(v) else str(v) for v in rj["id"]],
                                     "_rej_field": rj["field"].astype(str).to_numpy(),
                                     "_rej_reason": rj["reason"].astype(str).to_numpy()})
                 for c in names:

@@ -347,8 +347,49 @@ def test_frame_keeps_nul_and_surrogate_strings_apart() -> None:
     from nislink.clean import check_name
 
     values = ["\x00", "", "a\ud800", "b\ud800", "Ann"]
-    df = pd.DataFrame({"forename": values, "surname": ["x"] * len(values)})
+    # dtype=object: pandas 3's default string dtype cannot hold lone surrogates at all
+    df = pd.DataFrame({"forename": values, "surname": ["x"] * len(values)}, dtype=object)
     clean, rejects = frame(df, columns={"forename": "forename", "surname": "surname"})
     assert len(clean) + len(rejects) == len(df)
     got = list(clean["forename"].where(clean["forename"].notna(), None))
     assert got == [check_name(v).accepted for v in values]
+
+
+def _pandas3_semantics():
+    """pandas 3's copy-on-write and ``str`` dtype; opt-in options on pandas 2."""
+    import contextlib
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return contextlib.nullcontext()
+    return pd.option_context("mode.copy_on_write", True, "future.infer_string", True)
+
+
+def test_frame_output_is_the_same_under_pandas3_semantics() -> None:
+    """Read-only arrays and the ``str`` dtype change neither the result nor its dtypes."""
+    data = {
+        "pid": ["a", "b", " ", None, "e"],
+        "forename": ["Ann", None, "Bob", "Cy", "12"],
+        "surname": ["Smith", "Jones", "Brown", "Green", "White"],
+        "notes": ["x", None, "y", "z", "w"],
+    }
+    cols = {"forename": "forename", "surname": "surname"}
+    expected = frame(pd.DataFrame(data, dtype=object), cols, id_column="pid", today=TODAY)
+    with _pandas3_semantics():
+        df = pd.DataFrame(data)
+        clean, rejects = frame(df, cols, id_column="pid", today=TODAY)
+    assert sorted(rejects["row"]) == [2, 3]  # blank id and missing id
+    assert clean["forename"].dtype == object and clean["surname"].dtype == object
+    assert list(clean["forename"]) == ["ann", None, None]  # None, not NaN, for missing
+    assert list(clean["forename_status"]) == ["ok", "missing", "invalid"]
+    assert clean["notes"].dtype == df["notes"].dtype  # pass-through columns keep theirs
+    assert all(rejects[c].dtype == object for c in rejects.columns)
+    pd.testing.assert_frame_equal(
+        clean.drop(columns=["pid", "notes"]),
+        expected[0].drop(columns=["pid", "notes"]),
+        check_column_type=False,
+    )
+    # the rejected ids are the original values (pandas 3 reads a missing text as NaN)
+    pd.testing.assert_frame_equal(
+        rejects.drop(columns="id"), expected[1].drop(columns="id"), check_column_type=False
+    )
+    assert list(rejects["id"].where(rejects["id"].notna(), None)) == [" ", None]

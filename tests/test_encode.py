@@ -420,3 +420,22 @@ def test_factorize_keeps_nul_and_surrogate_strings_apart() -> None:
     assert list(uniq[codes[present]]) == [v for v in values if v is not None]
     assert codes[3] == -1
     assert codes[2] == codes[6]
+
+
+def test_encode_normalised_treats_nan_and_na_as_missing() -> None:
+    """A pandas text Series marks missing values NaN (pandas 3 ``str``) or NA ("string"):
+    both encode exactly like ``None``, never as the text "nan" or "<NA>"."""
+    s = Schema(fields=[FieldSpec("surname", "surname")], clk=ClkSpec(1024))
+    enc = Encoder(s, KEY_A)
+    want = enc.encode_normalised({"surname": ["smith", None, "jones"]})
+    for values in (
+        pd.Series(["smith", None, "jones"], dtype="string"),
+        ["smith", float("nan"), "jones"],
+        np.array(["smith", np.nan, "jones"], dtype=object),
+    ):
+        got = enc.encode_normalised({"surname": values})
+        assert not got.fields["surname"].present[1]
+        assert np.array_equal(got.fields["surname"].bits, want.fields["surname"].bits)
+        assert np.array_equal(got.clk.bits, want.clk.bits)
+        for k in want.tokens:
+            assert np.array_equal(got.tokens[k], want.tokens[k]), k

@@ -282,3 +282,14 @@ def test_audit_log_is_verified_and_holds_no_identifier(run) -> None:
     for ev in ("validate", "separate", "clean", "encode", "send", "receive", "check", "link",
                "assemble"):
         assert ev in events, ev
+
+
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_research_dates_are_coarsened_whatever_the_text_dtype(dtype: object) -> None:
+    """Date text is coarsened whether it is read as object or as a pandas string dtype
+    (pandas 3 reads text columns as ``str``): no full date reaches the research tables."""
+    from nislink.nis.protocol import _coarsen
+
+    s = pd.Series(["2022-06-03", None, "2021-01-31"], dtype=dtype)  # type: ignore[call-overload]
+    got = _coarsen(s)
+    assert [None if pd.isna(v) else v for v in got] == ["2022-06", None, "2021-01"]

@@ -193,3 +193,17 @@ def test_acceptance_frequency_alignment_100k(public):
     res = frequency_alignment(enc.fields["forename"], public.table(spec, schema), truth=truth,
                               spec=spec)
     assert res.top20_share >= 0.6
+
+
+@pytest.mark.filterwarnings("ignore:Could not infer format")  # dates mixed with names
+@pytest.mark.parametrize("kind", ["forename", "dob", "postcode"])
+def test_normalise_values_marks_missing_with_none(kind: str) -> None:
+    """Missing and invalid values are ``None`` (not NaN, which pandas 3's ``str`` dtype
+    would give), so they never form keys like ``"nan" + SALT_SEP + salt``."""
+    raw = ["Ann", None, " ", float("nan"), "1980-02-03"]
+    for values in (raw, pd.Series(raw, dtype=object), pd.Series(raw, dtype="string")):
+        got = normalise_values(values, kind)
+        assert got.dtype == object and len(got) == len(raw)
+        assert all(v is None or isinstance(v, str) for v in got), (kind, list(got))
+        assert got[1] is None and got[2] is None and got[3] is None
+        got[0] = "x"  # a writable array

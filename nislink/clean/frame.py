@@ -196,7 +196,7 @@ def _series_function(kind: str) -> Callable[..., tuple[pd.Series, pd.Series]] | 
 
 def _blank(series: pd.Series) -> np.ndarray:
     """True where an id is missing: None, NaN, NA, NaT or a blank string."""
-    out = series.isna().to_numpy(dtype=bool)
+    out = np.array(series.isna(), dtype=bool)  # a writable copy (pandas 3 gives views)
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         if pd.api.types.infer_dtype(series, skipna=True) == "string":
             import pyarrow as pa
@@ -204,7 +204,7 @@ def _blank(series: pd.Series) -> np.ndarray:
 
             arr = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
             empty = pc.equal(pc.utf8_trim_whitespace(arr), "").fill_null(False)
-            out |= empty.to_numpy(zero_copy_only=False)
+            out |= np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
         else:
             as_obj = series.to_numpy(dtype=object)
             out |= np.fromiter(
@@ -323,19 +323,25 @@ def frame(
         rejects_cols["id"] = df[id_column].to_numpy(dtype=object)[rej_pos]
     rejects_cols["field"] = np.array(fields_out, dtype=object)
     rejects_cols["reason"] = np.array(reasons_out, dtype=object)
-    rejects = pd.DataFrame(rejects_cols)
+    # object columns in both pandas 2 and 3 (pandas 3 would infer ``str`` from text)
+    rejects = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in rejects_cols.items()})
 
     # --- clean table: kept rows, original order, index and columns
     keep_pos = np.flatnonzero(keep)
+    keep_index = df.index[keep_pos]
     out: dict[Any, Any] = {}
     for col in df.columns:
+        # Columns are wrapped in Series with an explicit dtype: from a bare object array
+        # pandas 3 would infer its ``str`` dtype (NaN instead of None for missing).
         if col in cleaned:
             values, codes = cleaned[col]
-            out[col] = values[keep_pos]
+            kept = values[keep_pos]
+            out[col] = pd.Series(kept, index=keep_index, dtype=kept.dtype, copy=False)
             out[f"{col}_status"] = pd.Categorical.from_codes(
-                codes[keep_pos], categories=_STATUS_VALUES
+                codes[keep_pos], categories=pd.Index(_STATUS_VALUES, dtype=object)
             )
         else:
-            out[col] = df[col].array.take(keep_pos)
-    clean = pd.DataFrame(out, index=df.index[keep_pos], copy=False)
+            taken = df[col].array.take(keep_pos)
+            out[col] = pd.Series(taken, index=keep_index, dtype=taken.dtype, copy=False)
+    clean = pd.DataFrame(out, index=keep_index, copy=False)
     return clean, rejects

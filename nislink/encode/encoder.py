@@ -121,6 +121,13 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniq
 
 
+def _absent(v: Any) -> bool:
+    """True for ``None``, float NaN and pandas ``NA``/``NaT`` (not for blank strings)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, (float, np.floating)) and v != v
+
+
 def _clean_text(v: Any) -> str | None:
     from anyascii import anyascii  # noqa: PLC0415
 
@@ -371,7 +378,8 @@ class Encoder:
         missing = [f.name for f in schema.fields if f.name not in values]
         if missing:
             raise ValueError(f"values: no entry for field {missing[0]!r}")
-        arrays = {f.name: np.array([None if v is None else str(v) for v in values[f.name]],
+        # NaN / NA are missing too: pandas 3 text Series hold NaN, not None
+        arrays = {f.name: np.array([None if _absent(v) else str(v) for v in values[f.name]],
                                    dtype=object) for f in schema.fields}
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) != 1:

@@ -460,7 +460,7 @@ def _coarsen(s: pd.Series) -> pd.Series:
     s = s.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.dt.strftime("%Y-%m").where(s.notna(), None)
-    if s.dtype == object:
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):  # pandas 3 reads ``str``
         text = s.dropna().astype(str).str.strip()
         sample = text[text != ""].head(200)
         if len(sample) and sample.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():

@@ -43,14 +43,33 @@ def normalise_values(values: Any, kind: str) -> np.ndarray:
                 table[u] = names.name(u)
             except Exception:  # noqa: BLE001 - bad value: treated as missing
                 table[u] = None
-        out = s.map(table)
-        return np.asarray(out.where(out.notna(), None), dtype=object)
+        return _none_for_missing(s.map(table))
     if kind == "dob":
         d = pd.to_datetime(s, errors="coerce")
-        iso = d.dt.strftime("%Y-%m-%d")
-        return np.asarray(iso.where(d.notna(), None), dtype=object)
-    out = s.map(lambda v: None if v is None or v != v or str(v).strip() == "" else str(v).strip())
-    return np.asarray(out, dtype=object)
+        return _none_for_missing(d.dt.strftime("%Y-%m-%d"))
+    return _none_for_missing(s.map(_stripped_text))
+
+
+def _stripped_text(v: Any) -> str | None:
+    """``str(v).strip()``, ``None`` when missing (None, NaN, NA, NaT) or blank."""
+    if v is None or v is pd.NA:
+        return None
+    try:
+        if v != v:  # NaN, NaT
+            return None
+    except (TypeError, ValueError):  # pragma: no cover - a value without a plain !=
+        pass
+    return str(v).strip() or None
+
+
+def _none_for_missing(values: pd.Series) -> np.ndarray:
+    """A writable object array with ``None`` for every missing value.
+
+    pandas 3 infers its ``str`` dtype from mapped text and marks missing values NaN.
+    """
+    out = np.array(values, dtype=object)
+    out[pd.isna(out)] = None
+    return out
 
 
 def _salt_values(
