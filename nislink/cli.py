@@ -224,7 +224,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     a, b = _load_encoded(args.file_a), _load_encoded(args.file_b)
     model = FellegiSunter.from_json(Path(args.model)) if args.model else None
     try:
-        res = link(a, b, threshold=args.threshold, model=model)
+        res = link(a, b, threshold=args.threshold, model=model, progress=not args.quiet)
     except IncompatibleEncodings as exc:
         raise UserError(str(exc)) from None
     cols = ["id_a", "id_b", "match_weight", "match_probability"]
@@ -241,7 +241,7 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     from nislink.linkage import dedupe
 
     enc = _load_encoded(args.input)
-    res = dedupe(enc, threshold=args.threshold, method=args.method)
+    res = dedupe(enc, threshold=args.threshold, method=args.method, progress=not args.quiet)
     _write_table(res.clusters, args.output)
     n_clusters = res.clusters["cluster_id"].nunique()
     print(f"{len(enc)} records in {n_clusters} clusters ({len(res.pairs)} duplicate pairs) "
@@ -370,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimum match weight (log2 odds; 0 = probability 0.5)")
     p.add_argument("--model", help="score with this trained model (JSON) instead of fitting")
     p.add_argument("--save-model", help="write the fitted model as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_link)
 
     p = sub.add_parser("dedupe", help="find duplicates within one encoded file")
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.0, help="minimum match weight")
     p.add_argument("--method", choices=["components", "centre"], default="components",
                    help="clustering method")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("evaluate", help="precision/recall of links against true pairs")

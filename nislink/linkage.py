@@ -130,6 +130,29 @@ class DedupeResult:
                 f"records={len(self.clusters)}, candidates={self.candidates})")
 
 
+class _StageTimings(dict):  # type: ignore[type-arg]
+    """Stage timings that also advance a progress bar as each stage finishes."""
+
+    STAGES = ("block", "compare", "fit", "score", "resolve")
+
+    def __init__(self, desc: str) -> None:
+        super().__init__()
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        self._bar = tqdm(total=len(self.STAGES), desc=desc, unit="stage", leave=False)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        super().__setitem__(key, value)
+        self._bar.set_postfix_str(f"{key} {value:.1f}s")
+        self._bar.update(1)
+        if len(self) >= len(self.STAGES):
+            self._bar.close()
+
+
+def _timings(progress: bool, desc: str) -> dict[str, float]:
+    return _StageTimings(desc) if progress else {}
+
+
 def _candidates(
     a: EncodedFrame, b: EncodedFrame | None, blocking: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -352,6 +375,7 @@ def link(
     em_sessions: str | list[list[str]] | None = "auto",
     dependence: bool = True,
     keep_scores: bool = False,
+    progress: bool = False,
 ) -> LinkResult:
     """Link two encoded frames; no secret needed.
 
@@ -371,9 +395,11 @@ def link(
       ``em_sessions``, ``fix_u``, ``dependence``, ``prior_rule``: fitting options (see
       :meth:`nislink.model.FellegiSunter.fit`).
     * ``keep_scores``: keep every scored candidate pair in ``.scores``.
+    * ``progress``: show a progress bar over the stages (block, compare, fit, score,
+      resolve).
     """
     check_compatible(enc_a, enc_b)
-    timings: dict[str, float] = {}
+    timings = _timings(progress, "linking")
     t = time.perf_counter()
     ia, ib = _candidates(enc_a, enc_b, blocking)
     timings["block"] = time.perf_counter() - t
@@ -434,6 +460,7 @@ def dedupe(
     em_sessions: str | list[list[str]] | None = "auto",
     dependence: bool = True,
     keep_scores: bool = False,
+    progress: bool = False,
 ) -> DedupeResult:
     """Find duplicate records within one encoded frame and cluster them.
 
@@ -448,7 +475,7 @@ def dedupe(
     components): in one file with few duplicates, EM alone would take families (same
     surname and address) for duplicates. Pass ``None`` for the EM prior.
     """
-    timings: dict[str, float] = {}
+    timings = _timings(progress, "de-duplicating")
     t = time.perf_counter()
     ia, ib = _candidates(enc, None, blocking)
     lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)

@@ -183,3 +183,14 @@ def test_combined_tokens_and_default_blocking(encoded) -> None:  # type: ignore[
     with pytest.raises(KeyError, match="nope"):
         from nislink.block import TokenBlocking
         candidates(a, encoded["dwp"], [TokenBlocking(["surname+nope"])])
+
+
+def test_progress_bar_covers_every_stage(encoded, capsys) -> None:  # type: ignore[no-untyped-def]
+    """link(progress=True) reports each stage and gives the same result as without."""
+    a, b = encoded["la"], encoded["dwp"]
+    quiet = link(a, b, **FAST)
+    loud = link(a, b, progress=True, **FAST)
+    err = capsys.readouterr().err
+    assert "linking" in err
+    assert list(loud.timings) == ["block", "compare", "fit", "score", "resolve"]
+    pd.testing.assert_frame_equal(quiet.pairs, loud.pairs)
