@@ -99,3 +99,29 @@ def missing(reason: str = "no value") -> Checked[Any]:
 def invalid(reason: str, status: Status = Status.INVALID) -> Checked[Any]:
     """A :class:`Checked` for a rejected value."""
     return Checked(None, status, reason)
+
+
+COMPACT_MISSING_MARKERS: frozenset[str] = frozenset(
+    {
+        "", "?", "-", "--", ".", "0", "NK", "NA", "NONE", "NULL", "NIL", "NAN", "UNKNOWN",
+        "UNK", "NOTKNOWN", "NOTSTATED", "NOTRECORDED", "NOTGIVEN", "NOTAPPLICABLE", "TBC",
+        "X", "XX", "MISSING",
+    }
+)
+"""'Not known' markers of reference-number fields (postcode, NINO, UPN), upper case with
+white space removed: a value equal to one of them is :attr:`Status.MISSING`."""
+
+
+def as_text(value: Any, what: str) -> str | Checked[Any]:
+    """``value`` as text, or a :class:`Checked` saying why there is none (missing, bytes
+    that are not UTF-8, or a non-text type); ``what`` names the kind in the reason."""
+    if is_missing(value):
+        return Checked(None, Status.MISSING, f"no {what}")
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return Checked(None, Status.INVALID, "bytes that are not UTF-8 text")
+    if isinstance(value, str):
+        return value
+    return Checked(None, Status.INVALID, f"a {type(value).__name__} is not a {what}")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.clean._result import Checked, Status, is_missing
+from nislink.clean._result import COMPACT_MISSING_MARKERS, Checked, Status, as_text
 from nislink.clean.dates import _grouped
 
 __all__ = [
@@ -95,44 +95,9 @@ _UPN_LETTER_VALUE = {c: i for i, c in enumerate(UPN_CHECK_LETTERS)}
 _RE_STRIP = re.compile(r"[\s\-./]+")
 _RE_NINO = re.compile(r"([A-Z]{2})([0-9]{6})([A-Z]?)", re.ASCII)
 _RE_UPN = re.compile(r"[A-Z][0-9]{11}[0-9A-Z]", re.ASCII)
-_MISSING = frozenset(
-    {
-        "",
-        "?",
-        "0",
-        "NK",
-        "NA",
-        "NONE",
-        "NULL",
-        "NIL",
-        "NAN",
-        "UNKNOWN",
-        "UNK",
-        "NOTKNOWN",
-        "NOTSTATED",
-        "NOTRECORDED",
-        "NOTGIVEN",
-        "TBC",
-        "X",
-        "XX",
-        "MISSING",
-        "NOTAPPLICABLE",
-    }
-)
+_MISSING = COMPACT_MISSING_MARKERS
+_text = as_text
 
-
-def _text(value: Any, what: str) -> str | Checked[Any]:
-    """Text for ``value`` or a Checked saying why there is none."""
-    if is_missing(value):
-        return Checked(None, Status.MISSING, f"no {what}")
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            return Checked(None, Status.INVALID, "bytes that are not UTF-8 text")
-    if isinstance(value, str):
-        return value
-    return Checked(None, Status.INVALID, f"a {type(value).__name__} is not a {what}")
 
 
 def _compact(text: str) -> str:

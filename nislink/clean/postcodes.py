@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from nislink.clean._result import Checked, Status, is_missing
+from nislink.clean._result import COMPACT_MISSING_MARKERS, Checked, Status, as_text
 from nislink.clean.dates import _grouped
 
 __all__ = [
@@ -82,32 +82,7 @@ _ARROW_STRICT = f"^{_OUT}{_IN}$"
 _ARROW_FORMATTED = f"^{_OUT} {_IN}$"
 
 _NFA_MARKERS = frozenset({"NFA", "NOFIXEDABODE", "NOFIXEDADDRESS", "NOFIXEDADDR", "NFABODE"})
-_MISSING_MARKERS = frozenset(
-    {
-        "",
-        "?",
-        "-",
-        "--",
-        ".",
-        "0",
-        "NK",
-        "NA",
-        "NONE",
-        "NULL",
-        "NIL",
-        "NAN",
-        "UNKNOWN",
-        "UNK",
-        "NOTKNOWN",
-        "NOTSTATED",
-        "NOTRECORDED",
-        "NOTGIVEN",
-        "TBC",
-        "X",
-        "XX",
-        "MISSING",
-    }
-)
+_MISSING_MARKERS = COMPACT_MISSING_MARKERS
 _ZZ99 = {
     "ZZ993VZ": "no fixed abode (NHS pseudo-postcode ZZ99 3VZ)",
     "ZZ993CZ": "NHS pseudo-postcode ZZ99 3CZ: England, address not otherwise specified",
@@ -220,16 +195,8 @@ def check_postcode(value: Any) -> Checked[str]:
     Returns ``Checked("SW1A 1AA", OK)`` for ``"sw1a1aa"``; OCR corrections are accepted
     with a ``reason`` describing the correction. Never raises on bad input.
     """
-    if is_missing(value):
-        return Checked(None, Status.MISSING, "no postcode")
-    if isinstance(value, str):
-        return _check_text(value)
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return _check_text(bytes(value).decode("utf-8"))
-        except UnicodeDecodeError:
-            return Checked(None, Status.INVALID, "bytes that are not UTF-8 text")
-    return Checked(None, Status.INVALID, f"a {type(value).__name__} is not a postcode")
+    text = as_text(value, "postcode")
+    return text if isinstance(text, Checked) else _check_text(text)
 
 
 def postcode(value: Any) -> str | None:
