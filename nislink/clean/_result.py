@@ -125,3 +125,18 @@ def as_text(value: Any, what: str) -> str | Checked[Any]:
     if isinstance(value, str):
         return value
     return Checked(None, Status.INVALID, f"a {type(value).__name__} is not a {what}")
+
+
+def pandas_confusable(text: str) -> bool:
+    """True for strings that pandas' hash tables may take for other strings: those holding
+    a NUL (hashed like ``""``) or a lone surrogate (such strings hash alike). Columns with
+    them are cleaned value by value instead of by factorising."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

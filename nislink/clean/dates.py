@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.clean._result import Checked, Status, is_missing
+from nislink.clean._result import Checked, Status, is_missing, pandas_confusable
 
 __all__ = [
     "EARLIEST_DOB",
@@ -416,14 +416,6 @@ def dob_series(
     )
 
 
-def _utf8_ok(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _grouped(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarray, ...]]:
     """Split an object array into strings / booleans / other values, factorise each group
     and evaluate the distinct values once: ``strings(uniques)`` for text, ``scalar(uniques)``
@@ -436,7 +428,7 @@ def _grouped(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarr
     n = len(vals)
     kinds = np.fromiter(
         (
-            (0 if "\x00" not in v and (v.isascii() or _utf8_ok(v)) else 1)
+            (1 if pandas_confusable(v) else 0)
             if type(v) is str
             else 1
             if isinstance(v, (bool, np.bool_))

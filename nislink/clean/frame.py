@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.clean._result import Checked, Status, is_missing
+from nislink.clean._result import Checked, Status, is_missing, pandas_confusable
 from nislink.clean.dates import check_dob
 from nislink.clean.ids import check_nino, check_upn
 from nislink.clean.names import check_name
@@ -93,21 +93,6 @@ def explain(
     return f"{r.status.value}: {r.reason}" if r.reason else r.status.value
 
 
-def _unhashable_text(v: object) -> bool:
-    """True for strings that pandas' factorisation would confuse with other strings."""
-    if type(v) is not str:
-        return False
-    if "\x00" in v:
-        return True
-    if v.isascii():
-        return False
-    try:
-        v.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(codes, distinct values) with -1 for missing; None when values are unhashable.
 
@@ -115,7 +100,9 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     ``True`` and ``1`` (equal in Python) stay distinct.
     """
     try:
-        if series.dtype == object and any(_unhashable_text(v) for v in series.tolist()):
+        if series.dtype == object and any(
+            type(v) is str and pandas_confusable(v) for v in series.tolist()
+        ):
             # pandas' string hash table treats "\x00" like "" and strings with lone
             # surrogates as equal to each other: clean such a column value by value.
             return None
