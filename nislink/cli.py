@@ -11,10 +11,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 import nislink
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datetime
+
+    from nislink.encode import EncodedFrame
+    from nislink.schema import Schema
+    from nislink.secrets import Secret
 
 
 class UserError(Exception):
@@ -122,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out=args.out, people=args.people, seed=args.seed)
 
 
-def _secret(args: argparse.Namespace) -> "object":
+def _secret(args: argparse.Namespace) -> Secret:
     """The shared secret from --secret-file or --secret-env (never from the command line)."""
     from nislink.secrets import Secret
 
@@ -136,7 +144,7 @@ def _secret(args: argparse.Namespace) -> "object":
         raise UserError(f"secret: {exc}") from None
 
 
-def _schema(spec: str | None) -> "object":
+def _schema(spec: str | None) -> Schema:
     from nislink.schema import Schema
 
     if spec in (None, "uk-default", "uk_default"):
@@ -150,7 +158,7 @@ def _schema(spec: str | None) -> "object":
         raise UserError(f"schema {spec}: {exc}") from None
 
 
-def _load_encoded(path: str) -> "object":
+def _load_encoded(path: str) -> EncodedFrame:
     from nislink.io import EncodedFileError, load
 
     if not Path(path).exists():
@@ -161,7 +169,7 @@ def _load_encoded(path: str) -> "object":
         raise UserError(str(exc)) from None
 
 
-def _date(text: str | None, what: str) -> "object":
+def _date(text: str | None, what: str) -> datetime.date | None:
     import datetime as dt
 
     if text is None:
