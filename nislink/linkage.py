@@ -244,16 +244,21 @@ def with_combined_tokens(
 def _blocking_plan(
     a: EncodedFrame, b: EncodedFrame | None
 ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
-    from nislink.model import _match_key_names
+    from nislink.model import _match_key_names, _view_token_names, _views_of
 
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
     keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
+    views = _views_of(a, bb)
+    view_tokens = _view_token_names(a) | _view_token_names(bb)
+    # a salted view's token (a name with its salt: nearly unique) blocks on its own
+    salted = [f for vs in views.values() for f, _ in vs if f in shared]
     # identifier tokens (no filter): a shared value is strong evidence on its own
-    ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex")
-    fielded = [f for f in a.fields if f in shared]
+    ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
+                   and t not in view_tokens)
+    fielded = [f for f in a.fields if f in shared and not (f in view_tokens and f not in views)]
     combos = [(x, y) for i, x in enumerate(fielded) for y in fielded[i + 1:]]
-    return keys + ident, combos, fielded
+    return keys + ident + salted, combos, fielded
 
 
 def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any]:

@@ -45,6 +45,7 @@ import pandas as pd
 
 from nislink.compare import dice_pairs
 from nislink.encode.frame import EncodedFrame
+from nislink.schema import field_views
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -85,6 +86,11 @@ class FieldComparison:
     token: str | None = None
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     tf_adjust: bool = False
+    views: tuple[tuple[str, str], ...] = ()
+    """Salted views ``((filter, tag token), ...)``, primary first (see
+    :func:`nislink.schema.field_views`): a pair is compared on the first view whose tag
+    tokens are equal on both sides (the two records share that salt), with the view's own
+    exact token when the frames have one; a pair sharing no salt is missing (weight 0)."""
 
     def __post_init__(self) -> None:
         if self.field is None and self.token is None:
@@ -101,8 +107,26 @@ class FieldComparison:
         else:
             th = ()
         object.__setattr__(self, "thresholds", th)
+        views = tuple((str(f), str(t)) for f, t in self.views)
+        object.__setattr__(self, "views", views)
+        if views and self.field is None:
+            raise ValueError(f"comparison {self.name!r}: views need a filter field")
         if self.tf_adjust and self.token is None:
             raise ValueError(f"comparison {self.name!r}: tf_adjust needs a token")
+
+    @property
+    def inputs(self) -> tuple[list[str], list[str]]:
+        """The filters and tokens this comparison reads (views' filters, tags and tokens
+        included): ``(fields, tokens)``."""
+        fields = [self.field] if self.field is not None else []
+        tokens = [self.token] if self.token is not None else []
+        for f, t in self.views:
+            if f not in fields:
+                fields.append(f)
+            tokens.append(t)
+            if self.token is not None and f not in tokens:
+                tokens.append(f)
+        return fields, tokens
 
     @property
     def n_levels(self) -> int:
@@ -126,10 +150,33 @@ class FieldComparison:
         self, a: EncodedFrame, b: EncodedFrame, ia: np.ndarray, ib: np.ndarray
     ) -> np.ndarray:
         """Comparison level (``int8``, ``-1`` = missing) of each pair ``(a[ia], b[ib])``."""
+        if not self.views:
+            return self._levels_on(a, b, ia, ib, self.field, self.token)
+        out = np.full(len(ia), MISSING, dtype=np.int8)
+        todo = np.arange(len(ia))
+        for fname, tag in self.views:
+            if not len(todo):
+                break
+            ta = _get_token(a, tag, "a")[ia[todo]]
+            tb = _get_token(b, tag, "b")[ib[todo]]
+            same = (ta != 0) & (ta == tb)
+            if not same.any():
+                continue
+            sel = todo[same]
+            tok = fname if (self.token is not None and fname in a.tokens
+                            and fname in b.tokens) else None
+            out[sel] = self._levels_on(a, b, ia[sel], ib[sel], fname, tok)
+            todo = todo[~same]
+        return out
+
+    def _levels_on(
+        self, a: EncodedFrame, b: EncodedFrame, ia: np.ndarray, ib: np.ndarray,
+        field: str | None, token: str | None,
+    ) -> np.ndarray:
         n = len(ia)
         out = np.full(n, MISSING, dtype=np.int8)
-        if self.field is not None:
-            fa, fb = _get_field(a, self.field, "a"), _get_field(b, self.field, "b")
+        if field is not None:
+            fa, fb = _get_field(a, field, "a"), _get_field(b, field, "b")
             both = fa.present[ia] & fb.present[ib]
             if both.any():
                 d = dice_pairs(fa, fb, ia[both], ib[both])
@@ -137,8 +184,8 @@ class FieldComparison:
                 for t in reversed(self.thresholds):  # low to high
                     lev += (d >= np.float32(t)).astype(np.int8)
                 out[both] = lev
-        if self.token is not None:
-            ta, tb = _get_token(a, self.token, "a")[ia], _get_token(b, self.token, "b")[ib]
+        if token is not None:
+            ta, tb = _get_token(a, token, "a")[ia], _get_token(b, token, "b")[ib]
             tboth = (ta != 0) & (tb != 0)
             top = np.int8(self.n_levels - 1)
             equal = tboth & (ta == tb)
@@ -202,14 +249,22 @@ def comparisons_for(
             return False
         return name in tf_set if tf_set is not None else bool(tf_adjust)
 
+    views = _views_of(a, b)
+    view_names = {f for vs in views.values() for f, _ in vs[1:]}
     for name in a.fields:
-        if name in excl or name not in b.fields:
+        if name in excl or name not in b.fields or name in view_names:
             continue
         tok = name if (name in a.tokens and name in b.tokens) else None
+        if name in views:
+            # salted views: the salted exact tokens carry no name frequency to adjust by
+            out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
+                                       views=tuple(views[name])))
+            continue
         out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
                                    tf_adjust=tf_for(name, tok is not None)))
     if token_fields is None:
-        skip = _match_key_names(a) | _match_key_names(b)
+        skip = _match_key_names(a) | _match_key_names(b) | _view_token_names(a) \
+            | _view_token_names(b)
         token_fields = [t for t in a.tokens if t not in a.fields and t not in skip
                         and t in b.tokens]
     for name in token_fields:
@@ -220,6 +275,47 @@ def comparisons_for(
         out.append(FieldComparison(name, token=name, tf_adjust=tf_for(name, True)))
     if not out:
         raise ValueError("the two frames share no encoded field to compare")
+    return out
+
+
+def _schema_dict(enc: EncodedFrame) -> dict[str, Any] | None:
+    schema = (enc.meta or {}).get("schema")
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError:
+            return None
+    return schema if isinstance(schema, dict) else None
+
+
+def _views_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, str]]]:
+    """Salted views of fields, kept when every view's filter and tag is in both frames."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, vs in field_views(_schema_dict(a)).items():
+        keep = [(f, t) for f, t in vs if f in a.fields and f in b.fields
+                and t in a.tokens and t in b.tokens]
+        if keep and keep[0][0] == name:
+            out[name] = keep
+    return out
+
+
+def _exclusion_tokens(a: EncodedFrame, b: EncodedFrame) -> list[str]:
+    """Tokens that nearly only true matches share: match keys, identifiers (a token with no
+    filter, other than sex) and date-of-birth tokens."""
+    views = _view_token_names(a) | _view_token_names(b)
+    shared = set(a.tokens) & set(b.tokens)
+    keys = (_match_key_names(a) | _match_key_names(b)) & shared
+    kinds = {f.get("name"): f.get("kind") for f in (_schema_dict(a) or {}).get("fields") or []}
+    extra = {t for t in shared if t not in views and kinds.get(t) in ("dob", "nino", "upn")}
+    return sorted(keys | extra)
+
+
+def _view_token_names(enc: EncodedFrame) -> set[str]:
+    """Tokens of salted views and their salt tags (not comparisons of their own)."""
+    out: set[str] = set()
+    for vs in field_views(_schema_dict(enc)).values():
+        for f, t in vs:
+            out.update((f, t))
     return out
 
 
@@ -388,6 +484,80 @@ def random_pairs(
     )
 
 
+def tag_pairs(
+    tag_a: np.ndarray, tag_b: np.ndarray | None, n: int, *, seed: int = 0,
+    exclude: list[tuple[np.ndarray, np.ndarray | None]] = (),  # type: ignore[assignment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` uniformly random pairs among the pairs that share a non-zero tag token
+    (deterministic for a seed), leaving out pairs equal on any ``exclude`` token.
+
+    A salted comparison can only be made within a salt class, so its ``u`` is estimated on
+    pairs drawn from within the classes (``tag_b=None``: de-duplication, ``i < j``). The
+    ``exclude`` tokens (match keys, the exact date of birth) remove the few true matches
+    a class holds, which would otherwise inflate ``u``.
+    """
+    dedupe = tag_b is None
+    tb = tag_a if dedupe else tag_b
+    assert tb is not None
+    oa = np.flatnonzero(tag_a != 0)
+    oa = oa[np.argsort(tag_a[oa], kind="stable")]
+    ob = np.flatnonzero(tb != 0)
+    ob = ob[np.argsort(tb[ob], kind="stable")]
+    ua, sa, ca = np.unique(tag_a[oa], return_index=True, return_counts=True)
+    ub, sb, cb = np.unique(tb[ob], return_index=True, return_counts=True)
+    common, xa, xb = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if not len(common):
+        return empty
+    na, nb = ca[xa].astype(np.int64), cb[xb].astype(np.int64)
+    w = na * (na - 1) // 2 if dedupe else na * nb
+    keep = w > 0
+    na, nb, w = na[keep], nb[keep], w[keep]
+    st_a, st_b = sa[xa][keep], sb[xb][keep]
+    total = int(w.sum())
+    if total == 0:
+        return empty
+    rng = np.random.default_rng(seed)
+    if total <= n:  # every pair once
+        cls = np.repeat(np.arange(len(w)), w)
+        k = np.arange(total) - np.repeat(np.cumsum(w) - w, w)
+        if dedupe:
+            # k-th pair (i < j) of a class of size m, in row order
+            m = na[cls]
+            i = np.zeros(total, np.int64)
+            rem = k.copy()
+            while True:
+                row = m - 1 - i
+                step = rem >= row
+                if not step.any():
+                    break
+                rem = np.where(step, rem - row, rem)
+                i = np.where(step, i + 1, i)
+            j = i + 1 + rem
+        else:
+            i, j = np.divmod(k, nb[cls])
+        ia, ib = oa[st_a[cls] + i], ob[st_b[cls] + j]
+    else:
+        draw = int(n * 1.3) + 16
+        cls = rng.choice(len(w), size=draw, p=w / total)
+        i = rng.integers(0, na[cls])
+        if dedupe:
+            j = rng.integers(0, na[cls] - 1)
+            j = j + (j >= i)
+        else:
+            j = rng.integers(0, nb[cls])
+        ia, ib = oa[st_a[cls] + i], ob[st_b[cls] + j]
+    ok = np.ones(len(ia), dtype=bool)
+    for xa_tok, xb_tok in exclude:
+        xb_tok = xa_tok if xb_tok is None else xb_tok
+        va, vb = xa_tok[ia], xb_tok[ib]
+        ok &= ~((va != 0) & (va == vb))
+    ia, ib = ia[ok][:n], ib[ok][:n]
+    if dedupe:
+        ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
+    return ia.astype(np.int64), ib.astype(np.int64)
+
+
 _MIN_SESSION_PAIRS = 10
 
 
@@ -514,6 +684,20 @@ class FellegiSunter:
             self.u[c.name] = ((cnt + 0.5) / (cnt.sum() + 0.5 * c.n_levels)).tolist()
         self.info["u_pairs"] = int(len(ia))
         self.info["u_seed"] = int(seed)
+        # salted comparisons: random pairs almost never share a salt, so their u comes
+        # from pairs drawn within the primary salt's classes (true matches left out)
+        for c in self.comparisons:
+            if not c.views:
+                continue
+            excl = [(a.tokens[t], None if dedupe else b.tokens[t])
+                    for t in _exclusion_tokens(a, b)]
+            tag = c.views[0][1]
+            pa, pb = tag_pairs(a.tokens[tag], None if dedupe else b.tokens[tag], n_pairs,
+                               seed=seed, exclude=excl)
+            col = c.levels(a, b, pa, pb)
+            cnt = np.bincount(col[col >= 0].astype(np.int64), minlength=c.n_levels)
+            self.u[c.name] = ((cnt + 0.5) / (cnt.sum() + 0.5 * c.n_levels)).tolist()
+            self.info.setdefault("u_pairs_within_salt", {})[c.name] = int(len(pa))
         return self
 
     def fit(
@@ -913,7 +1097,8 @@ class FellegiSunter:
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
             "comparisons": [
-                {**asdict(c), "thresholds": list(c.thresholds)} for c in self.comparisons
+                {**asdict(c), "thresholds": list(c.thresholds),
+                 "views": [list(v) for v in c.views]} for c in self.comparisons
             ],
             "m": {k: list(map(float, v)) for k, v in self.m.items()},
             "u": {k: list(map(float, v)) for k, v in self.u.items()},
@@ -943,6 +1128,7 @@ class FellegiSunter:
                 name=c["name"], field=c.get("field"), token=c.get("token"),
                 thresholds=tuple(c.get("thresholds") or DEFAULT_THRESHOLDS),
                 tf_adjust=bool(c.get("tf_adjust", False)),
+                views=tuple(tuple(v) for v in c.get("views") or ()),
             )
             for c in d["comparisons"]
         ]

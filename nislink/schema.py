@@ -28,6 +28,10 @@ __all__ = [
     "TOKEN_TYPES",
     "COMPONENT_MODIFIERS",
     "SchemaError",
+    "SALT_JOIN",
+    "VIEW_SEP",
+    "salt_tag",
+    "field_views",
     "Hardening",
     "FieldSpec",
     "ClkSpec",
@@ -69,7 +73,8 @@ COMPONENT_MODIFIERS: dict[str, tuple[str, ...]] = {
     "surname": ("initial", "soundex", "nysiis", "metaphone"),
     "fullname": ("initial", "soundex", "nysiis", "metaphone"),
     "text": ("initial",),
-    "dob": ("year", "month", "day", "day_month", "month_year"),
+    "dob": ("year", "month", "day", "day_month", "month_year", "dayset", "yearpair0",
+            "yearpair1"),
     "postcode": ("area", "district", "sector"),
     "sex": (),
     "nino": (),
@@ -78,7 +83,19 @@ COMPONENT_MODIFIERS: dict[str, tuple[str, ...]] = {
     "number": (),
 }
 """Derived values a match-key component (or a salt) may take from a field:
-``<field>`` is the whole normalised value, ``<field>_<modifier>`` a derived one."""
+``<field>`` is the whole normalised value, ``<field>_<modifier>`` a derived one.
+
+The date-of-birth modifiers made for salting near-miss views: ``dayset`` is the day and
+month as an unordered pair (the same for 03/11 and 11/03); ``yearpair0`` is ``dayset``
+with the year halved (``year // 2``) and ``yearpair1`` with ``(year + 1) // 2``: two
+dates whose year differs by one share one of the two, and their day and month may be
+swapped."""
+
+SALT_JOIN = "&"
+"""Joins several components into one salt (``"postcode&dob_year"``)."""
+
+VIEW_SEP = "~"
+"""``<field>~<salt>`` names a field's extra salted view; ``~<salt>`` the salt's tag token."""
 
 # Per-kind defaults: token types, filter length, bits per token, CLK membership.
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -142,10 +159,25 @@ class Hardening:
     """Permute bit positions with a permutation derived from the secret."""
     blip: float = 0.0
     """Flip probability of each bit (randomised response), deterministic per encoding."""
+    views: list[str] = field(default_factory=list)
+    """Extra salts: the field is encoded once more under each (filter ``<field>~<salt>``),
+    so that two records whose primary salts differ by a plausible recording error still
+    share one salt and can compare names (see ``docs/privacy.md``)."""
+    mask: bool = False
+    """XOR the filter, before balancing, with a keyed pseudo-random mask drawn from the
+    salt's value: popcounts and bit layouts differ between salt classes, so nothing done
+    to every record alike (balancing, a permutation) can be undone from the data. A
+    record whose salt is missing gets no filter (rather than joining one large class)."""
 
     def is_identity(self) -> bool:
         """True when nothing is applied after hashing."""
-        return not (self.balance or self.xor_fold or self.rule90 or self.permute or self.blip)
+        return not (self.balance or self.xor_fold or self.rule90 or self.permute or self.blip
+                    or self.mask)
+
+    @property
+    def salts(self) -> list[str]:
+        """The primary salt followed by the views' salts (empty when unsalted)."""
+        return ([self.salt] if self.salt is not None else []) + list(self.views)
 
     def output_length(self, length: int) -> int:
         """Filter length after balancing and folding."""
@@ -159,7 +191,7 @@ class Hardening:
         for f in dc_fields(self):
             v = getattr(self, f.name)
             if v != getattr(default, f.name):
-                out[f.name] = v
+                out[f.name] = list(v) if isinstance(v, list) else v
         return out
 
     @classmethod
@@ -168,6 +200,9 @@ class Hardening:
         if d is None:
             return cls()
         _check_keys(d, {f.name for f in dc_fields(cls)}, path)
+        d = dict(d)
+        if "views" in d:
+            d["views"] = list(_typed(d["views"], list, f"{path}.views"))
         h = cls(**d)
         h.validate(path)
         return h
@@ -176,7 +211,16 @@ class Hardening:
         """Raise :class:`SchemaError` if the options are inconsistent."""
         if self.salt is not None:
             _typed(self.salt, str, f"{path}.salt")
-        for name in ("balance", "rule90", "permute"):
+        if not isinstance(self.views, list) or not all(isinstance(v, str) and v
+                                                       for v in self.views):
+            raise SchemaError(f"{path}.views: expected a list of salt components")
+        if self.views and self.salt is None:
+            raise SchemaError(f"{path}.views: extra salted views need a primary 'salt'")
+        if len(set(self.salts)) != len(self.salts):
+            raise SchemaError(f"{path}.views: a salt appears twice")
+        if self.mask and self.salt is None:
+            raise SchemaError(f"{path}.mask: the mask is drawn from the salt; set 'salt'")
+        for name in ("balance", "rule90", "permute", "mask"):
             if not isinstance(getattr(self, name), bool):
                 raise SchemaError(f"{path}.{name}: expected true or false")
         if isinstance(self.xor_fold, bool) or not isinstance(self.xor_fold, int) or not 0 <= self.xor_fold <= 8:
@@ -259,6 +303,14 @@ class FieldSpec:
     def output_length(self) -> int:
         """Field-level filter length after hardening (balancing / folding)."""
         return self.hardening.output_length(self.length or 0) if self.length else 0
+
+    @property
+    def views(self) -> list[tuple[str, str | None]]:
+        """``(filter name, salt)`` of each filter the field produces: the field's own
+        (``name``, primary salt or ``None``), then ``(name~salt, salt)`` per extra view."""
+        out: list[tuple[str, str | None]] = [(self.name, self.hardening.salt)]
+        out.extend((f"{self.name}{VIEW_SEP}{v}", v) for v in self.hardening.views)
+        return out
 
     def validate(self, path: str) -> None:
         """Raise :class:`SchemaError` naming ``path`` if anything is inconsistent."""
@@ -460,8 +512,17 @@ class Schema:
         if self.clk is None and any(f.clk for f in self.fields):
             raise SchemaError("schema.clk: fields have clk=true but the schema has no CLK")
         for i, f in enumerate(self.fields):
-            if f.hardening.salt is not None:
-                self.resolve_component(f.hardening.salt, f"schema.fields[{i}].hardening.salt")
+            for salt in f.hardening.salts:
+                parts = self.resolve_salt(salt, f"schema.fields[{i}].hardening.salt")
+                if any(p[0] == f.name for p in parts):
+                    raise SchemaError(f"schema.fields[{i}].hardening.salt: {salt!r} is "
+                                      f"derived from the field itself")
+            if f.hardening.views and not f.has_filter:
+                raise SchemaError(f"schema.fields[{i}].hardening.views: the field has no filter")
+        if self.clk is not None and (self.clk.hardening.salt is not None
+                                     or self.clk.hardening.views or self.clk.hardening.mask):
+            raise SchemaError("schema.clk.hardening: the CLK cannot be salted, viewed or masked "
+                              "(its fields' salts apply)")
         for i, mk in enumerate(self.match_keys):
             if mk.name in names:
                 raise SchemaError(f"schema.match_keys[{i}].name: {mk.name!r} is already used")
@@ -507,6 +568,14 @@ class Schema:
             raise SchemaError(f"{path}: {component!r}: {modifier!r} is not a derived value of a "
                               f"{best.kind} field (allowed: {allowed})")
         return best.name, modifier
+
+    def resolve_salt(self, salt: str, path: str = "salt") -> list[tuple[str, str | None]]:
+        """The components of a salt (``"postcode&dob_year"``: two), each resolved as by
+        :meth:`resolve_component`."""
+        parts = salt.split(SALT_JOIN)
+        if any(not p for p in parts) or len(set(parts)) != len(parts):
+            raise SchemaError(f"{path}: {salt!r} is not a salt ('a' or 'a{SALT_JOIN}b')")
+        return [self.resolve_component(p, path) for p in parts]
 
     # -- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -604,22 +673,32 @@ class Schema:
     def uk_default(cls) -> "Schema":
         """The study's identifiers: forename, surname, dob, sex, postcode, nino, upn.
 
-        Field-level filters for names (bigrams; salted with the year of birth, balanced
-        and secretly permuted, the hardening chosen by measured attack resistance), date of
-        birth (structured tokens) and postcode (unit/sector/district/area); exact tokens for
-        every field; a 1024-bit CLK over names, date of birth and postcode; match keys
-        ``mk1`` .. ``mk6`` and SLK-581.
+        Name filters (bigrams, 512 bits) are hardened against the attacks of
+        ``docs/privacy.md`` (chosen by measurement there):
+
+        * salted with a nearly unique key, so that no group of records larger than a few
+          people shares one name encoding: the day and month (as an unordered pair) and the
+          year halved (``dob_yearpair0``);
+        * encoded again under three more salts (*views*) so that a pair with a plausible
+          date-of-birth error still shares one salt and compares names: ``dob_yearpair1``
+          (the other year halving: year off by one, day and month swapped),
+          ``postcode&dob_year`` (any day or month error, same postcode) and
+          ``postcode&dob_dayset`` (any year error, same postcode);
+        * XOR-masked with a keyed mask drawn from the salt, then balanced (constant
+          popcount: no name length), so that nothing applied alike to every record can be
+          undone from the data.
+
+        The names' exact-match tokens are salted like their filters (no token of a name
+        alone); there is no record-level filter (CLK). Date of birth (structured tokens) and
+        postcode (unit/sector/district/area) have unhardened filters; exact tokens for every
+        field; match keys ``mk1`` .. ``mk6`` and SLK-581.
         """
-        # Name filters are salted with the year of birth, balanced and secretly permuted:
-        # chosen by measurement (docs/privacy.md) - every attack tried re-identifies at most
-        # 0.46% of distinct names on 100,000 synthetic people, at -0.01 points of F1.
-        names_hardening = dict(salt="dob_year", balance=True, permute=True)
         fields = [
-            FieldSpec("forename", "forename", hardening=Hardening(**names_hardening)),
-            FieldSpec("surname", "surname", hardening=Hardening(**names_hardening)),
-            FieldSpec("dob", "dob"),
+            FieldSpec("forename", "forename", clk=False),
+            FieldSpec("surname", "surname", clk=False),
+            FieldSpec("dob", "dob", clk=False),
             FieldSpec("sex", "sex"),
-            FieldSpec("postcode", "postcode"),
+            FieldSpec("postcode", "postcode", clk=False),
             FieldSpec("nino", "nino"),
             FieldSpec("upn", "upn"),
         ]
@@ -631,8 +710,46 @@ class Schema:
             MatchKey("mk5", ["upn"]),
             MatchKey("mk6", ["forename_canonical", "surname", "dob_year", "sex"]),
         ]
-        return cls(fields=fields, clk=ClkSpec(1024), match_keys=mks, slk581=True,
-                   name="uk_default")
+        plain = cls(fields=fields, clk=None, match_keys=mks, slk581=True, name="uk_default")
+        return plain.with_name_hardening()
+
+    def with_name_hardening(self, dob: str | None = None, postcode: str | None = None,
+                            drop_clk: bool = True) -> "Schema":
+        """A copy with the default name hardening (that of :meth:`uk_default`) on every
+        name field (kinds forename, surname, fullname).
+
+        ``dob`` and ``postcode`` name the fields the salts are drawn from (default: the
+        first field of kind ``dob``, and of kind ``postcode``, else a field called
+        ``postcode``). Name filters are salted with ``<dob>_yearpair0`` and get the views
+        ``<dob>_yearpair1`` and, with a postcode, ``<postcode>&<dob>_year`` and
+        ``<postcode>&<dob>_dayset``; they are masked and balanced; ``drop_clk`` removes the
+        record-level filter (its name bits would be unsalted).
+        """
+        if self.kind != "nislink":
+            raise SchemaError("with_name_hardening: only for nislink schemas")
+        out = copy.deepcopy(self)
+        d = out.field(dob) if dob is not None else out.first_of_kind("dob")
+        if d is None:
+            raise SchemaError("with_name_hardening: the schema has no date-of-birth field "
+                              "to salt names with")
+        if postcode is not None:
+            p: FieldSpec | None = out.field(postcode)
+        else:
+            p = out.first_of_kind("postcode") or next(
+                (f for f in out.fields if f.name == "postcode"), None)
+        views = [f"{d.name}_yearpair1"]
+        if p is not None:
+            views += [f"{p.name}{SALT_JOIN}{d.name}_year", f"{p.name}{SALT_JOIN}{d.name}_dayset"]
+        for f in out.fields:
+            if f.kind in ("forename", "surname", "fullname") and f.has_filter:
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
+                                        mask=True, balance=True)
+        if drop_clk:
+            out.clk = None
+            for f in out.fields:
+                f.clk = False
+        out.validate()
+        return out
 
     def select(self, names: list[str]) -> "Schema":
         """A schema keeping only the fields in ``names`` (and the match keys, salts, CLK and
@@ -654,9 +771,13 @@ class Schema:
                 return False
 
         for f in keep:
-            if f.hardening.salt is not None and not ok(f.hardening.salt):
+            salt = f.hardening.salt
+            if salt is not None and not all(ok(p) for p in salt.split(SALT_JOIN)):
                 raise SchemaError(f"select: field {f.name!r} is salted with "
-                                  f"{f.hardening.salt!r}, which is not selected")
+                                  f"{salt!r}, which is not selected")
+            # extra views whose salt needs an unselected field are dropped
+            f.hardening.views = [v for v in f.hardening.views
+                                 if all(ok(p) for p in v.split(SALT_JOIN))]
         mks = [copy.deepcopy(m) for m in self.match_keys if all(ok(c) for c in m.components)]
         kinds = {f.kind for f in keep}
         slk = self.slk581 and all(k in kinds for k in ("forename", "surname", "dob", "sex"))
@@ -702,3 +823,32 @@ class Schema:
 
             self._clkhash_parsed = clkhash_compat.parse_clkhash_schema(self.clkhash)
         return self._clkhash_parsed
+
+
+def salt_tag(salt: str) -> str:
+    """Name of the keyed token that tags records with a salt's value (``~<salt>``)."""
+    return f"{VIEW_SEP}{salt}"
+
+
+def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[str, str]]]:
+    """Salted fields' views, from a schema or its dict (as held in an encoded file's meta).
+
+    ``{field: [(filter name, tag token name), ...]}``, primary view first, for every field
+    whose filter is salted with a mask (records compare a field's names only under a salt
+    they share). Fields without such salting are absent. The linkage unit reads this to
+    compare a field view by view and to block on the views' tokens.
+    """
+    if schema is None:
+        return {}
+    d = schema.to_dict() if isinstance(schema, Schema) else schema
+    if isinstance(d, str):
+        d = json.loads(d)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for f in (d or {}).get("fields") or []:
+        h = f.get("hardening") or {}
+        if not f.get("length") or h.get("salt") is None or not h.get("mask"):
+            continue
+        name = f["name"]
+        out[name] = [(name, salt_tag(h["salt"]))] + [
+            (f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h.get("views") or []]
+    return out

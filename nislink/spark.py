@@ -881,8 +881,11 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
     bb = a if b is None else b
     mdl = _scoring_model(model, a, b)
     lay_a, lay_b = _layout(a), _layout(bb)
-    need_f = sorted({c.field for c in mdl.comparisons if c.field is not None})
-    need_t = sorted({c.token for c in mdl.comparisons if c.token is not None})
+    need_f = sorted({f for c in mdl.comparisons for f in c.inputs[0]})
+    # a view's own exact token is optional (used when both sides have it); the rest is not
+    need_t = sorted({t for c in mdl.comparisons for t in c.inputs[1]
+                     if (t in a.tokens and t in bb.tokens) or t == c.token
+                     or any(t == tag for _, tag in c.views)})
     for e, side in ((a, "a"), (bb, "b")):
         for f in need_f:
             if f not in e.fields:

@@ -62,13 +62,27 @@ def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 2 * inter / np.maximum(tot, 1)
 
 
+def uk_with_clk() -> Schema:
+    """``uk_default`` with a 1024-bit CLK over names, date of birth and postcode (for the
+    tests of the CLK machinery; the default has none)."""
+    s = Schema.uk_default()
+    for f in s.fields:
+        if f.name in ("forename", "surname", "dob", "postcode"):
+            f.clk = True
+    s.clk = ClkSpec(1024)
+    s.validate()
+    return s
+
+
 def same(a: EncodedFrame, b: EncodedFrame) -> bool:
     return (
         list(a.ids) == list(b.ids)
         and list(a.fields) == list(b.fields)
         and all(np.array_equal(a.fields[k].bits, b.fields[k].bits)
                 and np.array_equal(a.fields[k].present, b.fields[k].present) for k in a.fields)
-        and np.array_equal(a.clk.bits, b.clk.bits)
+        and ((a.clk is None and b.clk is None)
+             or (a.clk is not None and b.clk is not None
+                 and np.array_equal(a.clk.bits, b.clk.bits)))
         and list(a.tokens) == list(b.tokens)
         and all(np.array_equal(a.tokens[k], b.tokens[k]) for k in a.tokens)
     )
@@ -87,12 +101,18 @@ def encoded(data: pd.DataFrame) -> EncodedFrame:
 def test_output_layout(encoded: EncodedFrame, data: pd.DataFrame) -> None:
     assert len(encoded) == len(data)
     assert list(encoded.ids) == list(data["id"])
-    assert set(encoded.fields) == {"forename", "surname", "dob", "postcode"}
-    # names are balanced by default: 512 bits and their complement
+    views = ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
+    assert set(encoded.fields) == {"forename", "surname", "dob", "postcode"} | {
+        f"{n}~{v}" for n in ("forename", "surname") for v in views}
+    # names are masked and balanced by default: 512 bits and their complement
     assert encoded.fields["forename"].nbits == 1024 and encoded.fields["dob"].nbits == 256
-    assert encoded.clk.nbits == 1024
+    assert encoded.fields["surname~postcode&dob_year"].nbits == 1024
+    assert encoded.clk is None  # no record-level filter by default (its name bits leak)
     assert {"mk1", "mk2", "mk3", "mk4", "mk5", "mk6", "slk581", "nino", "upn"} <= set(
         encoded.tokens)
+    # one tag token per salt, one salted exact token per name view
+    assert {"~dob_yearpair0", "~dob_yearpair1", "~postcode&dob_year",
+            "~postcode&dob_dayset", "forename~dob_yearpair1"} <= set(encoded.tokens)
     for t in encoded.tokens.values():
         assert t.dtype == np.uint64
     m = encoded.meta
@@ -202,28 +222,37 @@ def test_two_secrets_random_baseline_and_tokens_differ(data: pd.DataFrame,
 
 
 def test_same_value_same_encoding_across_rows(encoded: EncodedFrame, data: pd.DataFrame) -> None:
-    """The same forename encodes the same in two rows with the same salt (year of birth),
-    and differently under different salts (uk_default salts names with the birth year)."""
+    """The same forename encodes the same in two rows with the same salt (date of birth),
+    and differently under different salts; the names' exact tokens are salted too."""
     from nislink.clean import dob
 
     fn = data["forename"].to_numpy()
-    years = np.array([getattr(dob(v), "year", -1) for v in data["dob"]])
+    dates = [dob(v) for v in data["dob"]]
+    dates = [d if hasattr(d, "year") else None for d in dates]
+    tag = encoded.tokens["~dob_yearpair0"]
     same_salt = diff_salt = None
     for i in range(len(fn)):
         for j in range(i + 1, len(fn)):
-            if fn[i] == fn[j] and years[i] > 0 and years[j] > 0:
-                if years[i] == years[j] and same_salt is None:
+            if fn[i] == fn[j] and dates[i] is not None and dates[j] is not None:
+                if tag[i] == tag[j] and same_salt is None:
                     same_salt = (i, j)
-                if years[i] != years[j] and diff_salt is None:
+                if tag[i] != tag[j] and diff_salt is None:
                     diff_salt = (i, j)
-    assert same_salt is not None and diff_salt is not None
+    assert diff_salt is not None
     bits = encoded.fields["forename"].bits
-    i, j = same_salt
-    assert np.array_equal(bits[i], bits[j])
+    if same_salt is not None:
+        i, j = same_salt
+        assert np.array_equal(bits[i], bits[j])
+        assert encoded.tokens["forename"][i] == encoded.tokens["forename"][j]
     i, j = diff_salt
     assert not np.array_equal(bits[i], bits[j])
-    # exact tokens are not salted: they agree whatever the year
-    assert encoded.tokens["forename"][i] == encoded.tokens["forename"][j]
+    assert encoded.tokens["forename"][i] != encoded.tokens["forename"][j]
+    # the same row again: identical encoding
+    rows = data.iloc[[j, i, j]].copy()
+    rows["id"] = ["x1", "x2", "x3"]
+    again = Encoder(Schema.uk_default(), KEY_A).encode(rows, id_column="id")
+    assert np.array_equal(again.fields["forename"].bits[0], again.fields["forename"].bits[2])
+    assert np.array_equal(again.fields["forename"].bits[1], bits[i])
 
 
 def _name_encoder(**kw) -> Encoder:  # type: ignore[no-untyped-def]
@@ -377,7 +406,8 @@ def test_parallel_encoding_identical() -> None:
     one = Encoder(Schema.uk_default(), KEY_A, workers=1).encode(df, id_column="id")
     two = Encoder(Schema.uk_default(), KEY_A, workers=2).encode(df, id_column="id")
     assert same(one, two)
-    assert np.array_equal(one.clk.present, two.clk.present)
+    assert np.array_equal(one.fields["forename~postcode&dob_year"].present,
+                          two.fields["forename~postcode&dob_year"].present)
 
 
 _ANY = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
@@ -401,7 +431,7 @@ def test_arbitrary_input_never_crashes_and_nothing_is_lost(rows) -> None:  # typ
 def test_clkhash_only_frame_saves_and_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from nislink.io import load
 
-    e = Encoder(Schema.uk_default(), KEY_A).encode(people(5), id_column="id")
+    e = Encoder(uk_with_clk(), KEY_A).encode(people(5), id_column="id")
     only = EncodedFrame.from_clkhash(e.to_clkhash(), ids=e.ids)
     only.save(tmp_path / "c.parquet")
     back = load(tmp_path / "c.parquet")

@@ -26,7 +26,13 @@ def test_uk_default_fields_and_keys() -> None:
     assert [f.column for f in s.fields] == [f.name for f in s.fields]
     assert [m.name for m in s.match_keys][:5] == ["mk1", "mk2", "mk3", "mk4", "mk5"]
     assert s.match_keys[2].components == ["surname_soundex", "dob", "postcode_district"]
-    assert s.slk581 and s.clk is not None and s.hashing == "blake3"
+    assert s.slk581 and s.clk is None and s.hashing == "blake3"
+    # names: salted with a nearly unique key, three more salted views, masked and balanced
+    h = s.field("forename").hardening
+    assert h.salt == "dob_yearpair0" and h.mask and h.balance and not h.permute
+    assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
+    assert s.field("surname").hardening == h and s.field("dob").hardening.is_identity()
+    assert [v for v, _ in s.field("surname").views][1] == "surname~dob_yearpair1"
 
 
 def test_json_round_trip_and_fingerprint_stable(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -47,7 +53,11 @@ def test_fingerprint_changes_with_any_option() -> None:
     d["fields"][0]["k"] = 21
     assert Schema.from_dict(d).fingerprint != base.fingerprint
     d = base.to_dict()
-    d["clk"]["hardening"] = {"balance": True}
+    d["fields"][0]["hardening"]["views"] = d["fields"][0]["hardening"]["views"][:2]
+    assert Schema.from_dict(d).fingerprint != base.fingerprint
+    d = base.to_dict()
+    d["clk"] = {"length": 1024, "hardening": {"balance": True}}
+    d["fields"][2]["clk"] = True
     assert Schema.from_dict(d).fingerprint != base.fingerprint
     d = base.to_dict()
     d["match_keys"] = d["match_keys"][:2]
@@ -60,7 +70,7 @@ def test_fingerprint_changes_with_any_option() -> None:
         (lambda d: d.update(colour=1), "schema.colour"),
         (lambda d: d["fields"][1].update(qq=2), "schema.fields[1].qq"),
         (lambda d: d["fields"][2].update(hardening={"blp": 0.1}), "schema.fields[2].hardening.blp"),
-        (lambda d: d["clk"].update(size=3), "schema.clk.size"),
+        (lambda d: d.update(clk={"length": 64, "size": 3}), "schema.clk.size"),
         (lambda d: d["match_keys"][0].update(parts=[]), "schema.match_keys[0].parts"),
     ],
 )

@@ -78,8 +78,10 @@ def _same_frames(x, y) -> None:  # type: ignore[no-untyped-def]
         assert x.fields[f].nbits == y.fields[f].nbits
         assert np.array_equal(x.fields[f].bits, y.fields[f].bits[o]), f
         assert np.array_equal(x.fields[f].present, y.fields[f].present[o]), f
-    assert np.array_equal(x.clk.bits, y.clk.bits[o])
-    assert np.array_equal(x.clk.present, y.clk.present[o])
+    assert (x.clk is None) == (y.clk is None)
+    if x.clk is not None:
+        assert np.array_equal(x.clk.bits, y.clk.bits[o])
+        assert np.array_equal(x.clk.present, y.clk.present[o])
     for t in x.tokens:
         assert np.array_equal(x.tokens[t], y.tokens[t][o]), t
 
@@ -130,8 +132,9 @@ def test_candidates_equal_local(data, on_spark) -> None:  # type: ignore[no-unty
     sa, sb = on_spark
     rules_list = [
         None,  # default: match keys, identifier tokens and pair tokens
-        [LSHBlocking(threshold=0.8, completeness=0.99), TokenBlocking(["surname+dob"]),
-         LengthFilter(0.7)],
+        [LSHBlocking(threshold=0.8, completeness=0.99, field="postcode"),
+         TokenBlocking(["surname+dob"]),
+         LengthFilter(0.7, field="postcode")],
     ]
     for rules in rules_list:
         ia, ib = candidates(ea, eb, rules)

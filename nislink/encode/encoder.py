@@ -15,8 +15,11 @@ secret, never on the other rows of the batch.
 
 Sub-keys (BLAKE3 derive-key contexts, ``fp`` = schema fingerprint)::
 
-    "nislink v1 2026-11 bloom <fp> <field>"     Bloom positions of a field (and its CLK part)
-    "nislink v1 2026-11 token <fp> <field>"     exact-match token of a field
+    "nislink v1 2026-11 bloom <fp> <field>"     Bloom positions of a field (and its CLK part);
+                                                a salted view: <field>~<salt>
+    "nislink v1 2026-11 token <fp> <field>"     exact-match token of a field (or view)
+    "nislink v1 2026-11 mask <fp> <field>"      keyed mask of a salt value (field or view)
+    "nislink v1 2026-11 salttag <fp> <salt>"    tag token of a salt's value (``~<salt>``)
     "nislink v1 2026-11 component <fp> <f>_<m>" a derived match-key component
     "nislink v1 2026-11 matchkey <fp> <name>"   a match key (SipHash-2-4 of the components)
     "nislink v1 2026-11 slk581 <fp> slk581"     the SLK-581 token
@@ -50,7 +53,7 @@ from nislink.encode.tokens import (
     slk581_part,
     token_occurrences,
 )
-from nislink.schema import SCHEME_VERSION, FieldSpec, Schema
+from nislink.schema import SALT_JOIN, SCHEME_VERSION, FieldSpec, Schema, salt_tag
 from nislink.secrets import Secret
 
 __all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS"]
@@ -485,18 +488,49 @@ class Encoder:
                 hash_cache[ck] = np.append(h, np.uint64(0))[codes]
             return hash_cache[ck]
 
+        salt_cache: dict[str, np.ndarray] = {}
+
+        def salt_text(salt: str) -> np.ndarray:
+            """Per record text of a salt (components joined by ``|``; None if any missing)."""
+            if salt not in salt_cache:
+                parts = [component_text(p) for p in salt.split(SALT_JOIN)]
+                if len(parts) == 1:
+                    salt_cache[salt] = parts[0]
+                else:
+                    out = np.empty(n, dtype=object)
+                    for i, vals in enumerate(zip(*(p.tolist() for p in parts))):
+                        out[i] = None if any(v is None for v in vals) else "|".join(vals)
+                    salt_cache[salt] = out
+            return salt_cache[salt]
+
+        tagged: list[str] = []
         for f in schema.fields:
-            salt = component_text(f.hardening.salt) if f.hardening.salt is not None else None
             want_clk = bool(f.clk and schema.clk is not None)
-            if f.has_filter or want_clk:
-                fbits, cbits = self._field_filters(f, values[f.name], salt, want_clk, clk_len,
-                                                   factors(f.name) if salt is None else None)
-                if fbits is not None:
-                    fields_out[f.name] = fbits
-                if cbits is not None and clk_acc is not None:
-                    clk_acc |= cbits
-            if f.exact_token:
-                tokens[f.name] = component_hash(f.name)
+            masked = f.hardening.mask
+            for vi, (out_name, salt_name) in enumerate(f.views):
+                salt = salt_text(salt_name) if salt_name is not None else None
+                view_clk = want_clk and vi == 0
+                if f.has_filter or view_clk:
+                    fbits, cbits = self._field_filters(
+                        f, values[f.name], salt, view_clk, clk_len,
+                        factors(f.name) if salt is None else None, out_name=out_name)
+                    if fbits is not None:
+                        fields_out[out_name] = fbits
+                    if cbits is not None and clk_acc is not None:
+                        clk_acc |= cbits
+                if f.exact_token:
+                    if masked and salt is not None:
+                        # the name's token is salted like its filter: never a name alone
+                        tokens[out_name] = self._salted_token(values[f.name], salt, out_name)
+                    elif vi == 0:
+                        tokens[f.name] = component_hash(f.name)
+                if masked and salt_name is not None and salt_name not in tagged:
+                    tagged.append(salt_name)
+        for salt_name in tagged:
+            stext = salt_text(salt_name)
+            s_codes, s_uniq = _factorize(stext)
+            h = keyed_uint64([u.encode("utf-8") for u in s_uniq], self._key("salttag", salt_name))
+            tokens[salt_tag(salt_name)] = np.append(h, np.uint64(0))[s_codes]
 
         for mk in schema.match_keys:
             words = np.stack([component_hash(c) for c in mk.components], axis=1)
@@ -520,12 +554,24 @@ class Encoder:
     def _field_filters(
         self, f: FieldSpec, vals: np.ndarray, salt: np.ndarray | None, want_clk: bool,
         clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
+        out_name: str | None = None,
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
-        """Field-level filter (hardened) and the field's CLK contribution (unhardened)."""
+        """Field-level filter (hardened) and the field's CLK contribution (unhardened).
+
+        ``out_name`` names the filter (the field, or one of its salted views): it selects
+        the sub-keys. With ``hardening.mask`` a record whose salt is missing gets no filter,
+        and each distinct filter is XORed with the keyed mask of its salt before balancing.
+        """
         schema = self.schema
+        out_name = out_name or f.name
+        masked = f.hardening.mask and salt is not None
         if salt is not None:
-            keyed = np.array([None if v is None else f"{v}\x1f{s or ''}"
-                              for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
+            if masked:
+                keyed = np.array([None if v is None or s is None else f"{v}\x1f{s}"
+                                  for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
+            else:
+                keyed = np.array([None if v is None else f"{v}\x1f{s or ''}"
+                                  for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
             codes, uniq = _factorize(keyed)
             first = _first_positions(codes, len(uniq))
             u_vals = vals[first] if len(uniq) else np.zeros(0, dtype=object)
@@ -548,7 +594,7 @@ class Encoder:
         bpf = f.bits_per_field
         kf = int(f.k) if bpf is None else int(bpf)
         kc = (int(f.clk_k) if bpf is None else int(bpf)) if want_clk else 0
-        raw = keyed_digests(messages, self._key("bloom", f.name),
+        raw = keyed_digests(messages, self._key("bloom", out_name),
                             digest_length(schema.hashing, kf, kc))
         if bpf is not None:
             k_val = np.maximum(1, np.minimum(bpf, np.rint(bpf / np.maximum(n_tok, 1))))
@@ -578,8 +624,10 @@ class Encoder:
         if f.has_filter:
             length = int(f.length or 0)
             ub = build(0, 0, kf, length)
+            if masked and n_uniq:
+                ub ^= self._salt_masks(u_salt, length, out_name)
             ub, out_len = _hardening.apply(ub, length, f.hardening,
-                                           lambda purpose: self._key(purpose, f.name))
+                                           lambda purpose: self._key(purpose, out_name))
             ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
             fbm = BitMatrix(ub[codes], out_len, present=codes >= 0)
         cbits: np.ndarray | None = None
@@ -588,6 +636,26 @@ class Encoder:
             ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
             cbits = ub[codes]
         return fbm, cbits
+
+    def _salt_masks(self, salts: np.ndarray, length: int, out_name: str) -> np.ndarray:
+        """Packed keyed masks (one row per entry of ``salts``): the first ``length`` bits of
+        the keyed BLAKE3 output (sub-key ``mask <fp> <filter>``) of the salt's text."""
+        s_codes, s_uniq = _factorize(salts)
+        words = (length + 63) // 64
+        raw = keyed_digests([u.encode("utf-8") for u in s_uniq], self._key("mask", out_name),
+                            8 * words)
+        m = raw.copy().view("<u8").reshape(len(s_uniq), words).astype(np.uint64)
+        if length % 64:
+            m[:, -1] &= np.uint64((1 << (length % 64)) - 1)
+        return m[s_codes]
+
+    def _salted_token(self, vals: np.ndarray, salt: np.ndarray, out_name: str) -> np.ndarray:
+        """Keyed exact-match token of (value, salt) per record (0 if either is missing)."""
+        keyed = np.array([None if v is None or t is None else f"{v}\x1f{t}"
+                          for v, t in zip(vals.tolist(), salt.tolist())], dtype=object)
+        codes, uniq = _factorize(keyed)
+        h = keyed_uint64([u.encode("utf-8") for u in uniq], self._key("token", out_name))
+        return np.append(h, np.uint64(0))[codes]
 
     def _slk581(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Keyed SLK-581 tokens (0 where the date of birth is missing).

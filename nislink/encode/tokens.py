@@ -129,12 +129,25 @@ def _component_cached(kind: str, modifier: str | None, value: str) -> str | None
         return _canonical(value)[0]
     if kind == "dob":
         y, m, d = value[:4], value[5:7], value[8:10]
+        if modifier in ("dayset", "yearpair0", "yearpair1"):
+            return _near_date(y, m, d, modifier)
         return {"year": y, "month": m, "day": d, "day_month": f"{d}-{m}",
                 "month_year": f"{y}-{m}"}[modifier]
     if kind == "postcode":
         unit, sector, district, area = _postcode_parts(value)
         return {"sector": sector, "district": district, "area": area}[modifier]
     raise ValueError(f"{modifier!r} is not a derived value of kind {kind!r}")
+
+
+def _near_date(y: str, m: str, d: str, modifier: str) -> str:
+    """``dayset``: day and month as an unordered pair (``"03-11"`` for 3 Nov and 11 Mar);
+    ``yearpair0`` / ``yearpair1``: the dayset with ``year // 2`` / ``(year + 1) // 2``."""
+    dayset = f"{min(d, m)}-{max(d, m)}"
+    if modifier == "dayset":
+        return dayset
+    year = int(y)
+    half = year // 2 if modifier == "yearpair0" else (year + 1) // 2
+    return f"{dayset}|{half}"
 
 
 def component_value(kind: str, modifier: str | None, value: str | None) -> str | None:
