@@ -689,8 +689,12 @@ class FellegiSunter:
         for c in self.comparisons:
             if not c.views:
                 continue
+            # leave out pairs that agree on a match key, an identifier, the date of birth
+            # or another salted name: nearly all true matches, few non-matches
+            others = [o.token for o in self.comparisons
+                      if o.views and o is not c and o.token is not None]
             excl = [(a.tokens[t], None if dedupe else b.tokens[t])
-                    for t in _exclusion_tokens(a, b)]
+                    for t in _exclusion_tokens(a, b) + others]
             tag = c.views[0][1]
             pa, pb = tag_pairs(a.tokens[tag], None if dedupe else b.tokens[tag], n_pairs,
                                seed=seed, exclude=excl)

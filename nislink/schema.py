@@ -740,9 +740,17 @@ class Schema:
         views = [f"{d.name}_yearpair1"]
         if p is not None:
             views += [f"{p.name}{SALT_JOIN}{d.name}_year", f"{p.name}{SALT_JOIN}{d.name}_dayset"]
+        fore = out.first_of_kind("forename")
+        sur = out.first_of_kind("surname")
         for f in out.fields:
             if f.kind in ("forename", "surname", "fullname") and f.has_filter:
-                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
+                mine = list(views)
+                # the other name's initial with the postcode: names compare when the date
+                # of birth is missing or wrong but the address is the same
+                other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
+                if p is not None and other is not None and other.name != f.name:
+                    mine.append(f"{p.name}{SALT_JOIN}{other.name}_initial")
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=mine,
                                         mask=True, balance=True)
         if drop_clk:
             out.clk = None

@@ -30,8 +30,11 @@ def test_uk_default_fields_and_keys() -> None:
     # names: salted with a nearly unique key, three more salted views, masked and balanced
     h = s.field("forename").hardening
     assert h.salt == "dob_yearpair0" and h.mask and h.balance and not h.permute
-    assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
-    assert s.field("surname").hardening == h and s.field("dob").hardening.is_identity()
+    assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset",
+                       "postcode&surname_initial"]
+    hs = s.field("surname").hardening
+    assert hs.views[-1] == "postcode&forename_initial" and hs.views[:3] == h.views[:3]
+    assert s.field("dob").hardening.is_identity()
     assert [v for v, _ in s.field("surname").views][1] == "surname~dob_yearpair1"
 
 

@@ -38,8 +38,35 @@ __all__ = [
 _BLOCK_BYTES = 1 << 24
 
 
+#: Below this many messages the ``blake3`` package is called per message; above, messages of
+#: at most 64 bytes go through the compiled batch (:mod:`nislink.encode.blake3_batch`).
+BATCH_MIN = 2048
+
+
 def keyed_digests(messages: Sequence[bytes], key: bytes, nbytes: int) -> np.ndarray:
     """``(len(messages), nbytes)`` ``uint8``: keyed BLAKE3 XOF output of each message."""
+    if not messages:
+        return np.zeros((0, nbytes), dtype=np.uint8)
+    if len(messages) >= BATCH_MIN and len(key) == 32:
+        from nislink.encode.blake3_batch import MAX_MESSAGE, keyed_xof_short  # noqa: PLC0415
+
+        lens = np.fromiter((len(m) for m in messages), dtype=np.int64, count=len(messages))
+        long = np.flatnonzero(lens > MAX_MESSAGE)
+        if not len(long):
+            return keyed_xof_short(messages, key, nbytes, lens)
+        out = np.empty((len(messages), nbytes), dtype=np.uint8)
+        short = np.flatnonzero(lens <= MAX_MESSAGE)
+        out[short] = keyed_xof_short([messages[i] for i in short], key, nbytes, lens[short])
+        out[long] = _per_message(messages, long, key, nbytes)
+        return out
+    return _per_message(messages, None, key, nbytes)
+
+
+def _per_message(messages: Sequence[bytes], idx: np.ndarray | None, key: bytes,
+                 nbytes: int) -> np.ndarray:
+    """The ``blake3`` package, one call per message (of ``idx``, or all)."""
+    if idx is not None:
+        messages = [messages[i] for i in idx]
     if not messages:
         return np.zeros((0, nbytes), dtype=np.uint8)
     b3 = blake3.blake3

@@ -512,8 +512,8 @@ class Encoder:
                 view_clk = want_clk and vi == 0
                 if f.has_filter or view_clk:
                     fbits, cbits = self._field_filters(
-                        f, values[f.name], salt, view_clk, clk_len,
-                        factors(f.name) if salt is None else None, out_name=out_name)
+                        f, values[f.name], salt, view_clk, clk_len, factors(f.name),
+                        out_name=out_name)
                     if fbits is not None:
                         fields_out[out_name] = fbits
                     if cbits is not None and clk_acc is not None:
@@ -566,23 +566,46 @@ class Encoder:
         out_name = out_name or f.name
         masked = f.hardening.mask and salt is not None
         if salt is not None:
+            # distinct (value, salt) pairs; each distinct value is tokenised once and its
+            # tokens are salted per pair (message: token + "\x1f" + salt)
+            v_codes, v_uniq = factorised if factorised is not None else _factorize(vals)
+            s_codes, s_uniq = _factorize(salt)
+            ns = len(s_uniq) + 1
+            s_ext = np.append(s_uniq, "").astype(object)  # unmasked: missing salt is ""
+            s_codes = np.where(s_codes < 0, ns - 1, s_codes)
+            ok = v_codes >= 0
             if masked:
-                keyed = np.array([None if v is None or s is None else f"{v}\x1f{s}"
-                                  for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
+                ok &= s_codes < ns - 1
+            pair = np.where(ok, v_codes * ns + s_codes, -1)
+            u_pair, inv = np.unique(pair, return_inverse=True)
+            inv = inv.reshape(-1)
+            if len(u_pair) and u_pair[0] < 0:
+                codes = inv - 1
+                u_pair = u_pair[1:]
             else:
-                keyed = np.array([None if v is None else f"{v}\x1f{s or ''}"
-                                  for v, s in zip(vals.tolist(), salt.tolist())], dtype=object)
-            codes, uniq = _factorize(keyed)
-            first = _first_positions(codes, len(uniq))
-            u_vals = vals[first] if len(uniq) else np.zeros(0, dtype=object)
-            u_salt = salt[first] if len(uniq) else np.zeros(0, dtype=object)
+                codes = inv
+            codes = codes.astype(np.int64)
+            uniq = u_pair
+            u_name = (u_pair // ns).astype(np.int64)
+            u_salt = s_ext[u_pair % ns]
+            name_occ, name_text = token_occurrences(f, v_uniq, None)
+            order0 = np.argsort(name_occ, kind="stable")
+            name_occ, name_text = name_occ[order0], name_text[order0]
+            per_name = np.bincount(name_occ, minlength=len(v_uniq))
+            start = np.cumsum(per_name) - per_name
+            cnt = per_name[u_name]
+            occ_val = np.repeat(np.arange(len(u_pair), dtype=np.int64), cnt)
+            within = np.arange(len(occ_val), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt,
+                                                                        cnt)
+            idx = np.repeat(start[u_name], cnt) + within
+            occ_text = name_text[idx] + (np.array("\x1f", dtype=object) + u_salt[occ_val]) \
+                if len(idx) else np.zeros(0, dtype=object)
         else:
             codes, uniq = factorised if factorised is not None else _factorize(vals)
-            u_vals, u_salt = uniq, None
         n_uniq = len(uniq)
-
-        # every token occurrence of every distinct value, then the distinct messages
-        occ_val, occ_text = token_occurrences(f, u_vals, u_salt)
+        if salt is None:
+            # every token occurrence of every distinct value, then the distinct messages
+            occ_val, occ_text = token_occurrences(f, uniq, None)
         msg_codes, msg_uniq = _factorize(occ_text) if len(occ_text) else (
             np.zeros(0, np.int64), np.zeros(0, object))
         messages = [m.encode("utf-8") for m in msg_uniq]
