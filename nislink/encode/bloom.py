@@ -50,7 +50,7 @@ def keyed_digests(messages: Sequence[bytes], key: bytes, nbytes: int) -> np.ndar
     if len(messages) >= BATCH_MIN and len(key) == 32:
         from nislink.encode.blake3_batch import MAX_MESSAGE, keyed_xof_short  # noqa: PLC0415
 
-        lens = np.fromiter((len(m) for m in messages), dtype=np.int64, count=len(messages))
+        lens = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages))
         long = np.flatnonzero(lens > MAX_MESSAGE)
         if not len(long):
             return keyed_xof_short(messages, key, nbytes, lens)

@@ -606,8 +606,12 @@ class Encoder:
         if salt is None:
             # every token occurrence of every distinct value, then the distinct messages
             occ_val, occ_text = token_occurrences(f, uniq, None)
-        msg_codes, msg_uniq = _factorize(occ_text) if len(occ_text) else (
-            np.zeros(0, np.int64), np.zeros(0, object))
+        if salt is not None:
+            # salted messages are nearly all distinct: hash every occurrence, no look-up
+            msg_codes, msg_uniq = np.arange(len(occ_text), dtype=np.int64), occ_text
+        else:
+            msg_codes, msg_uniq = _factorize(occ_text) if len(occ_text) else (
+                np.zeros(0, np.int64), np.zeros(0, object))
         messages = [m.encode("utf-8") for m in msg_uniq]
         order = np.argsort(occ_val, kind="stable")
         occ_val = occ_val[order]
