@@ -673,20 +673,20 @@ class Schema:
     def uk_default(cls) -> "Schema":
         """The study's identifiers: forename, surname, dob, sex, postcode, nino, upn.
 
-        Name filters (bigrams, 512 bits) are hardened against the attacks of
+        Name filters (bigrams, 256 bits) are hardened against the attacks of
         ``docs/privacy.md`` (chosen by measurement there):
 
         * salted with a nearly unique key, so that no group of records larger than a few
-          people shares one name encoding: the day and month (as an unordered pair) and the
-          year halved (``dob_yearpair0``);
-        * encoded again under three more salts (*views*) so that a pair with a plausible
-          date-of-birth error still shares one salt and compares names: ``dob_yearpair1``
-          (the other year halving: year off by one, day and month swapped),
-          ``postcode&dob_year`` (any day or month error, same postcode) and
-          ``postcode&dob_dayset`` (any year error, same postcode);
-        * XOR-masked with a keyed mask drawn from the salt, then balanced (constant
-          popcount: no name length), so that nothing applied alike to every record can be
-          undone from the data.
+          people shares one name encoding or one bit layout: the day and month (as an
+          unordered pair) with the year halved (``dob_yearpair0``);
+        * encoded again under four more salts (*views*) so that a pair with a plausible
+          recording error still shares one salt and compares names: ``dob_yearpair1`` (the
+          other halving: year off by one, day and month swapped), ``postcode&dob_year``
+          (any day or month error, same postcode), ``postcode&dob_dayset`` (any year error,
+          same postcode) and ``postcode&<other name>_initial`` (date of birth missing or
+          wrong, same postcode);
+        * about 120 bits set per name whatever its length (``bits_per_field``), so that a
+          filter's popcount says nothing about the name's length.
 
         The names' exact-match tokens are salted like their filters (no token of a name
         alone); there is no record-level filter (CLK). Date of birth (structured tokens) and
@@ -713,6 +713,24 @@ class Schema:
         plain = cls(fields=fields, clk=None, match_keys=mks, slk581=True, name="uk_default")
         return plain.with_name_hardening()
 
+    @classmethod
+    def uk_unhardened(cls) -> "Schema":
+        """The fields and match keys of :meth:`uk_default` with no name hardening: 512-bit
+        name filters (k = 20), unsalted name tokens and a 1024-bit CLK over names, date of
+        birth and postcode. **For comparison and attack tests only**: the attacks of
+        ``docs/privacy.md`` read most names out of it."""
+        s = cls.uk_default()
+        for f in s.fields:
+            if f.kind in ("forename", "surname"):
+                f.hardening = Hardening()
+                f.length, f.k, f.bits_per_field = 512, 20, None
+            if f.kind in ("forename", "surname", "dob", "postcode"):
+                f.clk = True
+        s.clk = ClkSpec(1024)
+        s.name = "uk_unhardened"
+        s.validate()
+        return s
+
     def with_name_hardening(self, dob: str | None = None, postcode: str | None = None,
                             drop_clk: bool = True) -> "Schema":
         """A copy with the default name hardening (that of :meth:`uk_default`) on every
@@ -720,10 +738,11 @@ class Schema:
 
         ``dob`` and ``postcode`` name the fields the salts are drawn from (default: the
         first field of kind ``dob``, and of kind ``postcode``, else a field called
-        ``postcode``). Name filters are salted with ``<dob>_yearpair0`` and get the views
-        ``<dob>_yearpair1`` and, with a postcode, ``<postcode>&<dob>_year`` and
-        ``<postcode>&<dob>_dayset``; they are masked and balanced; ``drop_clk`` removes the
-        record-level filter (its name bits would be unsalted).
+        ``postcode``). Name filters (256 bits, 120 bits per value) are salted with
+        ``<dob>_yearpair0`` and get the views ``<dob>_yearpair1`` and, with a postcode,
+        ``<postcode>&<dob>_year``, ``<postcode>&<dob>_dayset`` and
+        ``<postcode>&<other name>_initial``; ``drop_clk`` removes the record-level filter
+        (its name bits could not follow the views, and its popcount gives away lengths).
         """
         if self.kind != "nislink":
             raise SchemaError("with_name_hardening: only for nislink schemas")
@@ -750,8 +769,10 @@ class Schema:
                 other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
                 if p is not None and other is not None and other.name != f.name:
                     mine.append(f"{p.name}{SALT_JOIN}{other.name}_initial")
-                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=mine,
-                                        mask=True, balance=True)
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=mine)
+                # every name sets about the same number of bits whatever its length: the
+                # popcount says nothing about the name (no balancing needed)
+                f.length, f.k, f.bits_per_field = 256, 20, 120
         if drop_clk:
             out.clk = None
             for f in out.fields:
@@ -842,8 +863,8 @@ def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[
     """Salted fields' views, from a schema or its dict (as held in an encoded file's meta).
 
     ``{field: [(filter name, tag token name), ...]}``, primary view first, for every field
-    whose filter is salted with a mask (records compare a field's names only under a salt
-    they share). Fields without such salting are absent. The linkage unit reads this to
+    whose filter has salted views or a salt mask (records compare such a field only under
+    a salt they share). Fields without them are absent. The linkage unit reads this to
     compare a field view by view and to block on the views' tokens.
     """
     if schema is None:
@@ -854,7 +875,7 @@ def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[
     out: dict[str, list[tuple[str, str]]] = {}
     for f in (d or {}).get("fields") or []:
         h = f.get("hardening") or {}
-        if not f.get("length") or h.get("salt") is None or not h.get("mask"):
+        if not f.get("length") or h.get("salt") is None or not (h.get("mask") or h.get("views")):
             continue
         name = f["name"]
         out[name] = [(name, salt_tag(h["salt"]))] + [

@@ -34,17 +34,7 @@ def public() -> PublicKnowledge:
 def _schema(hardened: bool) -> Schema:
     """The default schema, or the same fields unhardened with unsalted name tokens and a
     CLK over names, date of birth and postcode."""
-    s = Schema.uk_default()
-    if hardened:
-        return s
-    for f in s.fields:
-        if f.name in ("forename", "surname"):
-            f.hardening = Hardening()
-        if f.name in ("forename", "surname", "dob", "postcode"):
-            f.clk = True
-    s.clk = ClkSpec(1024)
-    s.validate()
-    return s
+    return Schema.uk_default() if hardened else Schema.uk_unhardened()
 
 
 def _encode(people: pd.DataFrame, hardened: bool):
@@ -98,7 +88,8 @@ def test_report_on_hardened_encoding(people, public):
     for a in rep.attacks:
         if a["target"].endswith("filter"):
             assert a["distinct_share"] <= 0.01 and a["records_share"] <= 0.01, a
-    assert rep.filters["forename"]["popcount"]["distinct"] == 1  # balanced: constant
+    pc = rep.filters["forename"]["popcount"]  # about 120 bits set whatever the length
+    assert pc["std"] < 6 and pc["max"] <= 120, pc
     # the names' tokens are salted: nearly every value is unique
     for t in ("forename", "surname~postcode&dob_year"):
         tok = rep.tokens[t]

@@ -27,9 +27,10 @@ def test_uk_default_fields_and_keys() -> None:
     assert [m.name for m in s.match_keys][:5] == ["mk1", "mk2", "mk3", "mk4", "mk5"]
     assert s.match_keys[2].components == ["surname_soundex", "dob", "postcode_district"]
     assert s.slk581 and s.clk is None and s.hashing == "blake3"
-    # names: salted with a nearly unique key, three more salted views, masked and balanced
+    # names: salted with a nearly unique key, four more salted views, constant bits per value
     h = s.field("forename").hardening
-    assert h.salt == "dob_yearpair0" and h.mask and h.balance and not h.permute
+    assert h.salt == "dob_yearpair0" and not (h.mask or h.balance or h.permute)
+    assert s.field("forename").bits_per_field == 120 and s.field("forename").length == 256
     assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset",
                        "postcode&surname_initial"]
     hs = s.field("surname").hardening

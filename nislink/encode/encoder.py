@@ -519,12 +519,13 @@ class Encoder:
                     if cbits is not None and clk_acc is not None:
                         clk_acc |= cbits
                 if f.exact_token:
-                    if masked and salt is not None:
+                    if (masked or f.hardening.views) and salt is not None:
                         # the name's token is salted like its filter: never a name alone
                         tokens[out_name] = self._salted_token(values[f.name], salt, out_name)
                     elif vi == 0:
                         tokens[f.name] = component_hash(f.name)
-                if masked and salt_name is not None and salt_name not in tagged:
+                if (masked or f.hardening.views) and salt_name is not None \
+                        and salt_name not in tagged:
                     tagged.append(salt_name)
         for salt_name in tagged:
             stext = salt_text(salt_name)
@@ -565,6 +566,9 @@ class Encoder:
         schema = self.schema
         out_name = out_name or f.name
         masked = f.hardening.mask and salt is not None
+        # with a mask or salted views, a record whose salt is missing gets no filter (rather
+        # than joining one large class of records salted with "")
+        strict = (f.hardening.mask or bool(f.hardening.views)) and salt is not None
         if salt is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
@@ -574,7 +578,7 @@ class Encoder:
             s_ext = np.append(s_uniq, "").astype(object)  # unmasked: missing salt is ""
             s_codes = np.where(s_codes < 0, ns - 1, s_codes)
             ok = v_codes >= 0
-            if masked:
+            if strict:
                 ok &= s_codes < ns - 1
             pair = np.where(ok, v_codes * ns + s_codes, -1)
             u_pair, inv = np.unique(pair, return_inverse=True)
