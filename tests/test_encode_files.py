@@ -69,25 +69,37 @@ def test_row_numbers_as_ids_and_rejects_file(table, tmp_path) -> None:  # type: 
     assert res.meta["rows"] == 229
 
 
-def test_duplicate_id_across_chunks_is_an_error(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_id_is_rejected_the_same_at_any_chunk_size(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both rows of a repeated id are rejected with the reason, whether the two rows fall in
+    one chunk or in two; the outputs are identical."""
     df, _, _ = table
     d = df.copy()
     d.loc[200, "id"] = d.loc[3, "id"]
     src = str(tmp_path / "dup.csv")
     d.to_csv(src, index=False)
-    out = tmp_path / "dup.parquet"
-    with pytest.raises(ValueError, match="more than one chunk"):
-        encode_file(src, str(out), Schema.uk_default(), KEY, "id", chunk_size=100, workers=1,
-                    progress=False)
-    assert not out.exists()
+    outs = []
+    for size in (100, 100_000, 7):
+        out, rej = tmp_path / f"dup{size}.parquet", tmp_path / f"dup{size}.rejects.csv"
+        res = encode_file(src, str(out), Schema.uk_default(), KEY, "id", chunk_size=size,
+                          workers=1, progress=False, rejects_path=rej)
+        r = pd.read_csv(rej, dtype=str)
+        dup = r[r["reason"] == "duplicated id"]
+        assert sorted(dup["row"].astype(int)) == [3, 200], size
+        assert set(dup["id"]) == {str(d.loc[3, "id"])}
+        outs.append((load(str(out)), r, res.summary.to_dict()))
+    for f, r, s in outs[1:]:
+        assert list(f.ids) == list(outs[0][0].ids)
+        pd.testing.assert_frame_equal(r, outs[0][1])
+        assert s == outs[0][2]
 
 
 def test_missing_column_and_empty_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
     src = str(tmp_path / "bad.csv")
     pd.DataFrame({"id": ["a"], "forename": ["x"]}).to_csv(src, index=False)
-    with pytest.raises(ValueError, match="not in the file"):
+    with pytest.raises(ValueError, match="surname"):
         encode_file(src, str(tmp_path / "o.parquet"), Schema.uk_default(), KEY, "id",
                     progress=False, workers=1)
+    assert not (tmp_path / "o.parquet").exists()
     empty = str(tmp_path / "empty.csv")
     pd.DataFrame(columns=["id", "forename", "surname", "dob", "sex", "postcode", "nino",
                           "upn"]).to_csv(empty, index=False)
@@ -111,7 +123,8 @@ def test_absent_columns_encode_as_missing_when_allowed(table, tmp_path, fmt) -> 
             frame_.to_parquet(path, index=False)
     schema = Schema.uk_default()
     with pytest.raises(ValueError, match="upn"):
-        encode_file(src, tmp_path / "x.parquet", schema, KEY, id_column="id", progress=False)
+        encode_file(src, tmp_path / "x.parquet", schema, KEY, id_column="id", progress=False,
+                    allow_absent=False)
     out_a, out_b = tmp_path / "a.parquet", tmp_path / "b.parquet"
     encode_file(src, out_a, schema, KEY, id_column="id", progress=False, allow_absent=True)
     encode_file(ref, out_b, schema, KEY, id_column="id", progress=False)
@@ -126,4 +139,8 @@ def test_absent_columns_encode_as_missing_when_allowed(table, tmp_path, fmt) -> 
     enc = Encoder(schema, KEY).encode(no_upn, id_column="id", allow_absent=True)
     assert np.array_equal(enc.fields["forename"].bits, a.fields["forename"].bits)
     with pytest.raises(ValueError, match="upn"):
-        Encoder(schema, KEY).encode(no_upn, id_column="id")
+        Encoder(schema, KEY).encode(no_upn, id_column="id", allow_absent=False)
+    # the default (the same as the command line's): optional fields may be absent
+    dflt = Encoder(schema, KEY).encode(no_upn, id_column="id")
+    assert np.array_equal(dflt.tokens["upn"], enc.tokens["upn"])
+    assert dflt.summary.absent == ["upn"]
