@@ -559,8 +559,16 @@ class Schema:
         )
 
     def canonical_json(self) -> str:
-        """Canonical JSON text (sorted keys, no whitespace, ASCII): the fingerprint's input."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        """Canonical JSON text (sorted keys, no whitespace, ASCII): the fingerprint's input.
+
+        Input column names are left out: they say where a party's file keeps a field, not
+        how it is encoded, so parties with different headers get the same fingerprint (and
+        the same keys) and can link.
+        """
+        d = self.to_dict()
+        for f in d.get("fields") or []:
+            f.pop("column", None)
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text."""
