@@ -46,11 +46,10 @@ def atomic_path(path: str | os.PathLike[str] | None) -> Iterator[str | None]:
     tmp = dest.parent / f".{dest.stem}{TEMP_MARK}{_secrets.token_hex(4)}{dest.suffix}"
     try:
         yield str(tmp)
-        if not tmp.exists():  # the writer wrote nothing: an empty file, as asked
-            tmp.touch()
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
+        if tmp.exists():  # (a writer that wrote nothing leaves ``path`` as it was)
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, dest)
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():
