@@ -13,6 +13,7 @@ place of a byte that is not UTF-8.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets as _secrets
 from collections.abc import Iterator
@@ -42,6 +43,9 @@ def atomic_path(path: str | os.PathLike[str] | None) -> Iterator[str | None]:
         yield None
         return
     dest = Path(path)
+    for parent in reversed(dest.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(parent))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.stem}{TEMP_MARK}{_secrets.token_hex(4)}{dest.suffix}"
     try:
@@ -50,6 +54,12 @@ def atomic_path(path: str | os.PathLike[str] | None) -> Iterator[str | None]:
             with contextlib.suppress(OSError):
                 os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, dest)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        if exc.filename is not None and os.fspath(exc.filename) == str(tmp):
+            exc.filename = str(dest)
+        elif str(tmp) in str(exc):  # e.g. pyarrow: the path only in the message
+            raise OSError(exc.errno, str(exc).replace(str(tmp), str(dest))) from None
+        raise
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():
