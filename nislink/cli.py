@@ -126,6 +126,9 @@ def _check_paths(inputs: Sequence[tuple[str, str | None]],
     file as another output. Each entry is ``(what, path)``; ``None`` paths are skipped."""
     from nislink._files import same_file
 
+    for what, p in [*inputs, *outputs]:
+        if p is not None and not str(p).strip():
+            raise UserError(f"{what}: an empty path was given")
     outs = [(w, p) for w, p in outputs if p]
     for what, p in outs:
         if Path(p).is_dir():
@@ -280,6 +283,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from nislink.synth import main_synth
 
     _positive(args.people, "--people", 1, 10_000_000)
+    if not args.out.strip():
+        raise UserError("--out: an empty path was given")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder")
     summary = main_synth(people=args.people, seed=args.seed, out=args.out)
@@ -309,6 +314,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from nislink.demo import run_demo
 
     _positive(args.people, "--people", MIN_DEMO_PEOPLE, 1_000_000)
+    if not args.out.strip():
+        raise UserError("--out: an empty path was given")
     _demo_folder(args.out)
     return run_demo(out=args.out, people=args.people, seed=args.seed)
 
@@ -615,6 +622,9 @@ def cmd_privacy_report(args: argparse.Namespace) -> int:
                         "an empty file would say nothing")
     del enc
     if public_file is not None:
+        if not Path(public_file).exists():
+            raise UserError(f"--public: file not found: {public_file} (or give 'synthetic' "
+                            "or 'none')")
         df = _read_table(public_file)
         if len(df) == 0:
             raise UserError(f"{public_file}: the public file has no rows")
