@@ -276,12 +276,13 @@ def _alive(pid: int) -> bool:
     return "zombie" not in status
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                    reason="needs Linux /proc/PID/task/TID/children")
 @pytest.mark.parametrize("group", [False, True], ids=["parent", "process-group"])
 def test_ctrl_c_stops_workers_and_leaves_nothing(study: Path, tmp_path: Path,
                                                  group: bool) -> None:
     df = pd.read_csv(study / "syn" / "la.csv", dtype=str)
-    big = pd.concat([df] * 200, ignore_index=True)
+    big = pd.concat([df] * 300, ignore_index=True)
     big["la_id"] = [f"X{i}" for i in range(len(big))]
     src = tmp_path / "big.csv"
     big.to_csv(src, index=False)
@@ -297,7 +298,7 @@ def test_ctrl_c_stops_workers_and_leaves_nothing(study: Path, tmp_path: Path,
         kids |= _children(proc.pid)
         time.sleep(0.02)
     assert proc.poll() is None, "finished before it could be interrupted"
-    time.sleep(0.3)
+    time.sleep(0.1)
     kids |= _children(proc.pid)
     if group:  # what a terminal does: SIGINT to every process of the job
         os.killpg(proc.pid, signal.SIGINT)
