@@ -268,6 +268,17 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _ignores_sigint(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # gone meanwhile
+        return True
+    for line in status.splitlines():
+        if line.startswith(("SigIgn:", "SigBlk:")) and int(line.split()[1], 16) & 0x2:
+            return True
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -300,6 +311,7 @@ def test_ctrl_c_stops_workers_and_leaves_nothing(study: Path, tmp_path: Path,
     assert proc.poll() is None, "finished before it could be interrupted"
     time.sleep(0.1)
     kids |= _children(proc.pid)
+    assert all(_ignores_sigint(k) for k in kids if _alive(k))  # workers leave it to the parent
     if group:  # what a terminal does: SIGINT to every process of the job
         os.killpg(proc.pid, signal.SIGINT)
     else:

@@ -126,6 +126,8 @@ def _init_worker(schema_json: str, key: bytes, today: str, dayfirst: bool,
                  ignore_sigint: bool = False) -> None:
     if ignore_sigint:  # the parent handles Ctrl-C and stops the workers
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it forked us
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     schema = Schema.from_json(schema_json)
     enc = Encoder(schema, Secret(key), dayfirst=dayfirst,
                   today=_dt.date.fromisoformat(today), workers=1)
@@ -355,7 +357,7 @@ def _encode_in_pool(workers: int, init: tuple[Any, ...],
     try:
         pending: deque[tuple[int, pd.DataFrame | None, Future[EncodedFrame]]] = deque()
         for n, chunk, dropped in items:
-            pending.append((n, dropped, pool.submit(_encode_chunk, chunk, *args)))
+            pending.append((n, dropped, _submit(pool, chunk, args)))
             while len(pending) >= 2 * workers:
                 n0, d0, fut = pending.popleft()
                 consume(n0, d0, fut.result())
@@ -366,6 +368,20 @@ def _encode_in_pool(workers: int, init: tuple[Any, ...],
         _stop_pool(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _submit(pool: ProcessPoolExecutor, chunk: pd.DataFrame, args: tuple[Any, ...]
+            ) -> Future[EncodedFrame]:
+    """``pool.submit`` with Ctrl-C blocked meanwhile, so that a worker forked by it cannot
+    be interrupted before it starts ignoring Ctrl-C (a pending Ctrl-C reaches this process
+    as soon as the submission is done)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return pool.submit(_encode_chunk, chunk, *args)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_encode_chunk, chunk, *args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
