@@ -246,6 +246,32 @@ def _study_folder(path: str) -> Path:
     return root
 
 
+def _drop_too_long(df: pd.DataFrame, columns: Sequence[str], id_column: str | None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(``df`` without the rows holding a value longer than the limit, their rejects), so
+    that no expensive cleaning ever sees a huge value."""
+    import numpy as np
+
+    from nislink.encode.columns import MAX_FIELD_CHARS, too_long_rows
+
+    long = too_long_rows(df, [c for c in columns if c in df.columns])
+    if not long:
+        return df, None
+    bad = np.logical_or.reduce(list(long.values()))
+    pos = np.flatnonzero(bad)
+    fields = [",".join(c for c, m in long.items() if m[p]) for p in pos]
+    rej = pd.DataFrame({
+        "row": pd.Series(df.index[pos].to_numpy(dtype=object), dtype=object),
+        "id": pd.Series([None if id_column in long and long[id_column][p]
+                         else df[id_column].iloc[p] for p in pos] if id_column else None,
+                        dtype=object),
+        "field": pd.Series(fields, dtype=object),
+        "reason": pd.Series(["; ".join(f"{c}: longer than {MAX_FIELD_CHARS} characters"
+                                       for c in f.split(",")) for f in fields], dtype=object),
+    })
+    return df[~bad], rej
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_clean(args: argparse.Namespace) -> int:
     """``nislink clean``: normalise identifiers; the rejects table is for the data owner only
@@ -265,14 +291,20 @@ def cmd_clean(args: argparse.Namespace) -> int:
             f"{', '.join(map(str, df.columns[:12]))}); name them with --columns KIND=COLUMN "
             "(kinds: name, forename, surname, dob, postcode, sex, nino, upn)"
         )
+    n_rows = len(df)
+    df, too_long = _drop_too_long(df, [*columns, *([args.id_column] if args.id_column else [])],
+                                  args.id_column)
     try:
         clean, rejects = frame(df, columns=columns, id_column=args.id_column)
     except (KeyError, ValueError) as exc:
         raise UserError(f"{args.input}: {str(exc).strip(chr(39) + chr(34))}") from None
+    if too_long is not None:
+        rejects = pd.concat([rejects, too_long[list(rejects.columns)]], ignore_index=True)
+        rejects = rejects.sort_values("row", kind="stable", ignore_index=True)
     _write_table(rejects, rejects_path)
     _write_table(clean, args.output)
     print(
-        f"cleaned {len(df)} rows: {len(clean)} kept -> {args.output}, "
+        f"cleaned {n_rows} rows: {len(clean)} kept -> {args.output}, "
         f"{len(rejects)} rejected -> {rejects_path}"
     )
     return 0

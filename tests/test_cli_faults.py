@@ -388,6 +388,21 @@ def test_a_huge_field_is_rejected_before_encoding(study: Path, tmp_path: Path) -
     assert "1 rejected" in p.stdout
 
 
+def test_a_huge_field_is_rejected_before_cleaning(study: Path, tmp_path: Path) -> None:
+    df = pd.read_csv(study / "syn" / "la.csv", dtype=str).head(3).copy()
+    df.loc[1, "surname"] = "B" * 5_000_000
+    src = tmp_path / "long.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "c.csv"
+    p = nislink("clean", src, "-o", out, "--id-column", "la_id")
+    assert p.returncode == 0, p.stderr
+    assert "cleaned 3 rows: 2 kept" in p.stdout
+    rej = pd.read_csv(f"{out}.rejects.csv", dtype=str)
+    assert rej["row"].tolist() == ["1"] and rej["field"].tolist() == ["surname"]
+    assert "longer than 200 characters" in rej["reason"][0]
+    assert len(pd.read_csv(out)) == 2
+
+
 # -- row 11: a latin-1 byte -----------------------------------------------------------------
 @pytest.mark.parametrize("command", ["encode", "clean"])
 def test_latin1_byte_reported_at_its_line_and_offset(study: Path, tmp_path: Path,
