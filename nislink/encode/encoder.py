@@ -318,9 +318,9 @@ class Encoder:
         A value longer than 200 characters rejects its row before any expensive work.
 
         ``columns`` maps schema field names to the data's column names where they differ
-        from the schema's ``column`` (schema field -> input column). ``id_column`` names a unique record-id column (by
-        default the index labels are the ids). Rejected rows are in ``self.rejects`` and
-        ``result.rejects``.
+        from the schema's ``column`` (schema field -> input column). ``id_column`` names a
+        unique record-id column (by default the index labels are the ids). Rejected rows
+        are in ``self.rejects`` and ``result.rejects``.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"encode() expects a pandas DataFrame, got {type(df).__name__}")
