@@ -16,9 +16,41 @@ See ``docs/`` for the design and the measured figures.
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+
+def _numba_cache_dir() -> str:
+    """A per-user folder for numba's compiled-function cache, outside the installed package
+    (cache files left inside site-packages/nislink would survive ``pip uninstall`` and
+    shadow a later editable install). ``NUMBA_CACHE_DIR`` set by the user wins."""
+    import sys as _sys
+    import tempfile as _tempfile
+
+    if _sys.platform == "win32":
+        base = _os.environ.get("LOCALAPPDATA") or _os.path.expanduser("~\\AppData\\Local")
+    elif _sys.platform == "darwin":
+        base = _os.path.expanduser("~/Library/Caches")
+    else:
+        base = _os.environ.get("XDG_CACHE_HOME") or _os.path.expanduser("~/.cache")
+    for folder in (_os.path.join(base, "nislink", "numba"),
+                   _os.path.join(_tempfile.gettempdir(), f"nislink-numba-{_os.getuid()}"
+                                 if hasattr(_os, "getuid") else "nislink-numba")):
+        try:
+            _os.makedirs(folder, mode=0o700, exist_ok=True)
+            if _os.access(folder, _os.W_OK):
+                return folder
+        except OSError:
+            continue
+    return ""
+
+
+if not _os.environ.get("NUMBA_CACHE_DIR") and "numba" not in __import__("sys").modules:
+    _cache = _numba_cache_dir()
+    if _cache:
+        _os.environ["NUMBA_CACHE_DIR"] = _cache
 
 _EXPORTS: dict[str, str] = {
     "Schema": "nislink.schema",

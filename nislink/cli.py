@@ -8,10 +8,13 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pandas as pd
 
@@ -30,44 +33,166 @@ class UserError(Exception):
 
 
 # --------------------------------------------------------------------------- helpers
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{32,}")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+_PARTY_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MIN_DEMO_PEOPLE = 100
+"""Smallest population of ``nislink demo`` (fewer people leave too few pairs to fit a model)."""
+
+_ARGV_KEYS: list[str] = []
+"""The parts of this run's arguments that look like keys (never repeated in a message)."""
+
+
+def key_like_parts(value: str) -> list[str]:
+    """Substrings of ``value`` that look like a key: 32 or more hex digits, or 32 or more
+    base64 characters mixing upper case, lower case and digits (not a path)."""
+    out = [m.group(0) for m in _HEX_RUN.finditer(value or "")]
+    for m in _B64_RUN.finditer(value or ""):
+        run = m.group(0)
+        if run.count("/") > 2 and any(re.fullmatch(r"[a-z0-9_-]*[a-z][a-z0-9_-]{3,}", seg)
+                                      for seg in run.split("/")):
+            continue  # a path: folder names in lower case
+        if (sum(c.isupper() for c in run) >= 2 and sum(c.islower() for c in run) >= 2
+                and sum(c.isdigit() for c in run) >= 1 and len(set(run)) >= 16):
+            out.append(run)
+    return out
+
+
+def _looks_like_key(value: str | None) -> bool:
+    return bool(key_like_parts(value or ""))
+
+
+def redact(text: str) -> str:
+    """``text`` on one line, with every key-like part of this run's arguments replaced by
+    ``<redacted>`` (public fingerprints in messages are kept)."""
+    text = " ".join(str(text).split())
+    for part in sorted(set(_ARGV_KEYS), key=len, reverse=True):
+        text = text.replace(part, "<redacted>")
+    return text
+
+
+def _not_utf8(path: str) -> UserError:
+    from nislink._files import first_invalid_utf8
+
+    try:
+        where = first_invalid_utf8(path)
+    except OSError:
+        where = None
+    if where is None:
+        return UserError(f"{path}: not UTF-8 text; save it as UTF-8 (CSV UTF-8)")
+    line, offset, col = where
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+    return UserError(f"{path}: not UTF-8 text: byte 0x{byte.hex()} on line {line} "
+                     f"(byte {col} of the line, byte {offset} of the file); save the file "
+                     "as UTF-8 (CSV UTF-8)")
+
+
 def _read_table(path: str) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise UserError(f"input file not found: {path}")
+    if not p.is_file():
+        raise UserError(f"{path}: not a file")
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(p)
         return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
-        raise UserError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{path}: cannot be read: {first}") from None
 
 
 def _write_table(df: pd.DataFrame, path: str) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(p, index=False)
-    else:
-        df.to_csv(p, index=False)
+    from nislink._files import atomic_path
+
+    with atomic_path(path) as tmp:
+        assert tmp is not None
+        if Path(path).suffix.lower() in (".parquet", ".pq"):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
 
 
-def _parse_columns(spec: str) -> dict[str, str]:
-    """Parse ``col=kind,col=kind`` into a mapping."""
+def _check_paths(inputs: Sequence[tuple[str, str | None]],
+                 outputs: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse, before anything is written, an output that is an input, a folder, or the same
+    file as another output. Each entry is ``(what, path)``; ``None`` paths are skipped."""
+    from nislink._files import same_file
+
+    for what, p in [*inputs, *outputs]:
+        if p is not None and not str(p).strip():
+            raise UserError(f"{what}: an empty path was given")
+    outs = [(w, p) for w, p in outputs if p]
+    for what, p in outs:
+        if Path(p).is_dir():
+            raise UserError(f"{what} {p} is a folder; give a file name")
+        for iw, ip in inputs:
+            if ip and same_file(p, ip):
+                raise UserError(f"{what} {p} is the {iw}; refusing to overwrite it "
+                                "(choose another output name)")
+    for i, (w1, p1) in enumerate(outs):
+        for w2, p2 in outs[i + 1:]:
+            if same_file(p1, p2):
+                raise UserError(f"{w1} and {w2} are the same file ({p1}); give them "
+                                "different names")
+
+
+def _rejects_default(output: str) -> str:
+    """Default rejects table of an output: its full name + ``.rejects.csv``, so that the
+    commands' outputs (``X.csv``, ``X.parquet``) never share a rejects file."""
+    return output + ".rejects.csv"
+
+
+def _pairs(items: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
+    """``A=B`` items (each may also be ``A=B,C=D``) as pairs, in order."""
+    out: list[tuple[str, str]] = []
+    for item in items or []:
+        parts = [item]
+        if "," in item and all("=" in x for x in item.split(",") if x.strip()):
+            parts = [x for x in item.split(",") if x.strip()]
+        for part in parts:
+            if "=" not in part:
+                raise UserError(f"{option}: expected NAME=COLUMN, got {redact(part)!r}")
+            a, b = (x.strip() for x in part.split("=", 1))
+            if not a or not b:
+                raise UserError(f"{option}: expected NAME=COLUMN, got {redact(part)!r}")
+            out.append((a, b))
+    return out
+
+
+def _clean_columns(items: Sequence[str] | None) -> dict[str, str]:
+    """``clean --columns KIND=COLUMN ...`` as frame()'s ``{column: kind}``."""
+    from nislink.clean.frame import KINDS
+
     out: dict[str, str] = {}
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise UserError(f"--columns: expected COLUMN=KIND, got {part!r}")
-        col, kind = (s.strip() for s in part.split("=", 1))
+    for kind, col in _pairs(items, "--columns"):
+        if kind not in KINDS:
+            hint = (f"; the mapping is KIND=COLUMN, did you mean {col}={kind}?"
+                    if col in KINDS else "")
+            raise UserError(f"--columns: {kind!r} is not an identifier kind "
+                            f"(kinds: {', '.join(KINDS)}){hint}")
+        if col in out:
+            raise UserError(f"--columns: column {col!r} is mapped twice")
         out[col] = kind
-    if not out:
+    if items is not None and not out:
         raise UserError("--columns: no columns given")
+    return out
+
+
+def _encode_columns(items: Sequence[str] | None) -> dict[str, str]:
+    """``encode --columns FIELD=COLUMN ...`` (schema field -> input column)."""
+    out: dict[str, str] = {}
+    for name, col in _pairs(items, "--columns"):
+        if name in out:
+            raise UserError(f"--columns: field {name!r} is mapped twice")
+        out[name] = col
     return out
 
 
@@ -82,30 +207,104 @@ DEFAULT_COLUMNS = {
 }
 
 
+def _positive(value: int, option: str, minimum: int = 1, maximum: int | None = None) -> int:
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f"at least {minimum}" + (f" and at most {maximum}" if maximum else "")
+        raise UserError(f"{option} must be {rng}, got {value}")
+    return value
+
+
+def _party(value: str | None, option: str = "--party") -> str | None:
+    if value is None:
+        return None
+    if not _PARTY_RE.match(value) or _looks_like_key(value):
+        raise UserError(f"{option}: expected a short name (letters, digits, '_' or '-', "
+                        "at most 32 characters), e.g. la, dwp, moj, dfe")
+    return value
+
+
+def _study_folder(path: str) -> Path:
+    """A folder that looks like a study (an audit log or a retention manifest at its top or
+    one level down), so that a mistyped path never walks the whole file system."""
+    root = Path(path)
+    if not root.exists():
+        raise UserError(f"study folder not found: {path}")
+    if not root.is_dir():
+        raise UserError(f"not a folder: {path}")
+    marks = ("audit.jsonl", "nislink-manifest.json")
+    found = any((root / m).is_file() for m in marks)
+    if not found:
+        try:
+            found = any((d / m).is_file() for d in root.iterdir() if d.is_dir()
+                        for m in marks)
+        except OSError:
+            found = False
+    if not found or root.resolve() == Path(root.resolve().anchor) or root.resolve() == Path.home():
+        raise UserError(f"{path} does not look like a study folder (no audit.jsonl or "
+                        "nislink-manifest.json in it or in its subfolders); refusing to "
+                        "search it")
+    return root
+
+
+def _drop_too_long(df: pd.DataFrame, columns: Sequence[str], id_column: str | None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(``df`` without the rows holding a value longer than the limit, their rejects), so
+    that no expensive cleaning ever sees a huge value."""
+    import numpy as np
+
+    from nislink.encode.columns import MAX_FIELD_CHARS, too_long_rows
+
+    long = too_long_rows(df, [c for c in columns if c in df.columns])
+    if not long:
+        return df, None
+    bad = np.logical_or.reduce(list(long.values()))
+    pos = np.flatnonzero(bad)
+    fields = [",".join(c for c, m in long.items() if m[p]) for p in pos]
+    rej = pd.DataFrame({
+        "row": pd.Series(df.index[pos].to_numpy(dtype=object), dtype=object),
+        "id": pd.Series([None if id_column in long and long[id_column][p]
+                         else df[id_column].iloc[p] for p in pos] if id_column else None,
+                        dtype=object),
+        "field": pd.Series(fields, dtype=object),
+        "reason": pd.Series(["; ".join(f"{c}: longer than {MAX_FIELD_CHARS} characters"
+                                       for c in f.split(",")) for f in fields], dtype=object),
+    })
+    return df[~bad], rej
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_clean(args: argparse.Namespace) -> int:
     """``nislink clean``: normalise identifiers; the rejects table is for the data owner only
     (its reasons may quote the rejected values)."""
     from nislink.clean import frame
 
+    rejects_path = args.rejects or _rejects_default(args.output)
+    _check_paths([("input file", args.input)],
+                 [("the output", args.output), ("the rejects table", rejects_path)])
+    columns = _clean_columns(args.columns) if args.columns else None
     df = _read_table(args.input)
-    columns = _parse_columns(args.columns) if args.columns else {
-        c: k for c, k in DEFAULT_COLUMNS.items() if c in df.columns
-    }
+    if columns is None:
+        columns = {c: k for c, k in DEFAULT_COLUMNS.items() if c in df.columns}
     if not columns:
         raise UserError(
-            "no identifier columns found; name them with --columns COL=KIND,... "
+            f"{args.input}: no identifier columns found (columns: "
+            f"{', '.join(map(str, df.columns[:12]))}); name them with --columns KIND=COLUMN "
             "(kinds: name, forename, surname, dob, postcode, sex, nino, upn)"
         )
+    n_rows = len(df)
+    df, too_long = _drop_too_long(df, [*columns, *([args.id_column] if args.id_column else [])],
+                                  args.id_column)
     try:
         clean, rejects = frame(df, columns=columns, id_column=args.id_column)
     except (KeyError, ValueError) as exc:
-        raise UserError(str(exc).strip("'\"")) from None
-    _write_table(clean, args.output)
-    rejects_path = args.rejects or str(Path(args.output).with_suffix("")) + ".rejects.csv"
+        raise UserError(f"{args.input}: {str(exc).strip(chr(39) + chr(34))}") from None
+    if too_long is not None:
+        rejects = pd.concat([rejects, too_long[list(rejects.columns)]], ignore_index=True)
+        rejects = rejects.sort_values("row", kind="stable", ignore_index=True)
     _write_table(rejects, rejects_path)
+    _write_table(clean, args.output)
     print(
-        f"cleaned {len(df)} rows: {len(clean)} kept -> {args.output}, "
+        f"cleaned {n_rows} rows: {len(clean)} kept -> {args.output}, "
         f"{len(rejects)} rejected -> {rejects_path}"
     )
     return 0
@@ -115,33 +314,75 @@ def cmd_synth(args: argparse.Namespace) -> int:
     """``nislink synth``: write a synthetic study (extracts and truth tables)."""
     from nislink.synth import main_synth
 
-    if args.people <= 0:
-        raise UserError("--people must be a positive number")
+    _positive(args.people, "--people", 1, 10_000_000)
+    if not args.out.strip():
+        raise UserError("--out: an empty path was given")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder")
     summary = main_synth(people=args.people, seed=args.seed, out=args.out)
     for name, count in summary.items():
         print(f"{name}: {count}")
     return 0
 
 
+def _demo_folder(path: str) -> None:
+    """Refuse an --out that exists and is not an earlier demo's folder (the demo replaces
+    its folder)."""
+    out = Path(path)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(f"--out {path} is a file; give a folder")
+    if not any(out.iterdir()):
+        return
+    if (out / "audit.jsonl").is_file() and (out / "linkage_unit").is_dir():
+        return  # an earlier demo's output: replaced
+    raise UserError(f"--out {path} exists and is not a nislink demo folder; the demo replaces "
+                    "its folder, so give a new or empty one")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``nislink demo``: the whole study on built-in synthetic data."""
     from nislink.demo import run_demo
 
+    _positive(args.people, "--people", MIN_DEMO_PEOPLE, 1_000_000)
+    if not args.out.strip():
+        raise UserError("--out: an empty path was given")
+    _demo_folder(args.out)
     return run_demo(out=args.out, people=args.people, seed=args.seed)
 
 
 def _secret(args: argparse.Namespace) -> Secret:
-    """The shared secret from --secret-file or --secret-env (never from the command line)."""
+    """The shared secret from --secret-file or --secret-env (never from the command line).
+    No message quotes a value that looks like a key."""
     from nislink.secrets import Secret
 
+    file_, env = getattr(args, "secret_file", None), getattr(args, "secret_env", None)
+    if file_ and env:
+        raise UserError("give --secret-file or --secret-env, not both")
+    if file_:
+        if _looks_like_key(file_) and not Path(file_).exists():
+            raise UserError("--secret-file: expected the path of the file holding the secret; "
+                            "the value given looks like a key itself (not repeated here). "
+                            "Never put the secret on the command line")
+        if not Path(file_).is_file():
+            raise UserError(f"secret file not found: {file_}")
+        try:
+            return Secret.from_file(file_)
+        except (KeyError, ValueError, OSError) as exc:
+            raise UserError(f"secret file {file_}: {redact(str(exc))}") from None
+    name = env or "NISLINK_SECRET"
+    if not _ENV_RE.match(name) or _looks_like_key(name):
+        raise UserError("--secret-env: expected the NAME of an environment variable (letters, "
+                        "digits and '_'), e.g. NISLINK_SECRET; the value given is not one "
+                        "(not repeated here). Never put the secret on the command line")
     try:
-        if getattr(args, "secret_file", None):
-            return Secret.from_file(args.secret_file)
-        return Secret.from_env(getattr(args, "secret_env", None) or "NISLINK_SECRET")
-    except FileNotFoundError:
-        raise UserError(f"secret file not found: {args.secret_file}") from None
+        return Secret.from_env(name)
     except (KeyError, ValueError) as exc:
-        raise UserError(f"secret: {exc}") from None
+        msg = redact(str(exc).strip("'\""))
+        if name not in msg:
+            msg = f"environment variable {name}: {msg}"
+        raise UserError(f"secret: {msg}") from None
 
 
 def _schema(spec: str | None) -> Schema:
@@ -150,23 +391,33 @@ def _schema(spec: str | None) -> Schema:
     if spec in (None, "uk-default", "uk_default"):
         return Schema.uk_default()
     path = Path(spec)
-    if not path.exists():
+    if not path.is_file():
         raise UserError(f"schema file not found: {spec}")
     try:
         return Schema.from_json(path)
-    except ValueError as exc:
+    except UnicodeDecodeError:
+        raise _not_utf8(spec) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UserError(f"schema {spec}: {exc}") from None
 
 
-def _load_encoded(path: str) -> EncodedFrame:
+def _load_encoded(path: str, *, rows: bool = False) -> EncodedFrame:
+    """Load an encoded file; with ``rows`` refuse one without rows."""
     from nislink.io import EncodedFileError, load
 
     if not Path(path).exists():
         raise UserError(f"encoded file not found: {path}")
+    if not Path(path).is_file():
+        raise UserError(f"{path}: not a file")
     try:
-        return load(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            enc = load(path)
     except EncodedFileError as exc:
         raise UserError(str(exc)) from None
+    if rows and len(enc) == 0:
+        raise UserError(f"{path}: the encoded file has no rows; nothing to do")
+    return enc
 
 
 def _date(text: str | None, what: str) -> datetime.date | None:
@@ -177,7 +428,7 @@ def _date(text: str | None, what: str) -> datetime.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise UserError(f"{what}: expected a date YYYY-MM-DD, got {redact(text)!r}") from None
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
@@ -187,13 +438,21 @@ def cmd_secret(args: argparse.Namespace) -> int:
     from nislink.secrets import Secret
 
     out = Path(args.output)
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give a file name")
     if out.exists() and not args.force:
         raise UserError(f"{out} exists; refusing to overwrite a secret (use --force)")
     secret = Secret.generate()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secret.export_hex() + "\n")
+    tmp = out.parent / f".{out.name}.nislink-tmp-{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret.export_hex() + "\n")
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     print(f"wrote a new 32-byte secret to {out} (fingerprint {secret.fingerprint()}); "
           "share it only with the other data owners, never with the linkage unit")
     return 0
@@ -201,44 +460,97 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     """``nislink encode``: clean and encode a file with the shared secret."""
-    from nislink.encode import encode_file
+    import datetime as dt
 
+    from nislink.encode import encode_file
+    from nislink.encode.columns import DataQualityWarning, MissingColumnError
+
+    rejects = args.rejects or _rejects_default(args.output)
+    _check_paths([("input file", args.input), ("secret file", args.secret_file),
+                  ("schema file", args.schema)],
+                 [("the output", args.output), ("the rejects table", rejects)])
     if not Path(args.input).exists():
         raise UserError(f"input file not found: {args.input}")
+    if not Path(args.input).is_file():
+        raise UserError(f"{args.input}: not a file")
+    _positive(args.chunk_size, "--chunk-size")
+    _positive(args.workers, "--workers", 1, 256)
+    party = _party(args.party)
+    destroy_by = _date(args.destroy_by, "--destroy-by")
+    if destroy_by is not None and destroy_by < dt.date.today():
+        raise UserError(f"--destroy-by {destroy_by.isoformat()} is already past; give a "
+                        "future date")
+    columns = _encode_columns(args.columns)
     schema = _schema(args.schema)
     secret = _secret(args)
-    rejects = args.rejects or str(Path(args.output).with_suffix("")) + ".rejects.csv"
     try:
-        res = encode_file(
-            args.input, args.output, schema, secret, id_column=args.id_column,
-            chunk_size=args.chunk_size, workers=args.workers, progress=not args.quiet,
-            party=args.party, destroy_by=_date(args.destroy_by, "--destroy-by"),
-            rejects_path=rejects, allow_absent=not args.strict_columns,
-        )
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{args.input}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            res = encode_file(
+                args.input, args.output, schema, secret, id_column=args.id_column,
+                columns=columns, chunk_size=args.chunk_size, workers=args.workers,
+                progress=not args.quiet, party=party, destroy_by=destroy_by,
+                rejects_path=rejects, allow_absent=False if args.strict_columns else None,
+            )
+    except MissingColumnError as exc:
+        raise UserError(exc.cli_message(args.input)) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(args.input) from None
     except (KeyError, ValueError) as exc:
         raise UserError(str(exc).strip("'\"")) from None
     print(f"encoded {res.rows_encoded} of {res.rows_read} rows -> {args.output}; "
           f"{res.rows_rejected} rejected -> {rejects}")
+    if not args.quiet:
+        print(res.summary.to_text())
+    for note in res.summary.notes():
+        print(f"note: {note}", file=sys.stderr)
+    for line in res.summary.warnings():
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def _model(path: str | None) -> object | None:
+    from nislink.model import FellegiSunter
+
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"model file not found: {path}")
+    try:
+        return FellegiSunter.from_json(p)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        why = type(exc).__name__ if isinstance(exc, (KeyError, IndexError)) else str(exc)
+        raise UserError(f"model file {path}: not a nislink model saved by --save-model "
+                        f"({redact(why)[:120]})") from None
 
 
 def cmd_link(args: argparse.Namespace) -> int:
     """``nislink link``: link two encoded files one-to-one (no secret needed)."""
     from nislink.linkage import IncompatibleEncodings, link
-    from nislink.model import FellegiSunter
 
-    a, b = _load_encoded(args.file_a), _load_encoded(args.file_b)
-    model = FellegiSunter.from_json(Path(args.model)) if args.model else None
+    _check_paths([("file A", args.file_a), ("file B", args.file_b), ("model", args.model)],
+                 [("the output", args.output), ("--save-model", args.save_model)])
+    a, b = _load_encoded(args.file_a, rows=True), _load_encoded(args.file_b, rows=True)
+    model = _model(args.model)
     try:
         res = link(a, b, threshold=args.threshold, model=model, progress=not args.quiet)
     except IncompatibleEncodings as exc:
         raise UserError(str(exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"cannot link {args.file_a} and {args.file_b}"
+                        f"{' with model ' + args.model if args.model else ''}: "
+                        f"{str(exc).strip(chr(39))}") from None
     cols = ["id_a", "id_b", "match_weight", "match_probability"]
     _write_table(res.pairs[cols], args.output)
     if args.save_model:
-        res.model.to_json(Path(args.save_model))
+        from nislink._files import atomic_path
+
+        with atomic_path(args.save_model) as tmp:
+            assert tmp is not None
+            res.model.to_json(Path(tmp))
     print(f"linked {len(a)} x {len(b)} records: {res.candidates} candidate pairs, "
           f"{len(res.pairs)} links -> {args.output}")
     return 0
@@ -248,8 +560,13 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     """``nislink dedupe``: cluster the duplicates within one encoded file."""
     from nislink.linkage import dedupe
 
-    enc = _load_encoded(args.input)
-    res = dedupe(enc, threshold=args.threshold, method=args.method, progress=not args.quiet)
+    _check_paths([("input file", args.input)], [("the output", args.output)])
+    enc = _load_encoded(args.input, rows=True)
+    try:
+        res = dedupe(enc, threshold=args.threshold, method=args.method,
+                     progress=not args.quiet)
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"cannot dedupe {args.input}: {str(exc).strip(chr(39))}") from None
     _write_table(res.clusters, args.output)
     n_clusters = res.clusters["cluster_id"].nunique()
     print(f"{len(enc)} records in {n_clusters} clusters ({len(res.pairs)} duplicate pairs) "
@@ -263,11 +580,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     links = _read_table(args.links)
     truth = _read_table(args.truth)
-    for name, df in (("links", links), ("truth", truth)):
+    for name, path, df in (("links", args.links, links), ("truth", args.truth, truth)):
         missing = [c for c in ("id_a", "id_b") if c not in df.columns]
         if missing:
-            raise UserError(f"{name} table has no column(s) {missing} (expected id_a, id_b)")
-    m = evaluate_pairs(links[["id_a", "id_b"]], truth[["id_a", "id_b"]])
+            raise UserError(f"{path}: the {name} table has no column(s) "
+                            f"{', '.join(missing)} (expected id_a, id_b)")
+    try:
+        m = evaluate_pairs(links[["id_a", "id_b"]].astype(str), truth[["id_a", "id_b"]].astype(str))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"cannot evaluate {args.links} against {args.truth}: {exc}") from None
     for k in ("tp", "fp", "fn", "precision", "recall", "f1", "f_star"):
         if k in m:
             v = m[k]
@@ -278,16 +599,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     """``nislink purge``: delete every registered artefact whose destroy-by date has come."""
     from nislink.nis import AuditLog, purge
+    from nislink.nis.audit import AuditError
     from nislink.nis.retention import RetentionError
 
-    root = Path(args.directory)
-    if not root.is_dir():
-        raise UserError(f"not a directory: {root}")
+    today = _date(args.today, "--today")
+    root = _study_folder(args.directory)
     audit = AuditLog(root / "audit.jsonl")
     try:
-        report = purge(root, _date(args.today, "--today"), audit=audit)
-    except RetentionError as exc:
-        raise UserError(str(exc)) from None
+        report = purge(root, today, audit=audit)
+    except (RetentionError, AuditError) as exc:
+        raise UserError(redact(str(exc))) from None
     deleted = getattr(report, "deleted", [])
     print(f"purged {len(deleted)} expired artefact(s) under {root}")
     for p in deleted:
@@ -298,15 +619,21 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_withdraw(args: argparse.Namespace) -> int:
     """``nislink withdraw``: remove a person from every artefact of a study."""
     from nislink.nis import AuditLog, WithdrawalError, withdraw
+    from nislink.nis.audit import PARTIES, AuditError
 
-    root = Path(args.directory)
-    if not root.is_dir():
-        raise UserError(f"not a directory: {root}")
+    party = _party(args.party)
+    assert party is not None
+    if party not in PARTIES:
+        raise UserError(f"--party {party!r} is not a party of the study (parties: "
+                        f"{', '.join(sorted(PARTIES))})")
+    ref = args.reference
+    if not ref or ref != ref.strip() or len(ref) > 64 or "\n" in ref:
+        raise UserError("the reference number must be one word of at most 64 characters")
+    root = _study_folder(args.directory)
     try:
-        report = withdraw(root, args.reference, party=args.party,
-                          audit=AuditLog(root / "audit.jsonl"))
-    except WithdrawalError as exc:
-        raise UserError(str(exc)) from None
+        report = withdraw(root, ref, party=party, audit=AuditLog(root / "audit.jsonl"))
+    except (WithdrawalError, AuditError) as exc:
+        raise UserError(redact(str(exc))) from None
     print(f"withdrew {report.references} reference number(s): {report.rows_removed} rows "
           f"removed from {len(report.removed)} file(s); complete: {report.complete}")
     return 0 if report.complete else 1
@@ -314,18 +641,45 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 def cmd_privacy_report(args: argparse.Namespace) -> int:
     """``nislink privacy-report``: the privacy-risk report of an encoded file."""
+    from nislink._files import atomic_path
     from nislink.privacy import privacy_report_main
 
-    if not Path(args.input).exists():
-        raise UserError(f"encoded file not found: {args.input}")
     public = None if args.public == "none" else args.public
-    return int(privacy_report_main(args.input, args.output, public=public))
+    public_file = public if public not in (None, "synthetic") else None
+    _check_paths([("input file", args.input), ("public file", public_file)],
+                 [("the output", args.output)])
+    enc = _load_encoded(args.input)
+    if len(enc) == 0:
+        raise UserError(f"{args.input}: the encoded file has no rows; a privacy report of "
+                        "an empty file would say nothing")
+    del enc
+    if public_file is not None:
+        if not Path(public_file).exists():
+            raise UserError(f"--public: file not found: {public_file} (or give 'synthetic' "
+                            "or 'none')")
+        df = _read_table(public_file)
+        if len(df) == 0:
+            raise UserError(f"{public_file}: the public file has no rows")
+        if not {"forename", "surname", "dob"} & set(map(str, df.columns)):
+            raise UserError(f"{public_file}: the public file has none of the columns "
+                            "forename, surname, dob")
+    with atomic_path(args.output) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return int(privacy_report_main(args.input, tmp, public=public))
 
 
 # --------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that never quote a key."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {redact(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``nislink``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nislink",
         description="Privacy-preserving record linkage for UK people and families.",
     )
@@ -334,7 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the study end to end on built-in synthetic data")
     p.add_argument("--out", default="nislink-demo", help="output directory (default: %(default)s)")
-    p.add_argument("--people", type=int, default=2000, help="synthetic population size")
+    p.add_argument("--people", type=int, default=2000,
+                   help=f"synthetic population size (at least {MIN_DEMO_PEOPLE})")
     p.add_argument("--seed", type=int, default=2026, help="random seed")
     p.set_defaults(func=cmd_demo)
 
@@ -342,8 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(data owners only: the rejects table may quote raw values)")
     p.add_argument("input", help="input CSV or Parquet file")
     p.add_argument("-o", "--output", required=True, help="cleaned output (CSV or Parquet)")
-    p.add_argument("--rejects", help="rejects table (default: OUTPUT.rejects.csv)")
-    p.add_argument("--columns", help="COL=KIND,... (default: the standard column names)")
+    p.add_argument("--rejects", help="rejects table (default: OUTPUT.rejects.csv, e.g. "
+                   "out.csv.rejects.csv)")
+    p.add_argument("--columns", nargs="+", action="extend", metavar="KIND=COLUMN",
+                   help="which column holds which identifier, e.g. forename=\"First Name\" "
+                   "dob=DOB (kinds: name, forename, surname, dob, postcode, sex, nino, upn; "
+                   "default: the columns named like the kinds)")
     p.add_argument("--id-column", help="record id column (must be unique)")
     p.set_defaults(func=cmd_clean)
 
@@ -362,9 +721,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", help="record id column (must be unique)")
     p.add_argument("--party", help="the data owner's name, written into the file")
     p.add_argument("--destroy-by", help="destroy-by date written into the file (YYYY-MM-DD)")
-    p.add_argument("--rejects", help="rejects table (default: OUTPUT.rejects.csv)")
+    p.add_argument("--rejects", help="rejects table (default: OUTPUT.rejects.csv, e.g. "
+                   "out.parquet.rejects.csv)")
+    p.add_argument("--columns", nargs="+", action="extend", metavar="FIELD=COLUMN",
+                   help="which input column holds which schema field, e.g. "
+                   "forename=\"First Name\" dob=DOB (default: the schema's column names). "
+                   "forename, surname and dob are required; the others may be absent")
     p.add_argument("--strict-columns", action="store_true",
-                   help="refuse a file lacking a schema column (default: encode it as missing)")
+                   help="refuse a file lacking any schema column (default: optional fields "
+                   "such as nino, upn, postcode, sex are encoded as missing when absent)")
     p.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -403,7 +768,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("withdraw", help="remove a person from every artefact of a study")
     p.add_argument("directory", help="study directory")
     p.add_argument("reference", help="the data owner's reference number for the person")
-    p.add_argument("--party", default="la", help="the owner whose number it is")
+    p.add_argument("--party", default="la", help="the owner whose number it is (a short "
+                   "name such as la, dwp, moj, dfe)")
     p.set_defaults(func=cmd_withdraw)
 
     p = sub.add_parser("privacy-report", help="privacy-risk report on an encoded file")
@@ -422,21 +788,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    why = exc.strerror or type(exc).__name__
+    return f"{where}: {why}" if where else str(why)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nislink`` command; returns the exit code."""
+    """Entry point of the ``nislink`` command; returns the exit code.
+
+    User errors (bad paths, options or input files; operating-system errors such as a
+    read-only folder or a full disk) end with one line on stderr and exit code 2; Ctrl-C
+    exits 130 (nothing partial is left); anything else is a bug: a traceback and a request
+    to report it, exit 1. No message quotes a value that looks like a key.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _ARGV_KEYS[:] = [k for a in argv for k in key_like_parts(str(a))]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    prefix = f"nislink {args.command}: error"
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"nislink {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prefix}: {redact(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("nislink: interrupted", file=sys.stderr)
+    except OSError as exc:
+        print(f"{prefix}: {redact(_os_error(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{prefix}: out of memory (try a smaller --chunk-size or fewer --workers)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nislink {args.command}: interrupted; no output was left half-written",
+              file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a bug: show it, ask for a report
+        text = redact(traceback.format_exc())
+        print(text, file=sys.stderr, end="")
+        print(f"nislink {args.command}: internal error; this is a bug in nislink "
+              f"{nislink.__version__}: please report it with the command you ran (but never "
+              "your data or your secret)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -628,8 +628,18 @@ class Schema:
         )
 
     def canonical_json(self) -> str:
-        """Canonical JSON text (sorted keys, no whitespace, ASCII): the fingerprint's input."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        """Canonical JSON text (sorted keys, no whitespace, ASCII): the fingerprint's input.
+
+        Input column names do not count: they say where a party's file keeps a field, not
+        how it is encoded, so parties with different headers get the same fingerprint (and
+        the same keys) and can link. (Each field's ``column`` is written as its name, so
+        fingerprints of schemas whose columns are their field names are unchanged.)
+        """
+        d = self.to_dict()
+        for f in d.get("fields") or []:
+            if "column" in f:
+                f["column"] = f["name"]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text."""

@@ -34,7 +34,7 @@ def test_clean_command_conserves_rows(tmp_path: Path) -> None:
     dst = tmp_path / "out.csv"
     assert main(["clean", str(src), "-o", str(dst), "--id-column", "id"]) == 0
     clean = pd.read_csv(dst, dtype=str)
-    rejects = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str)
+    rejects = pd.read_csv(tmp_path / "out.csv.rejects.csv", dtype=str)
     assert len(clean) + len(rejects) == 3
     assert "smith" in set(clean["surname"])
     assert "SW1A 1AA" in set(clean["postcode"])
@@ -181,7 +181,7 @@ def test_builtin_sample_cleans(tmp_path: Path) -> None:
     assert main(["clean", str(src), "-o", str(tmp_path / "c.csv"), "--id-column",
                  "record_id"]) == 0
     clean = pd.read_csv(tmp_path / "c.csv", dtype=str)
-    rejects = pd.read_csv(tmp_path / "c.rejects.csv", dtype=str)
+    rejects = pd.read_csv(tmp_path / "c.csv.rejects.csv", dtype=str)
     assert len(clean) + len(rejects) == len(sample) == 12
     assert set(rejects["id"]) == {"LA-0005", "LA-0008"}
     assert "SW1A 1AA" in set(clean["postcode"])

@@ -71,25 +71,37 @@ def test_row_numbers_as_ids_and_rejects_file(table, tmp_path) -> None:  # type: 
     assert res.meta["rows"] == 229
 
 
-def test_duplicate_id_across_chunks_is_an_error(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_id_is_rejected_the_same_at_any_chunk_size(table, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both rows of a repeated id are rejected with the reason, whether the two rows fall in
+    one chunk or in two; the outputs are identical."""
     df, _, _ = table
     d = df.copy()
     d.loc[200, "id"] = d.loc[3, "id"]
     src = str(tmp_path / "dup.csv")
     d.to_csv(src, index=False)
-    out = tmp_path / "dup.parquet"
-    with pytest.raises(ValueError, match="more than one chunk"):
-        encode_file(src, str(out), Schema.uk_default(), KEY, "id", chunk_size=100, workers=1,
-                    progress=False)
-    assert not out.exists()
+    outs = []
+    for size in (100, 100_000, 7):
+        out, rej = tmp_path / f"dup{size}.parquet", tmp_path / f"dup{size}.rejects.csv"
+        res = encode_file(src, str(out), Schema.uk_default(), KEY, "id", chunk_size=size,
+                          workers=1, progress=False, rejects_path=rej)
+        r = pd.read_csv(rej, dtype=str)
+        dup = r[r["reason"] == "duplicated id"]
+        assert sorted(dup["row"].astype(int)) == [3, 200], size
+        assert set(dup["id"]) == {str(d.loc[3, "id"])}
+        outs.append((load(str(out)), r, res.summary.to_dict()))
+    for f, r, s in outs[1:]:
+        assert list(f.ids) == list(outs[0][0].ids)
+        pd.testing.assert_frame_equal(r, outs[0][1])
+        assert s == outs[0][2]
 
 
 def test_missing_column_and_empty_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
     src = str(tmp_path / "bad.csv")
     pd.DataFrame({"id": ["a"], "forename": ["x"]}).to_csv(src, index=False)
-    with pytest.raises(ValueError, match="not in the file"):
+    with pytest.raises(ValueError, match="surname"):
         encode_file(src, str(tmp_path / "o.parquet"), Schema.uk_default(), KEY, "id",
                     progress=False, workers=1)
+    assert not (tmp_path / "o.parquet").exists()
     empty = str(tmp_path / "empty.csv")
     pd.DataFrame(columns=["id", "forename", "surname", "dob", "sex", "postcode", "nino",
                           "upn"]).to_csv(empty, index=False)
@@ -113,7 +125,8 @@ def test_absent_columns_encode_as_missing_when_allowed(table, tmp_path, fmt) -> 
             frame_.to_parquet(path, index=False)
     schema = Schema.uk_default()
     with pytest.raises(ValueError, match="upn"):
-        encode_file(src, tmp_path / "x.parquet", schema, KEY, id_column="id", progress=False)
+        encode_file(src, tmp_path / "x.parquet", schema, KEY, id_column="id", progress=False,
+                    allow_absent=False)
     out_a, out_b = tmp_path / "a.parquet", tmp_path / "b.parquet"
     encode_file(src, out_a, schema, KEY, id_column="id", progress=False, allow_absent=True)
     encode_file(ref, out_b, schema, KEY, id_column="id", progress=False)
@@ -128,4 +141,38 @@ def test_absent_columns_encode_as_missing_when_allowed(table, tmp_path, fmt) -> 
     enc = Encoder(schema, KEY).encode(no_upn, id_column="id", allow_absent=True)
     assert np.array_equal(enc.fields["forename"].bits, a.fields["forename"].bits)
     with pytest.raises(ValueError, match="upn"):
-        Encoder(schema, KEY).encode(no_upn, id_column="id")
+        Encoder(schema, KEY).encode(no_upn, id_column="id", allow_absent=False)
+    # the default (the same as the command line's): optional fields may be absent
+    dflt = Encoder(schema, KEY).encode(no_upn, id_column="id")
+    assert np.array_equal(dflt.tokens["upn"], enc.tokens["upn"])
+    assert dflt.summary.absent == ["upn"]
+
+
+def test_input_column_names_are_not_in_the_fingerprint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two parties whose schemas differ only in input column names share the fingerprint,
+    and the same people encoded from differently named columns link (identical encodings)."""
+    import dataclasses
+
+    base = Schema.uk_default()
+    renamed = Schema.from_dict(base.to_dict())
+    renamed.fields = [dataclasses.replace(f, column=f"In {f.name}") for f in renamed.fields]
+    assert [f.column for f in renamed.fields] != [f.column for f in base.fields]
+    assert renamed.fingerprint == base.fingerprint
+    df = pd.DataFrame({"id": ["1", "2"], "forename": ["John", "Ann"], "surname": ["Smith", "Lee"],
+                       "dob": ["01/02/1980", "03/04/1991"], "postcode": ["SW1A 1AA", "M1 1AE"]})
+    a = Encoder(base, KEY).encode(df, id_column="id")
+    b = Encoder(renamed, KEY).encode(df.rename(columns=lambda c: c if c == "id" else f"In {c}"),
+                                     id_column="id")
+    # the API's mapping (schema field -> input column) gives the same again
+    c = Encoder(base, KEY).encode(df.rename(columns={"dob": "DOB", "forename": "First Name"}),
+                                  columns={"dob": "DOB", "forename": "First Name"},
+                                  id_column="id")
+    for other in (b, c):
+        assert other.meta["schema_fingerprint"] == a.meta["schema_fingerprint"]
+        for k in a.fields:
+            assert np.array_equal(a.fields[k].bits, other.fields[k].bits), k
+        for k in a.tokens:
+            assert np.array_equal(a.tokens[k], other.tokens[k]), k
+    from nislink.io import check_compatible
+
+    check_compatible(a, b)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,14 @@ from nislink.encode.bloom import (
     keyed_uint64,
     positions,
     scatter_rows,
+)
+from nislink.encode.columns import (
+    MAX_FIELD_CHARS,
+    SPARSE_KINDS,
+    DataQualityWarning,
+    FieldSummary,
+    resolve_columns,
+    too_long_rows,
 )
 from nislink.encode.frame import BitMatrix, EncodedFrame
 from nislink.encode.siphash import siphash24_words
@@ -207,6 +216,8 @@ class Encoder:
         self.rejects: pd.DataFrame = pd.DataFrame(columns=REJECT_COLUMNS)
         self._keys: dict[tuple[str, str], bytes] = {}
         self.workers = workers
+        self.summary = FieldSummary()
+        self.warn = True
 
     def __repr__(self) -> str:
         return (f"Encoder(schema={self.fingerprint!r}, key_fingerprint={self.key_fingerprint!r})")
@@ -225,8 +236,10 @@ class Encoder:
     # -- cleaning -------------------------------------------------------------------------
     def _clean(
         self, df: pd.DataFrame, colmap: dict[str, str], id_column: str | None
-    ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-        """Normalised values per field for kept rows; kept positions; rejects table."""
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame, dict[str, np.ndarray]]:
+        """Normalised values per field for kept rows; kept positions; rejects table; status
+        per field of kept rows (0 present, 1 missing, 2 rejected). Rows with a value longer
+        than :data:`~nislink.encode.columns.MAX_FIELD_CHARS` are rejected before cleaning."""
         from nislink.clean.frame import frame as clean_frame  # noqa: PLC0415
 
         schema = self.schema
@@ -242,13 +255,15 @@ class Encoder:
                     raise ValueError(f"column {col!r} is used by fields of different kinds")
                 col_kind[col] = kind
         n = len(df)
+        long_rej, short = _too_long(df, schema, colmap, id_column)
         if col_kind or id_column is not None:
-            clean, rej = clean_frame(df, col_kind, id_column=id_column, dayfirst=self.dayfirst,
+            clean, rej = clean_frame(df[short] if len(long_rej) else df, col_kind,
+                                     id_column=id_column, dayfirst=self.dayfirst,
                                      today=self.today)
             kept = clean.index.to_numpy(dtype=np.int64)
         else:
             clean, rej = df, pd.DataFrame(columns=["row", "field", "reason"])
-            kept = np.arange(n, dtype=np.int64)
+            kept = np.flatnonzero(short).astype(np.int64)
         rejects = pd.DataFrame({
             "row": rej["row"].to_numpy(dtype=np.int64) if len(rej) else np.zeros(0, np.int64),
             "id": rej["id"].to_numpy(dtype=object) if "id" in rej else None,
@@ -257,7 +272,10 @@ class Encoder:
                                dtype=object)
             if len(rej) else np.zeros(0, object),
         })
+        if len(long_rej):
+            rejects = pd.concat([rejects, long_rej], ignore_index=True)
         values: dict[str, np.ndarray] = {}
+        status: dict[str, np.ndarray] = {}
         for f in schema.fields:
             col = colmap[f.name]
             if f.kind == "dob":
@@ -270,7 +288,15 @@ class Encoder:
                 codes, uniq = _factorize(raw)
                 cleaned = np.array([_OWN_CLEANERS[f.kind](u) for u in uniq] + [None], dtype=object)
                 values[f.name] = cleaned[codes]
-        return values, kept, rejects
+            if f.kind in CLEAN_KIND:
+                st = clean[f"{col}_status"].astype(object).to_numpy()
+                status[f.name] = np.where(st == "ok", 0, np.where(st == "missing", 1, 2))
+            else:
+                raw_missing = np.array([_absent(v) or (isinstance(v, str) and not v.strip())
+                                        for v in df[col].to_numpy(dtype=object)[kept]], dtype=bool)
+                status[f.name] = np.where([v is not None for v in values[f.name]], 0,
+                                          np.where(raw_missing, 1, 2))
+        return values, kept, rejects, status
 
     # -- encoding -------------------------------------------------------------------------
     def encode(
@@ -280,17 +306,24 @@ class Encoder:
         id_column: str | None = None,
         party: str | None = None,
         destroy_by: str | _dt.date | None = None,
-        allow_absent: bool = False,
+        allow_absent: bool | None = None,
     ) -> EncodedFrame:
         """Clean and encode ``df``.
 
-        ``allow_absent=True`` encodes schema fields whose column is not in ``df`` as
-        missing (a party that does not hold, say, UPNs); by default that is an error.
+        Fields whose column is not in ``df``: by default (``allow_absent=None``) the core
+        fields (forename, surname, full name, date of birth) are required and the others
+        (a party that does not hold, say, UPNs) are encoded as missing; ``True`` lets any
+        field be absent, ``False`` requires every field (see
+        :func:`nislink.encode.columns.resolve_columns`). ``result.summary`` (and
+        ``self.summary``) counts per field the encoded rows whose value is present, missing
+        or rejected; a :class:`~nislink.encode.columns.DataQualityWarning` is issued for a
+        field with more than 20% missing or rejected (``self.warn = False`` silences it).
+        A value longer than 200 characters rejects its row before any expensive work.
 
         ``columns`` maps schema field names to the data's column names where they differ
-        from the schema's ``column``. ``id_column`` names a unique record-id column (by
-        default the index labels are the ids). Rejected rows are in ``self.rejects`` and
-        ``result.rejects``.
+        from the schema's ``column`` (schema field -> input column). ``id_column`` names a
+        unique record-id column (by default the index labels are the ids). Rejected rows
+        are in ``self.rejects`` and ``result.rejects``.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"encode() expects a pandas DataFrame, got {type(df).__name__}")
@@ -299,16 +332,12 @@ class Encoder:
         work = df.reset_index(drop=True)
         if schema.kind == "clkhash":
             return self._encode_clkhash(work, labels, id_column, party, destroy_by)
-        columns = dict(columns or {})
-        unknown = [k for k in columns if k not in {f.name for f in schema.fields}]
-        if unknown:
-            raise ValueError(f"columns: {unknown[0]!r} is not a field of the schema")
-        colmap = {f.name: columns.get(f.name, f.column) for f in schema.fields}
-        if allow_absent:
-            for col in dict.fromkeys(colmap.values()):
-                if col not in work.columns and col != id_column:
-                    work[col] = None
-        values, kept, rejects = self._clean(work, colmap, id_column)
+        colmap, absent = resolve_columns(schema, columns, list(work.columns),
+                                         id_column=id_column, allow_absent=allow_absent)
+        for name in absent:
+            if colmap[name] not in work.columns:
+                work[colmap[name]] = None
+        values, kept, rejects, status = self._clean(work, colmap, id_column)
 
         # rows the schema itself rejects: a 'reject' field missing, or nothing to encode
         extra_rows: list[int] = []
@@ -340,6 +369,9 @@ class Encoder:
             rejects = pd.concat([rejects, more], ignore_index=True)
         kept = kept[keep]
         values = {k: v[keep] for k, v in values.items()}
+        self.summary = FieldSummary.from_status(
+            {k: v[keep] for k, v in status.items()}, absent,
+            [f.name for f in schema.fields if f.kind in SPARSE_KINDS])
         rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
         rejects["row"] = labels[rejects["row"].to_numpy(dtype=np.int64)].to_numpy(dtype=object) \
             if len(rejects) else rejects["row"].astype(object)
@@ -359,6 +391,10 @@ class Encoder:
                               meta=self._meta(len(ids), party, destroy_by))
         self.rejects = rejects
         result.rejects = rejects
+        result.summary = self.summary
+        if self.warn:
+            for line in self.summary.warnings():
+                warnings.warn(line, DataQualityWarning, stacklevel=2)
         return result
 
     def encode_normalised(
@@ -772,6 +808,33 @@ def _concat_results(
     clk = _concat_bm([r[1] for r in results]) if results[0][1] is not None else None  # type: ignore[misc]
     tokens = {k: np.concatenate([r[2][k] for r in results]) for k in results[0][2]}
     return fields, clk, tokens
+
+
+def _too_long(df: pd.DataFrame, schema: Schema, colmap: dict[str, str], id_column: str | None
+              ) -> tuple[pd.DataFrame, np.ndarray]:
+    """(rejects of the rows holding a value longer than the limit, mask of the other rows)."""
+    by_col = too_long_rows(df, [*colmap.values(), *([id_column] if id_column else [])])
+    short = np.ones(len(df), dtype=bool)
+    if not by_col:
+        return pd.DataFrame(columns=REJECT_COLUMNS), short
+    names: dict[str, list[str]] = {}
+    for f in schema.fields:
+        names.setdefault(colmap[f.name], []).append(f.name)
+    if id_column:
+        names.setdefault(id_column, []).append(id_column)
+    rows = np.flatnonzero(np.logical_or.reduce(list(by_col.values())))
+    short[rows] = False
+    fields_out, reasons = [], []
+    for r in rows.tolist():
+        bad = [n for c, m in by_col.items() if m[r] for n in names.get(c, [c])]
+        fields_out.append(",".join(bad))
+        reasons.append("; ".join(f"{n}: longer than {MAX_FIELD_CHARS} characters" for n in bad))
+    ids = None
+    if id_column is not None:
+        ids = [None if id_column in by_col and by_col[id_column][r] else v
+               for r, v in zip(rows.tolist(), df[id_column].to_numpy(dtype=object)[rows])]
+    return pd.DataFrame({"row": rows.astype(np.int64), "id": ids, "field": fields_out,
+                         "reason": reasons}), short
 
 
 def _dates_to_iso(series: pd.Series) -> np.ndarray:

@@ -113,6 +113,7 @@ class EncodedFrame:
     """
 
     rejects = None  # set by the encoder; not saved
+    summary = None  # set by the encoder: a FieldSummary (present/missing/rejected); not saved
 
     ids: np.ndarray
     fields: dict[str, BitMatrix]
