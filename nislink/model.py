@@ -299,6 +299,32 @@ def _views_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, str
     return out
 
 
+def _u_from_histograms(c: FieldComparison, a: EncodedFrame, b: EncodedFrame) -> np.ndarray | None:
+    """``u`` of a salted comparison from the data owners' histograms (``meta["u_hist"]``,
+    made by the encoder from random pairs of each file's own records, unsalted): the two
+    files' counts are added up and binned into the comparison's Dice levels (``None`` when
+    either file has no histogram for the field)."""
+    hs = []
+    for e in (a,) if a is b else (a, b):
+        h = ((e.meta or {}).get("u_hist") or {}).get(c.field or "")
+        if not h or not h.get("pairs"):
+            return None
+        hs.append(h)
+    permille = np.sum([np.asarray(h["dice_permille"], dtype=np.float64) for h in hs], axis=0)
+    equal = float(sum(h["equal"] for h in hs))
+    pairs = float(sum(h["pairs"] for h in hs))
+    edges = np.arange(len(permille)) / 1000.0
+    level = np.zeros(len(permille), dtype=np.int64)
+    for t in c.thresholds:
+        level += edges >= np.float32(t) - 1e-9
+    cnt = np.bincount(level, weights=permille, minlength=c.n_levels).astype(np.float64)
+    if c.token is not None:
+        cnt[c.n_levels - 1] += equal
+    else:
+        cnt[len(c.thresholds)] += equal
+    return (cnt + 0.5) / (pairs + 0.5 * c.n_levels)
+
+
 def _exclusion_tokens(a: EncodedFrame, b: EncodedFrame) -> list[str]:
     """Tokens that nearly only true matches share: match keys, identifiers (a token with no
     filter, other than sex) and date-of-birth tokens."""
@@ -538,24 +564,45 @@ def tag_pairs(
             i, j = np.divmod(k, nb[cls])
         ia, ib = oa[st_a[cls] + i], ob[st_b[cls] + j]
     else:
-        draw = int(n * 1.3) + 16
-        cls = rng.choice(len(w), size=draw, p=w / total)
-        i = rng.integers(0, na[cls])
+        parts_a: list[np.ndarray] = []
+        parts_b: list[np.ndarray] = []
+        got = 0
+        for _ in range(8):  # redraw what the exclusions removed
+            draw = int((n - got) * 1.3) + 16
+            cls = rng.choice(len(w), size=draw, p=w / total)
+            i = rng.integers(0, na[cls])
+            if dedupe:
+                j = rng.integers(0, na[cls] - 1)
+                j = j + (j >= i)
+            else:
+                j = rng.integers(0, nb[cls])
+            xa_, xb_ = oa[st_a[cls] + i], ob[st_b[cls] + j]
+            keep_ = _not_excluded(xa_, xb_, exclude)
+            parts_a.append(xa_[keep_])
+            parts_b.append(xb_[keep_])
+            got += int(keep_.sum())
+            if got >= n:
+                break
+        ia, ib = np.concatenate(parts_a)[:n], np.concatenate(parts_b)[:n]
         if dedupe:
-            j = rng.integers(0, na[cls] - 1)
-            j = j + (j >= i)
-        else:
-            j = rng.integers(0, nb[cls])
-        ia, ib = oa[st_a[cls] + i], ob[st_b[cls] + j]
+            ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
+        return ia.astype(np.int64), ib.astype(np.int64)
+    ok = _not_excluded(ia, ib, exclude)
+    ia, ib = ia[ok][:n], ib[ok][:n]
+    if dedupe:
+        ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
+    return ia.astype(np.int64), ib.astype(np.int64)
+
+
+def _not_excluded(ia: np.ndarray, ib: np.ndarray,
+                  exclude: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+    """Pairs equal on none of the ``exclude`` tokens (0 = missing never counts)."""
     ok = np.ones(len(ia), dtype=bool)
     for xa_tok, xb_tok in exclude:
         xb_tok = xa_tok if xb_tok is None else xb_tok
         va, vb = xa_tok[ia], xb_tok[ib]
         ok &= ~((va != 0) & (va == vb))
-    ia, ib = ia[ok][:n], ib[ok][:n]
-    if dedupe:
-        ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
-    return ia.astype(np.int64), ib.astype(np.int64)
+    return ok
 
 
 _MIN_SESSION_PAIRS = 10
@@ -688,6 +735,11 @@ class FellegiSunter:
         # from pairs drawn within the primary salt's classes (true matches left out)
         for c in self.comparisons:
             if not c.views:
+                continue
+            hist = _u_from_histograms(c, a, b)
+            if hist is not None:
+                self.u[c.name] = hist.tolist()
+                self.info.setdefault("u_from_owner_histograms", []).append(c.name)
                 continue
             # leave out pairs that agree on a match key, an identifier, the date of birth
             # or another salted name: nearly all true matches, few non-matches

@@ -689,12 +689,12 @@ class Schema:
         * salted with a nearly unique key, so that no group of records larger than a few
           people shares one name encoding or one bit layout: the day and month (as an
           unordered pair) with the year halved (``dob_yearpair0``);
-        * encoded again under four more salts (*views*) so that a pair with a plausible
+        * encoded again under three more salts (*views*) so that a pair with a plausible
           recording error still shares one salt and compares names: ``dob_yearpair1`` (the
           other halving: year off by one, day and month swapped), ``postcode&dob_year``
-          (any day or month error, same postcode), ``postcode&dob_dayset`` (any year error,
-          same postcode) and ``postcode&<other name>_initial`` (date of birth missing or
-          wrong, same postcode);
+          (any day or month error, same postcode) and ``postcode&dob_dayset`` (any year
+          error, same postcode). Every salt holds a date part: a salt of the address alone
+          would compare the names of a father and son of the same name;
         * about 120 bits set per name whatever its length (``bits_per_field``), so that a
           filter's popcount says nothing about the name's length.
 
@@ -750,8 +750,8 @@ class Schema:
         first field of kind ``dob``, and of kind ``postcode``, else a field called
         ``postcode``). Name filters (256 bits, 120 bits per value) are salted with
         ``<dob>_yearpair0`` and get the views ``<dob>_yearpair1`` and, with a postcode,
-        ``<postcode>&<dob>_year``, ``<postcode>&<dob>_dayset`` and
-        ``<postcode>&<other name>_initial``; ``drop_clk`` removes the record-level filter
+        ``<postcode>&<dob>_year`` and ``<postcode>&<dob>_dayset``; ``drop_clk`` removes the
+        record-level filter
         (its name bits could not follow the views, and its popcount gives away lengths).
         """
         if self.kind != "nislink":
@@ -769,17 +769,9 @@ class Schema:
         views = [f"{d.name}_yearpair1"]
         if p is not None:
             views += [f"{p.name}{SALT_JOIN}{d.name}_year", f"{p.name}{SALT_JOIN}{d.name}_dayset"]
-        fore = out.first_of_kind("forename")
-        sur = out.first_of_kind("surname")
         for f in out.fields:
             if f.kind in ("forename", "surname", "fullname") and f.has_filter:
-                mine = list(views)
-                # the other name's initial with the postcode: names compare when the date
-                # of birth is missing or wrong but the address is the same
-                other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
-                if p is not None and other is not None and other.name != f.name:
-                    mine.append(f"{p.name}{SALT_JOIN}{other.name}_initial")
-                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=mine)
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views))
                 # every name sets about the same number of bits whatever its length: the
                 # popcount says nothing about the name (no balancing needed)
                 f.length, f.k, f.bits_per_field = 256, 20, 120

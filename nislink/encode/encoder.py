@@ -29,6 +29,7 @@ Sub-keys (BLAKE3 derive-key contexts, ``fp`` = schema fingerprint)::
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import re
 import warnings
@@ -62,10 +63,15 @@ from nislink.encode.tokens import (
     slk581_part,
     token_occurrences,
 )
-from nislink.schema import SALT_JOIN, SCHEME_VERSION, FieldSpec, Schema, salt_tag
+from nislink.schema import SALT_JOIN, SCHEME_VERSION, FieldSpec, Hardening, Schema, salt_tag
 from nislink.secrets import Secret
 
-__all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS"]
+__all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS", "U_HIST_ROWS", "U_HIST_PAIRS"]
+
+U_HIST_ROWS = 20_000
+"""Records (the first of a file, in order) whose random pairs make ``meta["u_hist"]``."""
+U_HIST_PAIRS = 200_000
+"""Random pairs counted for ``meta["u_hist"]``."""
 
 CLEAN_KIND = {
     "forename": "forename",
@@ -389,6 +395,11 @@ class Encoder:
         fields_out, clk, tokens = self._encode_parallel(values, len(kept))
         result = EncodedFrame(ids=ids, fields=fields_out, clk=clk, tokens=tokens,
                               meta=self._meta(len(ids), party, destroy_by))
+        u_values = {f: v[:U_HIST_ROWS] for f, v in values.items()
+                    if f in self._u_hist_fields()}
+        if u_values:
+            result.meta["u_hist"] = self.u_histograms(u_values)
+            result.u_values = u_values  # owner side only (encode_file merges chunks): never saved
         self.rejects = rejects
         result.rejects = rejects
         result.summary = self.summary
@@ -430,6 +441,9 @@ class Encoder:
         result = EncodedFrame(ids=np.array([str(i) for i in ids], dtype=object),
                               fields=fields_out, clk=clk, tokens=tokens,
                               meta=self._meta(n, party, destroy_by))
+        u_values = {f: v[:U_HIST_ROWS] for f, v in arrays.items() if f in self._u_hist_fields()}
+        if u_values:
+            result.meta["u_hist"] = self.u_histograms(u_values)
         result.rejects = pd.DataFrame(columns=REJECT_COLUMNS)
         return result
 
@@ -747,6 +761,62 @@ class Encoder:
         tok[tok == 0] = 1
         tok[words[:, 2] == 0] = 0
         return tok
+
+    # -- u histograms of salted names ------------------------------------------------------
+    def _u_hist_fields(self) -> list[str]:
+        """Fields compared only within a salt (salted views or a salt mask)."""
+        return [f.name for f in self.schema.fields
+                if f.has_filter and f.hardening.salt is not None
+                and (f.hardening.views or f.hardening.mask)]
+
+    def u_histograms(self, values: Mapping[str, np.ndarray], pairs: int = U_HIST_PAIRS,
+                     seed: int = 0) -> dict[str, dict[str, Any]]:
+        """How random pairs of this file's records compare on each salted name field.
+
+        The linkage unit compares a salted name only between records that share a salt, so
+        it cannot learn from random pairs how often two unrelated names look alike (``u``).
+        The data owner can: for ``pairs`` random pairs of the given records (seeded), the
+        Dice coefficient of the two names' *unsalted* filters (same tokens, length and bits
+        as the field, under a key of their own, never stored) in 1,001 bins
+        (``floor(1000 * dice)``) and the number of pairs with equal names. An aggregate of
+        the file's name diversity, with nothing about any record; the encoder puts it in the
+        file's metadata (``meta["u_hist"]``) from the first :data:`U_HIST_ROWS` records.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for name in self._u_hist_fields():
+            if name not in values:
+                continue
+            f = self.schema.field(name)
+            vals = np.asarray(values[name], dtype=object)
+            codes, uniq = _factorize(vals)
+            rows = np.flatnonzero(codes >= 0)
+            m = len(rows)
+            if m < 2:
+                continue
+            plain = copy.deepcopy(f)
+            plain.hardening = Hardening()
+            plain.clk = False
+            bm, _ = self._field_filters(plain, uniq, None, False, 0,
+                                        (np.arange(len(uniq), dtype=np.int64), uniq),
+                                        out_name=f"{name}#u")
+            assert bm is not None
+            total = m * (m - 1) // 2
+            rng = np.random.default_rng(seed)
+            if total <= pairs:
+                i, j = np.triu_indices(m, k=1)
+            else:
+                i = rng.integers(0, m, size=pairs)
+                j = rng.integers(0, m - 1, size=pairs)
+                j = j + (j >= i)
+            ca, cb = codes[rows[i]], codes[rows[j]]
+            equal = ca == cb
+            inter = np.bitwise_count(bm.bits[ca] & bm.bits[cb]).sum(axis=1, dtype=np.int64)
+            tot = bm.popcount[ca].astype(np.int64) + bm.popcount[cb].astype(np.int64)
+            dice = np.where(tot > 0, 2.0 * inter / np.maximum(tot, 1), 0.0)
+            bins = np.minimum(np.floor(dice[~equal] * 1000 + 1e-9), 1000).astype(np.int64)
+            out[name] = {"pairs": int(len(ca)), "equal": int(equal.sum()),
+                         "dice_permille": np.bincount(bins, minlength=1001).tolist()}
+        return out
 
     def _meta(self, rows: int, party: str | None, destroy_by: Any) -> dict[str, Any]:
         if isinstance(destroy_by, (_dt.date, _dt.datetime)):

@@ -35,7 +35,7 @@ import pandas as pd
 
 from nislink._files import atomic_path, same_file
 from nislink.encode.columns import DataQualityWarning, FieldSummary, resolve_columns
-from nislink.encode.encoder import REJECT_COLUMNS, Encoder
+from nislink.encode.encoder import REJECT_COLUMNS, U_HIST_ROWS, Encoder
 from nislink.encode.frame import EncodedFrame
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -273,6 +273,7 @@ def encode_file(
     id_hashes: list[np.ndarray] = []  # 8 bytes per row, to find ids repeated across chunks
     summary = FieldSummary()
     rows_read = 0
+    u_values: dict[str, list[np.ndarray]] = {}
 
     def stream(chunks: Iterator[pd.DataFrame]) -> Iterator[tuple[int, pd.DataFrame,
                                                                  pd.DataFrame | None]]:
@@ -289,6 +290,10 @@ def encode_file(
         def consume(chunk_len: int, dropped: pd.DataFrame | None, ef: EncodedFrame) -> None:
             nonlocal writer, rows_read, summary
             id_hashes.append(_id_hashes(ef.ids))
+            uv = getattr(ef, "u_values", None)  # the first records' names, for meta["u_hist"]
+            if uv and sum(len(v) for v in u_values.get(next(iter(uv)), [])) < U_HIST_ROWS:
+                for k, v in uv.items():
+                    u_values.setdefault(k, []).append(v)
             ef.meta["created"] = created_s
             if writer is None:
                 writer = EncodedWriter(tmp_out, ef)
@@ -320,7 +325,12 @@ def encode_file(
                 empty.meta["created"] = created_s
                 summary = summary.merge(enc.summary)
                 writer = EncodedWriter(tmp_out, empty)
-            meta = writer.close()
+            extra: dict[str, Any] = {}
+            if u_values:  # from the file's first records, whatever the chunks and workers
+                first = {k: np.concatenate(v)[:U_HIST_ROWS] for k, v in u_values.items()}
+                extra["u_hist"] = Encoder(schema, secret, dayfirst=dayfirst,
+                                          today=today).u_histograms(first)
+            meta = writer.close(extra)
             writer = None
             dup = _repeated_ids(tmp_out, id_hashes)
             if dup:  # pragma: no cover - the first pass rejects every repeated id

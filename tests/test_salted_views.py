@@ -1,0 +1,166 @@
+"""Salted name views: names compare when two records share a salt, and only then; the
+owners' u histograms; sampling within salt classes; what the encodings let out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nislink.encode import Encoder
+from nislink.encode.columns import DataQualityWarning
+from nislink.encode.files import encode_file
+from nislink.io import load
+from nislink.model import MISSING, FellegiSunter, comparisons_for, tag_pairs
+from nislink.schema import Schema
+from nislink.secrets import Secret
+from nislink.synth import generate_study
+
+KEY = Secret.from_bytes(bytes(range(1, 33)))
+
+BASE = {"id": "a0", "forename": "Olivia", "surname": "Hartley", "dob": "03/11/1985",
+        "sex": "F", "postcode": "LS6 2AB", "nino": "", "upn": ""}
+
+
+def _frame(rows: list[dict[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame([{**BASE, **r} for r in rows])
+
+
+@pytest.fixture(scope="module")
+def pairs_frames():  # type: ignore[no-untyped-def]
+    a = _frame([{"id": "a0"}])
+    b = _frame([
+        {"id": "same"},                                           # identical
+        {"id": "swap", "dob": "11/03/1985"},                      # day and month swapped
+        {"id": "year", "dob": "03/11/1986"},                      # year off by one
+        {"id": "day_pc", "dob": "04/11/1985"},                    # day off, same postcode
+        {"id": "digit_pc", "dob": "03/11/1995"},                  # year digit, same postcode
+        {"id": "day_moved", "dob": "04/11/1985", "postcode": "M1 1AA"},  # day off, moved
+        {"id": "far", "dob": "17/02/1960", "postcode": "M1 1AA"},  # unrelated date and place
+        {"id": "typo", "forename": "Olivai"},                     # name typo, same date
+    ])
+    enc = Encoder(Schema.uk_default(), KEY)
+    return enc.encode(a, id_column="id"), enc.encode(b, id_column="id")
+
+
+def test_names_compare_under_the_first_shared_salt(pairs_frames) -> None:  # type: ignore[no-untyped-def]
+    ea, eb = pairs_frames
+    comps = {c.name: c for c in comparisons_for(ea, eb)}
+    fc = comps["forename"]
+    assert [f for f, _ in fc.views] == ["forename", "forename~dob_yearpair1",
+                                        "forename~postcode&dob_year",
+                                        "forename~postcode&dob_dayset"]
+    assert not fc.tf_adjust and "forename~dob_yearpair1" not in comps
+    ib = np.arange(len(eb))
+    lev = dict(zip(eb.ids, fc.levels(ea, eb, np.zeros(len(eb), dtype=np.int64), ib).tolist()))
+    top = fc.n_levels - 1
+    for rid in ("same", "swap", "year", "day_pc", "digit_pc"):
+        assert lev[rid] == top, rid  # the same name, compared under a shared salt
+    assert lev["day_moved"] == MISSING and lev["far"] == MISSING  # no shared salt: no evidence
+    assert 0 <= lev["typo"] < top
+
+
+def test_tokens_and_filters_are_salted(pairs_frames) -> None:  # type: ignore[no-untyped-def]
+    ea, eb = pairs_frames
+    same, far = list(eb.ids).index("same"), list(eb.ids).index("far")
+    # the same name with another salt: nothing in common to see
+    assert eb.tokens["forename"][far] != ea.tokens["forename"][0]
+    assert eb.tokens["forename"][same] == ea.tokens["forename"][0]
+    assert not np.array_equal(eb.fields["forename"].bits[far], ea.fields["forename"].bits[0])
+    assert np.array_equal(eb.fields["forename"].bits[same], ea.fields["forename"].bits[0])
+    # no unsalted name token at all, no CLK
+    assert ea.clk is None and set(ea.tokens) >= {"~dob_yearpair0", "~postcode&dob_year"}
+
+
+def test_missing_salt_gives_no_filter() -> None:
+    with pytest.warns(DataQualityWarning):  # half the dates and postcodes missing
+        e = Encoder(Schema.uk_default(), KEY).encode(
+            _frame([{"id": "x", "dob": ""}, {"id": "y", "postcode": ""}]), id_column="id")
+    assert not e.fields["forename"].present[0] and e.tokens["forename"][0] == 0
+    assert e.fields["forename"].present[1]
+    assert not e.fields["forename~postcode&dob_year"].present[1]
+    assert e.tokens["~postcode&dob_year"][1] == 0
+
+
+@pytest.fixture(scope="module")
+def study_frames():  # type: ignore[no-untyped-def]
+    st = generate_study(3000, 5)
+    cols = ["forename", "surname", "dob", "sex", "postcode", "nino", "upn"]
+    la = st.la.rename(columns={"la_id": "rid"})[["rid", *cols]]
+    dwp = st.dwp.rename(columns={"dwp_id": "rid"}).assign(upn=None)[["rid", *cols]]
+    enc = Encoder(Schema.uk_default(), KEY)
+    return la, dwp, enc.encode(la, id_column="rid"), enc.encode(dwp, id_column="rid")
+
+
+def test_owner_u_histograms_drive_u(study_frames) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, eb = study_frames
+    h = ea.meta["u_hist"]["forename"]
+    assert h["pairs"] > 100_000 and len(h["dice_permille"]) == 1001
+    assert 0 < h["equal"] < 0.05 * h["pairs"]  # a few per cent of random pairs share a forename
+    m = FellegiSunter(comparisons_for(ea, eb)).estimate_u(ea, eb, n_pairs=50_000)
+    assert set(m.info["u_from_owner_histograms"]) == {"forename", "surname"}
+    u = np.array(m.u["forename"])
+    assert abs(u.sum() - 1) < 1e-9 and u[0] > 0.9 and u[-1] < 0.05
+    # without the histograms: pairs sampled within salt classes instead
+    bare_a = ea.take(np.arange(len(ea)))
+    bare_b = eb.take(np.arange(len(eb)))
+    bare_a.meta = {k: v for k, v in ea.meta.items() if k != "u_hist"}
+    bare_b.meta = {k: v for k, v in eb.meta.items() if k != "u_hist"}
+    m2 = FellegiSunter(comparisons_for(bare_a, bare_b)).estimate_u(bare_a, bare_b,
+                                                                     n_pairs=50_000)
+    assert "u_from_owner_histograms" not in m2.info
+    assert m2.info["u_pairs_within_salt"]["forename"] > 0
+    assert np.array(m2.u["forename"])[0] > 0.8
+
+
+def test_u_histograms_do_not_depend_on_chunks(study_frames, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    la, _, ea, _ = study_frames
+    src = tmp_path / "la.csv"
+    la.to_csv(src, index=False)
+    got = []
+    for chunk, workers in ((700, 1), (100_000, 1), (500, 2)):
+        out = tmp_path / f"la{chunk}.parquet"
+        encode_file(str(src), str(out), Schema.uk_default(), KEY, "rid", chunk_size=chunk,
+                    workers=workers, progress=False)
+        got.append(load(out).meta["u_hist"])
+    assert got[0] == got[1] == got[2]
+    mem = Encoder(Schema.uk_default(), KEY).encode(la.astype(str).replace({"None": None}),
+                                                    id_column="rid")
+    assert mem.meta["u_hist"]["surname"]["pairs"] == got[0]["surname"]["pairs"]
+
+
+def test_tag_pairs_share_a_tag_and_leave_out_excluded() -> None:
+    rng = np.random.default_rng(0)
+    ta = rng.integers(1, 40, size=500).astype(np.uint64)
+    tb = rng.integers(1, 40, size=300).astype(np.uint64)
+    ta[:20] = 0
+    ex_a = rng.integers(1, 4, size=500).astype(np.uint64)
+    ex_b = rng.integers(1, 4, size=300).astype(np.uint64)
+    ia, ib = tag_pairs(ta, tb, 2000, seed=3, exclude=[(ex_a, ex_b)])
+    assert len(ia) == 2000 and (ta[ia] == tb[ib]).all() and (ta[ia] != 0).all()
+    assert (ex_a[ia] != ex_b[ib]).all()
+    again = tag_pairs(ta, tb, 2000, seed=3, exclude=[(ex_a, ex_b)])
+    assert np.array_equal(ia, again[0]) and np.array_equal(ib, again[1])
+    # every pair once when there are few; de-duplication pairs are i < j
+    small = np.array([1, 1, 1, 2, 2, 0], dtype=np.uint64)
+    i, j = tag_pairs(small, None, 100)
+    assert sorted(zip(i.tolist(), j.tolist())) == [(0, 1), (0, 2), (1, 2), (3, 4)]
+
+
+def test_default_leaks_no_length_and_no_large_classes(study_frames) -> None:  # type: ignore[no-untyped-def]
+    la, _, ea, _ = study_frames
+    names = la.set_index("rid").loc[list(ea.ids), "forename"].astype(str).str.strip()
+    for fname, bm in ea.fields.items():
+        if not fname.startswith(("forename", "surname")):
+            continue
+        rows = bm.bits[bm.present]
+        _, counts = np.unique(rows, axis=0, return_counts=True)
+        assert counts.max() <= 4, fname  # a name filter is shared by a handful of records
+    bm = ea.fields["forename"]
+    ok = bm.present
+    length = names[ok].str.len().to_numpy(float)
+    pc = bm.popcount[ok].astype(float)
+    assert abs(np.corrcoef(length, pc)[0, 1]) < 0.15  # popcount says nothing of the length
+    plain = Encoder(Schema.uk_unhardened(), KEY).encode(la, id_column="rid")
+    pc0 = plain.fields["forename"].popcount[ok].astype(float)
+    assert np.corrcoef(length, pc0)[0, 1] > 0.9  # (it does without the hardening)
