@@ -81,7 +81,6 @@ ATTACKS = ("token alignment", "salt classes", "cohort profile", "pattern mining"
 _KNOWN_HARDENING = {"salt", "balance", "permute"}
 #: Minimum records of a salt class attacked as a class (smaller classes carry no frequency).
 MIN_CLASS = 20
-_DEBUG: dict[str, Any] = {}
 
 
 # ---------------------------------------------------------------------------------------
