@@ -796,10 +796,14 @@ def _mine_filter(st: Structure, pub: _Public, f: NameFilter, seed: np.ndarray,
     nidx = {v: i for i, v in enumerate(names)}
     vocab: dict[str, int] = {}
     C = _bigram_matrix(names, f.q, f.padding, vocab)
+    from scipy.sparse import csr_matrix  # noqa: PLC0415
+
+    Csp = csr_matrix(C)
     g_n = C.sum(axis=1)
-    logp = np.log(np.maximum(cand["p"].to_numpy(float), 1e-12))
+    logp = np.log(np.maximum(cand["p"].to_numpy(float), 1e-12)).astype(np.float32)
     k = f.k
-    pc_n = L * (1 - (1 - 1 / L) ** (k * g_n))
+    pc_n = (L * (1 - (1 - 1 / L) ** (k * g_n))).astype(np.float32)
+    xs_table = (L * (1 - (1 - 1 / L) ** (k * np.arange(64)))).astype(np.float32)
     cls = f.classes if (f.salt is not None and f.classes is not None) else np.zeros(n, np.int64)
     d_cls = _majority(f.codes, cls, nd)
     D = f.dense.astype(np.float32)
@@ -828,12 +832,13 @@ def _mine_filter(st: Structure, pub: _Public, f: NameFilter, seed: np.ndarray,
             A = D[anc]
             Ca = C[lab[anc]]
             na = len(anc)
-            shared = C @ Ca.T  # (names, na) shared q-grams with each anchor's name
-            Xs = L * (1 - (1 - 1 / L) ** (k * shared))
+            # (names, na) shared q-grams with each anchor's name
+            shared = np.asarray((Csp @ Ca.T)).astype(np.int64)
+            Xs = xs_table[np.minimum(shared, len(xs_table) - 1)]
             pa = pc_d[anc][None, :]
             # expected overlap: the shared q-grams' positions plus chance overlap of the rest
             E = Xs + np.clip(pc_n[:, None] - Xs, 0, None) * np.clip(pa - Xs, 0, None) \
-                / np.maximum(L - Xs, 1.0)
+                / np.maximum(L - Xs, np.float32(1.0))
             EE = (E * E).sum(axis=1)
             todo = sel[~sure_d[sel]] if _ > 0 else sel
             if not len(todo):
