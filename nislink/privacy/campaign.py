@@ -280,8 +280,8 @@ def discover(enc: EncodedFrame) -> Structure:
             continue
         h = dict(spec.get("hardening") or {})
         salt = h.get("salt")
-        if "~" in fname and salt is None:
-            salt = "~" + fname.split("~", 1)[1]  # a view: salted with something the schema names
+        if "~" in fname:
+            salt = fname.split("~", 1)[1]  # a view of the field, salted with what it names
         rows, inverse, counts, first = group_rows(bm)
         codes = np.full(n, -1, dtype=np.int64)
         codes[rows] = inverse
@@ -325,14 +325,18 @@ def discover(enc: EncodedFrame) -> Structure:
     classes: dict[str, np.ndarray] = {}
     for salt in sorted({f.salt for f in filters if f.salt is not None}):
         groupings = [f.codes for f in filters if f.salt == salt]
-        sres = _resolve(salt, fields) if not salt.startswith("~") else None
         used = [f.name for f in filters if f.salt == salt]
-        if sres is not None:
-            for tname, tok in enc.tokens.items():
-                comps = _token_components(tname, schema, fields)
-                if comps and any(_determines(c, sres) for c in comps):
-                    groupings.append(_token_codes(tok))
-                    used.append(tname)
+        parts = [_resolve(p, fields) for p in salt.split("&")]
+        sres = parts[0] if len(parts) == 1 else None
+        for tname, tok in enc.tokens.items():
+            # a token tagging the salt's value, or a name token salted like the filter
+            tagged = tname == "~" + salt or tname.endswith("~" + salt)
+            comps = _token_components(tname, schema, fields)
+            det = (all(p is not None for p in parts) and bool(comps)
+                   and all(any(_determines(c, p) for c in comps) for p in parts))  # type: ignore[arg-type]
+            if (tagged or det) and tname not in used:
+                groupings.append(_token_codes(tok))
+                used.append(tname)
         lab = _components(n, groupings)
         lab = _attach_by_core_bits(enc, fields, sres, lab, filters, salt)
         classes[salt] = lab
@@ -343,7 +347,39 @@ def discover(enc: EncodedFrame) -> Structure:
         for f in filters:
             if f.salt == salt:
                 f.classes = lab
+                if not f.length_readable:
+                    _unmask_by_class(f, notes)
     return Structure(n, filters, tokens, sex, classes, notes=notes)
+
+
+def _unmask_by_class(f: NameFilter, notes: list[str], min_distinct: int = 5) -> None:
+    """Undo a mask shared by a salt class: a Bloom filter sets fewer than half its bits, so
+    the majority value of each position over a class's distinct filters is the mask's bit.
+    Classes with at least ``min_distinct`` distinct filters are unmasked and their lengths
+    become readable from the popcount."""
+    if f.classes is None or not len(f.dense):
+        return
+    nd = len(f.dense)
+    d_cls = _majority(f.codes, f.classes, nd)
+    ok = d_cls >= 0
+    if not ok.any():
+        return
+    cls_ids, inv, cnt = np.unique(d_cls[ok], return_inverse=True, return_counts=True)
+    sums = np.zeros((len(cls_ids), f.dense.shape[1]), dtype=np.int64)
+    np.add.at(sums, inv, f.dense[ok].astype(np.int64))
+    mask = (2 * sums > cnt[:, None]).astype(np.uint8)
+    big = cnt >= min_distinct
+    rows = np.flatnonzero(ok)[big[inv]]
+    if not len(rows):
+        return
+    f.dense[rows] ^= mask[inv[big[inv]]]
+    g = np.full(nd, -1, dtype=np.int64)
+    g[rows] = _q_count(f.dense[rows].sum(axis=1), f.dense.shape[1], f.k)
+    f.g = g
+    f.length_readable = True
+    f.notes = (f.notes + "; " if f.notes else "") + "per-class majority unmasking"
+    notes.append(f"{f.name}: masks undone by per-class majority in {int(big.sum())} classes "
+                 f"({len(rows)} of {nd} distinct filters)")
 
 
 def _token_components(tname: str, schema: dict[str, Any],
