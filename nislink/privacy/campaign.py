@@ -1029,7 +1029,10 @@ def _seeds(st: Structure, a1: dict[str, np.ndarray], a2: dict[str, np.ndarray],
         if tok is not None and g3 is not None:
             codes = _token_codes(tok)
             size = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0)
-            lo = max(20, 0.002 * st.n) if kind == "forename" else max(40, 0.004 * st.n)
+            # with birth-year classes the cohort profile makes forename guesses reliable
+            # further down the frequency list
+            profiled = kind == "forename" and any(st.class_year.values())
+            lo = max(20, 0.002 * st.n) if profiled else max(40, 0.004 * st.n)
             big = (codes >= 0) & (size[np.maximum(codes, 0)] >= lo if len(size) else False)
             s[big] = g3[big]
         g1, g2 = a1.get(kind), a2.get(kind)
