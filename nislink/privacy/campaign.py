@@ -822,6 +822,58 @@ def pattern_mining(st: Structure, pub: _Public, seeds: dict[str, np.ndarray], *,
     return out, conf
 
 
+def _decode_by_positions(sel: np.ndarray, D: np.ndarray, C: np.ndarray, Csp: Any,
+                         lab: np.ndarray, sure_d: np.ndarray, f: NameFilter,
+                         g_n: np.ndarray, k: int, min_dice: float = 0.92,
+                         margin: float = 0.03) -> None:
+    """Kroll and Steinmetzer style: inside one class (one position mapping), a q-gram's
+    positions are those every confident anchor containing it sets (at least two anchors),
+    keeping the ``k`` least often set among anchors without it; an undecided filter is
+    decoded as the name (of learned q-grams only) whose predicted filter fits best (Dice at
+    least ``min_dice`` and ahead of the next by ``margin``)."""
+    anc = sel[sure_d[sel] & (lab[sel] >= 0)]
+    todo = sel[~sure_d[sel]]
+    if len(anc) < 5 or not len(todo):
+        return
+    A = D[anc]
+    Ca = C[lab[anc]]
+    n_in = Ca.sum(axis=0)
+    known = n_in >= 2
+    if not known.any():
+        return
+    inside = Ca.T @ A  # (q-grams, L): anchors with the q-gram that set each position
+    outside = (1.0 - Ca).T @ A / np.maximum(len(anc) - n_in, 1.0)[:, None]
+    every = (inside >= n_in[:, None] - 0.5) & known[:, None]
+    score = np.where(every, outside, np.inf)
+    kk = min(k, score.shape[1])
+    part = np.argpartition(score, kk - 1, axis=1)[:, :kk]
+    S = np.zeros_like(score, dtype=np.float32)
+    np.put_along_axis(S, part, np.isfinite(np.take_along_axis(score, part, axis=1))
+                      .astype(np.float32), axis=1)
+    usable = np.flatnonzero((C[:, ~known].sum(axis=1) == 0) & (C.sum(axis=1) > 0))
+    if not len(usable):
+        return
+    P = (np.asarray(Csp[usable] @ S) > 0).astype(np.float32)  # predicted filters
+    size = P.sum(axis=1)
+    pc = D[todo].sum(axis=1)
+    gt = f.g[todo] if f.length_readable else np.full(len(todo), -1)
+    for gv in np.unique(gt):
+        rows = np.flatnonzero(gt == gv)
+        cn = np.flatnonzero(np.abs(g_n[usable] - gv) <= 1) if gv >= 0 else np.arange(len(usable))
+        if not len(cn):
+            continue
+        dice = 2.0 * (D[todo[rows]] @ P[cn].T) / np.maximum(pc[rows][:, None] + size[cn][None, :], 1.0)
+        ib = np.argmax(dice, axis=1)
+        ar = np.arange(len(rows))
+        best = dice[ar, ib]
+        dice[ar, ib] = -1.0
+        second = dice.max(axis=1) if len(cn) > 1 else np.zeros(len(rows))
+        ok = (best >= min_dice) & (best - second >= margin)
+        tr = todo[rows[ok]]
+        lab[tr] = usable[cn[ib[ok]]]
+        sure_d[tr] = True
+
+
 def _mine_filter(st: Structure, pub: _Public, f: NameFilter, seed: np.ndarray,
                  tcodes: np.ndarray | None, *, passes: int, max_anchors: int,
                  accept_rms: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -918,6 +970,11 @@ def _mine_filter(st: Structure, pub: _Public, f: NameFilter, seed: np.ndarray,
                 changed += int(upd.sum())
         if changed == 0:
             break
+    # last pass: learn each q-gram's positions per class from the confident anchors and
+    # decode the filters still undecided against the names made only of learned q-grams
+    for c in classes:
+        sel = np.flatnonzero(d_cls == c)
+        _decode_by_positions(sel, D, C, Csp, lab, sure_d, f, g_n, k)
     names_arr = np.array(names + [None], dtype=object)
     # the attacker's guess: a confident decoding, else the seed, else the best candidate
     lab = np.where(lab >= 0, lab, best_d)
