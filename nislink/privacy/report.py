@@ -186,7 +186,7 @@ class PrivacyReport:
         lines += ["", f"Verdict: {self.verdict}"]
         lines += [f"  - {r}" for r in self.reasons]
         if self.notes:
-            lines.append("Structural exposure:")
+            lines.append("Notes (structural exposure; what the campaign found in the file):")
             lines += [f"  - {r}" for r in self.notes]
         lines.append(f"(report computed in {self.seconds:.1f} s)")
         return "\n".join(lines)
@@ -321,8 +321,10 @@ def privacy_report(
         if a["attack"].startswith("campaign:"):
             ds = None  # a campaign row counts values revealed, not distinct encodings
         if (ds or 0) > DISTINCT_LIMIT or rs > RECORD_LIMIT:
-            reasons.append(f"{a['attack']} on {a['target']} re-identified {100 * rs:.1f}% of "
-                           f"records and {100 * (ds or 0):.2f}% of distinct values")
+            reasons.append(f"{a['attack']} on {a['target']} "
+                           + ("(estimated) " if a.get("records_share") is None else "")
+                           + f"re-identified {100 * rs:.1f}% of records"
+                           + ("" if ds is None else f" and {100 * ds:.2f}% of distinct values"))
     for name, p in filters.items():
         if p.get("present") and p.get("exposed_share", 0) > 0.5 and name in (
                 schema.first_of_kind(kk).name for kk in _NAME_KINDS
