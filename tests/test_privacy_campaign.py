@@ -59,7 +59,7 @@ def public() -> PublicKnowledge:
 
 @pytest.fixture(scope="module")
 def unhardened():
-    return _frames(_schema({}))
+    return _frames(_schema({}), people=15000, files=("la", "dwp", "moj", "dfe"))
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +72,17 @@ def _row(res, attack):
     return next(r for r in res.rows if r["attack"] == attack)
 
 
-#: records re-identified on the unhardened schema, LA + DWP of a 9,000-person study pooled
-#: (14,000 records), at least. Measured: forename 18% (attacks 1-3) and 31% (pattern
-#: mining); surname 4-5%. Without a salt there are no birth-year classes, so the cohort
-#: profile has nothing to work with and the seeds of pattern mining are frequency guesses
-#: only; on the year-salted old default the same campaign does far better (next test).
+#: records re-identified on the unhardened schema, the four files of a 15,000-person study
+#: pooled (34,000 records), at least. Measured: forename 18% (attacks 1-3) and 37% (pattern
+#: mining); surname 7-8% (attacks 1-3) and 11% (pattern mining). Without a salt there are no
+#: birth-year classes, so the cohort profile has nothing to add and pattern mining's seeds
+#: are frequency guesses only; on the year-salted old default the same campaign does far
+#: better (next test; 93% of full names on the 100,000-person study's DWP file).
 BOUNDS = {
-    "token alignment": {"forename_records": 0.10, "surname_records": 0.02},
-    "salt classes": {"forename_records": 0.10, "surname_records": 0.02},
-    "cohort profile": {"forename_records": 0.10, "surname_records": 0.02},
-    "pattern mining": {"forename_records": 0.20, "surname_records": 0.03},
+    "token alignment": {"forename_records": 0.12, "surname_records": 0.04},
+    "salt classes": {"forename_records": 0.12, "surname_records": 0.04},
+    "cohort profile": {"forename_records": 0.12, "surname_records": 0.04},
+    "pattern mining": {"forename_records": 0.25, "surname_records": 0.07},
 }
 
 
