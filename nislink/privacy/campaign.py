@@ -1059,7 +1059,10 @@ class CampaignResult:
                 v = r.get(f"{key}_records")
                 if v is None:
                     v = r.get(f"{key}_estimated")
-                    return "   -     " if v is None else f"~{100 * v:7.1f}%"
+                    if v is None:
+                        g = r.get(f"{key}_guessed")
+                        return "   -     " if g is None else f"g{100 * g:7.1f}%"
+                    return f"~{100 * v:7.1f}%"
                 return f"{100 * v:8.1f}%"
             d = "" if r.get("forename_distinct") is None else (
                 f"{100 * r['forename_distinct']:5.1f}/{100 * (r.get('surname_distinct') or 0):5.1f}%")
@@ -1068,6 +1071,9 @@ class CampaignResult:
         for scope, ns in self.notes.items():
             for x in ns:
                 lines.append(f"  [{scope}] {x}")
+        if any(r.get("forename_records") is None for r in self.rows):
+            lines.append("without ground truth: ~ estimated share re-identified (confident "
+                         "decodings), g share of records guessed (success not estimable)")
         lines.append(f"public knowledge: {self.public}; {self.seconds:.0f} s")
         return "\n".join(lines)
 
