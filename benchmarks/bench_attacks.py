@@ -24,7 +24,6 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from nislink.encode.encoder import Encoder
