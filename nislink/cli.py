@@ -666,7 +666,8 @@ def cmd_privacy_report(args: argparse.Namespace) -> int:
     with atomic_path(args.output) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return int(privacy_report_main(args.input, tmp, public=public))
+            return int(privacy_report_main(args.input, tmp, public=public,
+                                           campaign_rows=args.campaign_rows))
 
 
 # --------------------------------------------------------------------------- parser
@@ -778,6 +779,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public", default="synthetic",
                    help="the attacker's public knowledge: 'synthetic' (shipped name "
                    "frequencies), a CSV/Parquet of identifiers, or 'none' (profiles only)")
+    p.add_argument("--campaign-rows", type=int, default=60_000,
+                   help="records the re-identification campaign attacks at most (a sample; "
+                   "0: do not run it)")
     p.set_defaults(func=cmd_privacy_report)
 
     p = sub.add_parser("synth", help="generate a synthetic study (LA + DWP, MoJ, DfE extracts)")

@@ -156,3 +156,26 @@ def test_report_samples_large_files(weak, public, monkeypatch):
     fa = next(a for a in rep.attacks if a["attack"] == "frequency alignment")
     assert fa["records"] <= 2000
     assert report_mod.EXPOSED_GROUP == 10
+
+
+def test_report_runs_the_campaign_and_names_what_it_tested(weak, public, people):
+    truth = {f: normalise_values(people.set_index("person_id").loc[pd.Series(weak.ids), f]
+                                 .to_numpy(object), f) for f in ("forename", "surname")}
+    rep = privacy_report(weak, public, truth=truth)
+    camp = {(a["attack"], a["target"]): a for a in rep.attacks
+            if a["attack"].startswith("campaign:")}
+    assert ("campaign: pattern mining", "full name") in camp
+    assert camp[("campaign: pattern mining", "forename")]["records_share"] > 0.2
+    text = rep.to_text()
+    assert "attacks tested:" in text and "campaign: cohort profile" in text
+    assert f"rows={len(weak)}" in text and "public knowledge" in text
+
+
+def test_empty_file_is_an_error_not_low_risk(weak, public, tmp_path, capsys):
+    empty = weak.take(np.zeros(0, dtype=np.int64))
+    with pytest.raises(ValueError, match="no records"):
+        privacy_report(empty, public)
+    path = tmp_path / "empty.parquet"
+    empty.save(path)
+    assert privacy_report_main(str(path), None, public=None) == 1
+    assert "no records" in capsys.readouterr().err

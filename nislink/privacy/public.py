@@ -142,6 +142,9 @@ class PublicKnowledge:
     exact: dict[Any, PublicTable] = field(default_factory=dict, repr=False)
     """Tables known exactly (not estimated from the sample), keyed like the cache:
     ``(kind, salt or None)``."""
+    forename_cohorts: pd.DataFrame | None = field(default=None, repr=False)
+    """Forename shares by birth year and sex when known exactly (columns ``name``, ``year``,
+    ``sex``, ``p``: joint probability); see :meth:`forename_by_year_sex`."""
     _cache: dict[Any, PublicTable] = field(default_factory=dict, repr=False)
     _lazy: dict[Any, Any] = field(default_factory=dict, repr=False)
 
@@ -149,7 +152,8 @@ class PublicKnowledge:
     def from_frame(cls, df: pd.DataFrame, columns: dict[str, str] | None = None,
                    source: str = "sample") -> "PublicKnowledge":
         """From raw identifiers; ``columns`` maps kind -> column (default: same name)."""
-        columns = columns or {k: k for k in ("forename", "surname", "dob") if k in df.columns}
+        columns = columns or {k: k for k in ("forename", "surname", "dob", "sex")
+                              if k in df.columns}
         return cls({kind: normalise_values(df[col].to_numpy(object), kind)
                     for kind, col in columns.items()}, source=source)
 
@@ -219,9 +223,49 @@ class PublicKnowledge:
             return PublicTable(df["v"].to_numpy(object), df["c"].to_numpy(float) / df["c"].sum())
 
         pk.exact = {("forename", None): to_table(fore), ("surname", None): to_table(sur)}
+        fys = []
+        for (y, sx), share in ys.items():
+            if sx in ("M", "F"):
+                t = tables[(int(cohort_of_year(np.array([y]))[0]), sx)] * share
+                fys.append(pd.DataFrame({"name": t.index.to_numpy(object), "year": int(y),
+                                         "sex": sx, "p": t.to_numpy(float)}))
+        pk.forename_cohorts = pd.concat(fys, ignore_index=True)
         pk._lazy = {("forename", "dob_year"): lambda: to_table(joint),
                     ("surname", "dob_year"): lambda: to_table(sur_joint())}
         return pk
+
+    def forename_by_year_sex(self) -> pd.DataFrame | None:
+        """Forename shares by birth year and sex: a DataFrame with columns ``name``,
+        ``year`` (int), ``sex`` (``M``/``F``) and ``p`` (joint probability, summing to 1).
+
+        Exact when built by :meth:`from_synth_tables` (the published cohort-by-sex tables
+        mixed with the age and sex distribution); otherwise estimated from the reference
+        sample (needs ``forename``, ``dob`` and ``sex`` columns), else ``None``.
+        """
+        if self.forename_cohorts is not None:
+            return self.forename_cohorts
+        if not all(k in self.columns for k in ("forename", "dob", "sex")):
+            return None
+        years = pd.to_datetime(pd.Series(self.columns["dob"], dtype=object),
+                               errors="coerce").dt.year
+        df = pd.DataFrame({"name": self.columns["forename"], "year": years,
+                           "sex": pd.Series(self.columns["sex"], dtype=object)})
+        df = df.dropna()
+        df = df[df["sex"].isin(["M", "F"])]
+        if not len(df):
+            return None
+        out = df.value_counts(["name", "year", "sex"], normalize=True).rename("p").reset_index()
+        out["year"] = out["year"].astype(int)
+        self.forename_cohorts = out
+        return out
+
+    def year_shares(self) -> pd.Series | None:
+        """Share of people by birth year (the public age distribution), or ``None``."""
+        if "dob" not in self.columns:
+            return None
+        y = pd.to_datetime(pd.Series(self.columns["dob"], dtype=object), errors="coerce").dt.year
+        y = y.dropna().astype(int)
+        return y.value_counts(normalize=True).sort_index() if len(y) else None
 
     def has(self, kind: str) -> bool:
         """True when frequencies for this field kind are known."""
