@@ -44,18 +44,11 @@ def schema_named(name: str) -> Schema:
     if name == "default":
         return Schema.uk_default()
     if name in ("old-default", "unhardened"):
-        s = Schema.uk_default()
-        for f in s.fields:
-            if f.kind in NAME_FIELDS:
-                f.hardening = (Hardening(salt="dob_year", balance=True, permute=True)
-                               if name == "old-default" else Hardening())
-                f.exact_token = True
-                f.clk = True
-            else:
-                f.hardening = Hardening()
-        if s.clk is None:
-            from nislink.schema import ClkSpec
-            s.clk = ClkSpec(1024)
+        s = Schema.uk_unhardened()  # 512-bit names, k = 20, name tokens, CLK
+        if name == "old-default":
+            for f in s.fields:
+                if f.kind in NAME_FIELDS:
+                    f.hardening = Hardening(salt="dob_year", balance=True, permute=True)
         s.name = name
         s.validate()
         return s

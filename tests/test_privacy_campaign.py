@@ -21,15 +21,12 @@ COLS = ["rid", "forename", "surname", "dob", "sex", "postcode", "nino", "upn"]
 
 
 def _schema(hardening: dict) -> Schema:
-    s = Schema.uk_default()
+    """``Schema.uk_unhardened()`` (512-bit name filters, k = 20, unsalted name tokens, a CLK
+    over names, dob and postcode) with ``hardening`` on the name filters."""
+    s = Schema.uk_unhardened()
     for f in s.fields:
-        f.hardening = Hardening(**hardening) if f.kind in ("forename", "surname") else Hardening()
         if f.kind in ("forename", "surname"):
-            f.exact_token = True
-            f.clk = True
-    if s.clk is None:
-        from nislink.schema import ClkSpec
-        s.clk = ClkSpec(1024)
+            f.hardening = Hardening(**hardening)
     s.validate()
     return s
 
