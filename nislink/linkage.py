@@ -244,7 +244,7 @@ def with_combined_tokens(
 def _blocking_plan(
     a: EncodedFrame, b: EncodedFrame | None
 ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
-    from nislink.model import _match_key_names, _view_token_names, _views_of
+    from nislink.model import _fallbacks_of, _match_key_names, _view_token_names, _views_of
 
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
@@ -252,7 +252,8 @@ def _blocking_plan(
     views = _views_of(a, bb)
     view_tokens = _view_token_names(a) | _view_token_names(bb)
     # a salted view's token (a name with its salt: nearly unique) blocks on its own
-    salted = [f for vs in views.values() for f, _ in vs if f in shared]
+    salted = [f for vs in list(views.values()) + list(_fallbacks_of(a, bb).values())
+              for f, _ in vs if f in shared]
     # identifier tokens (no filter): a shared value is strong evidence on its own
     ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
                    and t not in view_tokens)

@@ -45,7 +45,7 @@ import pandas as pd
 
 from nislink.compare import dice_pairs
 from nislink.encode.frame import EncodedFrame
-from nislink.schema import field_views
+from nislink.schema import field_fallbacks, field_views
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -86,6 +86,9 @@ class FieldComparison:
     token: str | None = None
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     tf_adjust: bool = False
+    fallback: tuple[tuple[str, str], ...] = ()
+    """Views ``((filter, tag token), ...)`` tried, after ``views``, only for pairs in which a
+    record has no primary tag (no primary salt: its date of birth is missing)."""
     views: tuple[tuple[str, str], ...] = ()
     """Salted views ``((filter, tag token), ...)``, primary first (see
     :func:`nislink.schema.field_views`): a pair is compared on the first view whose tag
@@ -109,6 +112,10 @@ class FieldComparison:
         object.__setattr__(self, "thresholds", th)
         views = tuple((str(f), str(t)) for f, t in self.views)
         object.__setattr__(self, "views", views)
+        object.__setattr__(self, "fallback",
+                           tuple((str(f), str(t)) for f, t in self.fallback))
+        if self.fallback and not views:
+            raise ValueError(f"comparison {self.name!r}: fallback views need views")
         if views and self.field is None:
             raise ValueError(f"comparison {self.name!r}: views need a filter field")
         if self.tf_adjust and self.token is None:
@@ -120,7 +127,7 @@ class FieldComparison:
         included): ``(fields, tokens)``."""
         fields = [self.field] if self.field is not None else []
         tokens = [self.token] if self.token is not None else []
-        for f, t in self.views:
+        for f, t in self.views + self.fallback:
             if f not in fields:
                 fields.append(f)
             tokens.append(t)
@@ -154,7 +161,11 @@ class FieldComparison:
             return self._levels_on(a, b, ia, ib, self.field, self.token)
         out = np.full(len(ia), MISSING, dtype=np.int8)
         todo = np.arange(len(ia))
-        for fname, tag in self.views:
+        primary = self.views[0][1]
+        no_primary = (_get_token(a, primary, "a")[ia] == 0) | (_get_token(b, primary, "b")[ib] == 0)
+        for k, (fname, tag) in enumerate(self.views + self.fallback):
+            if k == len(self.views):  # fallback views: only pairs lacking a primary salt
+                todo = todo[no_primary[todo]]
             if not len(todo):
                 break
             ta = _get_token(a, tag, "a")[ia[todo]]
@@ -250,7 +261,9 @@ def comparisons_for(
         return name in tf_set if tf_set is not None else bool(tf_adjust)
 
     views = _views_of(a, b)
-    view_names = {f for vs in views.values() for f, _ in vs[1:]}
+    fallbacks = _fallbacks_of(a, b)
+    view_names = {f for vs in views.values() for f, _ in vs[1:]} | {
+        f for vs in fallbacks.values() for f, _ in vs}
     for name in a.fields:
         if name in excl or name not in b.fields or name in view_names:
             continue
@@ -258,7 +271,8 @@ def comparisons_for(
         if name in views:
             # salted views: the salted exact tokens carry no name frequency to adjust by
             out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
-                                       views=tuple(views[name])))
+                                       views=tuple(views[name]),
+                                       fallback=tuple(fallbacks.get(name, ()))))
             continue
         out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
                                    tf_adjust=tf_for(name, tok is not None)))
@@ -336,10 +350,22 @@ def _exclusion_tokens(a: EncodedFrame, b: EncodedFrame) -> list[str]:
     return sorted(keys | extra)
 
 
+def _fallbacks_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, str]]]:
+    """Fallback views of salted fields present (filter and tag) in both frames."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, vs in field_fallbacks(_schema_dict(a)).items():
+        keep = [(f, t) for f, t in vs if f in a.fields and f in b.fields
+                and t in a.tokens and t in b.tokens]
+        if keep:
+            out[name] = keep
+    return out
+
+
 def _view_token_names(enc: EncodedFrame) -> set[str]:
     """Tokens of salted views and their salt tags (not comparisons of their own)."""
     out: set[str] = set()
-    for vs in field_views(_schema_dict(enc)).values():
+    sd = _schema_dict(enc)
+    for vs in list(field_views(sd).values()) + list(field_fallbacks(sd).values()):
         for f, t in vs:
             out.update((f, t))
     return out
@@ -1154,7 +1180,8 @@ class FellegiSunter:
             "version": _FORMAT_VERSION,
             "comparisons": [
                 {**asdict(c), "thresholds": list(c.thresholds),
-                 "views": [list(v) for v in c.views]} for c in self.comparisons
+                 "views": [list(v) for v in c.views],
+                 "fallback": [list(v) for v in c.fallback]} for c in self.comparisons
             ],
             "m": {k: list(map(float, v)) for k, v in self.m.items()},
             "u": {k: list(map(float, v)) for k, v in self.u.items()},
@@ -1185,6 +1212,7 @@ class FellegiSunter:
                 thresholds=tuple(c.get("thresholds") or DEFAULT_THRESHOLDS),
                 tf_adjust=bool(c.get("tf_adjust", False)),
                 views=tuple(tuple(v) for v in c.get("views") or ()),
+                fallback=tuple(tuple(v) for v in c.get("fallback") or ()),
             )
             for c in d["comparisons"]
         ]

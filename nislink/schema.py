@@ -32,6 +32,7 @@ __all__ = [
     "VIEW_SEP",
     "salt_tag",
     "field_views",
+    "field_fallbacks",
     "Hardening",
     "FieldSpec",
     "ClkSpec",
@@ -163,6 +164,10 @@ class Hardening:
     """Extra salts: the field is encoded once more under each (filter ``<field>~<salt>``),
     so that two records whose primary salts differ by a plausible recording error still
     share one salt and can compare names (see ``docs/privacy.md``)."""
+    fallback: list[str] = field(default_factory=list)
+    """Salts of views compared only for pairs in which a record has no primary salt (its
+    date of birth is missing, say): a view of the address alone would otherwise compare
+    the names of a father and son of one name, whose dates of birth differ."""
     mask: bool = False
     """XOR the filter, before balancing, with a keyed pseudo-random mask drawn from the
     salt's value: popcounts and bit layouts differ between salt classes, so nothing done
@@ -177,7 +182,8 @@ class Hardening:
     @property
     def salts(self) -> list[str]:
         """The primary salt followed by the views' salts (empty when unsalted)."""
-        return ([self.salt] if self.salt is not None else []) + list(self.views)
+        return ([self.salt] if self.salt is not None else []) + list(self.views) \
+            + list(self.fallback)
 
     def output_length(self, length: int) -> int:
         """Filter length after balancing and folding."""
@@ -201,8 +207,9 @@ class Hardening:
             return cls()
         _check_keys(d, {f.name for f in dc_fields(cls)}, path)
         d = dict(d)
-        if "views" in d:
-            d["views"] = list(_typed(d["views"], list, f"{path}.views"))
+        for key in ("views", "fallback"):
+            if key in d:
+                d[key] = list(_typed(d[key], list, f"{path}.{key}"))
         h = cls(**d)
         h.validate(path)
         return h
@@ -214,7 +221,10 @@ class Hardening:
         if not isinstance(self.views, list) or not all(isinstance(v, str) and v
                                                        for v in self.views):
             raise SchemaError(f"{path}.views: expected a list of salt components")
-        if self.views and self.salt is None:
+        if not isinstance(self.fallback, list) or not all(isinstance(v, str) and v
+                                                          for v in self.fallback):
+            raise SchemaError(f"{path}.fallback: expected a list of salt components")
+        if (self.views or self.fallback) and self.salt is None:
             raise SchemaError(f"{path}.views: extra salted views need a primary 'salt'")
         if len(set(self.salts)) != len(self.salts):
             raise SchemaError(f"{path}.views: a salt appears twice")
@@ -309,7 +319,8 @@ class FieldSpec:
         """``(filter name, salt)`` of each filter the field produces: the field's own
         (``name``, primary salt or ``None``), then ``(name~salt, salt)`` per extra view."""
         out: list[tuple[str, str | None]] = [(self.name, self.hardening.salt)]
-        out.extend((f"{self.name}{VIEW_SEP}{v}", v) for v in self.hardening.views)
+        out.extend((f"{self.name}{VIEW_SEP}{v}", v)
+                   for v in self.hardening.views + self.hardening.fallback)
         return out
 
     def validate(self, path: str) -> None:
@@ -517,7 +528,7 @@ class Schema:
                 if any(p[0] == f.name for p in parts):
                     raise SchemaError(f"schema.fields[{i}].hardening.salt: {salt!r} is "
                                       f"derived from the field itself")
-            if f.hardening.views and not f.has_filter:
+            if (f.hardening.views or f.hardening.fallback) and not f.has_filter:
                 raise SchemaError(f"schema.fields[{i}].hardening.views: the field has no filter")
         if self.clk is not None and (self.clk.hardening.salt is not None
                                      or self.clk.hardening.views or self.clk.hardening.mask):
@@ -769,9 +780,17 @@ class Schema:
         views = [f"{d.name}_yearpair1"]
         if p is not None:
             views += [f"{p.name}{SALT_JOIN}{d.name}_year", f"{p.name}{SALT_JOIN}{d.name}_dayset"]
+        fore = out.first_of_kind("forename")
+        sur = out.first_of_kind("surname")
         for f in out.fields:
             if f.kind in ("forename", "surname", "fullname") and f.has_filter:
-                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views))
+                # no date of birth on one side: the address and the other name's initial
+                other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
+                fallback = ([f"{p.name}{SALT_JOIN}{other.name}_initial"]
+                            if p is not None and other is not None and other.name != f.name
+                            else [])
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
+                                        fallback=fallback)
                 # every name sets about the same number of bits whatever its length: the
                 # popcount says nothing about the name (no balancing needed)
                 f.length, f.k, f.bits_per_field = 256, 20, 120
@@ -809,6 +828,8 @@ class Schema:
             # extra views whose salt needs an unselected field are dropped
             f.hardening.views = [v for v in f.hardening.views
                                  if all(ok(p) for p in v.split(SALT_JOIN))]
+            f.hardening.fallback = [v for v in f.hardening.fallback
+                                    if all(ok(p) for p in v.split(SALT_JOIN))]
         mks = [copy.deepcopy(m) for m in self.match_keys if all(ok(c) for c in m.components)]
         kinds = {f.kind for f in keep}
         slk = self.slk581 and all(k in kinds for k in ("forename", "surname", "dob", "sex"))
@@ -877,9 +898,27 @@ def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[
     out: dict[str, list[tuple[str, str]]] = {}
     for f in (d or {}).get("fields") or []:
         h = f.get("hardening") or {}
-        if not f.get("length") or h.get("salt") is None or not (h.get("mask") or h.get("views")):
+        if not f.get("length") or h.get("salt") is None or not (
+                h.get("mask") or h.get("views") or h.get("fallback")):
             continue
         name = f["name"]
         out[name] = [(name, salt_tag(h["salt"]))] + [
             (f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h.get("views") or []]
+    return out
+
+
+def field_fallbacks(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[str, str]]]:
+    """``{field: [(filter name, tag token name), ...]}`` of the fallback views
+    (``hardening.fallback``): compared only for pairs in which a record has no primary
+    salt."""
+    if schema is None:
+        return {}
+    d = schema.to_dict() if isinstance(schema, Schema) else schema
+    if isinstance(d, str):
+        d = json.loads(d)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for f in (d or {}).get("fields") or []:
+        h = f.get("hardening") or {}
+        if f.get("length") and h.get("salt") is not None and h.get("fallback"):
+            out[f["name"]] = [(f"{f['name']}{VIEW_SEP}{v}", salt_tag(v)) for v in h["fallback"]]
     return out

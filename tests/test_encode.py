@@ -103,7 +103,8 @@ def test_output_layout(encoded: EncodedFrame, data: pd.DataFrame) -> None:
     assert list(encoded.ids) == list(data["id"])
     views = ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
     assert set(encoded.fields) == {"forename", "surname", "dob", "postcode"} | {
-        f"{n}~{v}" for n in ("forename", "surname") for v in views}
+        f"{n}~{v}" for n in ("forename", "surname") for v in views} | {
+        "forename~postcode&surname_initial", "surname~postcode&forename_initial"}
     # names: 256 bits, about 120 of them set whatever the name's length
     assert encoded.fields["forename"].nbits == 256 and encoded.fields["dob"].nbits == 256
     assert encoded.fields["surname~postcode&dob_year"].nbits == 256

@@ -38,6 +38,8 @@ def pairs_frames():  # type: ignore[no-untyped-def]
         {"id": "day_moved", "dob": "04/11/1985", "postcode": "M1 1AA"},  # day off, moved
         {"id": "far", "dob": "17/02/1960", "postcode": "M1 1AA"},  # unrelated date and place
         {"id": "typo", "forename": "Olivai"},                     # name typo, same date
+        {"id": "no_dob", "dob": ""},                              # no date, same address
+        {"id": "son", "dob": "12/05/2012"},                       # same name, same address
     ])
     enc = Encoder(Schema.uk_default(), KEY)
     return enc.encode(a, id_column="id"), enc.encode(b, id_column="id")
@@ -58,6 +60,10 @@ def test_names_compare_under_the_first_shared_salt(pairs_frames) -> None:  # typ
         assert lev[rid] == top, rid  # the same name, compared under a shared salt
     assert lev["day_moved"] == MISSING and lev["far"] == MISSING  # no shared salt: no evidence
     assert 0 <= lev["typo"] < top
+    # the address-and-initial view serves only a pair that lacks a date of birth: a son of
+    # the same name at the same address is not compared on names
+    assert fc.fallback == (("forename~postcode&surname_initial", "~postcode&surname_initial"),)
+    assert lev["no_dob"] == top and lev["son"] == MISSING
 
 
 def test_tokens_and_filters_are_salted(pairs_frames) -> None:  # type: ignore[no-untyped-def]

@@ -32,8 +32,9 @@ def test_uk_default_fields_and_keys() -> None:
     assert h.salt == "dob_yearpair0" and not (h.mask or h.balance or h.permute)
     assert s.field("forename").bits_per_field == 120 and s.field("forename").length == 256
     assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
+    assert h.fallback == ["postcode&surname_initial"]
     hs = s.field("surname").hardening
-    assert hs == h
+    assert hs.views == h.views and hs.fallback == ["postcode&forename_initial"]
     assert s.field("dob").hardening.is_identity()
     assert [v for v, _ in s.field("surname").views][1] == "surname~dob_yearpair1"
 

@@ -569,12 +569,13 @@ class Encoder:
                     if cbits is not None and clk_acc is not None:
                         clk_acc |= cbits
                 if f.exact_token:
-                    if (masked or f.hardening.views) and salt is not None:
+                    if (masked or f.hardening.views or f.hardening.fallback) and salt is not None:
                         # the name's token is salted like its filter: never a name alone
                         tokens[out_name] = self._salted_token(values[f.name], salt, out_name)
                     elif vi == 0:
                         tokens[f.name] = component_hash(f.name)
-                if (masked or f.hardening.views) and salt_name is not None \
+                if (masked or f.hardening.views or f.hardening.fallback) \
+                        and salt_name is not None \
                         and salt_name not in tagged:
                     tagged.append(salt_name)
         for salt_name in tagged:
@@ -618,7 +619,8 @@ class Encoder:
         masked = f.hardening.mask and salt is not None
         # with a mask or salted views, a record whose salt is missing gets no filter (rather
         # than joining one large class of records salted with "")
-        strict = (f.hardening.mask or bool(f.hardening.views)) and salt is not None
+        strict = (f.hardening.mask or bool(f.hardening.views or f.hardening.fallback)) \
+            and salt is not None
         if salt is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
@@ -767,7 +769,7 @@ class Encoder:
         """Fields compared only within a salt (salted views or a salt mask)."""
         return [f.name for f in self.schema.fields
                 if f.has_filter and f.hardening.salt is not None
-                and (f.hardening.views or f.hardening.mask)]
+                and (f.hardening.views or f.hardening.fallback or f.hardening.mask)]
 
     def u_histograms(self, values: Mapping[str, np.ndarray], pairs: int = U_HIST_PAIRS,
                      seed: int = 0) -> dict[str, dict[str, Any]]:
