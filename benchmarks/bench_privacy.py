@@ -147,11 +147,11 @@ def default_mask_balance(plain: Schema) -> Schema:
 CONFIGS: dict[str, Callable[[Schema], Schema]] = {
     "unhardened": unhardened,
     "old-default": old_default,
-    "old-default, no name tokens": old_strict,
-    "dob salt only": dob_salt_only,
-    "date views only": date_views_only,
-    "default, fixed k": default_fixed_k,
-    "default, mask+balance": default_mask_balance,
+    "old-default-no-name-tokens": old_strict,
+    "dob-salt-only": dob_salt_only,
+    "date-views-only": date_views_only,
+    "default-fixed-k": default_fixed_k,
+    "default-mask-balance": default_mask_balance,
     "default": default,
 }
 
