@@ -882,6 +882,24 @@ def salt_tag(salt: str) -> str:
     return f"{VIEW_SEP}{salt}"
 
 
+def _salted_fields(schema: dict[str, Any] | Schema | str | None
+                   ) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, hardening dict)`` of every field compared only under a salt (salted views,
+    fallback views or a salt mask), from a schema, its dict or its JSON."""
+    if schema is None:
+        return []
+    d = schema.to_dict() if isinstance(schema, Schema) else schema
+    if isinstance(d, str):
+        d = json.loads(d)
+    out = []
+    for f in (d or {}).get("fields") or []:
+        h = f.get("hardening") or {}
+        if f.get("length") and h.get("salt") is not None and (
+                h.get("mask") or h.get("views") or h.get("fallback")):
+            out.append((f["name"], h))
+    return out
+
+
 def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[str, str]]]:
     """Salted fields' views, from a schema or its dict (as held in an encoded file's meta).
 
@@ -890,35 +908,14 @@ def field_views(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[
     a salt they share). Fields without them are absent. The linkage unit reads this to
     compare a field view by view and to block on the views' tokens.
     """
-    if schema is None:
-        return {}
-    d = schema.to_dict() if isinstance(schema, Schema) else schema
-    if isinstance(d, str):
-        d = json.loads(d)
-    out: dict[str, list[tuple[str, str]]] = {}
-    for f in (d or {}).get("fields") or []:
-        h = f.get("hardening") or {}
-        if not f.get("length") or h.get("salt") is None or not (
-                h.get("mask") or h.get("views") or h.get("fallback")):
-            continue
-        name = f["name"]
-        out[name] = [(name, salt_tag(h["salt"]))] + [
-            (f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h.get("views") or []]
-    return out
+    return {name: [(name, salt_tag(h["salt"]))]
+            + [(f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h.get("views") or []]
+            for name, h in _salted_fields(schema)}
 
 
 def field_fallbacks(schema: dict[str, Any] | Schema | None) -> dict[str, list[tuple[str, str]]]:
     """``{field: [(filter name, tag token name), ...]}`` of the fallback views
     (``hardening.fallback``): compared only for pairs in which a record has no primary
     salt."""
-    if schema is None:
-        return {}
-    d = schema.to_dict() if isinstance(schema, Schema) else schema
-    if isinstance(d, str):
-        d = json.loads(d)
-    out: dict[str, list[tuple[str, str]]] = {}
-    for f in (d or {}).get("fields") or []:
-        h = f.get("hardening") or {}
-        if f.get("length") and h.get("salt") is not None and h.get("fallback"):
-            out[f["name"]] = [(f"{f['name']}{VIEW_SEP}{v}", salt_tag(v)) for v in h["fallback"]]
-    return out
+    return {name: [(f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h["fallback"]]
+            for name, h in _salted_fields(schema) if h.get("fallback")}
