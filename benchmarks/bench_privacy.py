@@ -106,11 +106,12 @@ def default(plain: Schema) -> Schema:
 
 
 def dob_salt_only(plain: Schema) -> Schema:
-    """Full date of birth as the only salt (no near-miss views), 120 bits per name, salted
+    """Full date of birth as the only salt (no near-miss views), 120 bits per name, no name
     tokens, no CLK: the issue's 'measured first step'."""
     s = plain.with_name_hardening()
     for f in _names(s):
         f.hardening = Hardening(salt=_dob(s), views=[])
+        f.exact_token = False  # (a name token salted only by views would be unsalted here)
     s.validate()
     return s
 
