@@ -223,7 +223,8 @@ def run_config(name: str, people: int, seed: int, public: PublicKnowledge,
     frames, truth = make_frames(people, seed, schema)
     t_enc = time.perf_counter() - t
     by = {f.meta["party"]: f for f in frames}
-    row: dict[str, Any] = {"config": name, "doc": (fn.__doc__ or "").split("\n")[0],
+    row: dict[str, Any] = {"config": name,
+                           "doc": " ".join((fn.__doc__ or "").split("\n\n")[0].split()),
                            "records": {p: len(f) for p, f in by.items()}}
     t = time.perf_counter()
     one = run_campaign([by["dwp"]], public, truth={"dwp": truth["dwp"]}).worst()
