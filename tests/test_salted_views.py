@@ -170,3 +170,15 @@ def test_default_leaks_no_length_and_no_large_classes(study_frames) -> None:  # 
     plain = Encoder(Schema.uk_unhardened(), KEY).encode(la, id_column="rid")
     pc0 = plain.fields["forename"].popcount[ok].astype(float)
     assert np.corrcoef(length, pc0)[0, 1] > 0.9  # (it does without the hardening)
+
+
+def test_salted_filters_do_not_depend_on_scatter_blocks(study_frames, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Salted filters are built in groups of equal bits per token; a batch spanning many
+    scatter blocks (here forced small) gives the same bits."""
+    from nislink.encode import bloom
+
+    la, _, ea, _ = study_frames
+    monkeypatch.setattr(bloom, "_BLOCK_BYTES", 64 * 256 // 8 * 37)  # blocks of a few rows
+    again = Encoder(Schema.uk_default(), KEY).encode(la, id_column="rid")
+    for name, bm in ea.fields.items():
+        assert np.array_equal(bm.bits, again.fields[name].bits), name

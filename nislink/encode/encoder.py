@@ -677,15 +677,46 @@ class Encoder:
         bpf = f.bits_per_field
         kf = int(f.k) if bpf is None else int(bpf)
         kc = (int(f.clk_k) if bpf is None else int(bpf)) if want_clk else 0
-        raw = keyed_digests(messages, self._key("bloom", out_name),
-                            digest_length(schema.hashing, kf, kc))
         if bpf is not None:
             k_val = np.maximum(1, np.minimum(bpf, np.rint(bpf / np.maximum(n_tok, 1))))
             k_occ = k_val.astype(np.int64)[occ_val]
         else:
             k_occ = None
+        bloom_key = self._key("bloom", out_name)
+        if k_occ is not None and not want_clk and schema.hashing == "blake3":
+            # k per value, field filter only: each token needs only the first k of its
+            # words (an XOF's shorter output is a prefix of the longer), so tokens are hashed
+            # in groups of equal k instead of all to bits_per_field words
+            raw = None
+        else:
+            raw = keyed_digests(messages, bloom_key, digest_length(schema.hashing, kf, kc))
+
+        def build_by_k(length: int) -> np.ndarray:
+            assert k_occ is not None
+            k_msg = np.zeros(len(messages), dtype=np.int64)
+            np.maximum.at(k_msg, msg_codes, k_occ)
+            rows_all: list[np.ndarray] = []
+            pos_all: list[np.ndarray] = []
+            for kv in np.unique(k_msg[k_msg > 0]).tolist():
+                sel = np.flatnonzero(k_msg == kv)
+                g_raw = keyed_digests([messages[i] for i in sel], bloom_key, 4 * kv)
+                pos = positions(g_raw, "blake3", 0, 0, kv, length)
+                where = np.full(len(messages), -1, dtype=np.int64)
+                where[sel] = np.arange(len(sel))
+                occ = np.flatnonzero(where[msg_codes] >= 0)
+                p_occ = pos[where[msg_codes[occ]]]
+                mask = np.arange(kv)[None, :] < k_occ[occ][:, None]
+                rows_all.append(np.broadcast_to(occ_val[occ][:, None], mask.shape)[mask])
+                pos_all.append(p_occ[mask])
+            if not rows_all:
+                return np.zeros((n_uniq, (length + 63) // 64), dtype=np.uint64)
+            rows_c, pos_c = np.concatenate(rows_all), np.concatenate(pos_all)
+            order_c = np.argsort(rows_c, kind="stable")  # scatter_rows wants sorted rows
+            return scatter_rows(rows_c[order_c], pos_c[order_c], n_uniq, length)
 
         def build(part: int, offset: int, k: int, length: int) -> np.ndarray:
+            if raw is None:
+                return build_by_k(length)
             pos_tok = positions(raw, schema.hashing, part, offset, k, length)
             if k_occ is not None:  # k varies per value: scatter occurrence by occurrence
                 pos_occ = pos_tok[msg_codes]
