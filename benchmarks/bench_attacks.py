@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import time
 from typing import Any
 
@@ -32,8 +33,10 @@ from nislink.privacy import PublicKnowledge, normalise_values
 from nislink.schema import Hardening, Schema
 from nislink.secrets import Secret
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scale import COLS, _prep  # noqa: E402  (one preparation of the study's extracts)
+
 SECRET = Secret.from_bytes(bytes(range(32)))  # public benchmark key: synthetic data only
-COLS = ["rid", "forename", "surname", "dob", "sex", "postcode", "nino", "upn"]
 FILES = ("la", "dwp", "moj", "dfe")
 NAME_FIELDS = ("forename", "surname")
 
@@ -53,14 +56,6 @@ def schema_named(name: str) -> Schema:
         s.validate()
         return s
     return Schema.from_json(name)
-
-
-def _prep(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
-    df = df.rename(columns={id_col: "rid"})
-    for c in ("nino", "upn"):
-        if c not in df.columns:
-            df = df.assign(**{c: None})
-    return df[COLS]
 
 
 def make_frames(people: int, seed: int, schema: Schema,

@@ -180,6 +180,13 @@ class Hardening:
                     or self.mask)
 
     @property
+    def salt_only(self) -> bool:
+        """True when the field is compared only between records that share a salt (it has
+        salted views, fallback views or a salt mask): its exact token is salted too, every
+        salt gets a tag token, and a record whose salt is missing gets no filter."""
+        return self.salt is not None and bool(self.views or self.fallback or self.mask)
+
+    @property
     def salts(self) -> list[str]:
         """The primary salt followed by the views' salts (empty when unsalted)."""
         return ([self.salt] if self.salt is not None else []) + list(self.views) \
@@ -894,8 +901,7 @@ def _salted_fields(schema: dict[str, Any] | Schema | str | None
     out = []
     for f in (d or {}).get("fields") or []:
         h = f.get("hardening") or {}
-        if f.get("length") and h.get("salt") is not None and (
-                h.get("mask") or h.get("views") or h.get("fallback")):
+        if f.get("length") and Hardening.from_dict(h).salt_only:
             out.append((f["name"], h))
     return out
 

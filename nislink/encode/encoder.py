@@ -556,7 +556,6 @@ class Encoder:
         tagged: list[str] = []
         for f in schema.fields:
             want_clk = bool(f.clk and schema.clk is not None)
-            masked = f.hardening.mask
             for vi, (out_name, salt_name) in enumerate(f.views):
                 salt = salt_text(salt_name) if salt_name is not None else None
                 view_clk = want_clk and vi == 0
@@ -569,14 +568,12 @@ class Encoder:
                     if cbits is not None and clk_acc is not None:
                         clk_acc |= cbits
                 if f.exact_token:
-                    if (masked or f.hardening.views or f.hardening.fallback) and salt is not None:
+                    if f.hardening.salt_only and salt is not None:
                         # the name's token is salted like its filter: never a name alone
                         tokens[out_name] = self._salted_token(values[f.name], salt, out_name)
                     elif vi == 0:
                         tokens[f.name] = component_hash(f.name)
-                if (masked or f.hardening.views or f.hardening.fallback) \
-                        and salt_name is not None \
-                        and salt_name not in tagged:
+                if f.hardening.salt_only and salt_name is not None and salt_name not in tagged:
                     tagged.append(salt_name)
         for salt_name in tagged:
             stext = salt_text(salt_name)
@@ -617,10 +614,9 @@ class Encoder:
         schema = self.schema
         out_name = out_name or f.name
         masked = f.hardening.mask and salt is not None
-        # with a mask or salted views, a record whose salt is missing gets no filter (rather
-        # than joining one large class of records salted with "")
-        strict = (f.hardening.mask or bool(f.hardening.views or f.hardening.fallback)) \
-            and salt is not None
+        # a field compared only under a shared salt: a record whose salt is missing gets no
+        # filter (rather than joining one large class of records salted with "")
+        strict = f.hardening.salt_only and salt is not None
         if salt is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
@@ -799,8 +795,7 @@ class Encoder:
     def _u_hist_fields(self) -> list[str]:
         """Fields compared only within a salt (salted views or a salt mask)."""
         return [f.name for f in self.schema.fields
-                if f.has_filter and f.hardening.salt is not None
-                and (f.hardening.views or f.hardening.fallback or f.hardening.mask)]
+                if f.has_filter and f.hardening.salt_only]
 
     def u_histograms(self, values: Mapping[str, np.ndarray], pairs: int = U_HIST_PAIRS,
                      seed: int = 0) -> dict[str, dict[str, Any]]:
