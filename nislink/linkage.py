@@ -434,9 +434,19 @@ def link(
     return LinkResult(pairs, mdl, int(len(ia)), scores if keep_scores else None, timings)
 
 
-def auto_prior_rule(enc: EncodedFrame) -> list[str] | None:
+def auto_prior_rule(enc: EncodedFrame, min_coverage: float = 0.05) -> list[str] | None:
     """Match keys of ``enc``'s schema that pin a person down (full date of birth, NINO or
-    UPN among their components), or ``None`` when the schema has none."""
+    UPN among their components) and are present on at least ``min_coverage`` of the
+    records, or ``None`` when there is none (see :func:`prior_rule_choice`)."""
+    return prior_rule_choice(enc, min_coverage)[0]
+
+
+def prior_rule_choice(enc: EncodedFrame, min_coverage: float = 0.05
+                      ) -> tuple[list[str] | None, str]:
+    """``(match keys, reason)``: the keys :func:`auto_prior_rule` takes and why, naming
+    any strong key left out because too few records have it (a key whose components are
+    missing on most records would count almost no pairs and give an absurdly small
+    prior: the EM prior is then used instead)."""
     schema = enc.meta.get("schema") if isinstance(enc.meta, dict) else None
     if isinstance(schema, str):
         import json  # noqa: PLC0415
@@ -446,7 +456,19 @@ def auto_prior_rule(enc: EncodedFrame) -> list[str] | None:
     strong = {"dob", "nino", "upn"}
     names = [k["name"] for k in keys
              if strong & set(k.get("components", ())) and k["name"] in enc.tokens]
-    return names or None
+    n = max(len(enc), 1)
+    cover = {k: float((enc.tokens[k] != 0).sum()) / n for k in names}
+    kept = [k for k in names if cover[k] >= min_coverage]
+    dropped = [f"{k} ({cover[k]:.0%} of records)" for k in names if k not in kept]
+    if not names:
+        return None, "no match key with a full date of birth, NINO or UPN: EM prior"
+    if not kept:
+        return None, ("EM prior: every strong match key is missing on nearly every "
+                      "record: " + ", ".join(dropped))
+    why = "prior from match keys " + ", ".join(kept)
+    if dropped:
+        why += "; left out as missing on nearly every record: " + ", ".join(dropped)
+    return kept, why
 
 
 def dedupe(
@@ -494,17 +516,20 @@ def dedupe(
     mdl, need_fit = _prepare_model(model, enc, enc, thresholds, tf_adjust, comparisons)
     if len(ia) == 0 and need_fit:
         raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
+    rule, why = prior_rule_choice(enc) if prior_rule == "auto" else (prior_rule, "")
     if len(ia):
         scores = _score_candidates(
             mdl, need_fit, enc, None, ia, ib,
             dict(u_pairs=u_pairs, seed=seed,
-                 prior_rule=auto_prior_rule(enc) if prior_rule == "auto" else prior_rule,
+                 prior_rule=rule,
                  fix_u=fix_u,
              em_sessions=em_sessions, dependence=dependence), timings,
         )
     else:
         scores = pd.DataFrame({"ia": ia, "ib": ib, "match_weight": np.zeros(0),
                                "match_probability": np.zeros(0)})
+    if need_fit and why:
+        mdl.info["prior_choice"] = why
     t = time.perf_counter()
     kept = scores[scores["match_weight"] >= threshold]
     labels = cluster(len(enc), kept["ia"].to_numpy(), kept["ib"].to_numpy(),

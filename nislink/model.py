@@ -45,7 +45,7 @@ import pandas as pd
 
 from nislink.compare import dice_pairs
 from nislink.encode.frame import EncodedFrame
-from nislink.schema import field_fallbacks, field_views
+from nislink.schema import field_date_levels, field_fallbacks, field_views
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -58,6 +58,7 @@ __all__ = [
     "em_fit",
     "random_pairs",
     "session_pairs_for",
+    "monotone_m",
 ]
 
 #: Default Dice thresholds, highest first.
@@ -95,6 +96,13 @@ class FieldComparison:
     tokens are equal on both sides (the two records share that salt), with the view's own
     exact token when the frames have one; a pair sharing no salt is missing (weight 0)."""
 
+    rungs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Near-miss levels between ``token equal`` and the worst level, highest first:
+    ``((label, (token, ...)), ...)``. A pair is at a rung when any of the rung's tokens is
+    equal (and non-zero) on both sides (e.g. a date's day-and-month-transposed token,
+    :data:`nislink.schema.DATE_LEVELS`). Needs ``token`` and no ``field``: the levels are
+    ``else``, the rungs from lowest to highest, ``token equal``."""
+
     def __post_init__(self) -> None:
         if self.field is None and self.token is None:
             raise ValueError(f"comparison {self.name!r} needs a field or a token")
@@ -120,6 +128,12 @@ class FieldComparison:
             raise ValueError(f"comparison {self.name!r}: views need a filter field")
         if self.tf_adjust and self.token is None:
             raise ValueError(f"comparison {self.name!r}: tf_adjust needs a token")
+        rungs = tuple((str(label), tuple(str(t) for t in toks)) for label, toks in self.rungs)
+        object.__setattr__(self, "rungs", rungs)
+        if rungs and (self.field is not None or self.token is None):
+            raise ValueError(f"comparison {self.name!r}: rungs need a token and no field")
+        if any(not toks for _, toks in rungs):
+            raise ValueError(f"comparison {self.name!r}: every rung needs a token")
 
     @property
     def inputs(self) -> tuple[list[str], list[str]]:
@@ -133,19 +147,23 @@ class FieldComparison:
             tokens.append(t)
             if self.token is not None and f not in tokens:
                 tokens.append(f)
+        for _, toks in self.rungs:
+            tokens.extend(toks)
         return fields, tokens
 
     @property
     def n_levels(self) -> int:
         """Number of non-missing levels."""
         if self.field is None:
-            return 2
+            return 2 + len(self.rungs)
         return len(self.thresholds) + 1 + (1 if self.token is not None else 0)
 
     @property
     def labels(self) -> list[str]:
         """Human-readable label of each level, worst first."""
         if self.field is None:
+            if self.rungs:
+                return ["else"] + [label for label, _ in reversed(self.rungs)] + ["exact"]
             return ["token differs", "token equal"]
         th = list(reversed(self.thresholds))
         out = [f"dice < {th[0]:g}"] + [f"dice >= {t:g}" for t in th]
@@ -203,6 +221,17 @@ class FieldComparison:
             out[equal] = top
             if self.field is None:
                 out[tboth & ~equal] = 0
+                todo = np.flatnonzero(tboth & ~equal)
+                for r, (_, toks) in enumerate(self.rungs):  # highest first
+                    if not len(todo):
+                        break
+                    hit = np.zeros(len(todo), dtype=bool)
+                    for t in toks:
+                        ra = _get_token(a, t, "a")[ia[todo]]
+                        rb = _get_token(b, t, "b")[ib[todo]]
+                        hit |= (ra != 0) & (ra == rb)
+                    out[todo[hit]] = np.int8(len(self.rungs) - r)
+                    todo = todo[~hit]
             else:
                 # token present on both sides but filter missing: differs -> worst level
                 out[tboth & ~equal & (out == MISSING)] = 0
@@ -264,10 +293,16 @@ def comparisons_for(
     fallbacks = _fallbacks_of(a, b)
     view_names = {f for vs in views.values() for f, _ in vs[1:]} | {
         f for vs in fallbacks.values() for f, _ in vs}
+    dates = _date_levels_of(a, b)
     for name in a.fields:
         if name in excl or name not in b.fields or name in view_names:
             continue
         tok = name if (name in a.tokens and name in b.tokens) else None
+        if name in dates and tok is not None:
+            # near-miss date levels on keyed tokens (exact, transposed, one digit, ...)
+            out.append(FieldComparison(name, token=tok, rungs=tuple(
+                (label, tuple(toks)) for label, toks in dates[name])))
+            continue
         if name in views:
             # salted views: the salted exact tokens carry no name frequency to adjust by
             out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
@@ -278,7 +313,7 @@ def comparisons_for(
                                    tf_adjust=tf_for(name, tok is not None)))
     if token_fields is None:
         skip = _match_key_names(a) | _match_key_names(b) | _view_token_names(a) \
-            | _view_token_names(b)
+            | _view_token_names(b) | _level_token_names(a) | _level_token_names(b)
         token_fields = [t for t in a.tokens if t not in a.fields and t not in skip
                         and t in b.tokens]
     for name in token_fields:
@@ -359,6 +394,20 @@ def _fallbacks_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str,
         if keep:
             out[name] = keep
     return out
+
+
+def _date_levels_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, list[str]]]]:
+    """Date fields whose near-miss level tokens both frames hold."""
+    da, db = field_date_levels(_schema_dict(a)), field_date_levels(_schema_dict(b))
+    return {name: lv for name, lv in da.items()
+            if db.get(name) == lv and all(t in a.tokens and t in b.tokens
+                                          for _, toks in lv for t in toks)}
+
+
+def _level_token_names(enc: EncodedFrame) -> set[str]:
+    """Near-miss level tokens of date fields (not comparisons of their own)."""
+    return {t for lv in field_date_levels(_schema_dict(enc)).values()
+            for _, toks in lv for t in toks}
 
 
 def _view_token_names(enc: EncodedFrame) -> set[str]:
@@ -459,9 +508,13 @@ def em_fit(
     ``counts`` the number of pairs with each pattern. ``m``/``u`` are per-field level
     probability arrays used as starting values; ``u`` is held fixed when ``fix_u``.
     ``fix[f]`` holds field ``f``'s ``m`` fixed (e.g. a field used for blocking).
-    Each level gets ``pseudo_count`` extra (expected) pairs in the M-step, so a level never
-    seen among the matches keeps a small ``m`` instead of an infinitely negative weight.
-    Returns ``(m, u, lambda, iterations)``.
+    In the M-step for ``m``, a field with ``L`` levels gets ``pseudo_count * L`` extra
+    (expected) matches spread over its levels in proportion to ``u`` (a Dirichlet prior
+    centred on "no evidence", weight 0): a level never seen among the matches keeps a small
+    ``m`` with a weight at or below 0, never a large positive one, however few matches
+    there are to learn from (a flat pseudo-count would give a rare near-miss level, such as
+    a transposed date, a large weight on a small file). ``u`` re-estimated (``fix_u``
+    false) gets ``pseudo_count`` per level. Returns ``(m, u, lambda, iterations)``.
     """
     counts = np.asarray(counts, dtype=np.float64)
     m = [np.clip(np.asarray(x, dtype=np.float64), _FLOOR, None) for x in m]
@@ -486,7 +539,8 @@ def em_fit(
             if fix[j]:
                 new_m.append(m[j])
             else:
-                sm = np.bincount(col[ok], weights=wm[ok], minlength=L)[:L] + pseudo_count
+                sm = np.bincount(col[ok], weights=wm[ok], minlength=L)[:L] \
+                    + pseudo_count * L * u[j]
                 new_m.append(np.clip(sm / max(sm.sum(), _FLOOR), _FLOOR, None))
             if fix_u:
                 new_u.append(u[j])
@@ -502,6 +556,69 @@ def em_fit(
         if delta < tol:
             break
     return m, u, lam, it
+
+
+def monotone_m(m: np.ndarray, u: np.ndarray, *, partial: bool = False
+               ) -> tuple[np.ndarray, list[int]]:
+    """``m`` adjusted so that the weights ``log2(m / u)`` never fall as the level rises.
+
+    Levels are ordered worst first. Adjacent levels that violate the order are pooled
+    (pool-adjacent-violators on the likelihood ratio, weighted by ``u``): each level of a
+    pooled block gets ``m = u * sum(m) / sum(u)`` over the block, so the block shares one
+    weight and the total of ``m`` is unchanged. ``partial=True`` is for levels that are
+    ordered only at the ends (near-miss date levels: *else* lowest, *exact* highest, the
+    ones between not ordered among themselves): a middle level above *exact* is pooled
+    with it, one below *else* with that. Returns ``(m, levels changed)``.
+    """
+    m = np.asarray(m, dtype=np.float64).copy()
+    u = np.asarray(u, dtype=np.float64)
+    ratio = m / np.maximum(u, _FLOOR)
+    before = ratio.copy()
+    if partial:
+        # grow a block around each end until no middle level lies outside them
+        n = len(m)
+        top, bottom = {n - 1}, {0}
+
+        def pooled(block: set[int]) -> float:
+            idx = sorted(block)
+            return float(m[idx].sum() / max(u[idx].sum(), _FLOOR))
+
+        while True:
+            rt, rb = pooled(top), pooled(bottom)
+            if rb > rt or top & bottom:
+                ratio[:] = pooled(set(range(n)))
+                break
+            mids = [i for i in range(n) if i not in top and i not in bottom]
+            up = {i for i in mids if ratio[i] > rt}
+            down = {i for i in mids if ratio[i] < rb}
+            for i in top:
+                ratio[i] = rt
+            for i in bottom:
+                ratio[i] = rb
+            if not up and not down:
+                break
+            top |= up
+            bottom |= down
+    else:
+        # blocks of (sum m, sum u, size); merge while the last block's ratio is not above
+        blocks: list[list[float]] = []
+        for i in range(len(m)):
+            blocks.append([m[i], u[i], 1])
+            while len(blocks) > 1 and blocks[-2][0] / max(blocks[-2][1], _FLOOR) \
+                    >= blocks[-1][0] / max(blocks[-1][1], _FLOOR):
+                sm, su, k = blocks.pop()
+                blocks[-1][0] += sm
+                blocks[-1][1] += su
+                blocks[-1][2] += k
+        i = 0
+        for sm, su, k in blocks:
+            ratio[i:i + int(k)] = sm / max(su, _FLOOR)
+            i += int(k)
+    changed = [i for i in range(len(m)) if not np.isclose(ratio[i], before[i], rtol=1e-12)]
+    if changed:
+        m = np.clip(ratio * u, _FLOOR, None)
+        m = m / m.sum()
+    return m, changed
 
 
 def random_pairs(
@@ -883,16 +1000,25 @@ class FellegiSunter:
             pats, counts, m_start, u0, lam0, fix_u=fix_u, fix=covered, max_iter=max_iter,
             tol=tol,
         )
+        pooled: dict[str, list[int]] = {}
         for c, mm, uu in zip(self.comparisons, m, u):
+            mm, moved = monotone_m(mm, uu, partial=bool(c.rungs))
+            if moved:
+                pooled[c.name] = moved
             self.m[c.name] = mm.tolist()
             self.u[c.name] = uu.tolist()
+        self.info["monotone_pooled"] = pooled
         self.lambda_candidates = float(lam)
         total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
-        if prior_rule is not None:
-            n_rule = _rule_pairs(a, None if dedupe else bb, prior_rule)
+        n_rule = _rule_pairs(a, None if dedupe else bb, prior_rule) \
+            if prior_rule is not None else 0
+        if prior_rule is not None and n_rule > 0:
             self.prior = min(max(n_rule / max(prior_recall, 1e-9), 1.0) / total, 0.5)
             self.info["prior_source"] = f"rule:{prior_rule}"
         else:
+            if prior_rule is not None:  # no pair agrees on the rule: it says nothing
+                self.info["prior_fallback"] = (
+                    f"no record pair shares a value of {prior_rule}: EM prior used")
             self.prior = min(max(lam * len(ia), 1.0) / total, 0.5)
             self.info["prior_source"] = "em"
         self.info.update(
@@ -1181,7 +1307,9 @@ class FellegiSunter:
             "comparisons": [
                 {**asdict(c), "thresholds": list(c.thresholds),
                  "views": [list(v) for v in c.views],
-                 "fallback": [list(v) for v in c.fallback]} for c in self.comparisons
+                 "fallback": [list(v) for v in c.fallback],
+                 "rungs": [[label, list(toks)] for label, toks in c.rungs]}
+                for c in self.comparisons
             ],
             "m": {k: list(map(float, v)) for k, v in self.m.items()},
             "u": {k: list(map(float, v)) for k, v in self.u.items()},
@@ -1213,6 +1341,7 @@ class FellegiSunter:
                 tf_adjust=bool(c.get("tf_adjust", False)),
                 views=tuple(tuple(v) for v in c.get("views") or ()),
                 fallback=tuple(tuple(v) for v in c.get("fallback") or ()),
+                rungs=tuple((r[0], tuple(r[1])) for r in c.get("rungs") or ()),
             )
             for c in d["comparisons"]
         ]

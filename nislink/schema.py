@@ -13,6 +13,7 @@ See ``docs/encoding.md`` for the JSON format and the meaning of every option.
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
 import os
 from dataclasses import dataclass, field, fields as dc_fields
@@ -30,6 +31,9 @@ __all__ = [
     "SchemaError",
     "SALT_JOIN",
     "VIEW_SEP",
+    "LEVEL_SEP",
+    "DATE_LEVELS",
+    "field_date_levels",
     "salt_tag",
     "field_views",
     "field_fallbacks",
@@ -97,6 +101,24 @@ SALT_JOIN = "&"
 
 VIEW_SEP = "~"
 """``<field>~<salt>`` names a field's extra salted view; ``~<salt>`` the salt's tag token."""
+
+LEVEL_SEP = ":"
+"""``<field>:<level token>`` names a date field's near-miss tokens (``dob:swap``)."""
+
+DATE_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("day and month transposed", ("swap",)),
+    ("one digit different", tuple(f"d{i}" for i in range(8))),
+    ("same year and month", ("ym",)),
+    ("year off by one, same day and month", ("dm0", "dm1")),
+    ("same year", ("y",)),
+)
+"""The near-miss levels of a date field with ``date_levels`` (below *exact*, above *else*),
+highest first: ``(label, level tokens)``; a pair is at a level when any of its tokens are
+equal on both sides. ``swap`` is the date with day and month as an unordered pair (equal
+for 03/11/1980 and 11/03/1980); ``d0`` .. ``d7`` are the date as ``DDMMYYYY`` with digit
+``i`` blanked (two dates that differ in one digit share one); ``ym`` the year and month;
+``dm0`` / ``dm1`` the day and month with ``year // 2`` / ``(year + 1) // 2`` (dates with the
+same day and month a year apart share one); ``y`` the year."""
 
 # Per-kind defaults: token types, filter length, bits per token, CLK membership.
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -292,6 +314,14 @@ class FieldSpec:
     window: int = 0
     """``number`` kind: neighbouring bins emitted each side."""
     hardening: Hardening = field(default_factory=Hardening)
+    earliest: str | None = None
+    """``dob`` kind: the first plausible date (ISO ``YYYY-MM-DD``); earlier dates are
+    rejected as out of range. ``None``: 1900-01-01, the study's default. Set it for
+    historical records."""
+    date_levels: bool = False
+    """``dob`` kind: emit the keyed near-miss tokens of :data:`DATE_LEVELS`
+    (``<name>:swap``, ...), so that the linkage unit can compare dates by level (exact,
+    transposed, one digit, ...) without seeing them."""
 
     def __post_init__(self) -> None:
         if self.kind in _KIND_DEFAULTS:
@@ -358,7 +388,7 @@ class FieldSpec:
             or self.bits_per_field < 1
         ):
             raise SchemaError(f"{path}.bits_per_field: expected an integer >= 1")
-        for name in ("padding", "positional", "clk", "exact_token"):
+        for name in ("padding", "positional", "clk", "exact_token", "date_levels"):
             if not isinstance(getattr(self, name), bool):
                 raise SchemaError(f"{path}.{name}: expected true or false")
         if self.missing not in ("empty", "reject"):
@@ -371,6 +401,16 @@ class FieldSpec:
                 raise SchemaError(f"{path}.resolution: expected a positive number")
         if self.window and self.resolution is None:
             raise SchemaError(f"{path}.window: needs 'resolution'")
+        if self.date_levels and self.kind != "dob":
+            raise SchemaError(f"{path}.date_levels: only for kind 'dob'")
+        if self.earliest is not None:
+            if self.kind != "dob":
+                raise SchemaError(f"{path}.earliest: only for kind 'dob'")
+            try:
+                _dt.date.fromisoformat(_typed(self.earliest, str, f"{path}.earliest"))
+            except ValueError:
+                raise SchemaError(f"{path}.earliest: expected an ISO date YYYY-MM-DD, got "
+                                  f"{self.earliest!r}") from None
         self.hardening.validate(f"{path}.hardening", self.length or None)
         if not self.length and not self.hardening.is_identity():
             raise SchemaError(f"{path}.hardening: the field has no filter (length 0)")
@@ -395,7 +435,19 @@ class FieldSpec:
             "resolution": self.resolution,
             "window": self.window,
             "hardening": self.hardening.to_dict(),
+            # only when set, so that schemas without it keep their fingerprints
+            **({"date_levels": True} if self.date_levels else {}),
+            **({"earliest": self.earliest} if self.earliest is not None else {}),
         }
+
+    @property
+    def level_tokens(self) -> list[tuple[str, list[str]]]:
+        """``(label, [token name, ...])`` of each near-miss level (``date_levels``), highest
+        first; empty otherwise."""
+        if not self.date_levels:
+            return []
+        return [(label, [f"{self.name}{LEVEL_SEP}{t}" for t in toks])
+                for label, toks in DATE_LEVELS]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: str = "field") -> "FieldSpec":
@@ -724,7 +776,7 @@ class Schema:
         fields = [
             FieldSpec("forename", "forename", clk=False),
             FieldSpec("surname", "surname", clk=False),
-            FieldSpec("dob", "dob", clk=False),
+            FieldSpec("dob", "dob", clk=False, date_levels=True),
             FieldSpec("sex", "sex"),
             FieldSpec("postcode", "postcode", clk=False),
             FieldSpec("nino", "nino"),
@@ -745,10 +797,12 @@ class Schema:
     def uk_unhardened(cls) -> "Schema":
         """The fields and match keys of :meth:`uk_default` with no name hardening: 512-bit
         name filters (k = 20), unsalted name tokens and a 1024-bit CLK over names, date of
-        birth and postcode. **For comparison and attack tests only**: the attacks of
-        ``docs/privacy.md`` read most names out of it."""
+        birth and postcode, and no near-miss date tokens (the layout before issues 11 and
+        12). **For comparison and attack tests only**: the attacks of ``docs/privacy.md``
+        read most names out of it."""
         s = cls.uk_default()
         for f in s.fields:
+            f.date_levels = False
             if f.kind in ("forename", "surname"):
                 f.hardening = Hardening()
                 f.length, f.k, f.bits_per_field = 512, 20, None
@@ -758,6 +812,17 @@ class Schema:
         s.name = "uk_unhardened"
         s.validate()
         return s
+
+    def with_date_levels(self) -> "Schema":
+        """A copy in which every date-of-birth field emits the near-miss level tokens
+        (``date_levels``, :data:`DATE_LEVELS`), as :meth:`uk_default` does, so that dates
+        are compared by level (exact, transposed, one digit, ...) rather than by Dice."""
+        out = copy.deepcopy(self)
+        for f in out.fields:
+            if f.kind == "dob":
+                f.date_levels = True
+        out.validate()
+        return out
 
     def with_name_hardening(self, dob: str | None = None, postcode: str | None = None,
                             drop_clk: bool = True) -> "Schema":
@@ -925,3 +990,21 @@ def field_fallbacks(schema: dict[str, Any] | Schema | None) -> dict[str, list[tu
     salt."""
     return {name: [(f"{name}{VIEW_SEP}{v}", salt_tag(v)) for v in h["fallback"]]
             for name, h in _salted_fields(schema) if h.get("fallback")}
+
+
+def field_date_levels(schema: dict[str, Any] | Schema | str | None
+                      ) -> dict[str, list[tuple[str, list[str]]]]:
+    """``{field: [(label, [token name, ...]), ...]}`` of every date field with
+    ``date_levels``, from a schema, its dict or its JSON (as held in an encoded file's
+    meta); the levels are those of :data:`DATE_LEVELS`, highest first."""
+    if schema is None:
+        return {}
+    d = schema.to_dict() if isinstance(schema, Schema) else schema
+    if isinstance(d, str):
+        d = json.loads(d)
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for f in (d or {}).get("fields") or []:
+        if f.get("date_levels"):
+            out[f["name"]] = [(label, [f"{f['name']}{LEVEL_SEP}{t}" for t in toks])
+                              for label, toks in DATE_LEVELS]
+    return out

@@ -186,13 +186,31 @@ def _today(today: _dt.date | None) -> _dt.date:
     return today
 
 
-def _judge(d: _dt.date, today: _dt.date) -> Checked[_dt.date]:
+def _earliest(earliest: _dt.date | str | None) -> _dt.date:
+    if earliest is None:
+        return EARLIEST_DOB
+    if isinstance(earliest, str):
+        try:
+            return _dt.date.fromisoformat(earliest)
+        except ValueError:
+            raise ValueError(f"earliest must be an ISO date YYYY-MM-DD, got {earliest!r}") \
+                from None
+    if isinstance(earliest, _dt.datetime):
+        return earliest.date()
+    if not isinstance(earliest, _dt.date):
+        raise TypeError(f"earliest must be a datetime.date, not {type(earliest).__name__}")
+    return earliest
+
+
+def _judge(d: _dt.date, today: _dt.date, earliest: _dt.date = EARLIEST_DOB
+           ) -> Checked[_dt.date]:
     """Placeholder and range checks on a real calendar date."""
     why = PLACEHOLDER_DATES.get(d)
     if why is not None:
         return Checked(None, Status.PLACEHOLDER, f"placeholder date: {why}")
-    if d < EARLIEST_DOB:
-        return Checked(None, Status.OUT_OF_RANGE, f"{d.isoformat()} is before 1900-01-01")
+    if d < earliest:
+        return Checked(None, Status.OUT_OF_RANGE,
+                       f"{d.isoformat()} is before {earliest.isoformat()}")
     if d > today:
         return Checked(
             None, Status.OUT_OF_RANGE, f"{d.isoformat()} is in the future (today {today})"
@@ -200,7 +218,8 @@ def _judge(d: _dt.date, today: _dt.date) -> Checked[_dt.date]:
     return Checked(d, Status.OK)
 
 
-def _make(y: int, m: int, d: int, today: _dt.date, two_digit: bool) -> Checked[_dt.date]:
+def _make(y: int, m: int, d: int, today: _dt.date, two_digit: bool,
+          earliest: _dt.date = EARLIEST_DOB) -> Checked[_dt.date]:
     """Build a date from parsed parts, applying the century rule for two-digit years."""
     if not 1 <= m <= 12:
         return Checked(None, Status.INVALID, f"impossible date: month {m} is not 1-12")
@@ -218,59 +237,64 @@ def _make(y: int, m: int, d: int, today: _dt.date, two_digit: bool) -> Checked[_
         return Checked(
             None, Status.INVALID, f"impossible date: day {d} does not exist in {y:04d}-{m:02d}"
         )
-    return _judge(value, today)
+    return _judge(value, today, earliest)
 
 
 @lru_cache(maxsize=1 << 16)
-def _check_text(text: str, dayfirst: bool, today: _dt.date) -> Checked[_dt.date]:
+def _check_text(text: str, dayfirst: bool, today: _dt.date,
+                earliest: _dt.date = EARLIEST_DOB) -> Checked[_dt.date]:
     s = _RE_SPACES.sub(" ", text.strip().lower())
     if s in MISSING_MARKERS or _RE_ZEROS.fullmatch(s):
         return Checked(None, Status.MISSING, "no date of birth")
     m = _RE_ISO.fullmatch(s)
     if m:
-        return _make(int(m.group(1)), int(m.group(3)), int(m.group(4)), today, False)
+        return _make(int(m.group(1)), int(m.group(3)), int(m.group(4)), today, False, earliest)
     m = _RE_NUM.fullmatch(s)
     if m:
         a, b, y = int(m.group(1)), int(m.group(3)), m.group(4)
         day, month = (a, b) if dayfirst else (b, a)
-        return _make(int(y), month, day, today, len(y) == 2)
+        return _make(int(y), month, day, today, len(y) == 2, earliest)
     m = _RE_COMPACT.fullmatch(s)
     if m:
-        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), today, False)
+        return _make(int(m.group(1)), int(m.group(2)), int(m.group(3)), today, False, earliest)
     m = _RE_TEXT_DMY.fullmatch(s)
     if m:
         month = _MONTHS.get(m.group(2))
         if month is None:
             return Checked(None, Status.INVALID, f"unknown month name {m.group(2)!r}")
         y = m.group(3)
-        return _make(int(y), month, int(m.group(1)), today, len(y) == 2)
+        return _make(int(y), month, int(m.group(1)), today, len(y) == 2, earliest)
     m = _RE_TEXT_MDY.fullmatch(s)
     if m:
         month = _MONTHS.get(m.group(1))
         if month is None:
             return Checked(None, Status.INVALID, f"unknown month name {m.group(1)!r}")
-        return _make(int(m.group(3)), month, int(m.group(2)), today, False)
+        return _make(int(m.group(3)), month, int(m.group(2)), today, False, earliest)
     return Checked(None, Status.INVALID, "not a recognised date format")
 
 
 def check_dob(
-    value: Any, *, dayfirst: bool = True, today: _dt.date | None = None
+    value: Any, *, dayfirst: bool = True, today: _dt.date | None = None,
+    earliest: _dt.date | str | None = None,
 ) -> Checked[_dt.date]:
     """Parse and validate a date of birth, saying why when it is not accepted.
 
     ``dayfirst=True`` (the UK convention) reads ``01/02/1980`` as 1 February; ``False``
     reads it as 2 January. ``today`` bounds the range and drives the two-digit-year century
-    rule; it defaults to ``datetime.date.today()``. Never raises on bad input.
+    rule; it defaults to ``datetime.date.today()``. ``earliest`` is the first plausible
+    date (default :data:`EARLIEST_DOB`, 1900-01-01; earlier dates are
+    :attr:`Status.OUT_OF_RANGE`): set it for historical data. Never raises on bad input.
     """
     t = _today(today)
+    e = _earliest(earliest)
     if is_missing(value):
         return Checked(None, Status.MISSING, "no date of birth")
     if isinstance(value, str):
-        return _check_text(value, bool(dayfirst), t)
+        return _check_text(value, bool(dayfirst), t, e)
     if isinstance(value, _dt.datetime):  # includes pandas.Timestamp
-        return _judge(value.date(), t)
+        return _judge(value.date(), t, e)
     if isinstance(value, _dt.date):
-        return _judge(value, t)
+        return _judge(value, t, e)
     if isinstance(value, np.datetime64):
         day = value.astype("datetime64[D]")
         try:
@@ -279,13 +303,13 @@ def check_dob(
             item = None
         if not isinstance(item, _dt.date):
             return Checked(None, Status.INVALID, "datetime64 outside the calendar range")
-        return _judge(item, t)
+        return _judge(item, t, e)
     if isinstance(value, (bytes, bytearray)):
         try:
             text = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             return Checked(None, Status.INVALID, "bytes that are not UTF-8 text")
-        return _check_text(text, bool(dayfirst), t)
+        return _check_text(text, bool(dayfirst), t, e)
     if isinstance(value, (bool, np.bool_)):
         return Checked(None, Status.INVALID, "a boolean is not a date")
     if isinstance(value, (float, np.floating)):
@@ -297,18 +321,19 @@ def check_dob(
         if n == 0:
             return Checked(None, Status.MISSING, "no date of birth")
         if 10_000_000 <= n <= 99_999_999:
-            return _check_text(str(n), bool(dayfirst), t)
+            return _check_text(str(n), bool(dayfirst), t, e)
         return Checked(None, Status.INVALID, "a number that is not an 8-digit YYYYMMDD date")
     return Checked(None, Status.INVALID, f"unsupported type {type(value).__name__}")
 
 
-def dob(value: Any, *, dayfirst: bool = True, today: _dt.date | None = None) -> _dt.date | None:
+def dob(value: Any, *, dayfirst: bool = True, today: _dt.date | None = None,
+        earliest: _dt.date | str | None = None) -> _dt.date | None:
     """The date of birth as a ``datetime.date``, or ``None`` if missing or not accepted.
 
     >>> dob("1/2/1980", today=_dt.date(2026, 1, 1))
     datetime.date(1980, 2, 1)
     """
-    return check_dob(value, dayfirst=dayfirst, today=today).accepted
+    return check_dob(value, dayfirst=dayfirst, today=today, earliest=earliest).accepted
 
 
 # ---------------------------------------------------------------------------- vectorised
@@ -344,10 +369,11 @@ def _valid_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return ok & (d <= dim)
 
 
-def _judge_days(days: np.ndarray, today: _dt.date) -> np.ndarray:
+def _judge_days(days: np.ndarray, today: _dt.date, earliest: _dt.date = EARLIEST_DOB
+                ) -> np.ndarray:
     status = np.full(len(days), _STATUS_OK, dtype=object)
     placeholders = np.array(sorted(PLACEHOLDER_DATES), dtype="datetime64[D]")
-    early = days < np.datetime64(EARLIEST_DOB, "D")
+    early = days < np.datetime64(earliest, "D")
     late = days > np.datetime64(today, "D")
     status[early | late] = Status.OUT_OF_RANGE.value
     status[np.isin(days, placeholders)] = Status.PLACEHOLDER.value
@@ -355,7 +381,8 @@ def _judge_days(days: np.ndarray, today: _dt.date) -> np.ndarray:
 
 
 def dob_series(
-    s: pd.Series | Any, *, dayfirst: bool = True, today: _dt.date | None = None
+    s: pd.Series | Any, *, dayfirst: bool = True, today: _dt.date | None = None,
+    earliest: _dt.date | str | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Vectorised :func:`check_dob` over a Series: ``(dates, statuses)``.
 
@@ -367,6 +394,7 @@ def dob_series(
     rest go through the cached scalar parser once per distinct value.
     """
     t = _today(today)
+    e = _earliest(earliest)
     if not isinstance(s, pd.Series):
         s = pd.Series(s, dtype=object if not hasattr(s, "dtype") else None)
     index = s.index
@@ -377,7 +405,7 @@ def dob_series(
             vals = s.dt.tz_localize(None)
         days = vals.to_numpy().astype("datetime64[D]")
         nat = np.isnat(days)
-        status = _judge_days(days, t)
+        status = _judge_days(days, t, e)
         status[nat] = Status.MISSING.value
         out = np.where(status == _STATUS_OK, days, np.datetime64("NaT", "D"))
         return (
@@ -393,14 +421,14 @@ def dob_series(
         u_days = np.full(k, np.datetime64("NaT"), dtype="datetime64[D]")
         u_status = np.empty(k, dtype=object)
         for i, v in enumerate(values):
-            r = check_dob(v, dayfirst=dayfirst, today=t)
+            r = check_dob(v, dayfirst=dayfirst, today=t, earliest=e)
             u_status[i] = r.status.value
             if r.ok:
                 u_days[i] = np.datetime64(r.value, "D")
         return u_days, u_status
 
     def strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _dob_unique_strings(values, dayfirst, t)
+        return _dob_unique_strings(values, dayfirst, t, e)
 
     for pos, u_days, u_status, codes in _grouped(vals, strings, scalar):
         missing = codes < 0
@@ -459,7 +487,7 @@ def _grouped(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarr
 
 
 def _dob_unique_strings(
-    uniq: np.ndarray, dayfirst: bool, t: _dt.date
+    uniq: np.ndarray, dayfirst: bool, t: _dt.date, e: _dt.date = EARLIEST_DOB
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dates and statuses for distinct strings: NumPy fast paths, then the scalar parser."""
     import pyarrow as pa
@@ -492,12 +520,12 @@ def _dob_unique_strings(
             # Impossible and all-zero dates take the scalar path (MISSING vs INVALID).
             idx = idx[valid]
             days = _ymd_to_days(y[valid], m[valid], d[valid])
-            st = _judge_days(days, t)
+            st = _judge_days(days, t, e)
             u_status[idx] = st
             u_days[idx] = np.where(st == _STATUS_OK, days, np.datetime64("NaT", "D"))
             done[idx] = True
     for i in np.flatnonzero(~done):
-        r = _check_text(uniq[i], bool(dayfirst), t)
+        r = _check_text(uniq[i], bool(dayfirst), t, e)
         u_status[i] = r.status.value
         if r.ok:
             u_days[i] = np.datetime64(r.value, "D")

@@ -61,11 +61,12 @@ _MISSING_CODE = _STATUS_CODE[Status.MISSING.value]
 _OK_CODE = _STATUS_CODE[Status.OK.value]
 
 
-def _checker(kind: str, dayfirst: bool, today: _dt.date | None) -> Callable[[Any], Checked[Any]]:
+def _checker(kind: str, dayfirst: bool, today: _dt.date | None,
+             earliest: _dt.date | str | None = None) -> Callable[[Any], Checked[Any]]:
     if kind in _NAME_KINDS:
         return check_name
     if kind == "dob":
-        return lambda v: check_dob(v, dayfirst=dayfirst, today=today)
+        return lambda v: check_dob(v, dayfirst=dayfirst, today=today, earliest=earliest)
     if kind == "postcode":
         return check_postcode
     if kind == "sex":
@@ -78,7 +79,8 @@ def _checker(kind: str, dayfirst: bool, today: _dt.date | None) -> Callable[[Any
 
 
 def explain(
-    kind: str, value: Any, *, dayfirst: bool = True, today: _dt.date | None = None
+    kind: str, value: Any, *, dayfirst: bool = True, today: _dt.date | None = None,
+    earliest: _dt.date | str | None = None,
 ) -> str | None:
     """Why ``value`` is not accepted as a ``kind``; ``None`` when it is accepted.
 
@@ -87,7 +89,7 @@ def explain(
     >>> explain("name", "12345")
     'invalid: contains digits'
     """
-    r = _checker(kind, dayfirst, today)(value)
+    r = _checker(kind, dayfirst, today, earliest)(value)
     if r.ok:
         return None
     return f"{r.status.value}: {r.reason}" if r.reason else r.status.value
@@ -126,14 +128,16 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _clean_column(
-    series: pd.Series, kind: str, dayfirst: bool, today: _dt.date
+    series: pd.Series, kind: str, dayfirst: bool, today: _dt.date,
+    earliest: _dt.date | str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(normalised values, status codes) for one column, one check per distinct value."""
     n = len(series)
     vectorised = _series_function(kind)
     if vectorised is not None:
         if kind == "dob":
-            values, status = vectorised(series, dayfirst=dayfirst, today=today)
+            values, status = vectorised(series, dayfirst=dayfirst, today=today,
+                                        earliest=earliest)
             values = values.to_numpy(dtype="datetime64[ns]")
         else:
             values, status = vectorised(series)
@@ -144,7 +148,7 @@ def _clean_column(
         if (codes < 0).any():  # pragma: no cover - a status string we do not know
             raise RuntimeError(f"{kind}_series returned an unknown status")
         return values, codes
-    check = _checker(kind, dayfirst, today)
+    check = _checker(kind, dayfirst, today, earliest)
     fact = _factorize(series)
     if fact is None:  # unhashable values: element by element
         results = [check(v) for v in series.tolist()]
@@ -209,12 +213,15 @@ def frame(
     id_column: str | None = None,
     dayfirst: bool = True,
     today: _dt.date | None = None,
+    earliest: _dt.date | str | Mapping[str, _dt.date | str | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean ``df`` per ``columns`` (column name -> kind); return ``(clean, rejects)``.
 
     ``kind`` is one of :data:`KINDS`. ``id_column`` names a record id column that must be
     present and unique (it is kept unchanged). ``dayfirst`` and ``today`` are passed to
-    the date-of-birth parser (``today`` defaults to the current date, resolved once).
+    the date-of-birth parser (``today`` defaults to the current date, resolved once), and
+    ``earliest``, the first plausible date of birth (default 1900-01-01; one date, or a
+    mapping from date column to date), to the range check.
     See the module docstring for the output layout and the rejection policy.
 
     Raises ``ValueError`` when a mapped column or the id column is missing from ``df``,
@@ -248,7 +255,8 @@ def frame(
     n = len(df)
     cleaned: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for col, kind in columns.items():
-        cleaned[col] = _clean_column(df[col], kind, dayfirst, today)
+        first = earliest.get(col) if isinstance(earliest, Mapping) else earliest
+        cleaned[col] = _clean_column(df[col], kind, dayfirst, today, first)
 
     # --- rejection policy
     ident_cols = [c for c, k in columns.items() if k in IDENTIFYING_KINDS]
@@ -282,7 +290,8 @@ def frame(
     fields_out: list[str] = []
     reasons_out: list[str] = []
     if len(rej_pos):
-        checkers = {c: _checker(columns[c], dayfirst, today) for c in ident_cols}
+        checkers = {c: _checker(columns[c], dayfirst, today, earliest.get(c) if isinstance(
+            earliest, Mapping) else earliest) for c in ident_cols}
         raw = {c: df[c].to_numpy(dtype=object) for c in ident_cols}
         for p in rej_pos:
             fields: list[str] = []

@@ -170,12 +170,16 @@ class FieldSummary:
     @classmethod
     def from_status(cls, status: Mapping[str, np.ndarray], absent: Sequence[str] = (),
                     sparse: Sequence[str] = ()) -> FieldSummary:
-        """From per-field status codes (0 present, 1 missing, 2 rejected) of encoded rows."""
+        """From per-field status codes of encoded rows: 0 present, 1 missing, 2 rejected,
+        3 rejected as out of range (a date of birth outside the plausible range)."""
         counts: dict[str, dict[str, int]] = {}
         rows = 0
         for name, codes in status.items():
-            c = np.bincount(np.asarray(codes, dtype=np.int64), minlength=3)
-            counts[name] = {"present": int(c[0]), "missing": int(c[1]), "rejected": int(c[2])}
+            c = np.bincount(np.asarray(codes, dtype=np.int64), minlength=4)
+            counts[name] = {"present": int(c[0]), "missing": int(c[1]),
+                            "rejected": int(c[2] + c[3])}
+            if c[3]:
+                counts[name]["out_of_range"] = int(c[3])
             rows = len(codes)
         return cls(rows=rows, counts=counts, absent=list(absent), sparse=list(sparse))
 
@@ -202,7 +206,12 @@ class FieldSummary:
                 out.append(f"field {name!r}: {bad} of {self.rows} encoded rows "
                            f"({100 * bad / self.rows:.0f}%) are missing ({c.get('missing', 0)}) "
                            f"or rejected ({c.get('rejected', 0)}); check the column mapping "
-                           "and the input")
+                           "and the input"
+                           + ("; most rejected values are dates outside the plausible range: "
+                              "for historical records set the schema field's 'earliest' "
+                              "(e.g. \"1800-01-01\")"
+                              if 2 * c.get("out_of_range", 0) > c.get("rejected", 0) > 0
+                              else ""))
         return out
 
     def notes(self) -> list[str]:

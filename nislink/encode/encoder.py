@@ -59,11 +59,20 @@ from nislink.encode.frame import BitMatrix, EncodedFrame
 from nislink.encode.siphash import siphash24_words
 from nislink.encode.tokens import (
     component_values,
+    date_level_values,
     number_text,
     slk581_part,
     token_occurrences,
 )
-from nislink.schema import SALT_JOIN, SCHEME_VERSION, FieldSpec, Hardening, Schema, salt_tag
+from nislink.schema import (
+    LEVEL_SEP,
+    SALT_JOIN,
+    SCHEME_VERSION,
+    FieldSpec,
+    Hardening,
+    Schema,
+    salt_tag,
+)
 from nislink.secrets import Secret
 
 __all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS", "U_HIST_ROWS", "U_HIST_PAIRS"]
@@ -263,9 +272,11 @@ class Encoder:
         n = len(df)
         long_rej, short = _too_long(df, schema, colmap, id_column)
         if col_kind or id_column is not None:
+            earliest = {colmap[f.name]: f.earliest for f in schema.fields
+                        if f.kind == "dob" and f.earliest is not None}
             clean, rej = clean_frame(df[short] if len(long_rej) else df, col_kind,
                                      id_column=id_column, dayfirst=self.dayfirst,
-                                     today=self.today)
+                                     today=self.today, earliest=earliest or None)
             kept = clean.index.to_numpy(dtype=np.int64)
         else:
             clean, rej = df, pd.DataFrame(columns=["row", "field", "reason"])
@@ -296,7 +307,8 @@ class Encoder:
                 values[f.name] = cleaned[codes]
             if f.kind in CLEAN_KIND:
                 st = clean[f"{col}_status"].astype(object).to_numpy()
-                status[f.name] = np.where(st == "ok", 0, np.where(st == "missing", 1, 2))
+                status[f.name] = np.where(st == "ok", 0, np.where(
+                    st == "missing", 1, np.where(st == "out_of_range", 3, 2)))
             else:
                 raw_missing = np.array([_absent(v) or (isinstance(v, str) and not v.strip())
                                         for v in df[col].to_numpy(dtype=object)[kept]], dtype=bool)
@@ -575,6 +587,15 @@ class Encoder:
                         tokens[f.name] = component_hash(f.name)
                 if f.hardening.salt_only and salt_name is not None and salt_name not in tagged:
                     tagged.append(salt_name)
+            if f.date_levels:
+                codes, uniq = factors(f.name)
+                for _, names in f.level_tokens:
+                    for tname in names:
+                        lt = tname.split(LEVEL_SEP, 1)[1]
+                        texts = date_level_values(uniq, lt)
+                        h = keyed_uint64([t.encode("utf-8") for t in texts.tolist()],
+                                         self._key("datelevel", tname))
+                        tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
             stext = salt_text(salt_name)
             s_codes, s_uniq = _factorize(stext)

@@ -28,7 +28,7 @@ from nislink.schema import FieldSpec
 
 __all__ = [
     "qgrams", "value_tokens", "component_value", "component_values", "token_occurrences",
-    "slk581_part", "number_text",
+    "slk581_part", "number_text", "date_level_value", "date_level_values",
 ]
 
 PAD = "_"
@@ -322,3 +322,54 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
     if kind == "postcode" and modifier in ("sector", "district", "area"):
         return _postcode_frame(values)[modifier]
     return np.array([component_value(kind, modifier, v) for v in values], dtype=object)
+
+
+def date_level_value(value: str, level_token: str) -> str:
+    """The text of one near-miss token (:data:`nislink.schema.DATE_LEVELS`) of an ISO date:
+    ``swap`` ``"03-11|1980"`` (day and month unordered), ``d<i>`` the date as ``DDMMYYYY``
+    with digit ``i`` replaced by ``?``, ``ym`` ``"1980-11"``, ``dm0``/``dm1`` ``"03-11|990"``
+    (day, month, halved year), ``y`` ``"1980"``. The reference for
+    :func:`date_level_values`."""
+    y, m, d = value[:4], value[5:7], value[8:10]
+    if level_token == "swap":
+        return f"{min(d, m)}-{max(d, m)}|{y}"
+    if level_token.startswith("d") and level_token[1:].isdigit():
+        i = int(level_token[1:])
+        digits = d + m + y
+        return digits[:i] + "?" + digits[i + 1:]
+    if level_token == "ym":
+        return f"{y}-{m}"
+    if level_token in ("dm0", "dm1"):
+        year = int(y)
+        half = year // 2 if level_token == "dm0" else (year + 1) // 2
+        return f"{d}-{m}|{half}"
+    if level_token == "y":
+        return y
+    raise ValueError(f"unknown date level token {level_token!r}")
+
+
+def date_level_values(values: np.ndarray, level_token: str) -> np.ndarray:
+    """Vectorised :func:`date_level_value` over distinct, non-missing ISO dates."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=object)
+    c = _chars(values, 10)
+    y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
+
+    def col(ch: str) -> np.ndarray:
+        return np.full((n, 1), ord(ch), dtype=np.uint32)
+
+    if level_token == "swap":
+        swap = (d[:, 0] > m[:, 0]) | ((d[:, 0] == m[:, 0]) & (d[:, 1] > m[:, 1]))
+        lo = np.where(swap[:, None], m, d)
+        hi = np.where(swap[:, None], d, m)
+        return _strings(np.hstack([lo, col("-"), hi, col("|"), y]))
+    if level_token.startswith("d") and level_token[1:].isdigit():
+        digits = np.hstack([d, m, y])
+        digits[:, int(level_token[1:])] = ord("?")
+        return _strings(digits)
+    if level_token == "ym":
+        return _strings(np.hstack([y, col("-"), m]))
+    if level_token == "y":
+        return _strings(y)
+    return np.array([date_level_value(v, level_token) for v in values.tolist()], dtype=object)
