@@ -224,6 +224,10 @@ def _dob_parts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, m, day
 
 
+def _is_leap(y: np.ndarray) -> np.ndarray:
+    return (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+
+
 def _make_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """datetime64[D] from parts, clipping the day to the month's length."""
     first = (y - 1970) * 12 + (m - 1)
@@ -314,10 +318,20 @@ def corrupt(
         tens = (yy // 10) % 10
         which = rng.random(k) < 0.7  # assumption: last digit more often than the tens
         step = rng.integers(1, 10, k)
-        new_last = np.where(which, (last + step) % 10, last)
-        new_tens = np.where(which, tens, (tens + step) % 10)
-        yy = yy - last - 10 * tens + new_last + 10 * new_tens
-        dob[m] = _make_dates(yy, mo[m], d[m])
+        leap_day = (mo[m] == 2) & (d[m] == 29)
+        for _ in range(200):
+            new_last = np.where(which, (last + step) % 10, last)
+            new_tens = np.where(which, tens, (tens + step) % 10)
+            new_y = yy - last - 10 * tens + new_last + 10 * new_tens
+            # 29 February needs a leap year (a mistyped year that makes the date invalid
+            # would be rejected on entry, and clipping to the 28th would change two parts)
+            bad = leap_day & ~_is_leap(new_y)
+            if not bad.any():
+                break
+            step[bad] = rng.integers(1, 10, int(bad.sum()))
+        else:  # pragma: no cover - every decade has another leap year
+            raise AssertionError("no leap year found for a 29 February year typo")
+        dob[m] = _make_dates(new_y, mo[m], d[m])
     note("dob", "year_digit", m)
     free &= ~m
     u = rng.random(n)
