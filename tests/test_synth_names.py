@@ -74,3 +74,155 @@ def test_population_names_follow_source():
     for name in ("Smith", "Jones", "Williams", "Patel"):
         p = st.share(name)
         assert abs(vc.get(name, 0.0) - p) < 4.5 * _sd(p, n, 3.0) + 0.0005, name
+
+
+# --------------------------------------------------------------------------------------
+# UK naming conventions (docs/synth.md, "Naming conventions") in the population.
+
+import pandas as pd  # noqa: E402
+
+from nislink.clean.names import check_name  # noqa: E402
+from nislink.synth import PopulationConfig, SynthConfig  # noqa: E402
+from nislink.synth._data import (  # noqa: E402
+    ACCENTED_FORENAMES,
+    CALLING_NAMES,
+    EXTRA_SURNAMES,
+    MOHAMMED_SPELLINGS,
+    MUSLIM_SOUTH_ASIAN_SURNAMES,
+    POLISH_FEMININE,
+    SIKH_SURNAMES,
+)
+
+SPELLINGS = {m for m, _ in MOHAMMED_SPELLINGS}
+FEMININE = set(POLISH_FEMININE.values())
+#: every convention at its most frequent
+ALL_IN = PopulationConfig(sikh_naming=1.0, begum_bibi=1.0, mohammed_prefix=1.0,
+                          accented_spelling=1.0, polish_feminine=1.0)
+
+
+def _within(k: int, n: int, rate: float, slack: float = 0.0, design_effect: float = 1.0) -> bool:
+    return abs(k / n - rate) <= 4.5 * _sd(rate, n, design_effect) + slack
+
+
+@pytest.fixture(scope="module")
+def people():
+    return generate_population(120_000, seed=31).people.reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def rich():
+    """A population with every convention switched fully on."""
+    return generate_population(150_000, seed=32, config=ALL_IN).people.reset_index(drop=True)
+
+
+def test_population_middle_names(people):
+    cfg = PopulationConfig()
+    mid = people["middle_name"].to_numpy()
+    plain = (people["extra_surname"] == "").to_numpy() & ~people["mohammed_prefix"].to_numpy()
+    k, n = int((mid[plain] != "").sum()), int(plain.sum())
+    assert _within(k, n, cfg.middle_name), k / n
+    has = mid != ""
+    assert (mid[has] != people["forename"].to_numpy()[has]).all()
+    # Sikh people carry Singh/Kaur in the middle-name place
+    assert (mid[(people["extra_surname"].isin(["Singh", "Kaur"])).to_numpy()] == "").all()
+    # middle names follow the forename tables of the person's cohort and sex
+    years = people["dob"].to_numpy().astype("datetime64[Y]").astype(int) + 1970
+    coh = cohort_of_year(years)
+    inverse = {v: k for k, v in ACCENTED_FORENAMES.items()}
+    sel = np.flatnonzero(has & plain)[:3000]
+    for i in sel:
+        name = inverse.get(mid[i], mid[i])
+        assert forename_table(int(coh[i]), people["sex"][i]).share(name) > 0, mid[i]
+
+
+def test_population_sikh_naming(people):
+    cfg = PopulationConfig()
+    sur = people["surname"]
+    extra = people["extra_surname"]
+    assert not sur.isin(EXTRA_SURNAMES).any()  # Singh, Kaur, Begum, Bibi: not family names
+    assert not set(EXTRA_SURNAMES) & set(surname_table().names)
+    sikh = extra.isin(["Singh", "Kaur"])
+    assert sikh.sum() > 150
+    assert sur[sikh].isin(SIKH_SURNAMES).all()
+    assert (extra[sikh & (people["sex"] == "M")] == "Singh").all()
+    assert (extra[sikh & (people["sex"] == "F")] == "Kaur").all()
+    # the convention is a family's: share of families with a Sikh surname that use it
+    fam = people[sur.isin(SIKH_SURNAMES)].groupby("family_id")["extra_surname"]
+    per_family = fam.apply(lambda e: e.isin(["Singh", "Kaur"]).any())
+    assert (fam.apply(lambda e: e.isin(["Singh", "Kaur"]).all()) == per_family).all()
+    assert len(per_family) > 100
+    assert _within(int(per_family.sum()), len(per_family), cfg.sikh_naming), per_family.mean()
+    # Singh/Kaur only with a Sikh surname
+    assert not extra[~sur.isin(SIKH_SURNAMES)].isin(["Singh", "Kaur"]).any()
+
+
+def test_population_muslim_naming(people):
+    cfg = PopulationConfig()
+    sur, extra, sex = people["surname"], people["extra_surname"], people["sex"]
+    muslim = sur.isin(MUSLIM_SOUTH_ASIAN_SURNAMES)
+    women = muslim & (sex == "F")
+    bb = extra.isin(["Begum", "Bibi"])
+    assert (bb <= women).all()
+    assert _within(int(bb.sum()), int(women.sum()), cfg.begum_bibi), bb.sum() / women.sum()
+    assert _within(int((extra == "Bibi").sum()), int(bb.sum()), cfg.bibi)
+    men = muslim & (sex == "M")
+    mp = people["mohammed_prefix"]
+    assert (mp <= men).all()
+    assert _within(int(mp.sum()), int(men.sum()), cfg.mohammed_prefix), mp.sum() / men.sum()
+    assert people.loc[mp, "forename"].isin(SPELLINGS).all()
+    assert people.loc[mp, "middle_name"].isin(CALLING_NAMES).all()
+    # the spelling follows the ONS 1997 counts of the three spellings
+    w = dict(MOHAMMED_SPELLINGS)
+    k = int((people.loc[mp, "forename"] == "Mohammed").sum())
+    assert _within(k, int(mp.sum()), w["Mohammed"] / sum(w.values()))
+
+
+def test_population_polish_feminine(people):
+    cfg = PopulationConfig()
+    sur, sex = people["surname"], people["sex"]
+    fem = sur.isin(FEMININE)
+    assert fem.sum() > 100
+    assert (sex[fem] == "F").all()
+    polish_women = (sur.isin(FEMININE) | sur.isin(POLISH_FEMININE)) & (sex == "F")
+    assert _within(int(fem.sum()), int(polish_women.sum()), cfg.polish_feminine)
+    # a woman's birth surname takes the same form as her surname
+    same = people["birth_surname"][fem & (people["birth_surname"] != sur)]
+    assert not same.isin(POLISH_FEMININE).any()
+
+
+def test_population_accented_spellings(people):
+    cfg = PopulationConfig()
+    fore = people["forename"]
+    acc = fore.isin(ACCENTED_FORENAMES.values())
+    base = fore.isin(ACCENTED_FORENAMES) | acc
+    assert acc.sum() > 200
+    assert _within(int(acc.sum()), int(base.sum()), cfg.accented_spelling)
+
+
+def test_population_conventions_off_at_zero():
+    off = PopulationConfig(middle_name=0.0, accented_spelling=0.0, sikh_naming=0.0,
+                           begum_bibi=0.0, mohammed_prefix=0.0, polish_feminine=0.0)
+    p = generate_population(30_000, seed=31, config=off).people
+    assert (p["middle_name"] == "").all() and (p["extra_surname"] == "").all()
+    assert not p["mohammed_prefix"].any()
+    assert not p["surname"].isin(FEMININE).any()
+    assert p["forename"].map(str.isascii).all()
+
+
+def test_population_names_pass_the_cleaner(rich, people):
+    for df in (rich, people):
+        for col in ("forename", "middle_name", "surname", "birth_surname", "extra_surname"):
+            vals = [v for v in df[col].unique() if v != ""]
+            bad = [v for v in vals if check_name(v).accepted is None]
+            assert not bad, (col, bad[:5])
+    # accents and apostrophes are fine: the cleaner transliterates and drops them
+    assert check_name("Zoë").accepted == "zoe" and check_name("Kozłowska").accepted == \
+        "kozlowska" and check_name("O'Brien").accepted == "obrien"
+
+
+def test_population_config_validation_names_the_fields():
+    with pytest.raises(ValueError, match="PopulationConfig.sikh_naming"):
+        SynthConfig(population=PopulationConfig(sikh_naming=1.5)).validate()
+    with pytest.raises(ValueError, match="middle_name"):
+        generate_population(100, 1, PopulationConfig(middle_name=-0.1))
+    SynthConfig().validate()  # every default profile is valid

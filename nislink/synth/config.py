@@ -126,6 +126,25 @@ class PopulationConfig:
     moved: float = 0.12  # people whose address changed within the records' window
     background_fraction: float = 0.4  # extra people (not assessed) available to extracts
     male_birth_share: float = 0.512  # ONS: about 105 boys per 100 girls
+    # naming (properties of the person, not errors of an extract; docs/synth.md)
+    middle_name: float = 0.7  # people with a middle name (not Sikh or Mohammed + calling)
+    accented_spelling: float = 0.25  # Zoe/Sian/Chloe/Sean spelled Zoë/Siân/Chloé/Seán
+    sikh_naming: float = 0.8  # families with a Sikh (Punjabi) surname using Singh/Kaur
+    begum_bibi: float = 0.3  # women with a Muslim South Asian surname who carry Begum/Bibi
+    bibi: float = 0.25  # of those, Bibi rather than Begum
+    mohammed_prefix: float = 0.3  # men with a Muslim South Asian surname: Mohammed + calling
+    polish_feminine: float = 0.9  # women with a Polish -ski/-cki/-dzki surname: -ska form
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field when a share is outside [0, 1]."""
+        for name in ("lone_parent", "lone_parent_female", "same_sex_couple",
+                     "couple_shares_surname", "child_other_surname", "double_barrelled_child",
+                     "double_barrelled_adult", "moved", "male_birth_share", "middle_name",
+                     "accented_spelling", "sikh_naming", "begum_bibi", "bibi",
+                     "mohammed_prefix", "polish_feminine"):
+            v = getattr(self, name)
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"PopulationConfig.{name} must be in [0, 1], got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,7 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise ValueError on an out-of-range setting, naming it."""
+        self.population.validate()
         for name in ("la", "dwp", "moj", "dfe"):
             p: SourceProfile = getattr(self, name)
             p.errors.validate()
