@@ -86,7 +86,11 @@ def _identifier_values(synth) -> set[str]:
                     x = norm(v)
                     if x:
                         values.add(x)
-    return {v for v in values if v.strip()}
+    # the research files hold DWP benefit codes (PIP, UC, ESA, JSA, CA) as attribute
+    # values; a name that happens to be one of them (Pip, a nickname of Philip) is not
+    # found as a leak there
+    codes = {c for b in synth.dwp["benefit"].unique() if b for c in (b, b.lower(), b.title())}
+    return {v for v in values if v.strip() and v not in codes}
 
 
 def _cells(path: Path) -> list[str]:

@@ -201,3 +201,15 @@ def test_logged_kinds_are_declared():
     e = s.truth["truth_errors"]
     for (field, kind), _ in e.groupby(["field", "error"]):
         assert kind in ERROR_KINDS[field], (field, kind)
+
+
+def test_year_digit_keeps_29_february_valid(rec):
+    """A year typo on 29 February gives another leap year, not a clipped 28 February."""
+    r = rec.iloc[:2000].copy()
+    r["dob"] = np.where(np.arange(len(r)) % 2 == 0, np.datetime64("2008-02-29"),
+                        np.datetime64("1996-02-29"))
+    obs, log, _ = _run(r, ZERO.replace(dob_year_digit=1.0), seed=4)
+    o, t = pd.DatetimeIndex(obs["dob"]), pd.DatetimeIndex(r["dob"])
+    assert ((o.month == 2) & (o.day == 29)).all()
+    assert all(sum(a != b for a, b in zip(str(x), str(y))) == 1 for x, y in zip(t.year, o.year))
+    assert len(log) == len(r)

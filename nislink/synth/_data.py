@@ -35,6 +35,13 @@ __all__ = [
     "surname_table",
     "la_outward_codes",
     "OutwardTable",
+    "SIKH_SURNAMES",
+    "MUSLIM_SOUTH_ASIAN_SURNAMES",
+    "EXTRA_SURNAMES",
+    "MOHAMMED_SPELLINGS",
+    "CALLING_NAMES",
+    "ACCENTED_FORENAMES",
+    "POLISH_FEMININE",
 ]
 
 #: Birth cohorts used for forenames: (label, first birth year, last birth year, source year).
@@ -230,15 +237,67 @@ _SUFFIXES = (
 ).split()
 #: Surnames common in present-day England that are missing from the shipped counted list;
 #: they join the modelled tail (no frequency source; see docs).
+#: Singh, Kaur and Begum are not in it: they are not family surnames passed from father to
+#: children, and come from the naming conventions below (``EXTRA_SURNAMES``); their places
+#: in the order went to Dhillon, Miah and Sidhu.
 _EXTRA_TAIL = (
-    "Khan Singh Ali Hussain Begum Ahmed Kaur Shah Akhtar Mahmood Rahman Islam Iqbal Malik "
+    "Khan Dhillon Ali Hussain Miah Ahmed Sidhu Shah Akhtar Mahmood Rahman Islam Iqbal Malik "
     "Chaudhry Sharma Kumar Das Gill Sandhu Mistry Chauhan Nguyen Chen Zhang Wang Li Liu Wong "
-    "Kowalski Nowak Wisniewski Murphy Kelly Campbell Stewart Scott Young Mitchell Bell "
+    "Kowalski Nowak Wiśniewski Murphy Kelly Campbell Stewart Scott Young Mitchell Bell "
     "Anderson Murray Reid Kennedy Okafor Adeyemi Mensah Osei Ibrahim Mohamed Abdi Yilmaz "
     "Bailey Collins Cox Richards Marshall Simpson Ellis Adams Wilkinson Foster Chapman "
     "Powell Webb Rogers Gray Mason Hunt Matthews Owen Palmer Holmes Mills Barnes Knight "
-    "Lloyd Butler Russell Barker Fisher Stevens Jenkins Dixon Harvey Fletcher Fox Rose"
+    "Lloyd Butler Russell Barker Fisher Stevens Jenkins Dixon Harvey Fletcher Fox Rose "
+    "Grewal Dhaliwal Johal Bains Sangha Atwal Sahota Bhamra Virdi Kang Hayer "
+    "Uddin Choudhury Butt Qureshi Rashid "
+    "Wójcik Kamiński Lewandowski Zieliński Szymański Woźniak Dąbrowski Kozłowski Mazur "
+    "Kwiatkowski Krawczyk Jankowski Wysocki Zawadzki "
+    "O'Brien O'Neill O'Connor O'Sullivan O'Reilly O'Donnell O'Leary O'Hara O'Connell D'Souza"
 ).split()
+
+# --- naming conventions (see docs/synth.md, "Naming conventions") -------------------------
+# Lists of names are facts about naming, not frequency sources; every share that uses them
+# is an assumption stated in PopulationConfig and the docs.
+
+#: Punjabi surnames borne mostly by Sikh families (clan names). Gill is left out: it is also
+#: a common English, Scottish and Irish surname.
+SIKH_SURNAMES: tuple[str, ...] = (
+    "Sandhu", "Dhillon", "Sidhu", "Grewal", "Dhaliwal", "Johal", "Bains", "Sangha", "Atwal",
+    "Sahota", "Bhamra", "Virdi", "Kang", "Hayer",
+)
+#: Surnames of Muslim families of Pakistani, Bangladeshi or Indian origin. Shah is left out
+#: (also a Gujarati Hindu and Jain surname); Mohamed, Ibrahim and Abdi (mostly Somali and
+#: Arab families in England) are left out because Begum/Bibi is a South Asian usage.
+MUSLIM_SOUTH_ASIAN_SURNAMES: tuple[str, ...] = (
+    "Khan", "Ali", "Hussain", "Ahmed", "Akhtar", "Mahmood", "Rahman", "Islam", "Iqbal",
+    "Malik", "Chaudhry", "Miah", "Uddin", "Choudhury", "Butt", "Qureshi", "Rashid",
+)
+#: Names that records give as a surname instead of, or with, the family surname: Sikh men's
+#: and women's names, and the women's honorifics Begum and Bibi.
+EXTRA_SURNAMES: tuple[str, ...] = ("Singh", "Kaur", "Begum", "Bibi")
+#: Spellings of Mohammed with their ONS 1997 England boys' counts (all three are in the
+#: shipped 1997 top 100): the weights for the spelling of a "Mohammed + calling name".
+MOHAMMED_SPELLINGS: tuple[tuple[str, int], ...] = (
+    ("Mohammed", 2348), ("Mohammad", 645), ("Muhammad", 541),
+)
+#: Calling names of men named Mohammed + calling name (common Muslim men's names in
+#: England; drawn uniformly, no frequency source).
+CALLING_NAMES: tuple[str, ...] = (
+    "Ali", "Imran", "Tariq", "Asif", "Bilal", "Hamza", "Usman", "Adnan", "Kamran", "Shahid",
+    "Khalid", "Arif", "Rizwan", "Nadeem", "Faisal", "Yasir", "Irfan", "Sajid", "Zahid",
+    "Javed", "Naveed", "Amir", "Ibrahim", "Yusuf", "Idris", "Zain", "Rayyan", "Ayaan",
+    "Haris", "Saqib",
+)
+#: Forenames of the shipped lists that are also spelled with a diacritic (the only four such
+#: names in the lists; José, Renée, Siobhán and the like are not in them).
+ACCENTED_FORENAMES: dict[str, str] = {"Zoe": "Zoë", "Sian": "Siân", "Chloe": "Chloé",
+                                      "Sean": "Seán"}
+#: Polish surnames with a feminine form (masculine -> feminine: -ski/-cki/-dzki -> -a).
+POLISH_FEMININE: dict[str, str] = {
+    m: m[:-1] + "a"
+    for m in ("Kowalski", "Wiśniewski", "Kamiński", "Lewandowski", "Zieliński", "Szymański",
+              "Dąbrowski", "Kozłowski", "Kwiatkowski", "Jankowski", "Wysocki", "Zawadzki")
+}
 
 
 @functools.cache

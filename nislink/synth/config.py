@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-__all__ = ["ErrorRates", "SourceProfile", "PopulationConfig", "SynthConfig"]
+__all__ = ["ErrorRates", "EXCLUSIVE_RATES", "SourceProfile", "PopulationConfig", "SynthConfig"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,23 @@ class ErrorRates:
     nickname: float = 0.05
     name_swap: float = 0.005
     hyphen_drop: float = 0.3  # per record whose true surname is double-barrelled
+    hyphen_space: float = 0.1  # same records: "Smith Jones" (exclusive with hyphen_drop)
+    hyphen_join: float = 0.03  # same records: "SmithJones" (exclusive with the two above)
     maiden_name: float = 0.3  # per record of a woman whose surname changed on marriage
+    # naming conventions (per record of a person the convention applies to; docs/synth.md)
+    singh_kaur_only: float = 0.25  # Sikh person: "Kaur" instead of the family surname
+    singh_kaur_added: float = 0.15  # Sikh person: "Kaur Dhillon" (exclusive with _only)
+    begum_bibi_only: float = 0.3  # woman with Begum/Bibi: "Begum" instead of family surname
+    begum_bibi_added: float = 0.1  # same women: "Begum Rahman" (exclusive with _only)
+    mohammed_full: float = 0.25  # man named Mohammed + calling name: "Mohammed Ali"
+    mohammed_calling: float = 0.25  # same men: calling name only, "Ali" (exclusive)
+    mohammed_spelling: float = 0.1  # per record whose forename has a spelling of Mohammed
+    middle_as_forename: float = 0.02  # per record of a person with a middle name
+    forename_initial: float = 0.002  # forename recorded as its initial ("J")
+    accent_drop: float = 0.4  # per name field whose true spelling has a diacritic
+    apostrophe_drop: float = 0.2  # per record whose surname has an apostrophe: "OBrien"
+    apostrophe_space: float = 0.1  # same records: "O Brien" (exclusive with _drop)
+    polish_masculine: float = 0.1  # woman with a feminine Polish surname: "Kowalski"
     dob_day_month_swap: float = 0.005  # per record with day <= 12 and day != month
     dob_off_by_one: float = 0.003
     dob_year_digit: float = 0.003
@@ -52,11 +68,27 @@ class ErrorRates:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
-        """Raise ValueError naming the field when a rate is outside [0, 1]."""
+        """Raise ValueError naming the field when a rate is outside [0, 1], or naming the
+        fields of a group of mutually exclusive forms whose rates add up to more than 1."""
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"ErrorRates.{f.name} must be in [0, 1], got {v!r}")
+        for group in EXCLUSIVE_RATES:
+            total = sum(float(getattr(self, g)) for g in group)
+            if total > 1.0 + 1e-12:
+                raise ValueError(f"ErrorRates.{' + '.join(group)} must be at most 1 "
+                                 f"(mutually exclusive forms), got {total!r}")
+
+
+#: Groups of ErrorRates fields that are mutually exclusive forms of one record's value.
+EXCLUSIVE_RATES: tuple[tuple[str, ...], ...] = (
+    ("hyphen_drop", "hyphen_space", "hyphen_join"),
+    ("singh_kaur_only", "singh_kaur_added"),
+    ("begum_bibi_only", "begum_bibi_added"),
+    ("mohammed_full", "mohammed_calling"),
+    ("apostrophe_drop", "apostrophe_space"),
+)
 
 
 @dataclass(frozen=True)
@@ -75,34 +107,50 @@ class SourceProfile:
 
 
 def _la_errors() -> ErrorRates:
-    # LA case files: typed by caseworkers from conversations; NINO often unknown.
+    # LA case files: typed by caseworkers from conversations; NINO often unknown. The
+    # naming-convention rates are the defaults.
     return ErrorRates(nickname=0.08, dob_first_of_month=0.004, postcode_missing=0.01,
                       id_missing=0.0, duplicate=0.005)
 
 
 def _dwp_errors() -> ErrorRates:
     # DWP customer records are keyed on NINO and verified: few dob errors, current address.
+    # Legal names, but older systems in upper-case ASCII: diacritics and apostrophes lost
+    # more often.
     return ErrorRates(forename_typo=0.01, surname_typo=0.01, nickname=0.02, dob_missing=0.001,
                       dob_day_month_swap=0.002, old_postcode=0.1, postcode_missing=0.005,
-                      id_missing=0.0, duplicate=0.003, maiden_name=0.2)
+                      id_missing=0.0, duplicate=0.003, maiden_name=0.2,
+                      middle_as_forename=0.01, singh_kaur_only=0.2, singh_kaur_added=0.2,
+                      begum_bibi_only=0.25, begum_bibi_added=0.15, mohammed_full=0.35,
+                      mohammed_calling=0.1, mohammed_spelling=0.05, forename_initial=0.001,
+                      accent_drop=0.7, apostrophe_drop=0.3, polish_masculine=0.05)
 
 
 def _moj_errors() -> ErrorRates:
-    # Police/court records: self-reported identities, aliases, older addresses.
+    # Police/court records: self-reported identities, aliases, older addresses; names as
+    # given to an officer, calling names and short forms more often.
     return ErrorRates(forename_typo=0.03, surname_typo=0.03, phonetic=0.03, nickname=0.1,
                       name_swap=0.01, dob_day_month_swap=0.01, dob_off_by_one=0.008,
                       dob_year_digit=0.008, dob_first_of_month=0.005, dob_missing=0.01,
                       old_postcode=0.35, postcode_missing=0.08, id_missing=0.0,
-                      duplicate=0.03, maiden_name=0.4)
+                      duplicate=0.03, maiden_name=0.4, middle_as_forename=0.04,
+                      singh_kaur_only=0.3, begum_bibi_only=0.35, mohammed_calling=0.35,
+                      mohammed_spelling=0.15, forename_initial=0.003, hyphen_space=0.15,
+                      hyphen_join=0.05, accent_drop=0.6, apostrophe_drop=0.3,
+                      apostrophe_space=0.15, polish_masculine=0.2)
 
 
 def _dfe_errors() -> ErrorRates:
-    # School census: dates of birth checked against birth certificates at admission.
+    # School census: dates of birth checked against birth certificates at admission; legal
+    # names from the admission form.
     return ErrorRates(forename_typo=0.01, surname_typo=0.015, nickname=0.03,
                       dob_day_month_swap=0.001, dob_off_by_one=0.001, dob_year_digit=0.001,
                       dob_first_of_month=0.0, dob_missing=0.0, old_postcode=0.05,
                       postcode_missing=0.01, id_missing=0.0, duplicate=0.005,
-                      sex_miscoded=0.001, maiden_name=0.0)
+                      sex_miscoded=0.001, maiden_name=0.0, middle_as_forename=0.01,
+                      singh_kaur_only=0.15, begum_bibi_only=0.2, mohammed_calling=0.15,
+                      mohammed_spelling=0.05, forename_initial=0.0, accent_drop=0.2,
+                      apostrophe_drop=0.1, apostrophe_space=0.05, polish_masculine=0.05)
 
 
 @dataclass(frozen=True)
@@ -126,6 +174,25 @@ class PopulationConfig:
     moved: float = 0.12  # people whose address changed within the records' window
     background_fraction: float = 0.4  # extra people (not assessed) available to extracts
     male_birth_share: float = 0.512  # ONS: about 105 boys per 100 girls
+    # naming (properties of the person, not errors of an extract; docs/synth.md)
+    middle_name: float = 0.7  # people with a middle name (not Sikh or Mohammed + calling)
+    accented_spelling: float = 0.25  # Zoe/Sian/Chloe/Sean spelled Zoë/Siân/Chloé/Seán
+    sikh_naming: float = 0.8  # families with a Sikh (Punjabi) surname using Singh/Kaur
+    begum_bibi: float = 0.3  # women with a Muslim South Asian surname who carry Begum/Bibi
+    bibi: float = 0.25  # of those, Bibi rather than Begum
+    mohammed_prefix: float = 0.3  # men with a Muslim South Asian surname: Mohammed + calling
+    polish_feminine: float = 0.9  # women with a Polish -ski/-cki/-dzki surname: -ska form
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field when a share is outside [0, 1]."""
+        for name in ("lone_parent", "lone_parent_female", "same_sex_couple",
+                     "couple_shares_surname", "child_other_surname", "double_barrelled_child",
+                     "double_barrelled_adult", "moved", "male_birth_share", "middle_name",
+                     "accented_spelling", "sikh_naming", "begum_bibi", "bibi",
+                     "mohammed_prefix", "polish_feminine"):
+            v = getattr(self, name)
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"PopulationConfig.{name} must be in [0, 1], got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +218,7 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise ValueError on an out-of-range setting, naming it."""
+        self.population.validate()
         for name in ("la", "dwp", "moj", "dfe"):
             p: SourceProfile = getattr(self, name)
             p.errors.validate()

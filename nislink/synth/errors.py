@@ -13,7 +13,11 @@ Bases (see ``docs/synth.md`` for the full list with references):
   Pollock and Zamora 1983);
 * OCR confusions are the classic glyph pairs (rn/m, cl/d, O/0, I/l/1, S/5, B/8, ...);
 * phonetic spellings apply one English sound-alike rewrite (ph/f, ck/k, ...);
-* nicknames come from the ``nicknames`` package (formal name -> nickname).
+* nicknames come from the ``nicknames`` package (formal name -> nickname);
+* UK naming conventions (Singh/Kaur and Begum/Bibi instead of or with the family surname,
+  Mohammed + calling name, middle name as forename, initials, double-barrelled surnames
+  without the hyphen, diacritics and apostrophes lost, Polish masculine surname forms)
+  are recorded at per-record rates that are assumptions (``docs/synth.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import functools
 
 import numpy as np
 import pandas as pd
+from anyascii import anyascii
 
+from nislink.synth._data import MOHAMMED_SPELLINGS, POLISH_FEMININE
 from nislink.synth.config import ErrorRates
 
 __all__ = [
@@ -34,6 +40,9 @@ __all__ = [
     "phonetic_variant",
     "nickname_of",
     "drop_hyphenated_part",
+    "respell_mohammed",
+    "masculine_form",
+    "without_diacritics",
     "postcode_typo",
     "id_typo",
     "corrupt",
@@ -77,9 +86,13 @@ PHONETIC_RULES: tuple[tuple[str, str], ...] = (
 
 #: Error kinds written to the error log, per field.
 ERROR_KINDS: dict[str, tuple[str, ...]] = {
-    "forename": ("alias", "typo", "ocr", "phonetic", "nickname", "swap", "missing"),
+    "forename": ("alias", "typo", "ocr", "phonetic", "nickname", "swap", "missing",
+                 "mohammed_full", "mohammed_calling", "mohammed_spelling",
+                 "middle_as_forename", "initial", "accent_drop"),
     "surname": ("alias", "typo", "ocr", "phonetic", "swap", "hyphen_drop", "maiden",
-                "missing"),
+                "missing", "singh_kaur_only", "singh_kaur_added", "begum_bibi_only",
+                "begum_bibi_added", "hyphen_space", "hyphen_join", "apostrophe_drop",
+                "apostrophe_space", "polish_masculine", "accent_drop"),
     "dob": ("day_month_swap", "off_by_one", "year_digit", "first_of_month", "missing"),
     "sex": ("miscoded", "missing"),
     "postcode": ("old", "typo", "missing"),
@@ -172,6 +185,46 @@ def drop_hyphenated_part(rng: np.random.Generator, s: str) -> str:
     return parts[int(rng.integers(0, len(parts)))]
 
 
+_MOHAMMED = tuple(m for m, _ in MOHAMMED_SPELLINGS)
+_MOHAMMED_SET = frozenset(_MOHAMMED)
+_MOHAMMED_W = np.array([c for _, c in MOHAMMED_SPELLINGS], dtype=float)
+_MASCULINE = {f: m for m, f in POLISH_FEMININE.items()}
+
+
+def _has_mohammed(s: str) -> bool:
+    return s in _MOHAMMED_SET or (" " in s and any(w in _MOHAMMED_SET for w in s.split(" ")))
+
+
+def respell_mohammed(rng: np.random.Generator, s: str) -> str:
+    """Another spelling of Mohammed (Mohammed, Mohammad, Muhammad), drawn with the ONS 1997
+    counts of the other two, for each word of ``s`` that is one of them."""
+    out = []
+    for w in s.split(" "):
+        if w in _MOHAMMED_SET:
+            i = _MOHAMMED.index(w)
+            p = _MOHAMMED_W.copy()
+            p[i] = 0.0
+            w = _MOHAMMED[int(rng.choice(len(p), p=p / p.sum()))]
+        out.append(w)
+    return " ".join(out)
+
+
+def _has_feminine(s: str) -> bool:
+    return s in _MASCULINE or ("-" in s and any(p in _MASCULINE for p in s.split("-")))
+
+
+def masculine_form(s: str) -> str:
+    """The masculine form of each Polish feminine surname part (Kowalska -> Kowalski)."""
+    if s in _MASCULINE:
+        return _MASCULINE[s]
+    return "-".join(_MASCULINE.get(p, p) for p in s.split("-"))
+
+
+def without_diacritics(s: str) -> str:
+    """``s`` with its letters' diacritics removed (Zoë -> Zoe, Kozłowska -> Kozlowska)."""
+    return s if s.isascii() else anyascii(s)
+
+
 _PC_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 
@@ -205,6 +258,13 @@ def id_typo(rng: np.random.Generator, s: str) -> str:
     return s[:k] + new + s[k + 1:]
 
 
+def _mask(vals: np.ndarray, pred) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``pred(v)`` for each value, evaluated once per distinct value."""
+    codes, uniq = pd.factorize(vals)
+    ok = np.fromiter((bool(pred(v)) for v in uniq), dtype=bool, count=len(uniq))
+    return ok[codes] if len(vals) else np.zeros(0, dtype=bool)
+
+
 def _apply(rng: np.random.Generator, vals: np.ndarray, mask: np.ndarray, fn) -> np.ndarray:
     """Apply ``fn(rng, v)`` to the masked values; return the mask of values that changed."""
     changed = np.zeros(len(vals), dtype=bool)
@@ -222,6 +282,10 @@ def _dob_parts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
     day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
     return y, m, day
+
+
+def _is_leap(y: np.ndarray) -> np.ndarray:
+    return (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
 
 
 def _make_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -243,15 +307,21 @@ def corrupt(
 ) -> tuple[dict[str, np.ndarray], list[pd.DataFrame]]:
     """Apply the error model to clean per-record values.
 
-    ``rec`` needs the true ``forename``, ``surname``, ``birth_surname``,
-    ``double_barrelled``, ``dob`` (datetime64[D]), ``sex``, ``postcode``,
-    ``old_postcode`` and ``id_column`` (a DataFrame or a dict of arrays). Returns the
-    observed values as a dict of arrays (dates as datetime64[D] with NaT for missing,
-    strings with "" for missing) and the error-log parts.
+    ``rec`` needs the true ``forename``, ``surname``, ``birth_surname``, ``dob``
+    (datetime64[D]), ``sex``, ``postcode``, ``old_postcode`` and ``id_column``, and may
+    have ``middle_name``, ``extra_surname`` and ``mohammed_prefix`` (a DataFrame or a dict
+    of arrays; absent ones mean no middle name and no convention). Returns the observed
+    values as a dict of arrays (dates as datetime64[D] with NaT for missing, strings with
+    "" for missing) and the error-log parts.
     """
+    n = len(np.asarray(rec["forename"]))
+    opt = {"middle_name": np.full(n, "", dtype=object),
+           "extra_surname": np.full(n, "", dtype=object),
+           "mohammed_prefix": np.zeros(n, dtype=bool)}
+    opt = {k: (np.asarray(rec[k]) if k in rec else v) for k, v in opt.items()}
     rec = {k: np.asarray(rec[k]) for k in ("forename", "surname", "birth_surname", "dob",
                                            "sex", "postcode", "old_postcode", id_column)}
-    n = len(rec["forename"])
+    rec.update(opt)
     log: list[pd.DataFrame] = []
 
     def note(field: str, kind: str, mask: np.ndarray) -> None:
@@ -262,24 +332,88 @@ def corrupt(
     fore = rec["forename"].astype(object)
     sur = rec["surname"].astype(object)
 
-    # surname history first: maiden names and dropped halves of double-barrelled names
+    # surname history first: maiden names
     married = (rec["birth_surname"].astype(object) != sur)
     m = married & (rng.random(n) < rates.maiden_name)
     sur[m] = rec["birth_surname"].astype(object)[m]
     note("surname", "maiden", m)
-    dbl = np.array(["-" in s for s in sur], dtype=bool)
-    m = dbl & (rng.random(n) < rates.hyphen_drop)
+    # Singh/Kaur, Begum/Bibi instead of the family surname, or before it
+    extra = rec["extra_surname"].astype(object)
+    has_x = extra != ""
+    sikh = has_x & ((extra == "Singh") | (extra == "Kaur"))
+    u = rng.random(n)
+    p_only = np.where(sikh, rates.singh_kaur_only, rates.begum_bibi_only)
+    p_add = np.where(sikh, rates.singh_kaur_added, rates.begum_bibi_added)
+    only = has_x & (u < p_only) & (sur != extra)
+    added = has_x & (u >= p_only) & (u < p_only + p_add) & (sur != "")
+    sur[only] = extra[only]
+    sur[added] = extra[added] + " " + sur[added]
+    for kind, m in (("singh_kaur_only", only & sikh), ("begum_bibi_only", only & ~sikh),
+                    ("singh_kaur_added", added & sikh), ("begum_bibi_added", added & ~sikh)):
+        note("surname", kind, m)
+    # double-barrelled: one part, a space for the hyphen, or the parts run together
+    dbl = _mask(sur, lambda s: "-" in s)
+    u = rng.random(n)
+    cut1 = rates.hyphen_drop
+    cut2 = cut1 + rates.hyphen_space
+    cut3 = cut2 + rates.hyphen_join
+    m = dbl & (u < cut1)
     note("surname", "hyphen_drop", _apply(rng, sur, m, drop_hyphenated_part))
+    for kind, lo, hi, sep in (("hyphen_space", cut1, cut2, " "), ("hyphen_join", cut2, cut3, "")):
+        m = dbl & (u >= lo) & (u < hi)
+        sur[m] = np.array([s.replace("-", sep) for s in sur[m]], dtype=object)
+        note("surname", kind, m)
+    # apostrophes: O'Brien -> OBrien or O Brien
+    apo = _mask(sur, lambda s: "'" in s)
+    u = rng.random(n)
+    for kind, lo, hi, sep in (("apostrophe_drop", 0.0, rates.apostrophe_drop, ""),
+                              ("apostrophe_space", rates.apostrophe_drop,
+                               rates.apostrophe_drop + rates.apostrophe_space, " ")):
+        m = apo & (u >= lo) & (u < hi)
+        sur[m] = np.array([s.replace("'", sep) for s in sur[m]], dtype=object)
+        note("surname", kind, m)
+    # Polish women's surnames in the masculine form
+    fem = _mask(sur, _has_feminine)
+    m = fem & (rng.random(n) < rates.polish_masculine)
+    sur[m] = np.array([masculine_form(s) for s in sur[m]], dtype=object)
+    note("surname", "polish_masculine", m)
 
-    # forename: nickname, then spelling
+    # forename: Mohammed + calling name, middle name, nickname, spellings, initial
+    mid = rec["middle_name"].astype(object)
+    mpre = rec["mohammed_prefix"].astype(bool) & (mid != "")
+    u = rng.random(n)
+    m = mpre & (u < rates.mohammed_full)
+    fore[m] = fore[m] + " " + mid[m]
+    note("forename", "mohammed_full", m)
+    m = mpre & (u >= rates.mohammed_full) & (u < rates.mohammed_full + rates.mohammed_calling)
+    fore[m] = mid[m]
+    note("forename", "mohammed_calling", m)
+    m = (mid != "") & ~mpre & (rng.random(n) < rates.middle_as_forename) & (mid != fore)
+    fore[m] = mid[m]
+    note("forename", "middle_as_forename", m)
     m = rng.random(n) < rates.nickname
     note("forename", "nickname", _apply(rng, fore, m, nickname_of))
-    for field, arr, typo_rate in (("forename", fore, rates.forename_typo),
-                                  ("surname", sur, rates.surname_typo)):
-        note(field, "phonetic", _apply(rng, arr, rng.random(n) < rates.phonetic,
+    has_m = _mask(fore, _has_mohammed)
+    m = has_m & (rng.random(n) < rates.mohammed_spelling)
+    note("forename", "mohammed_spelling", _apply(rng, fore, m, respell_mohammed))
+    # diacritics lost (per name field whose value has one)
+    for field, arr in (("forename", fore), ("surname", sur)):
+        acc = _mask(arr, lambda s: not s.isascii())
+        m = acc & (rng.random(n) < rates.accent_drop)
+        arr[m] = np.array([without_diacritics(s) for s in arr[m]], dtype=object)
+        note(field, "accent_drop", m)
+    initial = (fore != "") & (rng.random(n) < rates.forename_initial)
+    fore[initial] = np.array([s[0] for s in fore[initial]], dtype=object)
+    note("forename", "initial", initial)
+    # spelling errors (not on a forename recorded as an initial)
+    none = np.zeros(n, dtype=bool)
+    for field, arr, typo_rate, skip in (("forename", fore, rates.forename_typo, initial),
+                                        ("surname", sur, rates.surname_typo, none)):
+        note(field, "phonetic", _apply(rng, arr, (rng.random(n) < rates.phonetic) & ~skip,
                                        phonetic_variant))
-        note(field, "typo", _apply(rng, arr, rng.random(n) < typo_rate, keyboard_typo))
-        note(field, "ocr", _apply(rng, arr, rng.random(n) < rates.ocr, ocr_error))
+        note(field, "typo", _apply(rng, arr, (rng.random(n) < typo_rate) & ~skip,
+                                   keyboard_typo))
+        note(field, "ocr", _apply(rng, arr, (rng.random(n) < rates.ocr) & ~skip, ocr_error))
     m = rng.random(n) < rates.name_swap
     fore[m], sur[m] = sur[m], fore[m].copy()
     note("forename", "swap", m)
@@ -314,10 +448,20 @@ def corrupt(
         tens = (yy // 10) % 10
         which = rng.random(k) < 0.7  # assumption: last digit more often than the tens
         step = rng.integers(1, 10, k)
-        new_last = np.where(which, (last + step) % 10, last)
-        new_tens = np.where(which, tens, (tens + step) % 10)
-        yy = yy - last - 10 * tens + new_last + 10 * new_tens
-        dob[m] = _make_dates(yy, mo[m], d[m])
+        leap_day = (mo[m] == 2) & (d[m] == 29)
+        for _ in range(200):
+            new_last = np.where(which, (last + step) % 10, last)
+            new_tens = np.where(which, tens, (tens + step) % 10)
+            new_y = yy - last - 10 * tens + new_last + 10 * new_tens
+            # 29 February needs a leap year (a mistyped year that makes the date invalid
+            # would be rejected on entry, and clipping to the 28th would change two parts)
+            bad = leap_day & ~_is_leap(new_y)
+            if not bad.any():
+                break
+            step[bad] = rng.integers(1, 10, int(bad.sum()))
+        else:  # pragma: no cover - every decade has another leap year
+            raise AssertionError("no leap year found for a 29 February year typo")
+        dob[m] = _make_dates(new_y, mo[m], d[m])
     note("dob", "year_digit", m)
     free &= ~m
     u = rng.random(n)

@@ -13,8 +13,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nislink.synth._data import COHORTS, cohort_of_year, forename_table, la_outward_codes
-from nislink.synth._data import surname_table
+from nislink.synth._data import (
+    ACCENTED_FORENAMES,
+    CALLING_NAMES,
+    COHORTS,
+    MOHAMMED_SPELLINGS,
+    MUSLIM_SOUTH_ASIAN_SURNAMES,
+    POLISH_FEMININE,
+    SIKH_SURNAMES,
+    cohort_of_year,
+    forename_table,
+    la_outward_codes,
+    surname_table,
+)
 from nislink.synth.config import PopulationConfig
 from nislink.synth.identifiers import generate_ninos, generate_postcodes, generate_upns
 
@@ -34,8 +45,11 @@ class Population:
 
     ``people`` columns: ``person_id``, ``family_id``, ``role`` (``adult``, ``partner``,
     ``child``), ``assessed`` (in the LA's programme population, else background),
-    ``sex`` (M/F), ``dob`` (datetime64[D]), ``age``, ``forename``, ``surname``,
-    ``birth_surname`` (differs after a surname change on marriage), ``double_barrelled``,
+    ``sex`` (M/F), ``dob`` (datetime64[D]), ``age``, ``forename``, ``middle_name`` (else
+    empty), ``surname``, ``birth_surname`` (differs after a surname change on marriage),
+    ``double_barrelled``, ``extra_surname`` (Singh, Kaur, Begum or Bibi, which records may
+    give instead of or with the family surname, else empty), ``mohammed_prefix`` (the
+    forename is a spelling of Mohammed and the middle name the calling name),
     ``postcode``, ``old_postcode`` (address before a move, else empty), ``la_code``,
     ``nino`` (16+, else empty), ``upn`` (ages 4-24, else empty).
     """
@@ -92,8 +106,11 @@ def generate_population(
     if int(n_people) < 1:
         raise ValueError(f"n_people must be >= 1, got {n_people!r}")
     cfg = config or PopulationConfig()
+    cfg.validate()
     ref = np.datetime64(cfg.reference_date, "D")
-    r_fam, r_age, r_name, r_sur, r_pc, r_id, r_move, r_upn = _streams(seed, 8)
+    # the ninth stream (naming conventions) was added later; spawn(9) leaves the first
+    # eight streams as they were
+    r_fam, r_age, r_name, r_sur, r_pc, r_id, r_move, r_upn, r_conv = _streams(seed, 9)
 
     n_assessed = int(n_people)
     target = n_assessed + int(math.ceil(cfg.background_fraction * n_assessed))
@@ -198,6 +215,8 @@ def generate_population(
     surname[ki] = kid_sn
     birth_surname[ki] = kid_sn
     double_barrelled = np.array(["-" in s for s in surname], dtype=bool)
+    middle, extra, mohammed = _naming(r_conv, cfg, fam, F, sex, birth_year, forename,
+                                      surname, birth_surname)
 
     # --- addresses -----------------------------------------------------------------------------
     out = la_outward_codes()
@@ -237,9 +256,12 @@ def generate_population(
             "dob": dob,
             "age": age_years.astype(np.int16),
             "forename": forename,
+            "middle_name": middle,
             "surname": surname,
             "birth_surname": birth_surname,
             "double_barrelled": double_barrelled,
+            "extra_surname": extra,
+            "mohammed_prefix": mohammed,
             "postcode": fam_pc[fam],
             "old_postcode": old_pc[fam],
             "la_code": fam_la[fam].astype(np.int16),
@@ -249,6 +271,95 @@ def generate_population(
     )
     return Population(people=people, config=cfg, seed=int(seed), reference_date=ref,
                       family_index=fam.astype(np.int64))
+
+
+def _isin(values: np.ndarray, names) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Boolean mask of ``values`` (strings) that are in ``names`` (hash lookup)."""
+    return pd.Series(values, dtype=object).isin(list(names)).to_numpy()
+
+
+def _feminine(names: np.ndarray) -> np.ndarray:
+    """Each name with every hyphen-separated part in its Polish feminine form (if any)."""
+    out = names.copy()
+    for k, v in enumerate(names):
+        if v in POLISH_FEMININE:
+            out[k] = POLISH_FEMININE[v]
+        elif "-" in v:
+            out[k] = "-".join(POLISH_FEMININE.get(p, p) for p in v.split("-"))
+    return out
+
+
+def _naming(
+    rng: np.random.Generator,
+    cfg: PopulationConfig,
+    fam: np.ndarray,
+    n_fam: int,
+    sex: np.ndarray,
+    birth_year: np.ndarray,
+    forename: np.ndarray,
+    surname: np.ndarray,
+    birth_surname: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UK naming conventions (docs/synth.md, "Naming conventions"); changes ``forename``,
+    ``surname`` and ``birth_surname`` in place and returns ``middle_name``,
+    ``extra_surname`` and ``mohammed_prefix``.
+
+    * Polish women: the feminine form (-ska/-cka/-dzka) of a -ski/-cki/-dzki surname, for
+      a share ``polish_feminine`` of them (surname and birth surname, drawn per person);
+    * Sikh families (a surname in ``SIKH_SURNAMES``, share ``sikh_naming`` of families):
+      Singh for men and boys, Kaur for women and girls, as ``extra_surname``;
+    * Muslim South Asian surnames: a share ``begum_bibi`` of women and girls carry Begum
+      (or, for a share ``bibi`` of them, Bibi); a share ``mohammed_prefix`` of men and
+      boys are named Mohammed (a spelling drawn with the ONS 1997 counts) + a calling
+      name, held as the middle name;
+    * middle names for a share ``middle_name`` of everyone else, drawn from the forename
+      table of the person's cohort and sex, never equal to the forename;
+    * Zoe, Sian, Chloe and Sean spelled with their diacritic (Zoë, ...) for a share
+      ``accented_spelling`` of the people (forename and middle name drawn separately).
+    """
+    n = len(sex)
+    female = sex == "F"
+    # Polish feminine surnames (a person's surname and birth surname take the same form)
+    fem = female & (rng.random(n) < cfg.polish_feminine)
+    idx = np.flatnonzero(fem)
+    surname[idx] = _feminine(surname[idx])
+    birth_surname[idx] = _feminine(birth_surname[idx])
+
+    extra = np.full(n, "", dtype=object)
+    sikh_family = rng.random(n_fam) < cfg.sikh_naming
+    sikh = _isin(surname, SIKH_SURNAMES) & sikh_family[fam]
+    extra[sikh] = np.where(female[sikh], "Kaur", "Singh")
+    muslim = _isin(surname, MUSLIM_SOUTH_ASIAN_SURNAMES)
+    begum = muslim & female & (rng.random(n) < cfg.begum_bibi)
+    extra[begum] = np.where(rng.random(int(begum.sum())) < cfg.bibi, "Bibi", "Begum")
+    mohammed = muslim & ~female & (rng.random(n) < cfg.mohammed_prefix)
+    k = int(mohammed.sum())
+    spell = np.array([m for m, _ in MOHAMMED_SPELLINGS], dtype=object)
+    w = np.array([c for _, c in MOHAMMED_SPELLINGS], dtype=float)
+    forename[mohammed] = spell[rng.choice(len(spell), size=k, p=w / w.sum())]
+    middle = np.full(n, "", dtype=object)
+    middle[mohammed] = np.asarray(CALLING_NAMES, dtype=object)[
+        rng.integers(0, len(CALLING_NAMES), k)]
+
+    # middle names (Sikh people carry Singh/Kaur in that place)
+    has_mid = ~sikh & ~mohammed & (rng.random(n) < cfg.middle_name)
+    idx = np.flatnonzero(has_mid)
+    coh = cohort_of_year(birth_year[idx])
+    mid = _sample_names(rng, coh, sex[idx])
+    for _ in range(50):  # redraw the few that equal the forename
+        same = np.flatnonzero(mid == forename[idx])
+        if same.size == 0:
+            break
+        mid[same] = _sample_names(rng, coh[same], sex[idx][same])
+    mid[mid == forename[idx]] = ""  # (after 50 redraws: no middle name)
+    middle[idx] = mid
+
+    # spellings with a diacritic
+    for arr in (forename, middle):
+        acc = np.flatnonzero(_isin(arr, ACCENTED_FORENAMES))
+        acc = acc[rng.random(acc.size) < cfg.accented_spelling]
+        arr[acc] = np.array([ACCENTED_FORENAMES[v] for v in arr[acc]], dtype=object)
+    return middle, extra, mohammed
 
 
 def _completed_years(dob: np.ndarray, ref: np.datetime64) -> np.ndarray:

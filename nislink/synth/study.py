@@ -7,6 +7,7 @@ seed; ``main_synth`` does both for the ``nislink synth`` command.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from nislink.synth._data import forename_table, cohort_of_year, surname_table
-from nislink.synth.config import SourceProfile, SynthConfig
+from nislink.synth.config import ErrorRates, SourceProfile, SynthConfig
 from nislink.synth.errors import corrupt
 from nislink.synth.population import SCHOOL_AGE, Population, generate_population
 from nislink.synth.programme import PROBLEMS, generate_programme
@@ -47,8 +48,10 @@ _SEX_STYLE = {"la": (("Male", "Female"), 0.7, ("M", "F")), "dwp": (("M", "F"), 1
               "moj": (("M", "F"), 0.8, ("Male", "Female")), "dfe": (("M", "F"), 0.9, ("1", "2"))}
 _NINO_STYLE = {"la": (0.5, 0.4, 0.1), "dwp": (1.0, 0.0, 0.0), "moj": (0.6, 0.4, 0.0)}
 _PAD = 0.02  # share of name values with stray surrounding spaces
-_REC_COLUMNS = ("forename", "surname", "birth_surname", "double_barrelled", "dob", "sex",
-                "postcode", "old_postcode")
+_REC_COLUMNS = ("forename", "middle_name", "surname", "birth_surname", "double_barrelled",
+                "extra_surname", "mohammed_prefix", "dob", "sex", "postcode", "old_postcode")
+#: ErrorRates fields kept in the LA's second pass that records UPNs (all others are 0).
+_ID_RATES = ("id_missing", "id_typo", "duplicate")
 
 
 @dataclass
@@ -264,6 +267,7 @@ def _build(
                 t = forename_table(int(c), s)
                 new[j] = t.names[int(rng.choice(len(t.names), p=t.probs))]
             rec["forename"][fi] = new
+            rec["mohammed_prefix"][fi] = False  # the alias is not Mohammed + calling name
             log.append(pd.DataFrame({"record_id": ids[fi], "field": "forename",
                                      "error": "alias"}))
         si = ai[~use_fore]
@@ -274,6 +278,7 @@ def _build(
             rec["surname"][si] = new_s
             rec["birth_surname"][si] = new_s
             rec["double_barrelled"][si] = False
+            rec["extra_surname"][si] = ""  # no Singh/Kaur/Begum/Bibi with an alias surname
             log.append(pd.DataFrame({"record_id": ids[si], "field": "surname",
                                      "error": "alias"}))
     obs, log2 = corrupt(rng, rec, rates, id_column, ids, profile.id_present)
@@ -369,12 +374,7 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
     la_r = la["_row"]
     upn_obs, log_upn = corrupt(r_la, {c: people[c].to_numpy()[la_r]
                                       for c in _REC_COLUMNS + ("upn",)}, cfg.la.errors.replace(
-        **{k: 0.0 for k in ("forename_typo", "surname_typo", "ocr", "phonetic", "nickname",
-                            "name_swap", "hyphen_drop", "maiden_name", "dob_day_month_swap",
-                            "dob_off_by_one", "dob_year_digit", "dob_first_of_month",
-                            "dob_missing", "old_postcode", "postcode_typo",
-                            "postcode_missing", "forename_missing", "surname_missing",
-                            "sex_miscoded", "sex_missing")}),
+        **{f.name: 0.0 for f in dataclasses.fields(ErrorRates) if f.name not in _ID_RATES}),
         "upn", la["record_id"], 0.9)
     for part in log_upn:
         part.insert(0, "source", "la")
@@ -435,6 +435,7 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
     tp["dob"] = _iso(tp["dob"].to_numpy())
     tp["assessed"] = tp["assessed"].astype(np.int8)
     tp["double_barrelled"] = tp["double_barrelled"].astype(np.int8)
+    tp["mohammed_prefix"] = tp["mohammed_prefix"].astype(np.int8)
     truth["truth_people"] = tp
     logs = [*log_la, *log_dwp, *log_moj, *log_dfe]
     errors = (pd.concat(logs, ignore_index=True) if logs
