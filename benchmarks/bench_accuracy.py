@@ -112,7 +112,8 @@ SEED = 7
 DICE_THRESHOLD = 0.8
 SPLINK_U_PAIRS = 1e7
 SPLINK_PRIOR_RECALL = 0.7
-DATASETS = ("febrl4", "febrl3", "synth-la-dwp", "synth-la-moj")
+DATASETS = ("febrl4", "febrl3", "synth-la-dwp", "synth-la-moj", "indep-la-dwp",
+            "indep-la-moj")
 EXTRA_DATASETS = ("indep-la-dwp", "indep-la-moj")
 UK_ROLES = ("forename", "surname", "dob", "sex", "postcode", "nino", "upn")
 ID_ROLES = ("nino", "upn")
@@ -264,23 +265,28 @@ def load_synth(src: str, people: int, seed: int) -> Dataset:
                         f"{src.upper()}", analysis=analysis)
 
 
-def load_independent(scenario: str, people: int, seed: int) -> Dataset:
-    """``benchmarks/independent_data.py``'s ``make_scenario`` (when present)."""
+def load_independent(scenario: str, scale: float, seed: int) -> Dataset:
+    """``benchmarks/independent_data.py``'s ``make_scenario`` at ``scale`` (1.0: LA-DWP
+    50,000 x 60,000, LA-MoJ 20,000 x 8,000), its own column names mapped by role."""
     try:
         import independent_data  # type: ignore[import-not-found]
     except ImportError as exc:
         raise SystemExit(f"indep-{scenario.replace('_', '-')}: benchmarks/independent_data.py "
                          f"is not available ({exc}); use --csv for external files") from None
-    df_a, df_b, truth = independent_data.make_scenario(scenario, seed, people)
-    a, b = _uk_from_frame(df_a), _uk_from_frame(df_b)
-    for x, raw in ((a, df_a), (b, df_b)):
-        if not all(x[r].notna().any() for r in ("forename", "surname", "dob")):
-            raise SystemExit(f"indep-{scenario}: expected columns named forename, surname, dob "
-                             f"(sex, postcode, nino optional); got {list(raw.columns)}")
+    df_a, df_b, truth = independent_data.make_scenario(scenario, seed, scale)
+    spec = independent_data.SCENARIOS[scenario]
+    roles = {"id": "id", "first": "forename", "last": "surname", "dob": "dob", "sex": "sex",
+             "postcode": "postcode", "nino": "nino"}
+    frames = []
+    for df, kind in ((df_a, str(spec["a"]).split("_")[0]), (df_b, str(spec["b"]))):
+        cols = independent_data.COLUMNS[kind]
+        frames.append(_uk_from_frame(df, {roles[r]: c for r, c in cols.items()
+                                          if c in df.columns}))
+    a, b = frames
     t = truth.rename(columns={truth.columns[0]: "id_a", truth.columns[1]: "id_b"})
     t = pd.DataFrame({"id_a": t["id_a"].astype(str), "id_b": t["id_b"].astype(str)})
     return Dataset(f"indep-{scenario.replace('_', '-')}", "uk", a, b, t,
-                   note=f"independent_data.make_scenario({scenario!r}, {seed}, {people})")
+                   note=f"independent_data.make_scenario({scenario!r}, {seed}, {scale})")
 
 
 def _uk_from_frame(df: pd.DataFrame, columns: dict[str, str] | None = None) -> pd.DataFrame:
@@ -1012,7 +1018,8 @@ def load_dataset(name: str, args: argparse.Namespace) -> Dataset:
     if name in ("synth-la-dwp", "synth-la-moj"):
         return load_synth(name.rsplit("-", 1)[1], people, args.seed)
     if name in EXTRA_DATASETS:
-        return load_independent(name.split("-", 1)[1].replace("-", "_"), people, args.seed)
+        return load_independent(name.split("-", 1)[1].replace("-", "_"),
+                                0.05 if args.quick else args.indep_scale, args.seed)
     raise SystemExit(f"unknown data set {name!r} (known: {', '.join(DATASETS + EXTRA_DATASETS)})")
 
 
@@ -1071,6 +1078,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--people", type=int, default=50_000,
                     help="people in the synthetic study (default 50,000)")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--indep-scale", type=float, default=1.0,
+                    help="size of the independent scenarios (1.0: LA-DWP 50,000 x 60,000, "
+                         "LA-MoJ 20,000 x 8,000)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: FEBRL subsets of 500 entities, 2,000 synthetic people")
     ap.add_argument("--skip-peers", action="store_true", help="skip clkhash + anonlink")

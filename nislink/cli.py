@@ -482,6 +482,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
                         "future date")
     columns = _encode_columns(args.columns)
     schema = _schema(args.schema)
+    if args.earliest_dob is not None:
+        try:
+            dt.date.fromisoformat(args.earliest_dob)
+        except ValueError:
+            raise UserError(f"--earliest-dob {args.earliest_dob!r} is not a date YYYY-MM-DD") \
+                from None
+        dobs = [f for f in schema.fields if f.kind == "dob"]
+        if not dobs:
+            raise UserError("--earliest-dob: the schema has no date-of-birth field")
+        for f in dobs:
+            f.earliest = args.earliest_dob
+        schema.validate()
     secret = _secret(args)
     try:
         with warnings.catch_warnings():
@@ -731,6 +743,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict-columns", action="store_true",
                    help="refuse a file lacking any schema column (default: optional fields "
                    "such as nino, upn, postcode, sex are encoded as missing when absent)")
+    p.add_argument("--earliest-dob", metavar="YYYY-MM-DD",
+                   help="first plausible date of birth (default 1900-01-01); it becomes part "
+                   "of the schema, so every party must give the same value")
     p.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

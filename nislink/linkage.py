@@ -244,16 +244,34 @@ def with_combined_tokens(
 def _blocking_plan(
     a: EncodedFrame, b: EncodedFrame | None
 ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
-    from nislink.model import _fallbacks_of, _match_key_names, _view_token_names, _views_of
+    from nislink.model import (
+        _fallbacks_of,
+        _level_token_names,
+        _match_key_names,
+        _view_token_names,
+        _views_of,
+    )
+    from nislink.schema import field_swaps
+
+    def _swaps_of(x: EncodedFrame, y: EncodedFrame) -> list[list[str]]:
+        sd = x.meta.get("schema") if isinstance(x.meta, dict) else None
+        return [list(sw.values()) for sw in field_swaps(sd).values()]
 
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
     keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
     views = _views_of(a, bb)
-    view_tokens = _view_token_names(a) | _view_token_names(bb)
+    view_tokens = _view_token_names(a) | _view_token_names(bb) | _level_token_names(a) \
+        | _level_token_names(bb)
     # a salted view's token (a name with its salt: nearly unique) blocks on its own
     salted = [f for vs in list(views.values()) + list(_fallbacks_of(a, bb).values())
               for f, _ in vs if f in shared]
+    # swap tokens (forename and surname as an unordered pair, salted alike): the same
+    salted += sorted({w for c in _swaps_of(a, bb) for w in c if w in shared})
+    # the salts' tags: records that share a salt (nearly the same date of birth, or the
+    # same postcode and part of the date) are compared even when both names differ
+    salted += [t for t in dict.fromkeys(t for vs in views.values() for _, t in vs)
+               if t in shared]
     # identifier tokens (no filter): a shared value is strong evidence on its own
     ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
                    and t not in view_tokens)

@@ -32,6 +32,8 @@ __all__ = [
     "SALT_JOIN",
     "VIEW_SEP",
     "LEVEL_SEP",
+    "SWAP_SEP",
+    "field_swaps",
     "DATE_LEVELS",
     "field_date_levels",
     "salt_tag",
@@ -101,6 +103,9 @@ SALT_JOIN = "&"
 
 VIEW_SEP = "~"
 """``<field>~<salt>`` names a field's extra salted view; ``~<salt>`` the salt's tag token."""
+
+SWAP_SEP = "^"
+"""``<forename>^<surname>`` names the salted token of two names as an unordered pair."""
 
 LEVEL_SEP = ":"
 """``<field>:<level token>`` names a date field's near-miss tokens (``dob:swap``)."""
@@ -314,6 +319,17 @@ class FieldSpec:
     window: int = 0
     """``number`` kind: neighbouring bins emitted each side."""
     hardening: Hardening = field(default_factory=Hardening)
+    uk_names: bool = False
+    """``forename`` / ``surname`` kinds: encode the name under the UK recording conventions
+    (:func:`nislink.clean.names.given_name`: the first given name, skipping a leading
+    Mohammed before a calling name; :func:`nislink.clean.names.surname_core`: Singh, Kaur,
+    Begum, Bibi, Khatun dropped beside a family name, Polish -ska/-cka as -ski/-cki)."""
+    swap_with: str | None = None
+    """A name field salted like this one (``forename`` -> ``"surname"``): emit, under each
+    of this field's salts, a salted token of the two names as an unordered pair (named
+    ``<name>^<other>``, ``<name>^<other>~<salt>`` for the views), so that a forename and
+    surname recorded the other way round still agree; it needs ``hardening`` with a salt
+    (a swap token is never a name pair on its own)."""
     earliest: str | None = None
     """``dob`` kind: the first plausible date (ISO ``YYYY-MM-DD``); earlier dates are
     rejected as out of range. ``None``: 1900-01-01, the study's default. Set it for
@@ -388,7 +404,7 @@ class FieldSpec:
             or self.bits_per_field < 1
         ):
             raise SchemaError(f"{path}.bits_per_field: expected an integer >= 1")
-        for name in ("padding", "positional", "clk", "exact_token", "date_levels"):
+        for name in ("padding", "positional", "clk", "exact_token", "date_levels", "uk_names"):
             if not isinstance(getattr(self, name), bool):
                 raise SchemaError(f"{path}.{name}: expected true or false")
         if self.missing not in ("empty", "reject"):
@@ -401,6 +417,8 @@ class FieldSpec:
                 raise SchemaError(f"{path}.resolution: expected a positive number")
         if self.window and self.resolution is None:
             raise SchemaError(f"{path}.window: needs 'resolution'")
+        if self.uk_names and self.kind not in ("forename", "surname"):
+            raise SchemaError(f"{path}.uk_names: only for kinds 'forename' and 'surname'")
         if self.date_levels and self.kind != "dob":
             raise SchemaError(f"{path}.date_levels: only for kind 'dob'")
         if self.earliest is not None:
@@ -438,7 +456,21 @@ class FieldSpec:
             # only when set, so that schemas without it keep their fingerprints
             **({"date_levels": True} if self.date_levels else {}),
             **({"earliest": self.earliest} if self.earliest is not None else {}),
+            **({"swap_with": self.swap_with} if self.swap_with is not None else {}),
+            **({"uk_names": True} if self.uk_names else {}),
         }
+
+    @property
+    def swap_tokens(self) -> list[tuple[str, str]]:
+        """``(salt, token name)`` of each swap token (``swap_with``): the primary salt and the
+        views (not the fallback views, whose salts hold the other name's initial and so
+        never agree for a swapped pair)."""
+        if self.swap_with is None or self.hardening.salt is None:
+            return []
+        base = f"{self.name}{SWAP_SEP}{self.swap_with}"
+        salts = [self.hardening.salt, *self.hardening.views]
+        return [(salt, base if i == 0 else f"{base}{VIEW_SEP}{salt}")
+                for i, salt in enumerate(salts)]
 
     @property
     def level_tokens(self) -> list[tuple[str, list[str]]]:
@@ -589,6 +621,17 @@ class Schema:
                                       f"derived from the field itself")
             if (f.hardening.views or f.hardening.fallback) and not f.has_filter:
                 raise SchemaError(f"schema.fields[{i}].hardening.views: the field has no filter")
+        for i, f in enumerate(self.fields):
+            if f.swap_with is None:
+                continue
+            path = f"schema.fields[{i}].swap_with"
+            other = next((g for g in self.fields if g.name == f.swap_with), None)
+            if other is None or other.name == f.name or other.kind not in NAME_KINDS \
+                    or f.kind not in NAME_KINDS:
+                raise SchemaError(f"{path}: {f.swap_with!r} is not another name field")
+            if not (f.hardening.salt is not None and f.hardening.salt_only):
+                raise SchemaError(f"{path}: needs a salted field (views, fallback or mask): "
+                                  "an unsalted token of two names would name them")
         if self.clk is not None and (self.clk.hardening.salt is not None
                                      or self.clk.hardening.views or self.clk.hardening.mask):
             raise SchemaError("schema.clk.hardening: the CLK cannot be salted, viewed or masked "
@@ -774,8 +817,8 @@ class Schema:
         field; match keys ``mk1`` .. ``mk6`` and SLK-581.
         """
         fields = [
-            FieldSpec("forename", "forename", clk=False),
-            FieldSpec("surname", "surname", clk=False),
+            FieldSpec("forename", "forename", clk=False, uk_names=True),
+            FieldSpec("surname", "surname", clk=False, uk_names=True),
             FieldSpec("dob", "dob", clk=False, date_levels=True),
             FieldSpec("sex", "sex"),
             FieldSpec("postcode", "postcode", clk=False),
@@ -803,8 +846,10 @@ class Schema:
         s = cls.uk_default()
         for f in s.fields:
             f.date_levels = False
+            f.uk_names = False
             if f.kind in ("forename", "surname"):
                 f.hardening = Hardening()
+                f.swap_with = None
                 f.length, f.k, f.bits_per_field = 512, 20, None
             if f.kind in ("forename", "surname", "dob", "postcode"):
                 f.clk = True
@@ -863,6 +908,8 @@ class Schema:
                             else [])
                 f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
                                         fallback=fallback)
+                if f is fore and sur is not None and sur.has_filter:
+                    f.swap_with = sur.name  # forename and surname the other way round
                 # every name sets about the same number of bits whatever its length: the
                 # popcount says nothing about the name (no balancing needed)
                 f.length, f.k, f.bits_per_field = 256, 20, 120
@@ -902,6 +949,8 @@ class Schema:
                                  if all(ok(p) for p in v.split(SALT_JOIN))]
             f.hardening.fallback = [v for v in f.hardening.fallback
                                     if all(ok(p) for p in v.split(SALT_JOIN))]
+            if f.swap_with is not None and f.swap_with not in keep_names:
+                f.swap_with = None
         mks = [copy.deepcopy(m) for m in self.match_keys if all(ok(c) for c in m.components)]
         kinds = {f.kind for f in keep}
         slk = self.slk581 and all(k in kinds for k in ("forename", "surname", "dob", "sex"))
@@ -1007,4 +1056,24 @@ def field_date_levels(schema: dict[str, Any] | Schema | str | None
         if f.get("date_levels"):
             out[f["name"]] = [(label, [f"{f['name']}{LEVEL_SEP}{t}" for t in toks])
                               for label, toks in DATE_LEVELS]
+    return out
+
+
+def field_swaps(schema: dict[str, Any] | Schema | str | None) -> dict[str, dict[str, str]]:
+    """``{field: {salt tag token: swap token}}`` for both fields of every ``swap_with``
+    pair (each view's swap token under the tag of its salt), from a schema or its dict."""
+    if schema is None:
+        return {}
+    d = schema.to_dict() if isinstance(schema, Schema) else schema
+    if isinstance(d, str):
+        d = json.loads(d)
+    out: dict[str, dict[str, str]] = {}
+    for f in (d or {}).get("fields") or []:
+        other = f.get("swap_with")
+        if not other:
+            continue
+        spec = FieldSpec.from_dict(f)
+        tags = {salt_tag(salt): tok for salt, tok in spec.swap_tokens}
+        out.setdefault(f["name"], {}).update(tags)
+        out.setdefault(other, {}).update(tags)
     return out

@@ -216,7 +216,7 @@ def test_dedupe_prior_falls_back_when_match_keys_are_missing() -> None:
     schema = Schema.uk_default()
     for f in schema.fields:  # names unsalted here: this file has almost no dates of birth
         if f.kind in ("forename", "surname"):
-            f.hardening = type(f.hardening)()
+            f.hardening, f.swap_with = type(f.hardening)(), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         enc = Encoder(schema, KEY).encode(df, id_column="id")
@@ -271,3 +271,36 @@ def test_historical_dates_warn_then_encode_with_earliest() -> None:
         warnings.simplefilter("error", DataQualityWarning)
         enc = Encoder(s, KEY).encode(df, id_column="id")
     assert (enc.tokens["dob"] != 0).all() and (enc.tokens["dob:swap"] != 0).all()
+
+
+def test_cli_earliest_dob(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    df = pd.DataFrame([{**BASE, "id": f"h{i}", "dob": f"{i + 1:02d}/05/18{i + 10}"}
+                       for i in range(30)])
+    src = tmp_path / "hist.csv"
+    df.to_csv(src, index=False)
+    key = tmp_path / "k.hex"
+    key.write_text(bytes(range(7, 39)).hex())
+
+    def run(*extra: str):  # type: ignore[no-untyped-def]
+        return subprocess.run([sys.executable, "-m", "nislink.cli", "encode", str(src), "-o",
+                               str(tmp_path / "out.parquet"), "--secret-file", str(key),
+                               "--id-column", "id", "-q", "--workers", "1", *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    p = run()
+    assert p.returncode == 0, p.stderr
+    assert "'dob'" in p.stderr and "plausible range" in p.stderr and "earliest" in p.stderr
+    p = run("--earliest-dob", "1800-01-01")
+    assert p.returncode == 0, p.stderr
+    assert "'dob'" not in p.stderr
+    from nislink.io import load
+
+    enc = load(tmp_path / "out.parquet")
+    assert (enc.tokens["dob"] != 0).all()
+    assert json.loads(enc.meta["schema"] if isinstance(enc.meta["schema"], str)
+                      else json.dumps(enc.meta["schema"]))["fields"][2]["earliest"] == "1800-01-01"
+    p = run("--earliest-dob", "1800")
+    assert p.returncode == 2 and "--earliest-dob" in p.stderr and "Traceback" not in p.stderr

@@ -48,8 +48,12 @@ __all__ = [
     "SURNAME_TITLES",
     "TITLES",
     "UK_NICKNAMES",
+    "MOHAMMED_FORMS",
+    "RELIGIOUS_SURNAMES",
     "canonical_forename",
     "check_name",
+    "given_name",
+    "surname_core",
     "forenames",
     "metaphone",
     "name",
@@ -383,3 +387,63 @@ def metaphone(value: Any) -> str | None:
     """
     s = _phonetic_input(value)
     return _metaphone(s) if s else None
+
+
+# ------------------------------------------------------------------ UK naming conventions
+
+#: Forms of Mohammed that are often a religious first name before the calling name
+#: ("Mohammed Ali" is known as Ali): skipped by :func:`given_name` when another word follows.
+MOHAMMED_FORMS: frozenset[str] = frozenset({
+    "mohammed", "mohammad", "muhammad", "muhammed", "mohamed", "mohamad", "mohammod",
+    "mohd", "md", "muhamad",
+})
+
+#: Sikh and Muslim South Asian names recorded as, or in addition to, a family surname
+#: (Singh, Kaur; Begum, Bibi, Khatun): weak evidence about the family, dropped by
+#: :func:`surname_core` when another word remains.
+RELIGIOUS_SURNAMES: frozenset[str] = frozenset({"singh", "kaur", "begum", "bibi", "khatun"})
+
+_POLISH_FEMININE = (("dzka", "dzki"), ("ska", "ski"), ("cka", "cki"))
+
+
+def given_name(normalised: str | None) -> str | None:
+    """The given name a person is known by, from a normalised forename field: the first
+    word, or the second when the first is a form of Mohammed (:data:`MOHAMMED_FORMS`)
+    followed by a calling name. Middle names recorded in the forename field (``"rebecca
+    mary"``) and the Mohammed + calling name convention (``"mohammed ali"`` / ``"ali"``)
+    then agree.
+
+    >>> given_name("rebecca mary"), given_name("muhammad rehan"), given_name("mohammed")
+    ('rebecca', 'rehan', 'mohammed')
+    """
+    if not normalised:
+        return None
+    words = normalised.split()
+    if len(words) > 1 and words[0] in MOHAMMED_FORMS:
+        return words[1]
+    return words[0]
+
+
+def surname_core(normalised: str | None) -> str | None:
+    """A normalised surname with the UK recording conventions undone: Singh, Kaur, Begum,
+    Bibi and Khatun dropped when another word remains (``"kaur dhillon"`` ->
+    ``"dhillon"``; ``"kaur"`` stays), and a Polish feminine ending made masculine
+    (``"kowalska"`` -> ``"kowalski"``, ``"wojcicka"`` -> ``"wojcicki"``; words of six
+    letters or more), so that the forms one person is recorded under agree.
+
+    >>> surname_core("begum rahman"), surname_core("kowalska"), surname_core("singh")
+    ('rahman', 'kowalski', 'singh')
+    """
+    if not normalised:
+        return None
+    words = normalised.split()
+    kept = [w for w in words if w not in RELIGIOUS_SURNAMES] or words
+    out = []
+    for w in kept:
+        if len(w) >= 6:
+            for fem, masc in _POLISH_FEMININE:
+                if w.endswith(fem):
+                    w = w[: -len(fem)] + masc
+                    break
+        out.append(w)
+    return " ".join(out)

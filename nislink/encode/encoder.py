@@ -148,6 +148,19 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniq
 
 
+def _conventions(f: FieldSpec, vals: np.ndarray) -> np.ndarray:
+    """A name field's values under the UK recording conventions (``uk_names``), once per
+    distinct value."""
+    if not f.uk_names or not len(vals):
+        return vals
+    from nislink.clean.names import given_name, surname_core  # noqa: PLC0415
+
+    fn = given_name if f.kind == "forename" else surname_core
+    codes, uniq = _factorize(vals)
+    out = np.array([fn(u) for u in uniq.tolist()] + [None], dtype=object)
+    return out[codes]
+
+
 def _absent(v: Any) -> bool:
     """True for ``None``, float NaN and pandas ``NA``/``NaT`` (not for blank strings)."""
     if v is None or v is pd.NA or v is pd.NaT:
@@ -299,7 +312,7 @@ class Encoder:
                 values[f.name] = _dates_to_iso(clean[col])
             elif f.kind in CLEAN_KIND:
                 arr = clean[col].to_numpy(dtype=object)
-                values[f.name] = np.where(pd.isna(arr), None, arr).astype(object)
+                values[f.name] = _conventions(f, np.where(pd.isna(arr), None, arr).astype(object))
             else:
                 raw = df[col].to_numpy(dtype=object)[kept]
                 codes, uniq = _factorize(raw)
@@ -441,8 +454,9 @@ class Encoder:
         if missing:
             raise ValueError(f"values: no entry for field {missing[0]!r}")
         # NaN / NA are missing too: pandas 3 text Series hold NaN, not None
-        arrays = {f.name: np.array([None if _absent(v) else str(v) for v in values[f.name]],
-                                   dtype=object) for f in schema.fields}
+        arrays = {f.name: _conventions(f, np.array([None if _absent(v) else str(v)
+                                                     for v in values[f.name]], dtype=object))
+                  for f in schema.fields}
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) != 1:
             raise ValueError("values: the fields have different lengths")
@@ -587,6 +601,13 @@ class Encoder:
                         tokens[f.name] = component_hash(f.name)
                 if f.hardening.salt_only and salt_name is not None and salt_name not in tagged:
                     tagged.append(salt_name)
+            if f.swap_with is not None:
+                other = values[f.swap_with]
+                pair = np.array([None if x is None or y is None else "\x1e".join(sorted((x, y)))
+                                 for x, y in zip(values[f.name].tolist(), other.tolist())],
+                                dtype=object)
+                for salt_name, tname in f.swap_tokens:
+                    tokens[tname] = self._salted_token(pair, salt_text(salt_name), tname)
             if f.date_levels:
                 codes, uniq = factors(f.name)
                 for _, names in f.level_tokens:
