@@ -27,6 +27,7 @@ from nislink.encode.frame import EncodedFrame
 from nislink.model import FellegiSunter, FieldComparison, comparisons_for
 from nislink.resolve import cluster, cluster_sources
 from nislink.resolve import one_to_one as _assign
+from nislink.schema import SALT_JOIN
 
 __all__ = [
     "IncompatibleEncodings",
@@ -268,16 +269,35 @@ def _blocking_plan(
               for f, _ in vs if f in shared]
     # swap tokens (forename and surname as an unordered pair, salted alike): the same
     salted += sorted({w for c in _swaps_of(a, bb) for w in c if w in shared})
-    # the salts' tags: records that share a salt (nearly the same date of birth, or the
-    # same postcode and part of the date) are compared even when both names differ
+    # the tags of compound salts (the same postcode and part of the date: a household's
+    # worth of records at most): records sharing one are compared even when both names
+    # differ. Date-only salts are left out: their classes grow with the file (about 120
+    # records a side at a million people) and would swamp the candidates.
     salted += [t for t in dict.fromkeys(t for vs in views.values() for _, t in vs)
-               if t in shared]
+               if t in shared and SALT_JOIN in t]
     # identifier tokens (no filter): a shared value is strong evidence on its own
     ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
                    and t not in view_tokens)
     fielded = [f for f in a.fields if f in shared and not (f in view_tokens and f not in views)]
     combos = [(x, y) for i, x in enumerate(fielded) for y in fielded[i + 1:]]
     return keys + ident + salted, combos, fielded
+
+
+DATE_TAG_CAP = 40
+"""Block size (records a side) up to which a date-only salt's tag (``~dob_yearpair0``:
+nearly the same date of birth) is a blocking key; its classes grow with the file (about
+6 records a side at 50,000 people, 120 at a million), so in large files it drops out
+instead of swamping the candidates."""
+
+
+def _date_salt_tags(a: EncodedFrame, b: EncodedFrame | None) -> list[str]:
+    """Tags of the salted names' date-only salts that both frames hold."""
+    from nislink.model import _views_of
+
+    bb = a if b is None else b
+    shared = set(a.tokens) & set(bb.tokens)
+    return [t for t in dict.fromkeys(t for vs in _views_of(a, bb).values() for _, t in vs)
+            if t in shared and SALT_JOIN not in t]
 
 
 def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any]:
@@ -298,6 +318,9 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     rules: list[Any] = []
     if names:
         rules.append(block.TokenBlocking(names, max_block_size=DEFAULT_BLOCK_CAP))
+    dated = _date_salt_tags(a, b)
+    if dated:
+        rules.append(block.TokenBlocking(dated, max_block_size=DATE_TAG_CAP))
     bb = a if b is None else b
     if not rules and a.clk is not None and bb.clk is not None:
         rules.append(block.LSHBlocking(threshold=0.8, completeness=0.99))
