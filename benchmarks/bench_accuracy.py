@@ -512,10 +512,9 @@ def standardise(df: pd.DataFrame, family: str) -> pd.DataFrame:
         fn = _STD.get(c, _std_text)
         if family == "febrl" and c == "postcode":
             fn = _std_text
-        col = df[c].astype(object).where(df[c].notna(), None)
-        uniq = pd.unique(col.to_numpy(object))
-        table = {u: fn(u) for u in uniq if u is not None}
-        out[c] = [None if v is None else table[v] for v in col.to_numpy(object)]
+        col = [None if pd.isna(v) else v for v in df[c].tolist()]  # NaN, NA, None alike
+        table = {u: fn(u) for u in dict.fromkeys(col) if u is not None}
+        out[c] = [None if v is None else table[v] for v in col]
     res = pd.DataFrame(out, index=df.index.astype(str))
     res.index.name = "unique_id"
     return res
@@ -531,7 +530,7 @@ def _nislink_schema(family: str) -> Schema:
         return Schema.uk_default()
     from bench_febrl import febrl_schema  # noqa: PLC0415
 
-    return febrl_schema(with_ssn=False).with_name_hardening()
+    return febrl_schema(with_ssn=False).with_name_hardening().with_date_levels()
 
 
 def run_nislink(ds: Dataset) -> dict[str, Any]:

@@ -79,8 +79,6 @@ def test_standardise() -> None:
 def test_nislink_and_splink_end_to_end(tmp_path: Path) -> None:
     """``--quick`` on a 500-entity FEBRL4 subset and on an external pair of CSV files (a
     small synthetic LA x MoJ), nislink and Splink, scored and written as JSON."""
-    pytest.importorskip("splink")
-    pytest.importorskip("recordlinkage")
     ds = ba.load_synth("moj", 2000, 7)
     a = ds.a.reset_index().rename(columns={"rid": "ID", "forename": "First", "dob": "Born"})
     b = ds.b.reset_index().rename(columns={"rid": "ref", "surname": "Family"})
