@@ -459,8 +459,14 @@ def encode(
     destroy_by: str | _dt.date | None = None,
     today: _dt.date | None = None,
     dayfirst: bool = True,
+    allow_absent: bool | None = None,
 ) -> SparkEncoded:
     """Encode a Spark DataFrame of raw records, as :meth:`nislink.Encoder.encode` does.
+
+    Columns are resolved as there: by default (``allow_absent=None``) the core fields
+    (forename, surname, date of birth) must have a column and any other field whose
+    column is absent (a DWP extract without UPNs) is encoded as missing; ``True`` lets
+    any field be absent, ``False`` none.
 
     ``id_column`` (required) names the unique record-id column; duplicated ids are an
     error (checked over the whole DataFrame). ``today`` (default: today on the driver)
@@ -487,16 +493,21 @@ def encode(
         if bad:
             raise ValueError(f"columns: {bad[0]!r} is not a field of the schema")
         need = list(dict.fromkeys(cols.get(f.name, f.column) for f in schema.fields))
-    missing = [c for c in [id_column, *need] if c not in df.columns]
-    if missing:
-        raise ValueError(f"column {missing[0]!r} is not in the data "
+    if id_column not in df.columns:
+        raise ValueError(f"column {id_column!r} is not in the data "
                          f"(columns: {', '.join(df.columns)})")
-    # layout and metadata from a zero-row encoding on the driver
+    absent = [c for c in need if c not in df.columns]
+    if absent and schema.kind == "clkhash":
+        raise ValueError(f"column {absent[0]!r} is not in the data "
+                         f"(columns: {', '.join(df.columns)})")
+    # layout and metadata from a zero-row encoding on the driver; it also applies the
+    # local encoder's rule for absent columns (a required one is an error, naming it)
     proto_enc = Encoder(schema, drv_secret, dayfirst=dayfirst, today=today, workers=1)
+    proto_enc.warn = False
     proto = proto_enc.encode(pd.DataFrame({c: pd.Series([], dtype=object)
-                                           for c in [id_column, *need]}),
+                                           for c in [id_column, *need] if c not in absent}),
                              columns=cols or None, id_column=id_column, party=party,
-                             destroy_by=destroy_by)
+                             destroy_by=destroy_by, allow_absent=allow_absent)
     fields_nbits = {f: bm.nbits for f, bm in proto.fields.items()}
     has_clk = proto.clk is not None
     tokens = list(proto.tokens)
@@ -510,6 +521,7 @@ def encode(
 
     def _encode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         enc = Encoder(schema, key.open(), dayfirst=dayfirst, today=today, workers=1)
+        enc.warn = False  # executors' warnings never reach the user
         for pdf in batches:
             rows = pdf[ROW].to_numpy(dtype=np.int64)
             data = pdf.drop(columns=[ROW])
@@ -532,7 +544,9 @@ def encode(
                 yield bad[names]
             yield good[names]
 
-    src = df.select(*[F.col(c) for c in dict.fromkeys([id_column, *need])]) \
+    # an absent optional column is encoded as missing, as the local encoder does
+    src = df.select(*[F.col(c) if c in df.columns else F.lit(None).cast("string").alias(c)
+                      for c in dict.fromkeys([id_column, *need])]) \
         .withColumn(ROW, F.monotonically_increasing_id())
     allrows = src.mapInPandas(_encode_batches, schema=out_schema) \
         .persist(StorageLevel.MEMORY_AND_DISK)

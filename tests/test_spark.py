@@ -127,6 +127,22 @@ def test_duplicate_ids_and_bad_secret(spark, data) -> None:  # type: ignore[no-u
         ns.encode(dup, Schema.uk_default(), SECRET, id_column="nope")
 
 
+def test_absent_optional_column_as_locally(spark, data) -> None:  # type: ignore[no-untyped-def]
+    """A DWP extract with no UPN column encodes on Spark as it does locally (UPN missing);
+    a file without a core field is refused, naming it."""
+    _, dwp, _, eb = data
+    no_upn = dwp.drop(columns=["upn"]).iloc[:300]
+    se = ns.encode(spark.createDataFrame(no_upn), Schema.uk_default(), SECRET,
+                   id_column="dwp_id", today=TODAY)
+    local = Encoder(Schema.uk_default(), SECRET, today=TODAY).encode(no_upn,
+                                                                     id_column="dwp_id")
+    _same_frames(local, se.to_local())
+    assert (local.tokens["upn"] == 0).all()
+    with pytest.raises(ValueError, match="forename"):
+        ns.encode(spark.createDataFrame(no_upn.drop(columns=["forename"])),
+                  Schema.uk_default(), SECRET, id_column="dwp_id", today=TODAY)
+
+
 def test_candidates_equal_local(data, on_spark) -> None:  # type: ignore[no-untyped-def]
     _, _, ea, eb = data
     sa, sb = on_spark
