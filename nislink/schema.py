@@ -35,6 +35,7 @@ __all__ = [
     "SWAP_SEP",
     "field_swaps",
     "DATE_LEVELS",
+    "POSTCODE_LEVELS",
     "field_date_levels",
     "salt_tag",
     "field_views",
@@ -124,6 +125,16 @@ for 03/11/1980 and 11/03/1980); ``d0`` .. ``d7`` are the date as ``DDMMYYYY`` wi
 ``i`` blanked (two dates that differ in one digit share one); ``ym`` the year and month;
 ``dm0`` / ``dm1`` the day and month with ``year // 2`` / ``(year + 1) // 2`` (dates with the
 same day and month a year apart share one); ``y`` the year."""
+
+POSTCODE_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("same sector", ("sector",)),
+    ("same district", ("district",)),
+    ("same area", ("area",)),
+)
+"""The near-miss levels of a postcode field with ``postcode_levels`` (below *exact*, above
+*else*), highest first, like Splink's ``PostcodeComparison``: the same sector (``LS6 2``),
+district (``LS6``) or area (``LS``); a move within a town, or a typo in the inward code,
+keeps some agreement."""
 
 # Per-kind defaults: token types, filter length, bits per token, CLK membership.
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -334,6 +345,10 @@ class FieldSpec:
     """``dob`` kind: the first plausible date (ISO ``YYYY-MM-DD``); earlier dates are
     rejected as out of range. ``None``: 1900-01-01, the study's default. Set it for
     historical records."""
+    postcode_levels: bool = False
+    """``postcode`` kind: emit the keyed sector, district and area tokens of
+    :data:`POSTCODE_LEVELS` (``<name>:sector``, ...), so that postcodes are compared by
+    level (exact, same sector, district, area) rather than by Dice."""
     date_levels: bool = False
     """``dob`` kind: emit the keyed near-miss tokens of :data:`DATE_LEVELS`
     (``<name>:swap``, ...), so that the linkage unit can compare dates by level (exact,
@@ -404,7 +419,8 @@ class FieldSpec:
             or self.bits_per_field < 1
         ):
             raise SchemaError(f"{path}.bits_per_field: expected an integer >= 1")
-        for name in ("padding", "positional", "clk", "exact_token", "date_levels", "uk_names"):
+        for name in ("padding", "positional", "clk", "exact_token", "date_levels", "uk_names",
+                     "postcode_levels"):
             if not isinstance(getattr(self, name), bool):
                 raise SchemaError(f"{path}.{name}: expected true or false")
         if self.missing not in ("empty", "reject"):
@@ -421,6 +437,8 @@ class FieldSpec:
             raise SchemaError(f"{path}.uk_names: only for kinds 'forename' and 'surname'")
         if self.date_levels and self.kind != "dob":
             raise SchemaError(f"{path}.date_levels: only for kind 'dob'")
+        if self.postcode_levels and self.kind != "postcode":
+            raise SchemaError(f"{path}.postcode_levels: only for kind 'postcode'")
         if self.earliest is not None:
             if self.kind != "dob":
                 raise SchemaError(f"{path}.earliest: only for kind 'dob'")
@@ -455,6 +473,7 @@ class FieldSpec:
             "hardening": self.hardening.to_dict(),
             # only when set, so that schemas without it keep their fingerprints
             **({"date_levels": True} if self.date_levels else {}),
+            **({"postcode_levels": True} if self.postcode_levels else {}),
             **({"earliest": self.earliest} if self.earliest is not None else {}),
             **({"swap_with": self.swap_with} if self.swap_with is not None else {}),
             **({"uk_names": True} if self.uk_names else {}),
@@ -474,12 +493,12 @@ class FieldSpec:
 
     @property
     def level_tokens(self) -> list[tuple[str, list[str]]]:
-        """``(label, [token name, ...])`` of each near-miss level (``date_levels``), highest
+        """``(label, [token name, ...])`` of each near-miss level (``date_levels``,
+        ``postcode_levels``), highest
         first; empty otherwise."""
-        if not self.date_levels:
-            return []
-        return [(label, [f"{self.name}{LEVEL_SEP}{t}" for t in toks])
-                for label, toks in DATE_LEVELS]
+        table = (DATE_LEVELS if self.kind == "dob" and self.date_levels else
+                 POSTCODE_LEVELS if self.kind == "postcode" and self.postcode_levels else ())
+        return [(label, [f"{self.name}{LEVEL_SEP}{t}" for t in toks]) for label, toks in table]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: str = "field") -> "FieldSpec":
@@ -821,7 +840,7 @@ class Schema:
             FieldSpec("surname", "surname", clk=False, uk_names=True),
             FieldSpec("dob", "dob", clk=False, date_levels=True),
             FieldSpec("sex", "sex"),
-            FieldSpec("postcode", "postcode", clk=False),
+            FieldSpec("postcode", "postcode", clk=False, postcode_levels=True),
             FieldSpec("nino", "nino"),
             FieldSpec("upn", "upn"),
         ]
@@ -846,6 +865,7 @@ class Schema:
         s = cls.uk_default()
         for f in s.fields:
             f.date_levels = False
+            f.postcode_levels = False
             f.uk_names = False
             if f.kind in ("forename", "surname"):
                 f.hardening = Hardening()
@@ -858,14 +878,18 @@ class Schema:
         s.validate()
         return s
 
-    def with_date_levels(self) -> "Schema":
-        """A copy in which every date-of-birth field emits the near-miss level tokens
-        (``date_levels``, :data:`DATE_LEVELS`), as :meth:`uk_default` does, so that dates
-        are compared by level (exact, transposed, one digit, ...) rather than by Dice."""
+    def with_near_miss_levels(self) -> "Schema":
+        """A copy in which every date-of-birth field and every postcode field emit their
+        near-miss level tokens (``date_levels``, :data:`DATE_LEVELS`; ``postcode_levels``,
+        :data:`POSTCODE_LEVELS`), as :meth:`uk_default` does, so that they are compared by
+        level (exact, transposed, one digit, ...; exact, same sector, ...) rather than by
+        Dice."""
         out = copy.deepcopy(self)
         for f in out.fields:
             if f.kind == "dob":
                 f.date_levels = True
+            if f.kind == "postcode":
+                f.postcode_levels = True
         out.validate()
         return out
 
@@ -1043,9 +1067,10 @@ def field_fallbacks(schema: dict[str, Any] | Schema | None) -> dict[str, list[tu
 
 def field_date_levels(schema: dict[str, Any] | Schema | str | None
                       ) -> dict[str, list[tuple[str, list[str]]]]:
-    """``{field: [(label, [token name, ...]), ...]}`` of every date field with
-    ``date_levels``, from a schema, its dict or its JSON (as held in an encoded file's
-    meta); the levels are those of :data:`DATE_LEVELS`, highest first."""
+    """``{field: [(label, [token name, ...]), ...]}`` of every field with near-miss level
+    tokens (a date with ``date_levels``, :data:`DATE_LEVELS`; a postcode with
+    ``postcode_levels``, :data:`POSTCODE_LEVELS`), highest level first, from a schema, its
+    dict or its JSON (as held in an encoded file's meta)."""
     if schema is None:
         return {}
     d = schema.to_dict() if isinstance(schema, Schema) else schema
@@ -1053,9 +1078,11 @@ def field_date_levels(schema: dict[str, Any] | Schema | str | None
         d = json.loads(d)
     out: dict[str, list[tuple[str, list[str]]]] = {}
     for f in (d or {}).get("fields") or []:
-        if f.get("date_levels"):
+        table = (DATE_LEVELS if f.get("date_levels") else
+                 POSTCODE_LEVELS if f.get("postcode_levels") else ())
+        if table:
             out[f["name"]] = [(label, [f"{f['name']}{LEVEL_SEP}{t}" for t in toks])
-                              for label, toks in DATE_LEVELS]
+                              for label, toks in table]
     return out
 
 

@@ -608,14 +608,19 @@ class Encoder:
                                 dtype=object)
                 for salt_name, tname in f.swap_tokens:
                     tokens[tname] = self._salted_token(pair, salt_text(salt_name), tname)
-            if f.date_levels:
+            if f.level_tokens:  # near-miss level tokens of a date or a postcode
                 codes, uniq = factors(f.name)
                 for _, names in f.level_tokens:
                     for tname in names:
                         lt = tname.split(LEVEL_SEP, 1)[1]
-                        texts = date_level_values(uniq, lt)
-                        h = keyed_uint64([t.encode("utf-8") for t in texts.tolist()],
-                                         self._key("datelevel", tname))
+                        texts = (date_level_values(uniq, lt) if f.kind == "dob"
+                                 else component_values(f.kind, lt, uniq)).tolist()
+                        ok = np.array([bool(t) for t in texts], dtype=bool)
+                        h = np.zeros(len(texts), dtype=np.uint64)
+                        if ok.any():
+                            h[ok] = keyed_uint64([t.encode("utf-8") for t, k in
+                                                  zip(texts, ok) if k],
+                                                 self._key("datelevel", tname))
                         tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
             stext = salt_text(salt_name)
