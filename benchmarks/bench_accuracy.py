@@ -530,7 +530,7 @@ def _nislink_schema(family: str) -> Schema:
         return Schema.uk_default()
     from bench_febrl import febrl_schema  # noqa: PLC0415
 
-    return febrl_schema(with_ssn=False).with_name_hardening().with_date_levels()
+    return febrl_schema(with_ssn=False).with_name_hardening().with_near_miss_levels()
 
 
 def run_nislink(ds: Dataset) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def febrl_schema(with_ssn: bool = True) -> Schema:
 
 #: Encode with the default name hardening (``Schema.with_name_hardening()``: names salted
 #: with near-miss views of the date of birth, 120 bits per name, no CLK) and near-miss
-#: date levels (``with_date_levels()``), as ``Schema.uk_default()`` does;
+#: date levels (``with_near_miss_levels()``), as ``Schema.uk_default()`` does;
 #: ``--unhardened`` sets it to False for comparison.
 HARDENED = True
 
@@ -77,7 +77,7 @@ def encode(df: pd.DataFrame, with_ssn: bool) -> EncodedFrame:
     """Encode a FEBRL frame (index = rec_id)."""
     schema = febrl_schema(with_ssn)
     if HARDENED:
-        schema = schema.with_name_hardening().with_date_levels()
+        schema = schema.with_name_hardening().with_near_miss_levels()
     return Encoder(schema, BENCH_SECRET).encode(df)
 
 
