@@ -924,35 +924,32 @@ def analyse_errors(ds: Dataset, result: dict[str, Any], sample: int = 8) -> dict
 
 def _print_analysis(name: str, linker: str, a: dict[str, Any]) -> None:
     print(f"\n#### {name}: {linker} errors against the synthetic truth")
+    def counts(d: dict[str, int]) -> None:
+        for k, v in d.items():
+            print(f"  {v:>6}  {k}")
+
     print(f"\nfalse links: {a['false_positives']}")
-    for k, v in a["fp_relation"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fp_relation"])
     print("  by relation and field agreement (top 15):")
-    for k, v in a["fp_relation_and_fields"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fp_relation_and_fields"])
     print(f"\nmissed links: {a['false_negatives']}")
-    for k, v in a["fn_where_lost"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fn_where_lost"])
     print("  recorded errors on the two records (a pair counts once per kind):")
-    for k, v in a["fn_recorded_errors (excluding duplicates lost to one-to-one)"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fn_recorded_errors (excluding duplicates lost to one-to-one)"])
     print("  fields with a recorded error (a pair counts once per field; duplicates lost to "
           "one-to-one left out):")
-    for k, v in a["fn_fields_with_an_error"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fn_fields_with_an_error"])
     if a["fn_scored_median_score"] is not None:
         print(f"  median score of the missed pairs that were scored: "
               f"{a['fn_scored_median_score']:.2f}")
     print("  error combinations (unrecorded identifiers left out; top 12):")
-    for k, v in a["fn_error_combinations"].items():
-        print(f"  {v:>6}  {k}")
+    counts(a["fn_error_combinations"])
     if "found_by_other_missed_here" in a:
         h = a["found_by_other_missed_here"]
         print(f"\n  true pairs the other linker returned and {linker} missed: {h['count']} "
               f"({h['other_duplicate_linked_instead']} where {linker} linked the same person's "
               f"other record instead; {h['lost']} lost, by recorded errors:)")
-        for k, v in h["by_errors"].items():
-            print(f"  {v:>6}  {k}")
+        counts(h["by_errors"])
 
 
 # =========================================================================== main

@@ -482,17 +482,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
                         "future date")
     columns = _encode_columns(args.columns)
     schema = _schema(args.schema)
-    if args.earliest_dob is not None:
-        try:
-            dt.date.fromisoformat(args.earliest_dob)
-        except ValueError:
-            raise UserError(f"--earliest-dob {args.earliest_dob!r} is not a date YYYY-MM-DD") \
-                from None
+    earliest = _date(args.earliest_dob, "--earliest-dob")
+    if earliest is not None:
         dobs = [f for f in schema.fields if f.kind == "dob"]
         if not dobs:
             raise UserError("--earliest-dob: the schema has no date-of-birth field")
         for f in dobs:
-            f.earliest = args.earliest_dob
+            f.earliest = earliest.isoformat()
         schema.validate()
     secret = _secret(args)
     try:

@@ -254,10 +254,6 @@ def _blocking_plan(
     )
     from nislink.schema import field_swaps
 
-    def _swaps_of(x: EncodedFrame, y: EncodedFrame) -> list[list[str]]:
-        sd = x.meta.get("schema") if isinstance(x.meta, dict) else None
-        return [list(sw.values()) for sw in field_swaps(sd).values()]
-
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
     keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
@@ -268,13 +264,13 @@ def _blocking_plan(
     salted = [f for vs in list(views.values()) + list(_fallbacks_of(a, bb).values())
               for f, _ in vs if f in shared]
     # swap tokens (forename and surname as an unordered pair, salted alike): the same
-    salted += sorted({w for c in _swaps_of(a, bb) for w in c if w in shared})
+    sd = a.meta.get("schema") if isinstance(a.meta, dict) else None
+    salted += sorted({w for sw in field_swaps(sd).values() for w in sw.values() if w in shared})
     # the tags of compound salts (the same postcode and part of the date: a household's
     # worth of records at most): records sharing one are compared even when both names
-    # differ. Date-only salts are left out: their classes grow with the file (about 120
-    # records a side at a million people) and would swamp the candidates.
-    salted += [t for t in dict.fromkeys(t for vs in views.values() for _, t in vs)
-               if t in shared and SALT_JOIN in t]
+    # differ. Date-only salts' tags get a rule of their own (default_blocking): their
+    # classes grow with the file (about 120 records a side at a million people).
+    salted += [t for t in _salt_tags(a, bb) if SALT_JOIN in t]
     # identifier tokens (no filter): a shared value is strong evidence on its own
     ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
                    and t not in view_tokens)
@@ -290,14 +286,14 @@ nearly the same date of birth) is a blocking key; its classes grow with the file
 instead of swamping the candidates."""
 
 
-def _date_salt_tags(a: EncodedFrame, b: EncodedFrame | None) -> list[str]:
-    """Tags of the salted names' date-only salts that both frames hold."""
+def _salt_tags(a: EncodedFrame, b: EncodedFrame) -> list[str]:
+    """The tag tokens of the salted names' views (primary and extra) that both frames
+    hold, in schema order."""
     from nislink.model import _views_of
 
-    bb = a if b is None else b
-    shared = set(a.tokens) & set(bb.tokens)
-    return [t for t in dict.fromkeys(t for vs in _views_of(a, bb).values() for _, t in vs)
-            if t in shared and SALT_JOIN not in t]
+    shared = set(a.tokens) & set(b.tokens)
+    return [t for t in dict.fromkeys(t for vs in _views_of(a, b).values() for _, t in vs)
+            if t in shared]
 
 
 def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any]:
@@ -318,7 +314,7 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     rules: list[Any] = []
     if names:
         rules.append(block.TokenBlocking(names, max_block_size=DEFAULT_BLOCK_CAP))
-    dated = _date_salt_tags(a, b)
+    dated = [t for t in _salt_tags(a, a if b is None else b) if SALT_JOIN not in t]
     if dated:
         rules.append(block.TokenBlocking(dated, max_block_size=DATE_TAG_CAP))
     bb = a if b is None else b

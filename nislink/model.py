@@ -190,6 +190,7 @@ class FieldComparison:
         todo = np.arange(len(ia))
         primary = self.views[0][1]
         no_primary = (_get_token(a, primary, "a")[ia] == 0) | (_get_token(b, primary, "b")[ib] == 0)
+        swaps = dict(self.swaps)
         for k, (fname, tag) in enumerate(self.views + self.fallback):
             if k == len(self.views):  # fallback views: only pairs lacking a primary salt
                 todo = todo[no_primary[todo]]
@@ -204,7 +205,7 @@ class FieldComparison:
             tok = fname if (self.token is not None and fname in a.tokens
                             and fname in b.tokens) else None
             out[sel] = self._levels_on(a, b, ia[sel], ib[sel], fname, tok)
-            swap = dict(self.swaps).get(tag)
+            swap = swaps.get(tag)
             if swap is not None:  # the two names the other way round, salted alike
                 wa = _get_token(a, swap, "a")[ia[sel]]
                 wb = _get_token(b, swap, "b")[ib[sel]]
