@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -279,6 +280,8 @@ def _blocking_plan(
     return keys + ident + salted, combos, fielded
 
 
+_DIGIT_TAG = re.compile(r"_blank\d$")
+
 DATE_TAG_CAP = 40
 """Block size (records a side) up to which a date-only salt's tag (``~dob_yearpair0``:
 nearly the same date of birth) is a blocking key; its classes grow with the file (about
@@ -314,7 +317,10 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     rules: list[Any] = []
     if names:
         rules.append(block.TokenBlocking(names, max_block_size=DEFAULT_BLOCK_CAP))
-    dated = [t for t in _salt_tags(a, a if b is None else b) if SALT_JOIN not in t]
+    # the one-digit views' tags (up to ten dates each) are not keys: their salted name
+    # tokens are (see _blocking_plan)
+    dated = [t for t in _salt_tags(a, a if b is None else b) if SALT_JOIN not in t
+             and not _DIGIT_TAG.search(t)]
     if dated:
         rules.append(block.TokenBlocking(dated, max_block_size=DATE_TAG_CAP))
     bb = a if b is None else b

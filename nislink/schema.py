@@ -82,7 +82,7 @@ COMPONENT_MODIFIERS: dict[str, tuple[str, ...]] = {
     "fullname": ("initial", "soundex", "nysiis", "metaphone"),
     "text": ("initial",),
     "dob": ("year", "month", "day", "day_month", "month_year", "dayset", "yearpair0",
-            "yearpair1"),
+            "yearpair1") + tuple(f"blank{i}" for i in range(8)),
     "postcode": ("area", "district", "sector"),
     "sex": (),
     "nino": (),
@@ -97,7 +97,14 @@ The date-of-birth modifiers made for salting near-miss views: ``dayset`` is the 
 month as an unordered pair (the same for 03/11 and 11/03); ``yearpair0`` is ``dayset``
 with the year halved (``year // 2``) and ``yearpair1`` with ``(year + 1) // 2``: two
 dates whose year differs by one share one of the two, and their day and month may be
-swapped."""
+swapped. ``blank<i>`` (``i`` from 0 to 7) is the date as ``DDMMYYYY`` with digit ``i``
+replaced by ``?``: two dates that differ in that one digit share it."""
+
+DIGIT_VIEWS: tuple[int, ...] = (0, 1, 2, 3, 6, 7)
+"""The digits whose ``blank<i>`` salts :meth:`Schema.with_name_hardening` adds as views: the
+day's two, the month's two and the year's last two. The year's first two are left out: a
+date whose century or millennium is mistyped falls outside the plausible range and is
+rejected at cleaning, so those views would never be shared."""
 
 SALT_JOIN = "&"
 """Joins several components into one salt (``"postcode&dob_year"``)."""
@@ -821,12 +828,14 @@ class Schema:
         * salted with a nearly unique key, so that no group of records larger than a few
           people shares one name encoding or one bit layout: the day and month (as an
           unordered pair) with the year halved (``dob_yearpair0``);
-        * encoded again under three more salts (*views*) so that a pair with a plausible
+        * encoded again under more salts (*views*) so that a pair with a plausible
           recording error still shares one salt and compares names: ``dob_yearpair1`` (the
           other halving: year off by one, day and month swapped), ``postcode&dob_year``
-          (any day or month error, same postcode) and ``postcode&dob_dayset`` (any year
-          error, same postcode). Every salt holds a date part: a salt of the address alone
-          would compare the names of a father and son of the same name;
+          (any day or month error, same postcode), ``postcode&dob_dayset`` (any year
+          error, same postcode) and six digit views ``dob_blank<i>`` (one digit of the
+          day, the month or the year's last two mistyped, at any address). Every salt
+          holds a date part: a salt of the address alone would compare the names of a
+          father and son of the same name;
         * about 120 bits set per name whatever its length (``bits_per_field``), so that a
           filter's popcount says nothing about the name's length.
 
@@ -895,7 +904,8 @@ class Schema:
 
     def with_name_hardening(self, dob: str | None = None, postcode: str | None = None,
                             drop_clk: bool = True,
-                            address: list[str] | None = None) -> "Schema":
+                            address: list[str] | None = None,
+                            digit_views: bool = True) -> "Schema":
         """A copy with the default name hardening (that of :meth:`uk_default`) on every
         name field (kinds forename, surname, fullname).
 
@@ -910,9 +920,12 @@ class Schema:
         recorded with an error or is missing and whose other address field changed (for
         example FEBRL's ``suburb`` beside its ``postcode``); each adds two views and a
         fallback per name, so more encodings per record (see ``docs/privacy.md`` before
-        adding fields of few distinct values). ``drop_clk`` removes the record-level
-        filter (its name bits could not follow the views, and its popcount gives away
-        lengths).
+        adding fields of few distinct values). ``digit_views`` adds the views
+        ``<dob>_blank<i>`` for ``i`` in :data:`DIGIT_VIEWS` (the date as ``DDMMYYYY`` with
+        digit ``i`` blanked: the names of a pair whose date of birth differs in one digit
+        of the day, the month or the last two of the year compare without a shared
+        address). ``drop_clk`` removes the record-level filter (its name bits could not
+        follow the views, and its popcount gives away lengths).
         """
         if self.kind != "nislink":
             raise SchemaError("with_name_hardening: only for nislink schemas")
@@ -947,6 +960,8 @@ class Schema:
         views = [f"{d.name}_yearpair1"]
         for a in addr:
             views += [f"{a.name}{SALT_JOIN}{d.name}_year", f"{a.name}{SALT_JOIN}{d.name}_dayset"]
+        if digit_views:
+            views += [f"{d.name}_blank{i}" for i in DIGIT_VIEWS]
         fore = out.first_of_kind("forename")
         sur = out.first_of_kind("surname")
         for f in out.fields:

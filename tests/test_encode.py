@@ -101,7 +101,8 @@ def encoded(data: pd.DataFrame) -> EncodedFrame:
 def test_output_layout(encoded: EncodedFrame, data: pd.DataFrame) -> None:
     assert len(encoded) == len(data)
     assert list(encoded.ids) == list(data["id"])
-    views = ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
+    views = ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"] + [
+        f"dob_blank{i}" for i in (0, 1, 2, 3, 6, 7)]
     assert set(encoded.fields) == {"forename", "surname", "dob", "postcode"} | {
         f"{n}~{v}" for n in ("forename", "surname") for v in views} | {
         "forename~postcode&surname_initial", "surname~postcode&forename_initial"}

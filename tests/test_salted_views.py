@@ -36,6 +36,8 @@ def pairs_frames():  # type: ignore[no-untyped-def]
         {"id": "day_pc", "dob": "04/11/1985"},                    # day off, same postcode
         {"id": "digit_pc", "dob": "03/11/1995"},                  # year digit, same postcode
         {"id": "day_moved", "dob": "04/11/1985", "postcode": "M1 1AA"},  # day off, moved
+        {"id": "year_moved", "dob": "03/11/1958", "postcode": "M1 1AA"},  # year digits, moved
+        {"id": "two_moved", "dob": "05/12/1985", "postcode": "M1 1AA"},  # 2 digits, moved
         {"id": "far", "dob": "17/02/1960", "postcode": "M1 1AA"},  # unrelated date and place
         {"id": "typo", "forename": "Olivai"},                     # name typo, same date
         {"id": "no_dob", "dob": ""},                              # no date, same address
@@ -51,14 +53,19 @@ def test_names_compare_under_the_first_shared_salt(pairs_frames) -> None:  # typ
     fc = comps["forename"]
     assert [f for f, _ in fc.views] == ["forename", "forename~dob_yearpair1",
                                         "forename~postcode&dob_year",
-                                        "forename~postcode&dob_dayset"]
+                                        "forename~postcode&dob_dayset"] + [
+        f"forename~dob_blank{i}" for i in (0, 1, 2, 3, 6, 7)]
     assert not fc.tf_adjust and "forename~dob_yearpair1" not in comps
     ib = np.arange(len(eb))
     lev = dict(zip(eb.ids, fc.levels(ea, eb, np.zeros(len(eb), dtype=np.int64), ib).tolist()))
     top = fc.n_levels - 1
-    for rid in ("same", "swap", "year", "day_pc", "digit_pc"):
+    for rid in ("same", "swap", "year", "day_pc", "digit_pc", "day_moved"):
         assert lev[rid] == top, rid  # the same name, compared under a shared salt
-    assert lev["day_moved"] == MISSING and lev["far"] == MISSING  # no shared salt: no evidence
+    # one digit of the date off and moved: shared under a digit view (04 and 03 share
+    # "0?111985"); two digits off (or a transposition of the year's last two), moved: no
+    # shared salt, no evidence
+    for rid in ("two_moved", "year_moved", "far"):
+        assert lev[rid] == MISSING, rid
     assert 0 <= lev["typo"] < top
     # the address-and-initial view serves only a pair that lacks a date of birth: a son of
     # the same name at the same address is not compared on names
@@ -194,7 +201,7 @@ def _febrl_schema():  # type: ignore[no-untyped-def]
 
 
 def test_every_address_field_is_a_salt() -> None:
-    s = _febrl_schema().with_name_hardening(address=["postcode", "suburb"])
+    s = _febrl_schema().with_name_hardening(address=["postcode", "suburb"], digit_views=False)
     h = s.field("given_name").hardening
     assert h.salt == "date_of_birth_yearpair0"
     assert h.views == ["date_of_birth_yearpair1", "postcode&date_of_birth_year",
@@ -241,3 +248,17 @@ def test_address_salts_compare_names_of_febrl_pairs_without_a_shared_date() -> N
             assert (lev == fc.n_levels - 1).all()  # the same forename, compared
         else:
             assert (lev == MISSING).all()  # no shared salt: missing
+
+
+def test_digit_views_block_on_salted_names_not_on_their_tags(pairs_frames) -> None:  # type: ignore[no-untyped-def]
+    from nislink.linkage import candidates, default_blocking
+
+    ea, eb = pairs_frames
+    rules = default_blocking(ea, eb)
+    keys = [list(r.tokens) for r in rules]
+    assert "forename~dob_blank1" in keys[0] and "surname~dob_blank6" in keys[0]
+    dated = keys[1]
+    assert "~dob_yearpair0" in dated and not any("blank" in t for t in dated)
+    ia, ib = candidates(ea, eb)
+    got = {eb.ids[j] for j in ib[ia == 0]}
+    assert "day_moved" in got  # one digit off, moved: found through a digit view's names

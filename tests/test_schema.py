@@ -31,7 +31,8 @@ def test_uk_default_fields_and_keys() -> None:
     h = s.field("forename").hardening
     assert h.salt == "dob_yearpair0" and not (h.mask or h.balance or h.permute)
     assert s.field("forename").bits_per_field == 120 and s.field("forename").length == 256
-    assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"]
+    assert h.views == ["dob_yearpair1", "postcode&dob_year", "postcode&dob_dayset"] + [
+        f"dob_blank{i}" for i in (0, 1, 2, 3, 6, 7)]
     assert h.fallback == ["postcode&surname_initial"]
     hs = s.field("surname").hardening
     assert hs.views == h.views and hs.fallback == ["postcode&forename_initial"]

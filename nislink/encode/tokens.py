@@ -131,6 +131,10 @@ def _component_cached(kind: str, modifier: str | None, value: str) -> str | None
         y, m, d = value[:4], value[5:7], value[8:10]
         if modifier in ("dayset", "yearpair0", "yearpair1"):
             return _near_date(y, m, d, modifier)
+        if modifier.startswith("blank"):  # DDMMYYYY with one digit blanked
+            i = int(modifier[5:])
+            digits = d + m + y
+            return digits[:i] + "?" + digits[i + 1:]
         return {"year": y, "month": m, "day": d, "day_month": f"{d}-{m}",
                 "month_year": f"{y}-{m}"}[modifier]
     if kind == "postcode":
