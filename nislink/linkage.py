@@ -270,8 +270,9 @@ def _blocking_plan(
     # the tags of compound salts (the same postcode and part of the date: a household's
     # worth of records at most): records sharing one are compared even when both names
     # differ. Date-only salts' tags get a rule of their own (default_blocking): their
-    # classes grow with the file (about 120 records a side at a million people).
-    salted += [t for t in _salt_tags(a, bb) if SALT_JOIN in t]
+    # classes grow with the file (about 120 records a side at a million people); the digit
+    # views' tags are no keys at all (_DIGIT_TAG).
+    salted += [t for t in _salt_tags(a, bb) if SALT_JOIN in t and not _DIGIT_TAG.search(t)]
     # identifier tokens (no filter): a shared value is strong evidence on its own
     ident = sorted(t for t in shared if t not in a.fields and t not in keys and t != "sex"
                    and t not in view_tokens)
@@ -280,7 +281,9 @@ def _blocking_plan(
     return keys + ident + salted, combos, fielded
 
 
-_DIGIT_TAG = re.compile(r"_blank\d$")
+_DIGIT_TAG = re.compile(r"_blank\d(&|$)")
+"""A digit view's tag (``~dob_blank3&surname_initial``): up to ten dates of birth, so not a
+blocking key (the view's salted name tokens are)."""
 
 DATE_TAG_CAP = 40
 """Block size (records a side) up to which a date-only salt's tag (``~dob_yearpair0``:
@@ -317,8 +320,6 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     rules: list[Any] = []
     if names:
         rules.append(block.TokenBlocking(names, max_block_size=DEFAULT_BLOCK_CAP))
-    # the one-digit views' tags (up to ten dates each) are not keys: their salted name
-    # tokens are (see _blocking_plan)
     dated = [t for t in _salt_tags(a, a if b is None else b) if SALT_JOIN not in t
              and not _DIGIT_TAG.search(t)]
     if dated:

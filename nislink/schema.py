@@ -832,8 +832,9 @@ class Schema:
           recording error still shares one salt and compares names: ``dob_yearpair1`` (the
           other halving: year off by one, day and month swapped), ``postcode&dob_year``
           (any day or month error, same postcode), ``postcode&dob_dayset`` (any year
-          error, same postcode) and six digit views ``dob_blank<i>`` (one digit of the
-          day, the month or the year's last two mistyped, at any address). Every salt
+          error, same postcode) and six digit views ``dob_blank<i>&<other name>_initial``
+          (one digit of the day, the month or the year's last two mistyped, at any
+          address, the other name's initial the same). Every salt
           holds a date part: a salt of the address alone would compare the names of a
           father and son of the same name;
         * about 120 bits set per name whatever its length (``bits_per_field``), so that a
@@ -920,11 +921,14 @@ class Schema:
         recorded with an error or is missing and whose other address field changed (for
         example FEBRL's ``suburb`` beside its ``postcode``); each adds two views and a
         fallback per name, so more encodings per record (see ``docs/privacy.md`` before
-        adding fields of few distinct values). ``digit_views`` adds the views
-        ``<dob>_blank<i>`` for ``i`` in :data:`DIGIT_VIEWS` (the date as ``DDMMYYYY`` with
-        digit ``i`` blanked: the names of a pair whose date of birth differs in one digit
+        adding fields of few distinct values). ``digit_views`` adds to the forename and
+        surname the views ``<dob>_blank<i>&<other name>_initial`` for ``i`` in
+        :data:`DIGIT_VIEWS` (the date as ``DDMMYYYY`` with digit ``i`` blanked, and the
+        other name's initial: the names of a pair whose date of birth differs in one digit
         of the day, the month or the last two of the year compare without a shared
-        address). ``drop_clk`` removes the record-level filter (its name bits could not
+        address; the initial keeps each class to a few records, where the blanked date
+        alone would gather twenty or more and let the salt-class attack align names in
+        them). ``drop_clk`` removes the record-level filter (its name bits could not
         follow the views, and its popcount gives away lengths).
         """
         if self.kind != "nislink":
@@ -960,8 +964,6 @@ class Schema:
         views = [f"{d.name}_yearpair1"]
         for a in addr:
             views += [f"{a.name}{SALT_JOIN}{d.name}_year", f"{a.name}{SALT_JOIN}{d.name}_dayset"]
-        if digit_views:
-            views += [f"{d.name}_blank{i}" for i in DIGIT_VIEWS]
         fore = out.first_of_kind("forename")
         sur = out.first_of_kind("surname")
         for f in out.fields:
@@ -970,8 +972,14 @@ class Schema:
                 other = sur if f.kind == "forename" else fore if f.kind == "surname" else None
                 fallback = ([f"{a.name}{SALT_JOIN}{other.name}_initial" for a in addr]
                             if other is not None and other.name != f.name else [])
-                f.hardening = Hardening(salt=f"{d.name}_yearpair0", views=list(views),
-                                        fallback=fallback)
+                # one digit of the date off, at any address: the date with that digit
+                # blanked and the other name's initial (up to ten dates, a few records)
+                digits = ([f"{d.name}_blank{i}{SALT_JOIN}{other.name}_initial"
+                           for i in DIGIT_VIEWS]
+                          if digit_views and other is not None and other.name != f.name
+                          else [])
+                f.hardening = Hardening(salt=f"{d.name}_yearpair0",
+                                        views=list(views) + digits, fallback=fallback)
                 if f is fore and sur is not None and sur.has_filter:
                     f.swap_with = sur.name  # forename and surname the other way round
                 # every name sets about the same number of bits whatever its length: the

@@ -54,7 +54,7 @@ def test_names_compare_under_the_first_shared_salt(pairs_frames) -> None:  # typ
     assert [f for f, _ in fc.views] == ["forename", "forename~dob_yearpair1",
                                         "forename~postcode&dob_year",
                                         "forename~postcode&dob_dayset"] + [
-        f"forename~dob_blank{i}" for i in (0, 1, 2, 3, 6, 7)]
+        f"forename~dob_blank{i}&surname_initial" for i in (0, 1, 2, 3, 6, 7)]
     assert not fc.tf_adjust and "forename~dob_yearpair1" not in comps
     ib = np.arange(len(eb))
     lev = dict(zip(eb.ids, fc.levels(ea, eb, np.zeros(len(eb), dtype=np.int64), ib).tolist()))
@@ -256,7 +256,9 @@ def test_digit_views_block_on_salted_names_not_on_their_tags(pairs_frames) -> No
     ea, eb = pairs_frames
     rules = default_blocking(ea, eb)
     keys = [list(r.tokens) for r in rules]
-    assert "forename~dob_blank1" in keys[0] and "surname~dob_blank6" in keys[0]
+    assert "forename~dob_blank1&surname_initial" in keys[0]
+    assert "surname~dob_blank6&forename_initial" in keys[0]
+    assert not any(t.startswith("~dob_blank") for t in keys[0])  # tags: no keys
     dated = keys[1]
     assert "~dob_yearpair0" in dated and not any("blank" in t for t in dated)
     ia, ib = candidates(ea, eb)
