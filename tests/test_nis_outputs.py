@@ -334,3 +334,38 @@ def test_regression_with_statsmodels(la: pd.DataFrame) -> None:
     res = check_regression(fitted)
     assert res.dof == int(fitted.df_resid) == 13 - np.linalg.matrix_rank(x.to_numpy())
     assert res.status == "fail"
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+def test_check_output_command(la: pd.DataFrame, tmp_path, capsys) -> None:  # type: ignore
+    from nislink.cli import main
+
+    data = tmp_path / "research.csv"
+    la[["intervention_status", "family_size", "worklessness", "health", "income"]].to_csv(
+        data, index=False)
+    assert main(["check-output", str(data), "--index", "worklessness", "--columns",
+                 "health"]) == 0
+    assert "count by worklessness x health: PASS" in capsys.readouterr().out
+    out = tmp_path / "table.csv"
+    assert main(["check-output", str(data), "--index", "intervention_status", "--columns",
+                 "family_size", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "fails the checks and was not written" in err and not out.exists()
+    assert main(["check-output", str(data), "--index", "intervention_status", "--columns",
+                 "family_size", "--suppress", "-o", str(out)]) == 1
+    written = pd.read_csv(out)
+    # family sizes read back from CSV text are numbers: 2..7 in order, not "10" before "2"
+    assert list(written.columns) == ["intervention_status"] + [str(k) for k in range(2, 8)]
+    expected = check_table(la, "intervention_status", "family_size", suppress=True).table
+    assert written.set_index("intervention_status").isna().to_numpy().tolist() == \
+        expected.isna().to_numpy().tolist()
+    assert main(["check-output", str(data), "--index", "intervention_status", "--columns",
+                 "family_size", "--values", "income", "--aggfunc", "mean"]) == 1
+    assert "mean of income by intervention_status x family_size: FAIL" in \
+        capsys.readouterr().out
+    assert main(["check-output", str(data), "--index", "status"]) == 2
+    assert "no column 'status' in the data" in capsys.readouterr().err
+    assert main(["check-output", str(tmp_path / "none.csv"), "--index", "a"]) == 2
+    assert "input file not found" in capsys.readouterr().err
