@@ -231,3 +231,6 @@ def test_bad_arguments_are_named(research: pd.DataFrame) -> None:
         k_anonymity(research, QIS, unit="members")
     with pytest.raises(OutputCheckError, match="k_min must be"):
         k_anonymity(research, QIS, k_min=0)
+    # a hierarchy that does not fit its column is refused even when k is already met
+    with pytest.raises(OutputCheckError, match=r"column 'area': row .* is not a date"):
+        anonymise(research, {"area": Hierarchy.dates()}, k_min=2)

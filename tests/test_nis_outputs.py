@@ -97,6 +97,14 @@ def test_zero_cells_and_unused_categories() -> None:
     assert _flagged(res2, "threshold") == _flagged(res, "zero")   # 0 < 10 all the same
 
 
+def test_dates_as_keys_are_named_as_dates(la: pd.DataFrame) -> None:
+    month = pd.to_datetime(la["assessment_date"]).dt.to_period("M").dt.to_timestamp()
+    res = check_table(la.assign(month=month), "month")
+    assert res.status == "fail"
+    first = res.reasons[0]
+    assert "(month=20" in first and "00:00:00" not in first
+
+
 def test_missing_key_is_a_category() -> None:
     df = pd.DataFrame({"area": ["N"] * 12 + [None] * 3, "v": range(15)})
     res = check_table(df, "area")

@@ -409,6 +409,9 @@ def anonymise(
         key, sizes = _classes(frame.assign(**({unit: data[unit]} if unit else {})), qis, unit)
         return int((sizes < k_min)[key].sum())
 
+    for col in qis:      # a hierarchy that does not fit its column fails now, not later
+        if hierarchies[col] is not None:
+            generalised(col, 1)
     risk = at_risk(current)
     while risk > limit:
         best: tuple[int, int, int, str] | None = None

@@ -502,8 +502,10 @@ def _label(row: Any, col: Any, check: pd.DataFrame) -> str:
 
 
 def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NaT:
         return "missing"
+    if isinstance(x, pd.Timestamp) and x == x.normalize():
+        return x.date().isoformat()
     return str(x)
 
 
