@@ -678,6 +678,35 @@ def cmd_privacy_report(args: argparse.Namespace) -> int:
                                            campaign_rows=args.campaign_rows))
 
 
+def cmd_check_output(args: argparse.Namespace) -> int:
+    """``nislink check-output``: disclosure checks of a table before it leaves (0: pass)."""
+    from nislink.nis.outputs import OutputCheckError, check_table
+
+    _check_paths([("input file", args.input)], [("the output", args.output)])
+    df = _read_table(args.input)
+    names = [c.strip() for spec in (args.index, args.columns or "") for c in spec.split(",")]
+    for col in [c for c in names if c in df.columns]:     # CSV text: numbers sort as numbers
+        as_number = pd.to_numeric(df[col], errors="coerce")
+        if as_number.notna().sum() == df[col].notna().sum():
+            df[col] = as_number
+    index = [c.strip() for c in args.index.split(",") if c.strip()]
+    columns = [c.strip() for c in (args.columns or "").split(",") if c.strip()] or None
+    try:
+        res = check_table(df, index, columns, values=args.values, aggfunc=args.aggfunc,
+                          suppress=args.suppress)
+    except OutputCheckError as exc:
+        raise UserError(f"{args.input}: {exc}") from None
+    print(res)
+    print(res.table.to_string())
+    if args.output:
+        if res.status == "fail":
+            raise UserError("the table fails the checks and was not written: use --suppress "
+                            "or coarser groups")
+        _write_table(res.table.reset_index(), args.output)
+        print(f"wrote {args.output}")
+    return 0 if res.status == "pass" else 1
+
+
 # --------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors that never quote a key."""
@@ -794,6 +823,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="records the re-identification campaign attacks at most (a sample; "
                    "0: do not run it)")
     p.set_defaults(func=cmd_privacy_report)
+
+    p = sub.add_parser("check-output", help="disclosure checks of a table before it leaves "
+                       "the research environment (ACRO's rules)")
+    p.add_argument("input", help="CSV/Parquet microdata (e.g. the research dataset)")
+    p.add_argument("--index", required=True, help="row grouping column(s), comma-separated")
+    p.add_argument("--columns", help="column grouping column(s), comma-separated")
+    p.add_argument("--values", help="the numeric column a statistic is taken of")
+    p.add_argument("--aggfunc", default="count", choices=["count", "sum", "mean", "median",
+                                                          "std"], help="the statistic")
+    p.add_argument("--suppress", action="store_true", help="mask every cell that is not ok")
+    p.add_argument("-o", "--output", help="write the table (refused while it fails)")
+    p.set_defaults(func=cmd_check_output)
 
     p = sub.add_parser("synth", help="generate a synthetic study (LA + DWP, MoJ, DfE extracts)")
     p.add_argument("--people", type=int, default=10000, help="population size")

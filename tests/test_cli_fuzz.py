@@ -106,7 +106,8 @@ def _value(data: st.DataObject, pool: Path, kind: str) -> str:
 
 # the commands that read user files are drawn more often than the generators
 WEIGHTED = ["encode", "encode", "link", "link", "dedupe", "clean", "clean", "evaluate",
-            "privacy-report", "withdraw", "purge", "secret", "synth", "demo"]
+            "privacy-report", "withdraw", "purge", "secret", "synth", "demo",
+            "check-output", "check-output"]
 OUTPUT_DESTS = {"output", "rejects", "save_model", "out"}
 
 
