@@ -65,7 +65,8 @@ _EXPORTS: dict[str, str] = {
     "link_many": "nislink.linkage",
     "LinkResult": "nislink.linkage",
     "DedupeResult": "nislink.linkage",
-    "IncompatibleEncodings": "nislink.linkage",
+    "IncompatibleEncodings": "nislink.errors",
+    "NislinkError": "nislink.errors",
     "FellegiSunter": "nislink.model",
 }
 
@@ -73,15 +74,9 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from nislink.encode import EncodedFrame, Encoder, encode_file
+    from nislink.errors import IncompatibleEncodings, NislinkError
     from nislink.io import check_compatible, load
-    from nislink.linkage import (
-        DedupeResult,
-        IncompatibleEncodings,
-        LinkResult,
-        dedupe,
-        link,
-        link_many,
-    )
+    from nislink.linkage import DedupeResult, LinkResult, dedupe, link, link_many
     from nislink.model import FellegiSunter
     from nislink.schema import Schema
     from nislink.secrets import Secret

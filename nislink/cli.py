@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pandas as pd
 
 import nislink
+from nislink.errors import NislinkError
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nislink.secrets import Secret
 
 
-class UserError(Exception):
+class UserError(NislinkError):
     """An error caused by the command's input, reported as one line."""
 
 

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from nislink.encode.frame import EncodedFrame
+from nislink.errors import IncompatibleEncodings
+from nislink.io import check_compatible
 from nislink.model import FellegiSunter, FieldComparison, comparisons_for
 from nislink.resolve import cluster, cluster_sources
 from nislink.resolve import one_to_one as _assign
@@ -43,57 +45,6 @@ __all__ = [
     "dedupe",
     "link_many",
 ]
-
-_FINGERPRINTS = (("schema_fingerprint", "schema"), ("key_fingerprint", "key"),
-                 ("scheme_version", "encoding scheme version"))
-
-
-try:
-    from nislink.io import IncompatibleEncodingError as _IoError
-except ImportError:  # pragma: no cover - io is part of the package
-    _IoError = ValueError  # type: ignore[misc,assignment]
-
-
-class IncompatibleEncodings(_IoError):  # type: ignore[misc,valid-type]
-    """Two encoded frames cannot be compared (different schema, key or scheme)."""
-
-
-def check_compatible(a: EncodedFrame, b: EncodedFrame, names: tuple[str, str] = ("a", "b")) -> None:
-    """Raise :class:`IncompatibleEncodings` naming what differs between two frames' metadata.
-
-    Uses :func:`nislink.io.check_compatible` when that exists; otherwise compares
-    ``schema_fingerprint``, ``key_fingerprint`` and ``scheme`` in ``meta`` (a key present on
-    one side only is also an error) and the filter lengths of shared fields.
-    """
-    try:  # the io module owns the metadata check; its error is re-raised as ours
-        from nislink.io import check_compatible as io_check
-    except ImportError:  # pragma: no cover
-        io_check = None
-    if io_check is not None:
-        try:
-            io_check(a, b)
-        except _IoError as exc:
-            if isinstance(exc, IncompatibleEncodings):
-                raise
-            raise IncompatibleEncodings(f"frames {names[0]} and {names[1]}: {exc}") from None
-    ma, mb = a.meta or {}, b.meta or {}
-    for key, what in _FINGERPRINTS:
-        va, vb = ma.get(key), mb.get(key)
-        if va is None and vb is None:
-            continue
-        if va != vb:
-            raise IncompatibleEncodings(
-                f"frames {names[0]} and {names[1]} were encoded with a different {what}: "
-                f"{key} is {va!r} in {names[0]} and {vb!r} in {names[1]}; re-encode both "
-                f"with the same {what}"
-            )
-    for f in set(a.fields) & set(b.fields):
-        if a.fields[f].nbits != b.fields[f].nbits:
-            raise IncompatibleEncodings(
-                f"field {f!r} has {a.fields[f].nbits}-bit filters in {names[0]} and "
-                f"{b.fields[f].nbits}-bit filters in {names[1]}"
-            )
-
 
 @dataclass
 class LinkResult:
@@ -604,7 +555,7 @@ def link_many(
     if len(names) < 2:
         raise ValueError("link_many needs at least two sources")
     for x, y in itertools.combinations(names, 2):
-        check_compatible(frames[x], frames[y], (x, y))
+        check_compatible(frames[x], frames[y], names=(x, y))
     offsets = np.cumsum([0] + [len(frames[n]) for n in names])
     gi, gj, gw = [], [], []
     for (x, ox), (y, oy) in itertools.combinations(zip(names, offsets[:-1]), 2):

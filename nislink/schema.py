@@ -22,6 +22,8 @@ from typing import Any
 
 import blake3
 
+from nislink.errors import SchemaError
+
 __all__ = [
     "SCHEME_VERSION",
     "SCHEMA_FORMAT",
@@ -159,10 +161,6 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "exact": dict(tokens=["value"], length=0, k=20, clk=False, clk_k=None),
     "number": dict(tokens=["value"], length=128, k=15, clk=False, clk_k=None),
 }
-
-
-class SchemaError(ValueError):
-    """An invalid schema; the message names the offending key path."""
 
 
 def _check_keys(d: Any, allowed: set[str], path: str) -> dict[str, Any]:

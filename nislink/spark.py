@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from nislink.errors import NislinkError
 from nislink.encode.frame import BitMatrix, EncodedFrame
 from nislink.model import FellegiSunter, weight_to_probability
 from nislink.schema import Schema
@@ -86,7 +87,7 @@ ROW = "_row"
 MIN_JAVA = 17
 
 
-class SparkSetupError(RuntimeError):
+class SparkSetupError(NislinkError, RuntimeError):
     """Spark could not be used: PySpark or Java missing, bad configuration, start failure."""
 
 

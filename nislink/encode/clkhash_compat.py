@@ -59,6 +59,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from nislink.errors import ClkhashEntryError, ClkhashSchemaError
 from nislink.encode.frame import BitMatrix
 
 __all__ = [
@@ -77,25 +78,6 @@ _KDF_HASHES = {"SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 _ENCODINGS = ("ascii", "utf-8", "utf-16", "utf-32")
 # Reverse the bit order of every byte (clkhash big-endian bits <-> our little-endian bits).
 _REV8 = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
-
-
-class ClkhashSchemaError(ValueError):
-    """A clkhash linkage schema is invalid or uses something this module does not support."""
-
-
-class ClkhashEntryError(ValueError):
-    """A value cannot be encoded under a clkhash schema; names the record and the feature.
-
-    The offending value itself is not repeated in the message (it is an identifier).
-    """
-
-    def __init__(self, message: str, row: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.row = row
-        self.field = field
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (str(self), self.row, self.field))
 
 
 # --------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from nislink.errors import NislinkError
 from nislink.nis.audit import AuditLog
 from nislink.nis.retention import RetentionPolicy, register
 from nislink.nis.separation import ReferenceGenerator, Separated, separate
@@ -61,7 +62,7 @@ ENCODED_SUFFIX = ".nislink.parquet"
 """File-name suffix of encoded files sent to the linkage unit."""
 
 
-class ProtocolError(ValueError):
+class ProtocolError(NislinkError, ValueError):
     """A step of the protocol was refused (wrong key or schema, missing inputs, ...)."""
 
 

@@ -82,6 +82,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.errors import NislinkError
+
 __all__ = [
     "PROBLEM_FLAGS",
     "COLUMN_ALIASES",
@@ -168,7 +170,7 @@ _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?
 _DMY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 
 
-class SubmissionError(ValueError):
+class SubmissionError(NislinkError, ValueError):
     """The submission as a whole cannot be read (missing columns, empty, not UTF-8...)."""
 
 

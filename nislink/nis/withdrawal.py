@@ -73,6 +73,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from nislink.errors import NislinkError
 from nislink.nis import retention
 from nislink.nis.audit import AuditLog
 
@@ -100,7 +101,7 @@ TABLE_SUFFIXES: frozenset[str] = frozenset({".csv", ".parquet", ".pq"})
 """File suffixes read as tables."""
 
 
-class WithdrawalError(ValueError):
+class WithdrawalError(NislinkError, ValueError):
     """The withdrawal cannot be done (bad reference number, not found, unreadable table)."""
 
 
