@@ -56,7 +56,7 @@ _EXPORTS: dict[str, str] = {
     "Schema": "nislink.schema",
     "Secret": "nislink.secrets",
     "Encoder": "nislink.encode",
-    "EncodedFrame": "nislink.encode",
+    "EncodedFrame": "nislink.frame",
     "encode_file": "nislink.encode",
     "load": "nislink.io",
     "check_compatible": "nislink.io",
@@ -73,8 +73,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nislink.encode import EncodedFrame, Encoder, encode_file
+    from nislink.encode import Encoder, encode_file
     from nislink.errors import IncompatibleEncodings, NislinkError
+    from nislink.frame import EncodedFrame
     from nislink.io import check_compatible, load
     from nislink.linkage import DedupeResult, LinkResult, dedupe, link, link_many
     from nislink.model import FellegiSunter

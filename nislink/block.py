@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 
 __all__ = [
     "DEFAULT_MAX_BLOCK_SIZE",

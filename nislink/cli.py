@@ -24,7 +24,7 @@ from nislink.errors import NislinkError
 if TYPE_CHECKING:  # pragma: no cover
     import datetime
 
-    from nislink.encode import EncodedFrame
+    from nislink.frame import EncodedFrame
     from nislink.schema import Schema
     from nislink.secrets import Secret
 

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nislink.errors import EncodedFileError, IncompatibleEncodingError, RetentionWarning
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame, popcount_rows
 
 __all__ = [
     "FORMAT",
@@ -287,16 +287,10 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
         if ck.hexdigest() != meta.get("checksum"):
             raise _fail(p, "checksum mismatch: the file is corrupt or was modified")
         for name, m in list(fields.items()) + ([("clk", clk)] if clk is not None else []):
-            if not np.array_equal(m.popcount, _popcounts(m.bits)):
+            if not np.array_equal(m.popcount, popcount_rows(m.bits)):
                 raise _fail(p, f"popcounts of {name!r} do not match its bits")
     _check_retention(p, meta.get("destroy_by"))
     return frame
-
-
-def _popcounts(bits: np.ndarray) -> np.ndarray:
-    from nislink.encode.frame import popcount_rows  # noqa: PLC0415
-
-    return popcount_rows(bits)
 
 
 def _check_retention(path: str, destroy_by: Any) -> None:

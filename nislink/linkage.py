@@ -1,6 +1,6 @@
 """High-level linkage API for the linkage unit: :func:`link`, :func:`dedupe`, :func:`link_many`.
 
-No secret is needed: these functions take :class:`~nislink.encode.frame.EncodedFrame`
+No secret is needed: these functions take :class:`~nislink.frame.EncodedFrame`
 objects (keyed encodings and reference numbers) and run block -> compare -> score ->
 resolve. Before anything else they check that the frames were made with the same schema
 and the same key (``meta["schema_fingerprint"]`` and ``meta["key_fingerprint"]``), so a
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.encode.frame import EncodedFrame
+from nislink.frame import EncodedFrame
 from nislink.errors import IncompatibleEncodings
 from nislink.io import check_compatible
 from nislink.model import FellegiSunter, FieldComparison, comparisons_for

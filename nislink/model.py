@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from nislink.compare import dice_pairs
-from nislink.encode.frame import EncodedFrame
+from nislink.frame import EncodedFrame
 from nislink.schema import field_date_levels, field_fallbacks, field_swaps, field_views
 
 __all__ = [

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from nislink.errors import NislinkError
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.model import FellegiSunter, weight_to_probability
 from nislink.schema import Schema
 from nislink.secrets import Secret

@@ -124,7 +124,7 @@ def test_one_compatibility_check_and_one_error(frames: dict) -> None:
 
 
 def test_filter_lengths_are_checked(frames: dict) -> None:
-    from nislink.encode.frame import BitMatrix, EncodedFrame
+    from nislink.frame import BitMatrix, EncodedFrame
     from nislink.io import check_compatible
 
     la = frames["la"]

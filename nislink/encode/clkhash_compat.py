@@ -35,7 +35,7 @@ The encoding, as a sequence of steps (``L = l * 2**xor_folds`` is the hashing le
 
 Bit order. clkhash keeps a CLK in a big-endian ``bitarray``: its bit ``j`` is bit
 ``7 - j % 8`` (most significant first) of byte ``j // 8`` of the serialised bytes, which are
-base64-encoded. :class:`~nislink.encode.frame.BitMatrix` keeps bit ``j`` in ``uint64`` word
+base64-encoded. :class:`~nislink.frame.BitMatrix` keeps bit ``j`` in ``uint64`` word
 ``j // 64`` at bit ``j % 64`` (least significant first). The *index* ``j`` is the same in
 both: clkhash's position ``j`` is our bit ``j``. Only the packing differs, so
 :func:`to_base64` reverses the bits of every byte of our little-endian words and
@@ -60,7 +60,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from nislink.errors import ClkhashEntryError, ClkhashSchemaError
-from nislink.encode.frame import BitMatrix
+from nislink.frame import BitMatrix
 
 __all__ = [
     "ClkhashEntryError",

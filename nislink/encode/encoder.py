@@ -1,6 +1,6 @@
 """The data owner's encoder: clean rows, then build keyed filters and tokens.
 
-``Encoder(schema, secret).encode(df)`` returns an :class:`~nislink.encode.frame.EncodedFrame`
+``Encoder(schema, secret).encode(df)`` returns an :class:`~nislink.frame.EncodedFrame`
 with, per schema field, a field-level Bloom filter and a keyed exact-match token; a
 record-level filter (CLK) over the fields marked ``clk``; the schema's match keys; and
 SLK-581 as a keyed baseline token. Rows that cannot be encoded are listed in
@@ -55,7 +55,7 @@ from nislink.encode.columns import (
     resolve_columns,
     too_long_rows,
 )
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.encode.siphash import siphash24_words
 from nislink.encode.tokens import (
     component_values,

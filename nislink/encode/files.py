@@ -36,7 +36,7 @@ import pandas as pd
 from nislink._files import atomic_path, same_file
 from nislink.encode.columns import DataQualityWarning, FieldSummary, resolve_columns
 from nislink.encode.encoder import REJECT_COLUMNS, U_HIST_ROWS, Encoder
-from nislink.encode.frame import EncodedFrame
+from nislink.frame import EncodedFrame
 from nislink.schema import Schema
 from nislink.secrets import Secret
 

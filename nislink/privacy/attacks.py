@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.encode.frame import BitMatrix
+from nislink.frame import BitMatrix
 from nislink.encode.tokens import value_tokens
 from nislink.privacy.public import PublicTable, plain_value
 from nislink.schema import FieldSpec

@@ -1,7 +1,7 @@
 """A re-identification campaign against encoded files, as an independent attacker runs it.
 
 The attacker is an honest-but-curious linkage unit. It holds one or several encoded files
-(:class:`~nislink.encode.frame.EncodedFrame`: field-level filters, the CLK, keyed tokens and
+(:class:`~nislink.frame.EncodedFrame`: field-level filters, the CLK, keyed tokens and
 the metadata with the *public* schema) and public knowledge
 (:class:`~nislink.privacy.public.PublicKnowledge`: forename shares by birth year and sex, a
 surname list with shares, the age distribution). It never has the secret, and it never sees
@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.privacy.attacks import group_rows
 from nislink.privacy.public import PublicKnowledge
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.privacy.attacks import (
     AttackResult,
     frequency_alignment,
