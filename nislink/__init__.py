@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib
 import os as _os
+import sys as _sys
+import tempfile as _tempfile
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -26,9 +28,6 @@ def _numba_cache_dir() -> str:
     """A per-user folder for numba's compiled-function cache, outside the installed package
     (cache files left inside site-packages/nislink would survive ``pip uninstall`` and
     shadow a later editable install). ``NUMBA_CACHE_DIR`` set by the user wins."""
-    import sys as _sys
-    import tempfile as _tempfile
-
     if _sys.platform == "win32":
         base = _os.environ.get("LOCALAPPDATA") or _os.path.expanduser("~\\AppData\\Local")
     elif _sys.platform == "darwin":
@@ -47,7 +46,7 @@ def _numba_cache_dir() -> str:
     return ""
 
 
-if not _os.environ.get("NUMBA_CACHE_DIR") and "numba" not in __import__("sys").modules:
+if not _os.environ.get("NUMBA_CACHE_DIR") and "numba" not in _sys.modules:
     _cache = _numba_cache_dir()
     if _cache:
         _os.environ["NUMBA_CACHE_DIR"] = _cache

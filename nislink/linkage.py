@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,14 +24,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from nislink.frame import EncodedFrame
+from nislink import block
 from nislink.errors import IncompatibleEncodings
+from nislink.frame import EncodedFrame
 from nislink.io import check_compatible
+from nislink.layout import (
+    fallbacks_of,
+    level_token_names,
+    match_key_names,
+    view_token_names,
+    views_of,
+)
 from nislink.model import FellegiSunter, FieldComparison, comparisons_for
 from nislink.resolve import cluster, cluster_sources
 from nislink.resolve import one_to_one as _assign
-from nislink.schema import SALT_JOIN
+from nislink.schema import SALT_JOIN, field_swaps
 
 __all__ = [
     "IncompatibleEncodings",
@@ -90,7 +100,6 @@ class _StageTimings(dict):  # type: ignore[type-arg]
 
     def __init__(self, desc: str) -> None:
         super().__init__()
-        from tqdm.auto import tqdm  # noqa: PLC0415
 
         self._bar = tqdm(total=len(self.STAGES), desc=desc, unit="stage", leave=False)
 
@@ -120,7 +129,6 @@ def _candidates(
         if ia.size and (ia.min() < 0 or ia.max() >= len(a) or ib.min() < 0 or ib.max() >= nb):
             raise IndexError("precomputed candidate positions are out of range")
         return ia, ib
-    from nislink import block
 
     if isinstance(blocking, dict):
         return block.candidate_pairs(a, b, **blocking)
@@ -197,23 +205,14 @@ def with_combined_tokens(
 def _blocking_plan(
     a: EncodedFrame, b: EncodedFrame | None
 ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
-    from nislink.model import (
-        _fallbacks_of,
-        _level_token_names,
-        _match_key_names,
-        _view_token_names,
-        _views_of,
-    )
-    from nislink.schema import field_swaps
-
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
-    keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
-    views = _views_of(a, bb)
-    view_tokens = _view_token_names(a) | _view_token_names(bb) | _level_token_names(a) \
-        | _level_token_names(bb)
+    keys = sorted((match_key_names(a) | match_key_names(bb)) & shared)
+    views = views_of(a, bb)
+    view_tokens = view_token_names(a) | view_token_names(bb) | level_token_names(a) \
+        | level_token_names(bb)
     # a salted view's token (a name with its salt: nearly unique) blocks on its own
-    salted = [f for vs in list(views.values()) + list(_fallbacks_of(a, bb).values())
+    salted = [f for vs in list(views.values()) + list(fallbacks_of(a, bb).values())
               for f, _ in vs if f in shared]
     # swap tokens (forename and surname as an unordered pair, salted alike): the same
     sd = a.meta.get("schema") if isinstance(a.meta, dict) else None
@@ -243,10 +242,8 @@ instead of swamping the candidates."""
 def _salt_tags(a: EncodedFrame, b: EncodedFrame) -> list[str]:
     """The tag tokens of the salted names' views (primary and extra) that both frames
     hold, in schema order."""
-    from nislink.model import _views_of
-
     shared = set(a.tokens) & set(b.tokens)
-    return [t for t in dict.fromkeys(t for vs in _views_of(a, b).values() for _, t in vs)
+    return [t for t in dict.fromkeys(t for vs in views_of(a, b).values() for _, t in vs)
             if t in shared]
 
 
@@ -261,7 +258,6 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     no tokens at all: LSH on the CLK when there is one, else every pair (when there are at
     most ``ALL_PAIRS_LIMIT``).
     """
-    from nislink import block
 
     singles, combos, _ = _blocking_plan(a, b)
     names = singles + ["+".join(c) for c in combos]
@@ -443,8 +439,6 @@ def prior_rule_choice(enc: EncodedFrame, min_coverage: float = 0.05
     prior: the EM prior is then used instead)."""
     schema = enc.meta.get("schema") if isinstance(enc.meta, dict) else None
     if isinstance(schema, str):
-        import json  # noqa: PLC0415
-
         schema = json.loads(schema)
     keys = (schema or {}).get("match_keys") or []
     strong = {"dob", "nino", "upn"}

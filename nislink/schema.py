@@ -1040,9 +1040,10 @@ class Schema:
                 raise SchemaError(f"clkhash schema: not valid JSON ({exc.msg})") from None
         else:
             raise SchemaError("from_clkhash: expected a path, JSON text or a dict")
-        from nislink.encode import clkhash_compat  # noqa: PLC0415 (optional module)
+        # deferred: the clkhash parser lives in the encode room, which builds on this module
+        from nislink.encode.clkhash.schema import parse_clkhash_schema  # noqa: PLC0415
 
-        parsed = clkhash_compat.parse_clkhash_schema(raw)
+        parsed = parse_clkhash_schema(raw)
         schema = cls(fields=[], clk=None, match_keys=[], slk581=False, kind="clkhash",
                      clkhash=raw, name=name)
         schema._clkhash_parsed = parsed
@@ -1054,9 +1055,9 @@ class Schema:
         if self.kind != "clkhash":
             raise SchemaError("not a clkhash schema")
         if self._clkhash_parsed is None:
-            from nislink.encode import clkhash_compat  # noqa: PLC0415
+            from nislink.encode.clkhash.schema import parse_clkhash_schema  # noqa: PLC0415
 
-            self._clkhash_parsed = clkhash_compat.parse_clkhash_schema(self.clkhash)
+            self._clkhash_parsed = parse_clkhash_schema(self.clkhash)
         return self._clkhash_parsed
 
 

@@ -309,12 +309,12 @@ def test_similar_names_score_higher() -> None:
 
 
 def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nislink.encode.clkhash_compat as compat
+    import nislink.encode.clkhash.engine as engine
 
-    monkeypatch.setattr(compat, "_MIN_PART", 20)
+    monkeypatch.setattr(engine, "_MIN_PART", 20)
     case = CASES["febrl_double_bpf_sha512"]
     rows, secret, schema = _rows(case), _secret(case), _schema(case)
-    assert len(compat._split(len(rows), 2)) == 2
+    assert len(engine._split(len(rows), 2)) == 2
     assert to_base64(schema.encode(rows, secret, workers=2, batch_size=50)) == case["clks"]
     bad = [list(r) for r in rows]
     bad[200][8] = "19991399"  # an invalid date in the second part
@@ -326,7 +326,7 @@ def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_vectorised_hmac_equals_hmac_digest() -> None:
     import hmac
 
-    from nislink.encode._hmac_np import hmac_mod
+    from nislink.encode.clkhash.hmac_np import hmac_mod
 
     rng = np.random.default_rng(7)
     msgs = [rng.bytes(int(n)) for n in rng.integers(0, 80, 400)] + [b"", b"x" * 55, b"y" * 56]
@@ -352,14 +352,14 @@ def test_vectorised_hmac_equals_hmac_digest() -> None:
 def test_date_fast_path_agrees_with_strptime(fmt: str, value: str) -> None:
     from datetime import datetime
 
-    from nislink.encode.clkhash_compat import _date_layout, _fast_date, _fast_dates
+    from nislink.encode.clkhash.dates import date_layout, fast_date, fast_dates
 
     try:
         expected: str | None = datetime.strptime(value, fmt).strftime("%Y%m%d")
     except ValueError:
         expected = None
-    fast = _fast_date(value, _date_layout(fmt))
-    vec = _fast_dates(np.array([value], dtype=object), _date_layout(fmt))
+    fast = fast_date(value, date_layout(fmt))
+    vec = fast_dates(np.array([value], dtype=object), date_layout(fmt))
     assert vec is not None and vec[0] == fast
     if fast is not None:  # the fast path only ever answers when it agrees
         assert fast == expected
@@ -380,9 +380,9 @@ def test_date_fast_path_agrees_with_strptime(fmt: str, value: str) -> None:
 def test_date_fast_path_never_disagrees(fmt: str, value: str) -> None:
     from datetime import datetime
 
-    from nislink.encode.clkhash_compat import _date_layout, _fast_date
+    from nislink.encode.clkhash.dates import date_layout, fast_date
 
-    fast = _fast_date(value, _date_layout(fmt))
+    fast = fast_date(value, date_layout(fmt))
     if fast is not None:
         assert fast == datetime.strptime(value, fmt).strftime("%Y%m%d")
 
@@ -392,12 +392,11 @@ def test_date_fast_path_never_disagrees(fmt: str, value: str) -> None:
        st.lists(st.text(max_size=9) | st.sampled_from(["a\x00", "a", "\x00", "", " ", "aa"]),
                 min_size=1, max_size=12))
 def test_vectorised_ngrams_equal_tokenize(n: int, positional: bool, values: list[str]) -> None:
-    import pandas as pd
-
-    from nislink.encode.clkhash_compat import ClkhashFeature, _ngram_occurrences
+    from nislink.encode.clkhash.engine import _ngram_occurrences
+    from nislink.encode.clkhash_compat import ClkhashFeature
 
     feature = ClkhashFeature("f", comparison="ngram", n=n, positional=positional, bits_per_token=1)
-    got = _ngram_occurrences(feature, values, pd)
+    got = _ngram_occurrences(feature, values)
     assert got is not None
     counts, occ_token, distinct = got
     expected = [feature.tokenize(v) for v in values]

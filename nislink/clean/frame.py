@@ -37,7 +37,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from nislink.clean import dates, ids, postcodes
 from nislink.clean._result import Checked, Status, is_missing, pandas_confusable
 from nislink.clean.dates import check_dob
 from nislink.clean.ids import check_nino, check_upn
@@ -179,7 +182,6 @@ def _series_function(kind: str) -> Callable[..., tuple[pd.Series, pd.Series]] | 
     Each returns ``(values, statuses)`` equal to applying the scalar checker element by
     element (their modules test this); names and sex use the generic factorised path.
     """
-    from nislink.clean import dates, ids, postcodes
 
     module = {"dob": dates, "postcode": postcodes, "nino": ids, "upn": ids}.get(kind)
     return getattr(module, f"{kind}_series", None) if module is not None else None
@@ -190,9 +192,6 @@ def _blank(series: pd.Series) -> np.ndarray:
     out = np.array(series.isna(), dtype=bool)  # a writable copy (pandas 3 gives views)
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         if pd.api.types.infer_dtype(series, skipna=True) == "string":
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
             arr = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
             empty = pc.equal(pc.utf8_trim_whitespace(arr), "").fill_null(False)
             out |= np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)

@@ -31,14 +31,21 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import multiprocessing
+import os
 import re
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from anyascii import anyascii
 
+from nislink.clean import is_missing
+from nislink.clean.frame import frame as clean_frame
+from nislink.clean.names import given_name, surname_core
 from nislink.encode import hardening as _hardening
 from nislink.encode.bloom import (
     digest_length,
@@ -153,7 +160,6 @@ def _conventions(f: FieldSpec, vals: np.ndarray) -> np.ndarray:
     distinct value."""
     if not f.uk_names or not len(vals):
         return vals
-    from nislink.clean.names import given_name, surname_core  # noqa: PLC0415
 
     fn = given_name if f.kind == "forename" else surname_core
     codes, uniq = _factorize(vals)
@@ -169,10 +175,6 @@ def _absent(v: Any) -> bool:
 
 
 def _clean_text(v: Any) -> str | None:
-    from anyascii import anyascii  # noqa: PLC0415
-
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     s = anyascii(str(v)).lower()
@@ -182,8 +184,6 @@ def _clean_text(v: Any) -> str | None:
 
 
 def _clean_exact(v: Any) -> str | None:
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     s = str(v).strip()
@@ -191,8 +191,6 @@ def _clean_exact(v: Any) -> str | None:
 
 
 def _clean_number(v: Any) -> str | None:
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     try:
@@ -268,7 +266,6 @@ class Encoder:
         """Normalised values per field for kept rows; kept positions; rejects table; status
         per field of kept rows (0 present, 1 missing, 2 rejected). Rows with a value longer
         than :data:`~nislink.encode.columns.MAX_FIELD_CHARS` are rejected before cleaning."""
-        from nislink.clean.frame import frame as clean_frame  # noqa: PLC0415
 
         schema = self.schema
         col_kind: dict[str, str] = {}
@@ -474,9 +471,6 @@ class Encoder:
         return result
 
     def _n_workers(self, n: int) -> int:
-        import multiprocessing  # noqa: PLC0415
-        import os  # noqa: PLC0415
-
         if self.workers is not None:
             w = int(self.workers)
         else:
@@ -494,8 +488,6 @@ class Encoder:
         w = self._n_workers(n)
         if w <= 1:
             return self._encode_values(values, n)
-        import multiprocessing  # noqa: PLC0415
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
         bounds = np.linspace(0, n, w + 1).astype(int)
         parts = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))

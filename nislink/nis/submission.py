@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.clean.dates import EARLIEST_DOB, dob_series
 from nislink.errors import NislinkError
 
 __all__ = [
@@ -456,7 +457,6 @@ def validate_submission(
             problems[i].append(("family_id", "family_id: missing"))
 
     # date of birth (formats and range as in nislink.clean.dates)
-    from nislink.clean.dates import EARLIEST_DOB, dob_series
 
     raw_dob = df[cols["dob"]].reset_index(drop=True)
     dob_dates, dob_status = dob_series(raw_dob, today=today)

@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
-from nislink.frame import BitMatrix
 from nislink.encode.tokens import value_tokens
+from nislink.frame import BitMatrix
 from nislink.privacy.public import PublicTable, plain_value
 from nislink.schema import FieldSpec
 
@@ -451,7 +452,6 @@ def graph_matching(
     estimated q-gram count when popcounts are usable); nodes are matched one-to-one by
     minimum Euclidean distance of standardised features (Hungarian algorithm).
     """
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
 
     rows, inverse, counts, first = group_rows(target)
     n_enc = len(counts)
