@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,16 +174,11 @@ class EncodedFrame:
         check_compatible(self, other)
 
     def to_clkhash(self) -> list[str]:
-        """The record-level filters as clkhash-style base64 strings, in row order.
-
-        clkhash serialises a filter with ``bitarray`` (big-endian bit order): filter bit
-        ``j`` is bit ``7 - j % 8`` of byte ``j // 8``. A length that is not a multiple of 8
-        is padded with zero bits.
-        """
+        """The record-level filters as clkhash-style base64 strings, in row order
+        (:func:`to_base64`)."""
         if self.clk is None:
             raise ValueError("this EncodedFrame has no record-level filter (CLK)")
-        packed = np.packbits(self.clk.to_bool(), axis=1, bitorder="big")
-        return [base64.b64encode(row.tobytes()).decode("ascii") for row in packed]
+        return to_base64(self.clk)
 
     @classmethod
     def from_clkhash(
@@ -191,22 +187,15 @@ class EncodedFrame:
     ) -> "EncodedFrame":
         """An EncodedFrame holding only CLKs read from clkhash base64 strings.
 
-        ``ids`` default to ``"0", "1", ...``. All filters must have the same length.
+        ``ids`` default to ``"0", "1", ...``. All filters must have the same length; it is
+        taken as ``8 *`` their byte length (use :func:`from_base64` for another length).
         """
-        raw = []
-        for i, s in enumerate(strings):
-            try:
-                raw.append(base64.b64decode(s, validate=True))
-            except (binascii.Error, ValueError, TypeError):
-                raise ValueError(f"record {i}: not a valid base64 clkhash filter") from None
+        raw = _decode_base64(strings)
         lengths = {len(r) for r in raw}
         if len(lengths) > 1:
             raise ValueError(f"clkhash filters have different lengths: {sorted(lengths)} bytes")
-        nbytes = lengths.pop() if lengths else 0
-        arr = np.frombuffer(b"".join(raw), dtype=np.uint8).reshape(len(raw), nbytes)
-        dense = np.unpackbits(arr, axis=1, bitorder="big")
-        clk = BitMatrix.from_bool(dense) if len(raw) else BitMatrix(
-            np.zeros((0, 0), dtype=np.uint64), 0)
+        nbits = 8 * lengths.pop() if lengths else 0
+        clk = _from_bytes(raw, nbits) if raw else BitMatrix(np.zeros((0, 0), dtype=np.uint64), 0)
         if ids is None:
             ids = np.array([str(i) for i in range(len(raw))], dtype=object)
         if len(ids) != len(raw):
@@ -215,3 +204,70 @@ class EncodedFrame:
              "party": None, "created": None, "destroy_by": None, "rows": len(raw)}
         m.update(meta or {})
         return cls(ids=np.asarray(ids, dtype=object), fields={}, clk=clk, tokens={}, meta=m)
+
+
+# -- clkhash's serialisation of a filter ----------------------------------------------------
+# clkhash keeps a CLK in a big-endian ``bitarray``: its bit ``j`` is bit ``7 - j % 8`` (most
+# significant first) of byte ``j // 8``, and serialises those bytes in base64. A BitMatrix
+# keeps bit ``j`` in word ``j // 64`` at bit ``j % 64`` (least significant first). The index
+# ``j`` is the same in both; only the packing differs, so the bits of every byte of our
+# little-endian words are reversed. (One definition, used by EncodedFrame.to_clkhash /
+# from_clkhash and re-exported by nislink.encode.clkhash.)
+
+_REV8 = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
+
+
+def to_base64(bm: BitMatrix) -> list[str]:
+    """clkhash's serialisation of each row: base64 of the big-endian ``bitarray`` bytes.
+
+    Byte ``b`` of the output holds bits ``8b .. 8b+7`` with bit ``8b`` as its most significant
+    bit; a final partial byte is zero-padded, as ``bitarray.tobytes()`` does.
+    """
+    nbytes = (bm.nbits + 7) // 8
+    as_bytes = bm.bits.astype("<u8", copy=False).view(np.uint8)
+    as_bytes = as_bytes.reshape(len(bm), bm.words * 8)[:, :nbytes]
+    flipped = np.ascontiguousarray(_REV8[as_bytes])
+    if bm.nbits % 8 and nbytes:  # bits at and above nbits are zero in a BitMatrix; make sure
+        flipped[:, -1] &= np.uint8((0xFF << (8 - bm.nbits % 8)) & 0xFF)
+    b64 = binascii.b2a_base64
+    return [b64(row.tobytes(), newline=False).decode("ascii") for row in flipped]
+
+
+def _decode_base64(strings: Iterable[str | bytes]) -> list[bytes]:
+    raw = []
+    for i, s in enumerate(strings):
+        try:
+            raw.append(base64.b64decode(s.encode("ascii") if isinstance(s, str) else s,
+                                        validate=True))
+        except (binascii.Error, ValueError, TypeError, UnicodeEncodeError):
+            raise ValueError(f"row {i}: not a valid base64 string") from None
+    return raw
+
+
+def _from_bytes(raw: list[bytes], nbits: int) -> BitMatrix:
+    nbytes = (nbits + 7) // 8
+    words = (nbits + 63) // 64
+    buf = np.zeros((len(raw), words * 8), dtype=np.uint8)
+    for i, r in enumerate(raw):
+        if len(r) != nbytes:
+            raise ValueError(f"row {i}: {len(r)} bytes, expected {nbytes} for {nbits} bits")
+        buf[i, :nbytes] = np.frombuffer(r, dtype=np.uint8)
+    buf = _REV8[buf]
+    bits = buf.view("<u8").astype(np.uint64, copy=False).reshape(len(raw), words)
+    if nbits % 64:
+        tail = ~np.uint64((1 << (nbits % 64)) - 1)
+        bad = np.flatnonzero(bits[:, -1] & tail)
+        if len(bad):
+            raise ValueError(f"row {int(bad[0])}: padding bits beyond bit {nbits} are set")
+    return BitMatrix(np.ascontiguousarray(bits), nbits)
+
+
+def from_base64(strings: Iterable[str], nbits: int) -> BitMatrix:
+    """Read clkhash base64 CLKs of ``nbits`` bits each into a :class:`BitMatrix`.
+
+    Raises ``ValueError`` naming the row when a string is not valid base64, has the wrong
+    length, or sets padding bits beyond ``nbits``.
+    """
+    if nbits < 1:
+        raise ValueError("nbits must be positive")
+    return _from_bytes(_decode_base64(strings), nbits)

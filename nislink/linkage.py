@@ -159,20 +159,6 @@ ALL_PAIRS_LIMIT = 5_000_000
 #: Records sharing one blocking value (per side) above which the value is skipped.
 DEFAULT_BLOCK_CAP = 200
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (a bijection on 64-bit integers; not a keyed hash)."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _M1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _M2
-        return x ^ (x >> np.uint64(31))
-
-
 def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
     """One ``uint64`` token per record that is equal exactly when all ``names`` are equal.
 
@@ -186,7 +172,7 @@ def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.
         t = enc.tokens[n]
         missing |= t == 0
         with np.errstate(over="ignore"):
-            out = _mix64(out ^ _mix64(t + np.uint64(k + 1)))
+            out = block.mix64(out ^ block.mix64(t + np.uint64(k + 1)))
     out[out == 0] = np.uint64(1)
     out[missing] = 0
     return out

@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from nislink.encode import Encoder
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -110,6 +109,9 @@ DEFERRED = {
         "Schema.from_clkhash parses with the clkhash room (encode), which builds on the schema",
     ("nislink.encode.bloom", "nislink.encode.blake3_batch"):
         "the compiled BLAKE3 batch (numba) is loaded only for large batches",
+    ("nislink.block", "nislink.evaluate"):
+        "the blocking metrics' former names, nislink.block.pairs_completeness and "
+        "reduction_ratio, resolve to their one definition in the later evaluate stage",
 }
 #: The command line imports each command's stages when the command runs, so that
 #: ``nislink --help`` and ``--version`` start without loading numba and scipy.

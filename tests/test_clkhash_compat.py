@@ -403,3 +403,39 @@ def test_vectorised_ngrams_equal_tokenize(n: int, positional: bool, values: list
     assert counts.tolist() == [len(t) for t in expected]
     assert [distinct[i] for i in occ_token.tolist()] == [t for ts in expected for t in ts]
     assert len(set(distinct)) == len(distinct)
+
+
+def test_one_base64_definition_shared_with_the_frame() -> None:
+    import nislink.frame as frame
+    from nislink.encode import clkhash
+    from nislink.frame import EncodedFrame
+
+    assert to_base64 is clkhash.to_base64 is frame.to_base64
+    assert from_base64 is clkhash.from_base64 is frame.from_base64
+    case = CASES["tiny_double_singular_l13"]  # 13 bits: the last byte is partial
+    bm = _schema(case).encode(_rows(case), _secret(case))
+    assert bm.nbits == 13
+    # bitarray's big-endian layout, computed independently from the unpacked bits
+    packed = np.packbits(bm.to_bool(), axis=1, bitorder="big")
+    assert to_base64(bm) == [base64.b64encode(r.tobytes()).decode() for r in packed]
+    assert to_base64(bm) == case["clks"]
+    fr = EncodedFrame(ids=[str(i) for i in range(len(bm))], fields={}, clk=bm, tokens={},
+                      meta={})
+    assert fr.to_clkhash() == case["clks"]
+    back = EncodedFrame.from_clkhash(case["clks"])
+    assert back.clk.nbits == 16 and np.array_equal(back.clk.to_bool()[:, :13], bm.to_bool())
+    # a matrix that breaks the zero-padding rule does not leak bits beyond nbits
+    dirty = BitMatrix(bm.bits | np.uint64(1 << 14), 13)
+    assert to_base64(dirty) == case["clks"]
+
+
+def test_values_pandas_confuses_are_encoded_apart() -> None:
+    """"\\x00" hashes like "" in pandas: the engine's shared factorize keeps them apart."""
+    rows = [["1", "", "1990-01-02"], ["2", "\x00", "1990-01-02"], ["3", "a\x00", "1990-01-02"],
+            ["4", "a", "1990-01-02"], ["5", "\x00", "1990-01-02"]]
+    schema = parse_clkhash_schema(_SIMPLE)
+    together = schema.encode(rows, "s", validate=False)
+    alone = [schema.encode([r], "s", validate=False) for r in rows]
+    for i, one in enumerate(alone):
+        assert np.array_equal(together.bits[i], one.bits[0]), i
+    assert not np.array_equal(together.bits[0], together.bits[1])

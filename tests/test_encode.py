@@ -444,10 +444,10 @@ def test_factorize_keeps_nul_and_surrogate_strings_apart() -> None:
     """pandas hashes "\\x00" like "" and lone surrogates alike; the encoder must not."""
     import numpy as np
 
-    from nislink.encode.encoder import _factorize
+    from nislink.clean.vectorise import factorize
 
     values = np.array(["", "\x00", "a", None, "a\ud800", "b\ud800", "a"], dtype=object)
-    codes, uniq = _factorize(values)
+    codes, uniq = factorize(values)
     present = codes >= 0
     assert list(uniq[codes[present]]) == [v for v in values if v is not None]
     assert codes[3] == -1

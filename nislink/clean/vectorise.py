@@ -5,9 +5,11 @@ distinct value and the results are spread back to the rows. pandas' hash tables,
 the grouping, take some distinct strings for equal (see :func:`pandas_confusable`), so the
 helpers here keep those apart:
 
+* :func:`factorize` is ``pandas.factorize`` checked against such collisions (the one
+  workaround, used by the frame cleaner, the encoder and the clkhash engine);
 * :func:`map_distinct` splits an object array into strings, booleans and other values and
   evaluates each group's distinct values once (used by the date, postcode, NINO and UPN
-  cleaners);
+  cleaners, whose Arrow fast paths must not see the colliding strings at all).
 """
 
 from __future__ import annotations
@@ -19,7 +21,34 @@ import pandas as pd
 
 from nislink.clean._result import pandas_confusable
 
-__all__ = ["map_distinct"]
+__all__ = ["factorize", "map_distinct"]
+
+
+def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, distinct values)`` of a 1-D array in order of first appearance, ``-1`` for
+    missing values (``None``, NaN, ``NA``, ``NaT``), as ``pandas.factorize`` gives them.
+
+    pandas' hash table for strings treats ``"\x00"`` like ``""`` (it compares C strings)
+    and strings holding lone surrogates as equal to each other. The result is checked: when
+    some value is not the distinct value its code points to, the codes are recomputed with
+    a dict, which compares Python objects exactly. Codes are ``int64``; distinct values an
+    object array. Raises ``TypeError`` for unhashable values, as pandas does.
+    """
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    codes = codes.astype(np.int64, copy=False)
+    uniq = np.asarray(uniq, dtype=object)
+    present = codes >= 0
+    as_objects = np.asarray(values, dtype=object)
+    if len(uniq) and not np.array_equal(uniq[codes[present]], as_objects[present]):
+        index: dict[Any, int] = {}
+        out = np.full(len(as_objects), -1, dtype=np.int64)
+        for i in np.flatnonzero(present).tolist():
+            out[i] = index.setdefault(as_objects[i], len(index))
+        firsts = np.empty(len(index), dtype=object)
+        for v, j in index.items():
+            firsts[j] = v
+        return out, firsts
+    return codes, uniq
 
 
 def map_distinct(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarray, ...]]:

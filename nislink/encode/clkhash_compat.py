@@ -1,5 +1,6 @@
 """Former single module of the clkhash interoperability; it now lives in
-:mod:`nislink.encode.clkhash` (schema, kdf, engine, hmac_np, dates, serialise).
+:mod:`nislink.encode.clkhash` (schema, kdf, engine, hmac_np, dates; the base64
+helpers live in :mod:`nislink.frame`).
 
 This module re-exports the public names so that existing imports keep working.
 """

@@ -49,7 +49,9 @@ The room, one concept per module:
 * :mod:`~nislink.encode.clkhash.engine`: the vectorised encoding (steps 2-6 over many rows);
 * :mod:`~nislink.encode.clkhash.hmac_np`: HMAC-SHA1/MD5 of many short messages (step 5);
 * :mod:`~nislink.encode.clkhash.dates`: the ``strptime`` fast path for date features;
-* :mod:`~nislink.encode.clkhash.serialise`: clkhash's base64 strings.
+* clkhash's base64 strings: :func:`to_base64` / :func:`from_base64`, defined with the
+  :class:`~nislink.frame.BitMatrix` in :mod:`nislink.frame` (the linkage unit reads them
+  too) and re-exported here.
 
 (``nislink.encode.clkhash_compat``, the former single module, re-exports the public names.)
 """
@@ -58,8 +60,8 @@ from __future__ import annotations
 
 from nislink.encode.clkhash.kdf import clkhash_keys
 from nislink.encode.clkhash.schema import ClkhashFeature, ClkhashSchema, parse_clkhash_schema
-from nislink.encode.clkhash.serialise import from_base64, to_base64
 from nislink.errors import ClkhashEntryError, ClkhashSchemaError
+from nislink.frame import from_base64, to_base64
 
 __all__ = [
     "ClkhashEntryError",

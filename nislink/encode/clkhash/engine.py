@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mmap
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from nislink.clean.vectorise import factorize
 from nislink.encode.clkhash.dates import date_layout, fast_dates
 from nislink.encode.clkhash.hmac_np import hmac_mod
 from nislink.encode.clkhash.kdf import clkhash_keys
+from nislink.encode.parallel import fork_available, row_ranges, run_forked
 from nislink.errors import ClkhashEntryError
 from nislink.frame import BitMatrix
 
@@ -58,20 +58,17 @@ def encode(
     out = np.zeros((n, words), dtype=np.uint64)
     parts = _split(n, workers)
     if len(parts) > 1 and words:
-        global _FORK_JOB
-        # the children write straight into an anonymous shared mapping (no pickling)
+        # the processes write straight into an anonymous shared mapping (no pickling)
         shared_buf = mmap.mmap(-1, n * words * 8)
         shared = np.frombuffer(shared_buf, dtype=np.uint64).reshape(n, words)
-        _FORK_JOB = (schema, columns, keys, validate, batch_size, shared)
+
+        def part(lo: int, hi: int) -> None:
+            shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
+
         try:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(len(parts), mp_context=ctx) as pool:
-                futures = [pool.submit(_fork_part, a, b) for a, b in parts]
-                for fut in futures:
-                    fut.result()
+            run_forked(part, parts)
             out[:] = shared
         finally:
-            _FORK_JOB = None
             del shared
             shared_buf.close()
     else:
@@ -116,7 +113,7 @@ def _encode_batch(
     for feature, column, key_pair in zip(schema.features, columns, keys):
         if feature.ignored or column is None or n == 0:
             continue
-        codes, uniques = _factorize(column)
+        codes, uniques = factorize(column)
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0]) + row_offset
             raise ClkhashEntryError(
@@ -140,43 +137,16 @@ def _encode_batch(
     return _fold(clk, hash_l, schema.xor_folds, schema.l)
 
 
-def _factorize(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and distinct values of an object column; ``-1`` codes for None/NaN.
-
-    pandas' hash table compares strings as C strings, so values that differ only after a
-    NUL character collide; the result is verified and recomputed with a dict if so.
-    """
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    if (codes < 0).any() or np.array_equal(uniques[codes], column):
-        return codes, uniques
-    seen: dict[Any, int] = {}
-    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in column), dtype=np.int64,
-                        count=len(column))
-    out = np.empty(len(seen), dtype=object)
-    out[:] = list(seen)
-    return codes, out
-
-
-_FORK_JOB: tuple | None = None
 _MIN_PART = 10_000
 
 
 def _split(n: int, workers: int) -> list[tuple[int, int]]:
-    """Contiguous row ranges for ``workers`` processes (one range if not worth forking)."""
+    """Contiguous row ranges for ``workers`` processes (one range if not worth forking:
+    fewer than two parts of ``_MIN_PART`` rows, or no ``fork``)."""
     workers = max(1, int(workers))
-    if workers == 1 or n < 2 * _MIN_PART or "fork" not in multiprocessing.get_all_start_methods():
+    if workers == 1 or n < 2 * _MIN_PART or not fork_available():
         return [(0, n)]
-    workers = min(workers, n // _MIN_PART)
-    bounds = [n * i // workers for i in range(workers + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _fork_part(lo: int, hi: int) -> None:
-    """Child-process body: encode rows ``lo:hi`` of the job inherited through fork into the
-    shared output mapping."""
-    assert _FORK_JOB is not None
-    schema, columns, keys, validate, batch_size, shared = _FORK_JOB
-    shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
+    return row_ranges(n, min(workers, n // _MIN_PART))
 
 
 def _columns(schema: ClkhashSchema, rows: Any) -> tuple[list[np.ndarray | None], int]:
@@ -253,7 +223,7 @@ def _value_filters(
                     all_tokens.extend(tokens)
         token_array = np.empty(len(all_tokens), dtype=object)
         token_array[:] = all_tokens
-        occ_token, distinct = _factorize(token_array)
+        occ_token, distinct = factorize(token_array)
     if len(occ_token) == 0:
         return filters
     occ_value = np.repeat(np.arange(nu, dtype=np.int64), counts)
