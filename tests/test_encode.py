@@ -471,3 +471,28 @@ def test_encode_normalised_treats_nan_and_na_as_missing() -> None:
         assert np.array_equal(got.clk.bits, want.clk.bits)
         for k in want.tokens:
             assert np.array_equal(got.tokens[k], want.tokens[k]), k
+
+
+def test_the_parallel_helper_runs_parts_in_forked_processes_in_order() -> None:
+    import os
+
+    from nislink.encode.parallel import fork_available, row_ranges, run_forked
+
+    assert row_ranges(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert row_ranges(2, 4) == [(0, 0), (0, 1), (1, 1), (1, 2)]
+    data = np.arange(3000)
+    parts = row_ranges(len(data), 3)
+    # a closure over local data: it reaches the children through fork, not pickling
+    out = run_forked(lambda lo, hi: (os.getpid(), int(data[lo:hi].sum())), parts)
+    assert [s for _, s in out] == [int(data[lo:hi].sum()) for lo, hi in parts]
+    assert out[0][0] == os.getpid()
+    if fork_available():
+        assert len({p for p, _ in out}) == 3
+
+    def fail_in_second(lo: int, hi: int) -> int:
+        if lo:
+            raise ValueError(f"rows {lo}:{hi}")
+        return hi
+
+    with pytest.raises(ValueError, match="rows 1000:2000"):
+        run_forked(fail_in_second, parts)
