@@ -56,29 +56,12 @@ __all__ = [
     "candidate_pairs",
     "iter_candidate_pairs",
     "length_filter_mask",
-    "mix64",
 ]
 
 #: Default cap on the records sharing one key on one side; larger blocks are skipped.
 DEFAULT_MAX_BLOCK_SIZE = 1000
 #: Default upper bound on the pairs expanded in one chunk (before de-duplication).
 DEFAULT_CHUNK_PAIRS = 1 << 22
-
-
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser of every ``uint64`` (a bijection; not a keyed hash): mixes
-    keyed tokens into compound keys (:func:`nislink.linkage.combine_tokens`) and groups
-    identical filters (:func:`nislink.privacy.attacks.group_rows`). Returns a new array."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _MIX1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _MIX2
-        return x ^ (x >> np.uint64(31))
 
 
 # --------------------------------------------------------------------------- rules

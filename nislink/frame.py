@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["BitMatrix", "EncodedFrame", "from_base64", "mix64", "popcount_rows", "to_base64"]
+
 # Popcount of each byte value, used by :func:`popcount_rows`.
 _POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -41,6 +43,25 @@ def popcount_rows(bits: np.ndarray) -> np.ndarray:
         return np.bitwise_count(bits).sum(axis=1, dtype=np.int32)
     as_bytes = bits.view(np.uint8).reshape(bits.shape[0], -1)  # pragma: no cover
     return _POP8[as_bytes].sum(axis=1, dtype=np.int32)  # pragma: no cover
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser of every ``uint64`` (a bijection; not a keyed hash).
+
+    Keyed tokens are mixed with it into compound tokens that stay as opaque as their parts
+    (:func:`nislink.linkage.combine_tokens`), and identical filters are grouped by it
+    (:func:`nislink.privacy.attacks.group_rows`). Returns a new array.
+    """
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * _MIX1
+        x = x ^ (x >> np.uint64(27))
+        x = x * _MIX2
+        return x ^ (x >> np.uint64(31))
 
 
 @dataclass

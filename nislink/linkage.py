@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from nislink import block
 from nislink.errors import IncompatibleEncodings
-from nislink.frame import EncodedFrame
+from nislink.frame import EncodedFrame, mix64
 from nislink.io import check_compatible
 from nislink.layout import (
     fallbacks_of,
@@ -172,7 +172,7 @@ def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.
         t = enc.tokens[n]
         missing |= t == 0
         with np.errstate(over="ignore"):
-            out = block.mix64(out ^ block.mix64(t + np.uint64(k + 1)))
+            out = mix64(out ^ mix64(t + np.uint64(k + 1)))
     out[out == 0] = np.uint64(1)
     out[missing] = 0
     return out

@@ -252,7 +252,7 @@ def test_band_keys_compiled_equals_numpy(monkeypatch):
 
 
 def test_mix64_is_the_splitmix64_finaliser() -> None:
-    from nislink.block import mix64
+    from nislink.frame import mix64
 
     def reference(z: int) -> int:  # SplitMix64's output function, on Python integers
         m = (1 << 64) - 1

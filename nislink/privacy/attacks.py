@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from nislink.block import mix64
 from nislink.encode.tokens import value_tokens
-from nislink.frame import BitMatrix
+from nislink.frame import BitMatrix, mix64
 from nislink.privacy.public import PublicTable, plain_value
 from nislink.schema import FieldSpec
 
