@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -358,3 +359,15 @@ def _private_violations() -> list[str]:
 
 def test_no_private_name_crosses_a_module_boundary() -> None:
     assert _private_violations() == []
+
+
+def test_the_readme_map_names_every_room_of_the_code() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Map of the package"):]
+    table = table[: table.index("\n\n", table.index("|---"))]
+    listed = set(re.findall(r"`(nislink\.[a-z_]+)`", table))
+    top = {m for m in _sources() if m.count(".") == 1 and not _private(m.split(".")[1])
+           and m != "nislink.data"}
+    assert listed == top
+    for module in listed:  # and every one is in a room of this test's map
+        _room(module)
