@@ -709,3 +709,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(evaluate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "pairs_completeness", "reduction_ratio"])
