@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib
 import os as _os
+import sys as _sys
+import tempfile as _tempfile
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -26,9 +28,6 @@ def _numba_cache_dir() -> str:
     """A per-user folder for numba's compiled-function cache, outside the installed package
     (cache files left inside site-packages/nislink would survive ``pip uninstall`` and
     shadow a later editable install). ``NUMBA_CACHE_DIR`` set by the user wins."""
-    import sys as _sys
-    import tempfile as _tempfile
-
     if _sys.platform == "win32":
         base = _os.environ.get("LOCALAPPDATA") or _os.path.expanduser("~\\AppData\\Local")
     elif _sys.platform == "darwin":
@@ -47,7 +46,7 @@ def _numba_cache_dir() -> str:
     return ""
 
 
-if not _os.environ.get("NUMBA_CACHE_DIR") and "numba" not in __import__("sys").modules:
+if not _os.environ.get("NUMBA_CACHE_DIR") and "numba" not in _sys.modules:
     _cache = _numba_cache_dir()
     if _cache:
         _os.environ["NUMBA_CACHE_DIR"] = _cache
@@ -56,7 +55,7 @@ _EXPORTS: dict[str, str] = {
     "Schema": "nislink.schema",
     "Secret": "nislink.secrets",
     "Encoder": "nislink.encode",
-    "EncodedFrame": "nislink.encode",
+    "EncodedFrame": "nislink.frame",
     "encode_file": "nislink.encode",
     "load": "nislink.io",
     "check_compatible": "nislink.io",
@@ -65,23 +64,19 @@ _EXPORTS: dict[str, str] = {
     "link_many": "nislink.linkage",
     "LinkResult": "nislink.linkage",
     "DedupeResult": "nislink.linkage",
-    "IncompatibleEncodings": "nislink.linkage",
+    "IncompatibleEncodings": "nislink.errors",
+    "NislinkError": "nislink.errors",
     "FellegiSunter": "nislink.model",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nislink.encode import EncodedFrame, Encoder, encode_file
+    from nislink.encode import Encoder, encode_file
+    from nislink.errors import IncompatibleEncodings, NislinkError
+    from nislink.frame import EncodedFrame
     from nislink.io import check_compatible, load
-    from nislink.linkage import (
-        DedupeResult,
-        IncompatibleEncodings,
-        LinkResult,
-        dedupe,
-        link,
-        link_many,
-    )
+    from nislink.linkage import DedupeResult, LinkResult, dedupe, link, link_many
     from nislink.model import FellegiSunter
     from nislink.schema import Schema
     from nislink.secrets import Secret

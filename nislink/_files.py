@@ -12,6 +12,7 @@ place of a byte that is not UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
@@ -83,7 +84,6 @@ def first_invalid_utf8(path: str | os.PathLike[str], block: int = 1 << 20
                        ) -> tuple[int, int, int] | None:
     """``(line, byte offset in the file, byte offset in the line)`` of the first byte that is
     not UTF-8 (lines from 1, offsets from 0); ``None`` when the whole file decodes."""
-    import codecs
 
     dec = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0  # bytes fed to the decoder so far

@@ -26,7 +26,9 @@ for consecutive ranges of rows of ``a`` whose pair count is at most ``chunk_pair
 (:func:`iter_candidate_pairs`). A key shared by more than ``max_block_size`` records on a
 side (e.g. a placeholder value) is skipped and counted in :class:`BlockingStats`.
 
-The blocking metrics :func:`pairs_completeness` and :func:`reduction_ratio` live here too.
+The blocking metrics :func:`~nislink.evaluate.pairs_completeness` and
+:func:`~nislink.evaluate.reduction_ratio` live in :mod:`nislink.evaluate` (the names
+``nislink.block.pairs_completeness`` and ``reduction_ratio`` still work).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
 
 __all__ = [
     "DEFAULT_MAX_BLOCK_SIZE",
@@ -53,8 +56,6 @@ __all__ = [
     "candidate_pairs",
     "iter_candidate_pairs",
     "length_filter_mask",
-    "pairs_completeness",
-    "reduction_ratio",
 ]
 
 #: Default cap on the records sharing one key on one side; larger blocks are skipped.
@@ -699,33 +700,16 @@ def candidate_pairs(
 # --------------------------------------------------------------------------- metrics
 
 
-def pairs_completeness(
-    ia: np.ndarray, ib: np.ndarray, true_ia: np.ndarray, true_ib: np.ndarray
-) -> float:
-    """Share of true matching pairs ``(true_ia, true_ib)`` among the candidates ``(ia, ib)``.
+def __getattr__(name: str) -> Any:
+    """The blocking metrics have one definition, in :mod:`nislink.evaluate`;
+    ``nislink.block.pairs_completeness`` and ``reduction_ratio`` (their former home) resolve
+    to it. The import is deferred because evaluate is a later stage."""
+    if name in ("pairs_completeness", "reduction_ratio"):
+        from nislink import evaluate  # noqa: PLC0415 (a later stage: loaded when asked)
 
-    Pairs are compared as ordered ``(a, b)`` positions (for de-duplication, give both in
-    ``ia < ib`` form). Duplicate true pairs count once. Returns ``nan`` with no true pairs.
-    """
-    ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
-    ta, tb = np.asarray(true_ia, np.int64), np.asarray(true_ib, np.int64)
-    if ia.shape != ib.shape or ta.shape != tb.shape:
-        raise ValueError("index arrays of a pair list must have equal lengths")
-    if not len(ta):
-        return float("nan")
-    width = int(max(ib.max(initial=0), tb.max(initial=0))) + 1
-    cand = _sorted_unique(ia * width + ib)
-    true = _sorted_unique(ta * width + tb)
-    if not len(cand):
-        return 0.0
-    pos = np.minimum(np.searchsorted(cand, true), len(cand) - 1)
-    return float((cand[pos] == true).sum() / len(true))
+        return getattr(evaluate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def reduction_ratio(n_pairs: int, n_a: int, n_b: int | None = None) -> float:
-    """``1 - n_pairs / (n_a * n_b)``; with ``n_b=None`` (de-duplication) the total is
-    ``n_a (n_a - 1) / 2``."""
-    total = n_a * (n_a - 1) // 2 if n_b is None else n_a * n_b
-    if total <= 0:
-        return float("nan")
-    return 1.0 - float(n_pairs) / float(total)
+def __dir__() -> list[str]:
+    return sorted([*globals(), "pairs_completeness", "reduction_ratio"])

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from nislink.encode.frame import BitMatrix
+from nislink.frame import BitMatrix
 
 __all__ = [
     "DEFAULT_PAIR_CHUNK",

@@ -26,6 +26,11 @@ from pathlib import Path
 
 import pandas as pd
 
+import nislink
+from nislink.nis import verify, withdraw
+from nislink.nis.protocol import DataOwner, LinkageUnit, ResearchAssembly, StudyDirectory
+from nislink.synth import generate_study
+
 DEPARTMENTS = ("dwp", "moj", "dfe")
 
 
@@ -86,16 +91,6 @@ def run_demo(
     quiet: bool = False,
 ) -> int:
     """Run the demo, print a summary and write every artefact under ``out``; returns 0."""
-    import nislink  # noqa: PLC0415
-    from nislink.nis import verify, withdraw  # noqa: PLC0415
-    from nislink.nis.protocol import (  # noqa: PLC0415
-        DataOwner,
-        LinkageUnit,
-        ResearchAssembly,
-        StudyDirectory,
-    )
-    from nislink.synth import generate_study  # noqa: PLC0415
-
     def say(text: str = "") -> None:
         if not quiet:
             print(text)

@@ -148,8 +148,69 @@ def evaluate_clusters(
     return _metrics(tp, len(p) - tp, len(t) - tp)
 
 
-def pairs_completeness(candidates: PairsLike, truth: PairsLike, *, dedupe: bool = False) -> float:
-    """Share of true matching pairs found among the candidate pairs."""
+def _as_columns(pairs: PairsLike) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two columns of an ``(n, 2)`` integer array of positions, else ``None``."""
+    if isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.shape[1] == 2 \
+            and pairs.dtype.kind in "iu":
+        return pairs[:, 0], pairs[:, 1]
+    return None
+
+
+def _positions_completeness(cand: tuple[Any, Any], true: tuple[Any, Any],
+                            dedupe: bool) -> float | None:
+    """:func:`pairs_completeness` of pairs of non-negative integer positions, with sorted
+    arrays instead of sets (``None`` when the columns are not such positions)."""
+    ca, cb, ta, tb = (np.asarray(x) for x in (*cand, *true))
+    if ca.shape != cb.shape or ta.shape != tb.shape or ca.ndim != 1 or ta.ndim != 1:
+        raise ValueError("index arrays of a pair list must have equal lengths")
+    cols = [ca, cb, ta, tb]
+    if any(x.size and (x.dtype.kind not in "iu" or x.min() < 0) for x in cols):
+        return None
+    ca, cb, ta, tb = (x.astype(np.int64) for x in cols)
+    width = np.int64(1 + max((int(x.max()) for x in (ca, cb, ta, tb) if x.size), default=0))
+
+    def codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if dedupe:
+            a, b = np.minimum(a, b), np.maximum(a, b)
+            keep = a != b
+            a, b = a[keep], b[keep]
+        return np.unique(a * width + b)
+
+    t = codes(ta, tb)
+    if not len(t):
+        return 1.0
+    return float(np.isin(t, codes(ca, cb), assume_unique=True).sum() / len(t))
+
+
+def pairs_completeness(candidates: PairsLike, truth: PairsLike, *true_positions: Any,
+                       dedupe: bool = False) -> float:
+    """Share of the true matching pairs that are among the candidate pairs (blocking recall).
+
+    ``candidates`` and ``truth`` are pairs in any form :func:`pair_set` takes. The form of
+    the former ``nislink.block.pairs_completeness`` is accepted too: four arrays
+    ``pairs_completeness(ia, ib, true_ia, true_ib)`` of row positions (as
+    :func:`nislink.block.candidate_pairs` returns them). Pairs of non-negative integer
+    positions are counted with sorted arrays rather than Python sets, so tens of millions
+    of candidates cost seconds. Duplicate pairs count once; with ``dedupe=True`` a pair is
+    unordered and ``(x, x)`` is ignored. With no true pairs there is nothing to find and the
+    result is ``1.0`` (the convention of :func:`recall`); with true pairs and no candidates
+    it is ``0.0``.
+    """
+    if true_positions:
+        if len(true_positions) != 2:
+            raise TypeError("pairs_completeness takes (candidates, truth) or four arrays "
+                            "(ia, ib, true_ia, true_ib)")
+        cand: tuple[Any, Any] | None = (candidates, truth)
+        true: tuple[Any, Any] | None = (true_positions[0], true_positions[1])
+    else:
+        cand, true = _as_columns(candidates), _as_columns(truth)
+    if cand is not None and true is not None:
+        fast = _positions_completeness(cand, true, dedupe)
+        if fast is not None:
+            return fast
+        if true_positions:  # four arrays of something other than positions: as pairs
+            candidates = list(zip(np.asarray(cand[0]).tolist(), np.asarray(cand[1]).tolist()))
+            truth = list(zip(np.asarray(true[0]).tolist(), np.asarray(true[1]).tolist()))
     t = pair_set(truth, dedupe=dedupe)
     if not t:
         return 1.0
@@ -157,8 +218,18 @@ def pairs_completeness(candidates: PairsLike, truth: PairsLike, *, dedupe: bool 
 
 
 def reduction_ratio(n_candidates: int, n_a: int, n_b: int | None = None) -> float:
-    """``1 - candidates / possible pairs`` (``n_b=None``: de-duplication, n(n-1)/2 pairs)."""
+    """``1 - candidates / possible pairs``: the share of all pairs that blocking removed.
+
+    Possible pairs are ``n_a * n_b``, or ``n_a (n_a - 1) / 2`` with ``n_b=None``
+    (de-duplication). With no possible pairs nothing was removed: ``0.0``. Negative counts,
+    and more candidates than possible pairs (duplicates, or the wrong sizes), are errors.
+    """
+    if n_candidates < 0 or n_a < 0 or (n_b is not None and n_b < 0):
+        raise ValueError("reduction_ratio: counts must not be negative")
     total = n_a * (n_a - 1) // 2 if n_b is None else n_a * n_b
+    if n_candidates > total:
+        raise ValueError(f"reduction_ratio: {n_candidates} candidate pairs, but only {total} "
+                         "possible pairs (duplicate candidates, or the wrong sizes?)")
     return 1.0 - n_candidates / total if total else 0.0
 
 

@@ -36,7 +36,7 @@ import datetime as _dt
 import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import blake3
@@ -44,7 +44,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.errors import EncodedFileError, IncompatibleEncodingError, RetentionWarning
+from nislink.frame import BitMatrix, EncodedFrame, popcount_rows
 
 __all__ = [
     "FORMAT",
@@ -62,18 +63,6 @@ __all__ = [
 FORMAT = "nislink-encoded"
 FORMAT_VERSION = 1
 _META_KEY = b"nislink"
-
-
-class EncodedFileError(ValueError):
-    """An encoded file is missing, truncated, corrupt or not in the nislink format."""
-
-
-class IncompatibleEncodingError(ValueError):
-    """Two encodings were made with different schemes, schemas or keys."""
-
-
-class RetentionWarning(UserWarning):
-    """An encoded file is past its destroy-by date."""
 
 
 def _layout(frame: EncodedFrame) -> dict[str, Any]:
@@ -298,16 +287,10 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
         if ck.hexdigest() != meta.get("checksum"):
             raise _fail(p, "checksum mismatch: the file is corrupt or was modified")
         for name, m in list(fields.items()) + ([("clk", clk)] if clk is not None else []):
-            if not np.array_equal(m.popcount, _popcounts(m.bits)):
+            if not np.array_equal(m.popcount, popcount_rows(m.bits)):
                 raise _fail(p, f"popcounts of {name!r} do not match its bits")
     _check_retention(p, meta.get("destroy_by"))
     return frame
-
-
-def _popcounts(bits: np.ndarray) -> np.ndarray:
-    from nislink.encode.frame import popcount_rows  # noqa: PLC0415
-
-    return popcount_rows(bits)
 
 
 def _check_retention(path: str, destroy_by: Any) -> None:
@@ -322,25 +305,47 @@ def _check_retention(path: str, destroy_by: Any) -> None:
                       "deleted", RetentionWarning, stacklevel=3)
 
 
-def _meta_of(x: EncodedFrame | dict[str, Any]) -> dict[str, Any]:
-    return x.meta if isinstance(x, EncodedFrame) else x
-
-
 def check_compatible(a: EncodedFrame | dict[str, Any], b: EncodedFrame | dict[str, Any],
-                     *more: EncodedFrame | dict[str, Any]) -> None:
-    """Raise :class:`IncompatibleEncodingError` unless all encodings share the scheme
-    version, the schema fingerprint and the key fingerprint (the message says which differ)."""
-    metas = [_meta_of(x) for x in (a, b, *more)]
-    labels = ["scheme_version", "schema_fingerprint", "key_fingerprint"]
+                     *more: EncodedFrame | dict[str, Any],
+                     names: Sequence[str] | None = None) -> None:
+    """Raise :class:`IncompatibleEncodingError` unless the encodings can be linked.
+
+    Every encoding (an :class:`EncodedFrame` or its ``meta`` dict) must share the scheme
+    version, the schema fingerprint and the key fingerprint; frames must also have filters
+    of the same length in every field they share. The message says what differs, labelling
+    each encoding by ``names`` (one per encoding) when given, else by its party, else by its
+    position (``#0``, ``#1``, ...). This is the one compatibility check:
+    :func:`nislink.link`, :meth:`EncodedFrame.check_compatible` and the study workflow
+    call it. (``IncompatibleEncodingError`` is also exported as
+    ``nislink.IncompatibleEncodings``.)
+    """
+    items = (a, b, *more)
+    for i, x in enumerate(items):
+        if not isinstance(x, (EncodedFrame, dict)):
+            raise TypeError(f"check_compatible: argument {i} is a {type(x).__name__}, not an "
+                            "EncodedFrame or its metadata dict (pass labels as names=...)")
+    if names is not None and len(names) != len(items):
+        raise ValueError(f"check_compatible: {len(names)} names for {len(items)} encodings")
+    metas = [x.meta if isinstance(x, EncodedFrame) else x for x in items]
+    labels = [str(names[i]) if names is not None else (m.get("party") or "#%d" % i)
+              for i, m in enumerate(metas)]
     what = {"scheme_version": "scheme version", "schema_fingerprint": "schema fingerprint",
             "key_fingerprint": "key fingerprint"}
     problems = []
-    for lab in labels:
+    for lab in what:
         vals = [m.get(lab) for m in metas]
         if len(set(map(str, vals))) > 1:
-            parties = ", ".join(f"{m.get('party') or '#%d' % i}={v}"
-                                for i, (m, v) in enumerate(zip(metas, vals)))
+            parties = ", ".join(f"{label}={v}" for label, v in zip(labels, vals))
             problems.append(f"{what[lab]} differs ({parties})")
+    frames = [(label, x) for label, x in zip(labels, items) if isinstance(x, EncodedFrame)]
+    if not problems and len(frames) > 1:
+        (first_label, first), rest = frames[0], frames[1:]
+        for label, other in rest:
+            for f in first.fields:
+                if f in other.fields and first.fields[f].nbits != other.fields[f].nbits:
+                    problems.append(
+                        f"field {f!r} has {first.fields[f].nbits}-bit filters in {first_label} "
+                        f"and {other.fields[f].nbits}-bit filters in {label}")
     if problems:
         hint = ""
         if any("key fingerprint" in p for p in problems):

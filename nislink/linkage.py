@@ -1,6 +1,6 @@
 """High-level linkage API for the linkage unit: :func:`link`, :func:`dedupe`, :func:`link_many`.
 
-No secret is needed: these functions take :class:`~nislink.encode.frame.EncodedFrame`
+No secret is needed: these functions take :class:`~nislink.frame.EncodedFrame`
 objects (keyed encodings and reference numbers) and run block -> compare -> score ->
 resolve. Before anything else they check that the frames were made with the same schema
 and the same key (``meta["schema_fingerprint"]`` and ``meta["key_fingerprint"]``), so a
@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,12 +24,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from nislink.encode.frame import EncodedFrame
+from nislink import block
+from nislink.errors import IncompatibleEncodings
+from nislink.frame import EncodedFrame, mix64
+from nislink.io import check_compatible
+from nislink.layout import (
+    fallbacks_of,
+    level_token_names,
+    match_key_names,
+    view_token_names,
+    views_of,
+)
 from nislink.model import FellegiSunter, FieldComparison, comparisons_for
 from nislink.resolve import cluster, cluster_sources
 from nislink.resolve import one_to_one as _assign
-from nislink.schema import SALT_JOIN
+from nislink.schema import SALT_JOIN, field_swaps
 
 __all__ = [
     "IncompatibleEncodings",
@@ -43,57 +55,6 @@ __all__ = [
     "dedupe",
     "link_many",
 ]
-
-_FINGERPRINTS = (("schema_fingerprint", "schema"), ("key_fingerprint", "key"),
-                 ("scheme_version", "encoding scheme version"))
-
-
-try:
-    from nislink.io import IncompatibleEncodingError as _IoError
-except ImportError:  # pragma: no cover - io is part of the package
-    _IoError = ValueError  # type: ignore[misc,assignment]
-
-
-class IncompatibleEncodings(_IoError):  # type: ignore[misc,valid-type]
-    """Two encoded frames cannot be compared (different schema, key or scheme)."""
-
-
-def check_compatible(a: EncodedFrame, b: EncodedFrame, names: tuple[str, str] = ("a", "b")) -> None:
-    """Raise :class:`IncompatibleEncodings` naming what differs between two frames' metadata.
-
-    Uses :func:`nislink.io.check_compatible` when that exists; otherwise compares
-    ``schema_fingerprint``, ``key_fingerprint`` and ``scheme`` in ``meta`` (a key present on
-    one side only is also an error) and the filter lengths of shared fields.
-    """
-    try:  # the io module owns the metadata check; its error is re-raised as ours
-        from nislink.io import check_compatible as io_check
-    except ImportError:  # pragma: no cover
-        io_check = None
-    if io_check is not None:
-        try:
-            io_check(a, b)
-        except _IoError as exc:
-            if isinstance(exc, IncompatibleEncodings):
-                raise
-            raise IncompatibleEncodings(f"frames {names[0]} and {names[1]}: {exc}") from None
-    ma, mb = a.meta or {}, b.meta or {}
-    for key, what in _FINGERPRINTS:
-        va, vb = ma.get(key), mb.get(key)
-        if va is None and vb is None:
-            continue
-        if va != vb:
-            raise IncompatibleEncodings(
-                f"frames {names[0]} and {names[1]} were encoded with a different {what}: "
-                f"{key} is {va!r} in {names[0]} and {vb!r} in {names[1]}; re-encode both "
-                f"with the same {what}"
-            )
-    for f in set(a.fields) & set(b.fields):
-        if a.fields[f].nbits != b.fields[f].nbits:
-            raise IncompatibleEncodings(
-                f"field {f!r} has {a.fields[f].nbits}-bit filters in {names[0]} and "
-                f"{b.fields[f].nbits}-bit filters in {names[1]}"
-            )
-
 
 @dataclass
 class LinkResult:
@@ -139,7 +100,6 @@ class _StageTimings(dict):  # type: ignore[type-arg]
 
     def __init__(self, desc: str) -> None:
         super().__init__()
-        from tqdm.auto import tqdm  # noqa: PLC0415
 
         self._bar = tqdm(total=len(self.STAGES), desc=desc, unit="stage", leave=False)
 
@@ -169,7 +129,6 @@ def _candidates(
         if ia.size and (ia.min() < 0 or ia.max() >= len(a) or ib.min() < 0 or ib.max() >= nb):
             raise IndexError("precomputed candidate positions are out of range")
         return ia, ib
-    from nislink import block
 
     if isinstance(blocking, dict):
         return block.candidate_pairs(a, b, **blocking)
@@ -200,20 +159,6 @@ ALL_PAIRS_LIMIT = 5_000_000
 #: Records sharing one blocking value (per side) above which the value is skipped.
 DEFAULT_BLOCK_CAP = 200
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (a bijection on 64-bit integers; not a keyed hash)."""
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> np.uint64(30))
-        x = x * _M1
-        x = x ^ (x >> np.uint64(27))
-        x = x * _M2
-        return x ^ (x >> np.uint64(31))
-
-
 def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
     """One ``uint64`` token per record that is equal exactly when all ``names`` are equal.
 
@@ -227,7 +172,7 @@ def combine_tokens(enc: EncodedFrame, names: list[str] | tuple[str, ...]) -> np.
         t = enc.tokens[n]
         missing |= t == 0
         with np.errstate(over="ignore"):
-            out = _mix64(out ^ _mix64(t + np.uint64(k + 1)))
+            out = mix64(out ^ mix64(t + np.uint64(k + 1)))
     out[out == 0] = np.uint64(1)
     out[missing] = 0
     return out
@@ -246,23 +191,14 @@ def with_combined_tokens(
 def _blocking_plan(
     a: EncodedFrame, b: EncodedFrame | None
 ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
-    from nislink.model import (
-        _fallbacks_of,
-        _level_token_names,
-        _match_key_names,
-        _view_token_names,
-        _views_of,
-    )
-    from nislink.schema import field_swaps
-
     bb = a if b is None else b
     shared = set(a.tokens) & set(bb.tokens)
-    keys = sorted((_match_key_names(a) | _match_key_names(bb)) & shared)
-    views = _views_of(a, bb)
-    view_tokens = _view_token_names(a) | _view_token_names(bb) | _level_token_names(a) \
-        | _level_token_names(bb)
+    keys = sorted((match_key_names(a) | match_key_names(bb)) & shared)
+    views = views_of(a, bb)
+    view_tokens = view_token_names(a) | view_token_names(bb) | level_token_names(a) \
+        | level_token_names(bb)
     # a salted view's token (a name with its salt: nearly unique) blocks on its own
-    salted = [f for vs in list(views.values()) + list(_fallbacks_of(a, bb).values())
+    salted = [f for vs in list(views.values()) + list(fallbacks_of(a, bb).values())
               for f, _ in vs if f in shared]
     # swap tokens (forename and surname as an unordered pair, salted alike): the same
     sd = a.meta.get("schema") if isinstance(a.meta, dict) else None
@@ -295,10 +231,8 @@ instead of swamping the candidates."""
 def _salt_tags(a: EncodedFrame, b: EncodedFrame) -> list[str]:
     """The tag tokens of the salted names' views (primary and extra) that both frames
     hold, in schema order."""
-    from nislink.model import _views_of
-
     shared = set(a.tokens) & set(b.tokens)
-    return [t for t in dict.fromkeys(t for vs in _views_of(a, b).values() for _, t in vs)
+    return [t for t in dict.fromkeys(t for vs in views_of(a, b).values() for _, t in vs)
             if t in shared]
 
 
@@ -313,7 +247,6 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
     no tokens at all: LSH on the CLK when there is one, else every pair (when there are at
     most ``ALL_PAIRS_LIMIT``).
     """
-    from nislink import block
 
     singles, combos, _ = _blocking_plan(a, b)
     names = singles + ["+".join(c) for c in combos]
@@ -493,8 +426,6 @@ def prior_rule_choice(enc: EncodedFrame, min_coverage: float = 0.05
     prior: the EM prior is then used instead)."""
     schema = enc.meta.get("schema") if isinstance(enc.meta, dict) else None
     if isinstance(schema, str):
-        import json  # noqa: PLC0415
-
         schema = json.loads(schema)
     keys = (schema or {}).get("match_keys") or []
     strong = {"dob", "nino", "upn"}
@@ -605,7 +536,7 @@ def link_many(
     if len(names) < 2:
         raise ValueError("link_many needs at least two sources")
     for x, y in itertools.combinations(names, 2):
-        check_compatible(frames[x], frames[y], (x, y))
+        check_compatible(frames[x], frames[y], names=(x, y))
     offsets = np.cumsum([0] + [len(frames[n]) for n in names])
     gi, gj, gw = [], [], []
     for (x, ox), (y, oy) in itertools.combinations(zip(names, offsets[:-1]), 2):

@@ -43,9 +43,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.block import TokenBlocking, candidate_pairs
 from nislink.compare import dice_pairs
-from nislink.encode.frame import EncodedFrame
-from nislink.schema import field_date_levels, field_fallbacks, field_swaps, field_views
+from nislink.frame import EncodedFrame
+from nislink.layout import (
+    date_levels_of,
+    fallbacks_of,
+    level_token_names,
+    match_key_names,
+    schema_of,
+    view_token_names,
+    views_of,
+)
+from nislink.schema import field_swaps
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -304,12 +314,12 @@ def comparisons_for(
             return False
         return name in tf_set if tf_set is not None else bool(tf_adjust)
 
-    views = _views_of(a, b)
-    fallbacks = _fallbacks_of(a, b)
+    views = views_of(a, b)
+    fallbacks = fallbacks_of(a, b)
     view_names = {f for vs in views.values() for f, _ in vs[1:]} | {
         f for vs in fallbacks.values() for f, _ in vs}
-    dates = _date_levels_of(a, b)
-    swaps = field_swaps(_schema_dict(a)) if _schema_dict(a) == _schema_dict(b) else {}
+    dates = date_levels_of(a, b)
+    swaps = field_swaps(schema_of(a)) if schema_of(a) == schema_of(b) else {}
     for name in a.fields:
         if name in excl or name not in b.fields or name in view_names:
             continue
@@ -332,8 +342,8 @@ def comparisons_for(
         out.append(FieldComparison(name, field=name, token=tok, thresholds=th_for(name),
                                    tf_adjust=tf_for(name, tok is not None)))
     if token_fields is None:
-        skip = _match_key_names(a) | _match_key_names(b) | _view_token_names(a) \
-            | _view_token_names(b) | _level_token_names(a) | _level_token_names(b)
+        skip = match_key_names(a) | match_key_names(b) | view_token_names(a) \
+            | view_token_names(b) | level_token_names(a) | level_token_names(b)
         token_fields = [t for t in a.tokens if t not in a.fields and t not in skip
                         and t in b.tokens]
     for name in token_fields:
@@ -344,27 +354,6 @@ def comparisons_for(
         out.append(FieldComparison(name, token=name, tf_adjust=tf_for(name, True)))
     if not out:
         raise ValueError("the two frames share no encoded field to compare")
-    return out
-
-
-def _schema_dict(enc: EncodedFrame) -> dict[str, Any] | None:
-    schema = (enc.meta or {}).get("schema")
-    if isinstance(schema, str):
-        try:
-            schema = json.loads(schema)
-        except ValueError:
-            return None
-    return schema if isinstance(schema, dict) else None
-
-
-def _views_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, str]]]:
-    """Salted views of fields, kept when every view's filter and tag is in both frames."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name, vs in field_views(_schema_dict(a)).items():
-        keep = [(f, t) for f, t in vs if f in a.fields and f in b.fields
-                and t in a.tokens and t in b.tokens]
-        if keep and keep[0][0] == name:
-            out[name] = keep
     return out
 
 
@@ -397,66 +386,12 @@ def _u_from_histograms(c: FieldComparison, a: EncodedFrame, b: EncodedFrame) -> 
 def _exclusion_tokens(a: EncodedFrame, b: EncodedFrame) -> list[str]:
     """Tokens that nearly only true matches share: match keys, identifiers (a token with no
     filter, other than sex) and date-of-birth tokens."""
-    views = _view_token_names(a) | _view_token_names(b)
+    views = view_token_names(a) | view_token_names(b)
     shared = set(a.tokens) & set(b.tokens)
-    keys = (_match_key_names(a) | _match_key_names(b)) & shared
-    kinds = {f.get("name"): f.get("kind") for f in (_schema_dict(a) or {}).get("fields") or []}
+    keys = (match_key_names(a) | match_key_names(b)) & shared
+    kinds = {f.get("name"): f.get("kind") for f in (schema_of(a) or {}).get("fields") or []}
     extra = {t for t in shared if t not in views and kinds.get(t) in ("dob", "nino", "upn")}
     return sorted(keys | extra)
-
-
-def _fallbacks_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, str]]]:
-    """Fallback views of salted fields present (filter and tag) in both frames."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name, vs in field_fallbacks(_schema_dict(a)).items():
-        keep = [(f, t) for f, t in vs if f in a.fields and f in b.fields
-                and t in a.tokens and t in b.tokens]
-        if keep:
-            out[name] = keep
-    return out
-
-
-def _date_levels_of(a: EncodedFrame, b: EncodedFrame) -> dict[str, list[tuple[str, list[str]]]]:
-    """Date fields whose near-miss level tokens both frames hold."""
-    da, db = field_date_levels(_schema_dict(a)), field_date_levels(_schema_dict(b))
-    return {name: lv for name, lv in da.items()
-            if db.get(name) == lv and all(t in a.tokens and t in b.tokens
-                                          for _, toks in lv for t in toks)}
-
-
-def _level_token_names(enc: EncodedFrame) -> set[str]:
-    """Near-miss level tokens of date fields and names' swap tokens (not comparisons of
-    their own)."""
-    sd = _schema_dict(enc)
-    return {t for lv in field_date_levels(sd).values() for _, toks in lv for t in toks} | {
-        w for sw in field_swaps(sd).values() for w in sw.values()}
-
-
-def _view_token_names(enc: EncodedFrame) -> set[str]:
-    """Tokens of salted views and their salt tags (not comparisons of their own)."""
-    out: set[str] = set()
-    sd = _schema_dict(enc)
-    for vs in list(field_views(sd).values()) + list(field_fallbacks(sd).values()):
-        for f, t in vs:
-            out.update((f, t))
-    return out
-
-
-def _match_key_names(enc: EncodedFrame) -> set[str]:
-    """Token names that are match keys (not per-field tokens), read from ``meta``."""
-    out: set[str] = {"slk581"}
-    meta = enc.meta or {}
-    sources = [meta.get("match_keys"), meta.get("blocking_tokens")]
-    schema = meta.get("schema")
-    if isinstance(schema, dict):
-        sources.append(schema.get("match_keys"))
-    for src in sources:
-        for mk in src or []:
-            if isinstance(mk, str):
-                out.add(mk)
-            elif isinstance(mk, dict) and "name" in mk:
-                out.add(str(mk["name"]))
-    return out
 
 
 def comparison_matrix(
@@ -788,7 +723,6 @@ def session_pairs_for(
     At most ``max_pairs`` are returned (a seeded uniform sample, in sorted order).
     ``b=None``: pairs within ``a`` with ``ia < ib``.
     """
-    from nislink.block import TokenBlocking, candidate_pairs
 
     if not tokens:
         raise ValueError("an EM session needs at least one token")

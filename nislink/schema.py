@@ -22,6 +22,8 @@ from typing import Any
 
 import blake3
 
+from nislink.errors import SchemaError
+
 __all__ = [
     "SCHEME_VERSION",
     "SCHEMA_FORMAT",
@@ -159,10 +161,6 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "exact": dict(tokens=["value"], length=0, k=20, clk=False, clk_k=None),
     "number": dict(tokens=["value"], length=128, k=15, clk=False, clk_k=None),
 }
-
-
-class SchemaError(ValueError):
-    """An invalid schema; the message names the offending key path."""
 
 
 def _check_keys(d: Any, allowed: set[str], path: str) -> dict[str, Any]:
@@ -1050,9 +1048,10 @@ class Schema:
                 raise SchemaError(f"clkhash schema: not valid JSON ({exc.msg})") from None
         else:
             raise SchemaError("from_clkhash: expected a path, JSON text or a dict")
-        from nislink.encode import clkhash_compat  # noqa: PLC0415 (optional module)
+        # deferred: the clkhash parser lives in the encode room, which builds on this module
+        from nislink.encode.clkhash.schema import parse_clkhash_schema  # noqa: PLC0415
 
-        parsed = clkhash_compat.parse_clkhash_schema(raw)
+        parsed = parse_clkhash_schema(raw)
         schema = cls(fields=[], clk=None, match_keys=[], slk581=False, kind="clkhash",
                      clkhash=raw, name=name)
         schema._clkhash_parsed = parsed
@@ -1064,9 +1063,9 @@ class Schema:
         if self.kind != "clkhash":
             raise SchemaError("not a clkhash schema")
         if self._clkhash_parsed is None:
-            from nislink.encode import clkhash_compat  # noqa: PLC0415
+            from nislink.encode.clkhash.schema import parse_clkhash_schema  # noqa: PLC0415
 
-            self._clkhash_parsed = clkhash_compat.parse_clkhash_schema(self.clkhash)
+            self._clkhash_parsed = parse_clkhash_schema(self.clkhash)
         return self._clkhash_parsed
 
 

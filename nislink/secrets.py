@@ -25,6 +25,8 @@ from pathlib import Path
 
 import blake3
 
+from nislink.errors import SecretError
+
 __all__ = ["Secret", "SecretError", "MIN_SECRET_BYTES", "FINGERPRINT_CONTEXT"]
 
 MIN_SECRET_BYTES = 32
@@ -35,10 +37,6 @@ FINGERPRINT_CONTEXT = "nislink v1 key fingerprint"
 
 _HEX_RE = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
 _B64_RE = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
-
-
-class SecretError(ValueError):
-    """A secret could not be loaded or is unsuitable (the message never contains it)."""
 
 
 def _decode_text(text: str, where: str) -> bytes:

@@ -54,8 +54,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink import block
+from nislink.encode.encoder import Encoder
+from nislink.errors import NislinkError
+from nislink.frame import BitMatrix, EncodedFrame
+from nislink.io import check_compatible
+from nislink.linkage import combine_tokens, default_blocking
+from nislink.linkage import dedupe as _dedupe
+from nislink.linkage import link as _link
 from nislink.model import FellegiSunter, weight_to_probability
+from nislink.resolve import one_to_one as _assign
 from nislink.schema import Schema
 from nislink.secrets import Secret
 
@@ -86,7 +94,7 @@ ROW = "_row"
 MIN_JAVA = 17
 
 
-class SparkSetupError(RuntimeError):
+class SparkSetupError(NislinkError, RuntimeError):
     """Spark could not be used: PySpark or Java missing, bad configuration, start failure."""
 
 
@@ -479,8 +487,6 @@ def encode(
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
 
-    from nislink.encode.encoder import Encoder  # noqa: PLC0415
-
     if not isinstance(schema, Schema):
         raise TypeError("encode() needs a nislink.Schema")
     drv_secret, key = _key_source(secret)
@@ -578,8 +584,6 @@ def _action(fn: Any, what: str) -> Any:
 
 
 def _combine_tokens_np(tok: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
-    from nislink.linkage import combine_tokens  # noqa: PLC0415
-
     n = len(next(iter(tok.values())))
     frame = EncodedFrame(np.zeros(n, object), {}, None, {k: tok[k] for k in names}, {})
     return combine_tokens(frame, list(names))
@@ -633,7 +637,6 @@ def _popcount_hist(enc: SparkEncoded, fld: str | None) -> np.ndarray:
 
 def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> np.ndarray:
     """The sampled positions of an LSHBlocking rule, chosen exactly as nislink.block does."""
-    from nislink import block  # noqa: PLC0415
 
     def nbits_of(e: SparkEncoded) -> int:
         if rule.field is None:
@@ -673,9 +676,6 @@ def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> n
 
 
 def _rules(a: SparkEncoded, b: SparkEncoded | None, blocking: Any) -> list[Any]:
-    from nislink import block  # noqa: PLC0415
-    from nislink.linkage import default_blocking  # noqa: PLC0415
-
     if blocking is None:
         return default_blocking(a.skeleton(), None if b is None else b.skeleton())
     if isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
@@ -697,8 +697,6 @@ def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
     """
     from pyspark.sql import functions as F  # noqa: PLC0415
     from pyspark.sql import types as T  # noqa: PLC0415
-
-    from nislink import block  # noqa: PLC0415
 
     rules = _rules(a, b, blocking)
     plan = _KeyPlan()
@@ -961,8 +959,6 @@ def fit_model(
     the prior (the chance that two random records match) unbiased. The model is then
     applied to every pair on Spark by :func:`score`.
     """
-    from nislink.linkage import dedupe as _dedupe  # noqa: PLC0415
-    from nislink.linkage import link as _link  # noqa: PLC0415
 
     def take(e: SparkEncoded) -> EncodedFrame:
         frac = fraction
@@ -1043,8 +1039,6 @@ def one_to_one(scored: "DataFrame", *, method: str = "greedy",
     out_schema = x.drop("_bucket").schema
 
     def resolve(pdf: pd.DataFrame) -> pd.DataFrame:
-        from nislink.resolve import one_to_one as _assign  # noqa: PLC0415
-
         ia = np.unique(pdf["ra"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
         ib = np.unique(pdf["rb"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
         sel = _assign(ia, ib, pdf["match_weight"].to_numpy(np.float64), method=method)
@@ -1106,8 +1100,6 @@ class SparkDedupeResult:
 
 
 def _check(a: SparkEncoded, b: SparkEncoded) -> None:
-    from nislink.linkage import check_compatible  # noqa: PLC0415
-
     check_compatible(a.skeleton(), b.skeleton())
 
 

@@ -213,7 +213,7 @@ def test_lsh_ignores_empty_filters_and_uses_named_field():
 def test_metrics():
     assert pairs_completeness([0, 1, 2], [0, 1, 5], [0, 1, 2], [0, 1, 2]) == pytest.approx(2 / 3)
     assert pairs_completeness([0], [0], [0, 0], [0, 0]) == 1.0
-    assert math.isnan(pairs_completeness([0], [0], [], []))
+    assert pairs_completeness([0], [0], [], []) == 1.0  # nothing to find (as recall)
     assert reduction_ratio(10, 10, 10) == pytest.approx(0.9)
     assert reduction_ratio(9, 10) == pytest.approx(0.8)
 
@@ -249,3 +249,18 @@ def test_band_keys_compiled_equals_numpy(monkeypatch):
     for g, p in enumerate(pos):  # and against a plain-Python reference
         for i in range(50):
             assert int(ref[i, g]) == sum(1 << k for k, q in enumerate(p) if dense[i, q])
+
+
+def test_mix64_is_the_splitmix64_finaliser() -> None:
+    from nislink.frame import mix64
+
+    def reference(z: int) -> int:  # SplitMix64's output function, on Python integers
+        m = (1 << 64) - 1
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        return z ^ (z >> 31)
+
+    xs = np.array([0, 1, 2, 0x9E3779B97F4A7C15, (1 << 64) - 1, 12345678901234567],
+                  dtype=np.uint64)
+    assert mix64(xs).tolist() == [reference(int(x)) for x in xs]
+    assert len(np.unique(mix64(np.arange(10_000, dtype=np.uint64)))) == 10_000  # a bijection

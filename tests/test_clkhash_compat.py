@@ -309,12 +309,12 @@ def test_similar_names_score_higher() -> None:
 
 
 def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nislink.encode.clkhash_compat as compat
+    import nislink.encode.clkhash.engine as engine
 
-    monkeypatch.setattr(compat, "_MIN_PART", 20)
+    monkeypatch.setattr(engine, "_MIN_PART", 20)
     case = CASES["febrl_double_bpf_sha512"]
     rows, secret, schema = _rows(case), _secret(case), _schema(case)
-    assert len(compat._split(len(rows), 2)) == 2
+    assert len(engine._split(len(rows), 2)) == 2
     assert to_base64(schema.encode(rows, secret, workers=2, batch_size=50)) == case["clks"]
     bad = [list(r) for r in rows]
     bad[200][8] = "19991399"  # an invalid date in the second part
@@ -326,7 +326,7 @@ def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_vectorised_hmac_equals_hmac_digest() -> None:
     import hmac
 
-    from nislink.encode._hmac_np import hmac_mod
+    from nislink.encode.clkhash.hmac_np import hmac_mod
 
     rng = np.random.default_rng(7)
     msgs = [rng.bytes(int(n)) for n in rng.integers(0, 80, 400)] + [b"", b"x" * 55, b"y" * 56]
@@ -352,14 +352,14 @@ def test_vectorised_hmac_equals_hmac_digest() -> None:
 def test_date_fast_path_agrees_with_strptime(fmt: str, value: str) -> None:
     from datetime import datetime
 
-    from nislink.encode.clkhash_compat import _date_layout, _fast_date, _fast_dates
+    from nislink.encode.clkhash.dates import date_layout, fast_date, fast_dates
 
     try:
         expected: str | None = datetime.strptime(value, fmt).strftime("%Y%m%d")
     except ValueError:
         expected = None
-    fast = _fast_date(value, _date_layout(fmt))
-    vec = _fast_dates(np.array([value], dtype=object), _date_layout(fmt))
+    fast = fast_date(value, date_layout(fmt))
+    vec = fast_dates(np.array([value], dtype=object), date_layout(fmt))
     assert vec is not None and vec[0] == fast
     if fast is not None:  # the fast path only ever answers when it agrees
         assert fast == expected
@@ -380,9 +380,9 @@ def test_date_fast_path_agrees_with_strptime(fmt: str, value: str) -> None:
 def test_date_fast_path_never_disagrees(fmt: str, value: str) -> None:
     from datetime import datetime
 
-    from nislink.encode.clkhash_compat import _date_layout, _fast_date
+    from nislink.encode.clkhash.dates import date_layout, fast_date
 
-    fast = _fast_date(value, _date_layout(fmt))
+    fast = fast_date(value, date_layout(fmt))
     if fast is not None:
         assert fast == datetime.strptime(value, fmt).strftime("%Y%m%d")
 
@@ -392,15 +392,50 @@ def test_date_fast_path_never_disagrees(fmt: str, value: str) -> None:
        st.lists(st.text(max_size=9) | st.sampled_from(["a\x00", "a", "\x00", "", " ", "aa"]),
                 min_size=1, max_size=12))
 def test_vectorised_ngrams_equal_tokenize(n: int, positional: bool, values: list[str]) -> None:
-    import pandas as pd
-
-    from nislink.encode.clkhash_compat import ClkhashFeature, _ngram_occurrences
+    from nislink.encode.clkhash.engine import _ngram_occurrences
+    from nislink.encode.clkhash_compat import ClkhashFeature
 
     feature = ClkhashFeature("f", comparison="ngram", n=n, positional=positional, bits_per_token=1)
-    got = _ngram_occurrences(feature, values, pd)
+    got = _ngram_occurrences(feature, values)
     assert got is not None
     counts, occ_token, distinct = got
     expected = [feature.tokenize(v) for v in values]
     assert counts.tolist() == [len(t) for t in expected]
     assert [distinct[i] for i in occ_token.tolist()] == [t for ts in expected for t in ts]
     assert len(set(distinct)) == len(distinct)
+
+
+def test_one_base64_definition_shared_with_the_frame() -> None:
+    import nislink.frame as frame
+    from nislink.encode import clkhash
+    from nislink.frame import EncodedFrame
+
+    assert to_base64 is clkhash.to_base64 is frame.to_base64
+    assert from_base64 is clkhash.from_base64 is frame.from_base64
+    case = CASES["tiny_double_singular_l13"]  # 13 bits: the last byte is partial
+    bm = _schema(case).encode(_rows(case), _secret(case))
+    assert bm.nbits == 13
+    # bitarray's big-endian layout, computed independently from the unpacked bits
+    packed = np.packbits(bm.to_bool(), axis=1, bitorder="big")
+    assert to_base64(bm) == [base64.b64encode(r.tobytes()).decode() for r in packed]
+    assert to_base64(bm) == case["clks"]
+    fr = EncodedFrame(ids=[str(i) for i in range(len(bm))], fields={}, clk=bm, tokens={},
+                      meta={})
+    assert fr.to_clkhash() == case["clks"]
+    back = EncodedFrame.from_clkhash(case["clks"])
+    assert back.clk.nbits == 16 and np.array_equal(back.clk.to_bool()[:, :13], bm.to_bool())
+    # a matrix that breaks the zero-padding rule does not leak bits beyond nbits
+    dirty = BitMatrix(bm.bits | np.uint64(1 << 14), 13)
+    assert to_base64(dirty) == case["clks"]
+
+
+def test_values_pandas_confuses_are_encoded_apart() -> None:
+    """"\\x00" hashes like "" in pandas: the engine's shared factorize keeps them apart."""
+    rows = [["1", "", "1990-01-02"], ["2", "\x00", "1990-01-02"], ["3", "a\x00", "1990-01-02"],
+            ["4", "a", "1990-01-02"], ["5", "\x00", "1990-01-02"]]
+    schema = parse_clkhash_schema(_SIMPLE)
+    together = schema.encode(rows, "s", validate=False)
+    alone = [schema.encode([r], "s", validate=False) for r in rows]
+    for i, one in enumerate(alone):
+        assert np.array_equal(together.bits[i], one.bits[0]), i
+    assert not np.array_equal(together.bits[0], together.bits[1])

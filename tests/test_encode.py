@@ -446,10 +446,10 @@ def test_factorize_keeps_nul_and_surrogate_strings_apart() -> None:
     """pandas hashes "\\x00" like "" and lone surrogates alike; the encoder must not."""
     import numpy as np
 
-    from nislink.encode.encoder import _factorize
+    from nislink.clean.vectorise import factorize
 
     values = np.array(["", "\x00", "a", None, "a\ud800", "b\ud800", "a"], dtype=object)
-    codes, uniq = _factorize(values)
+    codes, uniq = factorize(values)
     present = codes >= 0
     assert list(uniq[codes[present]]) == [v for v in values if v is not None]
     assert codes[3] == -1
@@ -473,3 +473,28 @@ def test_encode_normalised_treats_nan_and_na_as_missing() -> None:
         assert np.array_equal(got.clk.bits, want.clk.bits)
         for k in want.tokens:
             assert np.array_equal(got.tokens[k], want.tokens[k]), k
+
+
+def test_the_parallel_helper_runs_parts_in_forked_processes_in_order() -> None:
+    import os
+
+    from nislink.encode.parallel import fork_available, row_ranges, run_forked
+
+    assert row_ranges(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert row_ranges(2, 4) == [(0, 0), (0, 1), (1, 1), (1, 2)]
+    data = np.arange(3000)
+    parts = row_ranges(len(data), 3)
+    # a closure over local data: it reaches the children through fork, not pickling
+    out = run_forked(lambda lo, hi: (os.getpid(), int(data[lo:hi].sum())), parts)
+    assert [s for _, s in out] == [int(data[lo:hi].sum()) for lo, hi in parts]
+    assert out[0][0] == os.getpid()
+    if fork_available():
+        assert len({p for p, _ in out}) == 3
+
+    def fail_in_second(lo: int, hi: int) -> int:
+        if lo:
+            raise ValueError(f"rows {lo}:{hi}")
+        return hi
+
+    with pytest.raises(ValueError, match="rows 1000:2000"):
+        run_forked(fail_in_second, parts)

@@ -218,7 +218,7 @@ def test_clkhash_strings_round_trip_and_bit_order(frame: EncodedFrame) -> None:
         assert raw[j // 8] >> (7 - j % 8) & 1
     back = EncodedFrame.from_clkhash(strings, ids=frame.ids)
     assert np.array_equal(back.clk.bits, frame.clk.bits) and list(back.ids) == list(frame.ids)
-    with pytest.raises(ValueError, match="record 1"):
+    with pytest.raises(ValueError, match="row 1: not a valid base64"):
         EncodedFrame.from_clkhash([strings[0], "not base64!"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -80,8 +82,6 @@ def is_missing(value: Any) -> bool:
     if type_name in ("NAType", "NaTType"):
         return True
     try:
-        import numpy as np
-
         if isinstance(value, np.floating) and np.isnan(value):
             return True
         if isinstance(value, np.datetime64) and np.isnat(value):

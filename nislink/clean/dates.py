@@ -52,8 +52,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from nislink.clean._result import Checked, Status, is_missing, pandas_confusable
+from nislink.clean._result import Checked, Status, is_missing
+from nislink.clean.vectorise import map_distinct
 
 __all__ = [
     "EARLIEST_DOB",
@@ -430,7 +433,7 @@ def dob_series(
     def strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _dob_unique_strings(values, dayfirst, t, e)
 
-    for pos, u_days, u_status, codes in _grouped(vals, strings, scalar):
+    for pos, u_days, u_status, codes in map_distinct(vals, strings, scalar):
         missing = codes < 0
         safe = np.where(missing, 0, codes)
         if len(u_days):
@@ -444,54 +447,10 @@ def dob_series(
     )
 
 
-def _grouped(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarray, ...]]:
-    """Split an object array into strings / booleans / other values, factorise each group
-    and evaluate the distinct values once: ``strings(uniques)`` for text, ``scalar(uniques)``
-    for the rest. Returns ``(positions, unique_values_out, unique_status_out, codes)`` per
-    group (codes -1 mark missing values). Booleans are kept apart because pandas hashes
-    ``True`` like ``1``, and strings holding NUL characters because pandas' string hash
-    table treats ``"\\x00"`` like ``""`` (and strings with lone surrogates, which cannot be
-    encoded, as equal to each other); these are evaluated one by one, like unhashable
-    items (lists, dicts)."""
-    n = len(vals)
-    kinds = np.fromiter(
-        (
-            (1 if pandas_confusable(v) else 0)
-            if type(v) is str
-            else 1
-            if isinstance(v, (bool, np.bool_))
-            else 2
-            for v in vals
-        ),
-        dtype=np.int8,
-        count=n,
-    )
-    out = []
-    for kind in (0, 1, 2):
-        pos = np.flatnonzero(kinds == kind)
-        if not len(pos):
-            continue
-        sub = vals[pos]
-        if kind == 1:
-            codes = np.arange(len(sub))
-            uniq = sub
-        else:
-            try:
-                codes, uniques = pd.factorize(sub, use_na_sentinel=True)
-                uniq = np.asarray(uniques, dtype=object)
-            except TypeError:
-                codes, uniq = np.arange(len(sub)), sub
-        u_val, u_status = (strings if kind == 0 else scalar)(uniq)
-        out.append((pos, u_val, u_status, codes))
-    return out
-
-
 def _dob_unique_strings(
     uniq: np.ndarray, dayfirst: bool, t: _dt.date, e: _dt.date = EARLIEST_DOB
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dates and statuses for distinct strings: NumPy fast paths, then the scalar parser."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     k = len(uniq)
     u_days = np.full(k, np.datetime64("NaT"), dtype="datetime64[D]")

@@ -37,13 +37,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from nislink.clean._result import Checked, Status, is_missing, pandas_confusable
+from nislink.clean import dates, ids, postcodes
+from nislink.clean._result import Checked, Status, is_missing
 from nislink.clean.dates import check_dob
 from nislink.clean.ids import check_nino, check_upn
 from nislink.clean.names import check_name
 from nislink.clean.postcodes import check_postcode
 from nislink.clean.sex import check_sex
+from nislink.clean.vectorise import factorize
 
 __all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame"]
 
@@ -99,26 +103,22 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(codes, distinct values) with -1 for missing; None when values are unhashable.
 
     Object columns with anything but strings are factorised on (type, value) so that
-    ``True`` and ``1`` (equal in Python) stay distinct.
+    ``True`` and ``1`` (equal in Python) stay distinct. Strings that pandas' hash table
+    confuses (``"\x00"`` and ``""``, lone surrogates) are kept apart by
+    :func:`~nislink.clean.vectorise.factorize`.
     """
     try:
-        if series.dtype == object and any(
-            type(v) is str and pandas_confusable(v) for v in series.tolist()
-        ):
-            # pandas' string hash table treats "\x00" like "" and strings with lone
-            # surrogates as equal to each other: clean such a column value by value.
-            return None
         if series.dtype == object:
             kind = pd.api.types.infer_dtype(series, skipna=True)
             if kind not in ("string", "empty"):
-                keyed = pd.Series(
-                    [None if is_missing(v) else (type(v), v) for v in series.tolist()],
-                    dtype=object,
-                )
-                codes, uniq = pd.factorize(keyed, use_na_sentinel=True)
+                keyed = np.empty(len(series), dtype=object)
+                keyed[:] = [None if is_missing(v) else (type(v), v) for v in series.tolist()]
+                codes, uniq = factorize(keyed)
                 values = np.empty(len(uniq), dtype=object)
                 values[:] = [u[1] for u in uniq]
                 return codes, values
+        if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+            return factorize(series.to_numpy(dtype=object))
         codes, uniq = pd.factorize(series, use_na_sentinel=True)
         values = np.empty(len(uniq), dtype=object)
         values[:] = list(uniq)
@@ -179,7 +179,6 @@ def _series_function(kind: str) -> Callable[..., tuple[pd.Series, pd.Series]] | 
     Each returns ``(values, statuses)`` equal to applying the scalar checker element by
     element (their modules test this); names and sex use the generic factorised path.
     """
-    from nislink.clean import dates, ids, postcodes
 
     module = {"dob": dates, "postcode": postcodes, "nino": ids, "upn": ids}.get(kind)
     return getattr(module, f"{kind}_series", None) if module is not None else None
@@ -190,9 +189,6 @@ def _blank(series: pd.Series) -> np.ndarray:
     out = np.array(series.isna(), dtype=bool)  # a writable copy (pandas 3 gives views)
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         if pd.api.types.infer_dtype(series, skipna=True) == "string":
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
             arr = pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
             empty = pc.equal(pc.utf8_trim_whitespace(arr), "").fill_null(False)
             out |= np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)

@@ -35,9 +35,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nislink.clean._result import COMPACT_MISSING_MARKERS, Checked, Status, as_text
-from nislink.clean.dates import _grouped
+from nislink.clean.vectorise import map_distinct
 
 __all__ = [
     "NINO_ADMIN_PREFIXES",
@@ -296,7 +298,7 @@ def _series_frame(s: pd.Series | Any, fast: Any, scalar: Any) -> tuple[pd.Series
 
     out_val = np.full(n, None, dtype=object)
     out_status = np.empty(n, dtype=object)
-    for pos, u_val, u_status, codes in _grouped(vals, strings, other):
+    for pos, u_val, u_status, codes in map_distinct(vals, strings, other):
         missing = codes < 0
         safe = np.where(missing, 0, codes)
         if len(u_val):
@@ -311,17 +313,11 @@ def _series_frame(s: pd.Series | Any, fast: Any, scalar: Any) -> tuple[pd.Series
 
 
 def _compact_arrow(uniq: np.ndarray) -> Any:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     arr = pa.array(uniq.tolist(), type=pa.string())
     return pc.utf8_upper(pc.replace_substring_regex(arr, _ARROW_STRIP, ""))
 
 
 def _nino_fast(uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     compact = _compact_arrow(uniq)
     ok = pc.match_substring_regex(compact, _ARROW_NINO_OK)
     prefix = pc.utf8_slice_codeunits(compact, 0, 2)
@@ -333,8 +329,6 @@ def _nino_fast(uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _upn_fast(uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import pyarrow.compute as pc
-
     compact = _compact_arrow(uniq)
     ok = pc.match_substring_regex(compact, _ARROW_UPN_OK)
     mask = ok.to_numpy(zero_copy_only=False).astype(bool)

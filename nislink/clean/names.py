@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 import jellyfish
+import nicknames
 from anyascii import anyascii
 
 from nislink.clean._result import Checked, Status, invalid, is_missing, missing
@@ -279,7 +280,6 @@ UK_NICKNAMES: dict[str, tuple[str, ...]] = {
 @lru_cache(maxsize=1)
 def _nickname_tables() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """(nickname -> canonical names, set of names that have nicknames), merged with UK."""
-    import nicknames
 
     nn = nicknames.NickNamer()
     canon: dict[str, set[str]] = {k: set(v) for k, v in nn.canonical_lookup.items()}

@@ -48,9 +48,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nislink.clean._result import COMPACT_MISSING_MARKERS, Checked, Status, as_text
-from nislink.clean.dates import _grouped
+from nislink.clean.vectorise import map_distinct
 
 __all__ = [
     "PostcodeParts",
@@ -246,8 +248,6 @@ def _unique_strings(uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values and statuses for distinct strings: an Arrow fast path for well-formed
     postcodes (upper-cased, spaces removed, strict pattern), the cached scalar checker
     for the rest."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     k = len(uniq)
     values = np.full(k, None, dtype=object)
@@ -309,7 +309,7 @@ def postcode_series(s: pd.Series | Any) -> tuple[pd.Series, pd.Series]:
     vals = s.to_numpy(dtype=object)
     out_val = np.full(n, None, dtype=object)
     out_status = np.empty(n, dtype=object)
-    for pos, u_val, u_status, codes in _grouped(vals, _unique_strings, _unique_other):
+    for pos, u_val, u_status, codes in map_distinct(vals, _unique_strings, _unique_other):
         missing = codes < 0
         safe = np.where(missing, 0, codes)
         if len(u_val):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.errors import DataQualityWarning, NislinkError
 from nislink.schema import Schema
 
 __all__ = [
@@ -55,10 +56,6 @@ _KIND_LABEL = {"forename": "forename", "surname": "surname", "fullname": "full n
                "nino": "National Insurance number", "upn": "Unique Pupil Number"}
 
 
-class DataQualityWarning(UserWarning):
-    """A field is mostly missing or rejected, or an optional column is absent."""
-
-
 def _show(names: Iterable[Any], limit: int = 12) -> str:
     names = [repr(str(n))[1:-1] if "\n" in str(n) or "\r" in str(n) else str(n)
              for n in names]
@@ -68,7 +65,7 @@ def _show(names: Iterable[Any], limit: int = 12) -> str:
     return shown or "none"
 
 
-class MissingColumnError(ValueError):
+class MissingColumnError(NislinkError, ValueError):
     """A required field's column is not in the data."""
 
     def __init__(self, field_name: str, kind: str, column: str, found: Sequence[Any]) -> None:

@@ -1,6 +1,6 @@
 """The data owner's encoder: clean rows, then build keyed filters and tokens.
 
-``Encoder(schema, secret).encode(df)`` returns an :class:`~nislink.encode.frame.EncodedFrame`
+``Encoder(schema, secret).encode(df)`` returns an :class:`~nislink.frame.EncodedFrame`
 with, per schema field, a field-level Bloom filter and a keyed exact-match token; a
 record-level filter (CLK) over the fields marked ``clk``; the schema's match keys; and
 SLK-581 as a keyed baseline token. Rows that cannot be encoded are listed in
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -38,7 +39,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from anyascii import anyascii
 
+from nislink.clean import is_missing
+from nislink.clean.frame import frame as clean_frame
+from nislink.clean.names import given_name, surname_core
+from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
 from nislink.encode.bloom import (
     digest_length,
@@ -55,7 +61,7 @@ from nislink.encode.columns import (
     resolve_columns,
     too_long_rows,
 )
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.encode.parallel import fork_available, row_ranges, run_forked
 from nislink.encode.siphash import siphash24_words
 from nislink.encode.tokens import (
     component_values,
@@ -64,6 +70,7 @@ from nislink.encode.tokens import (
     slk581_part,
     token_occurrences,
 )
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.schema import (
     LEVEL_SEP,
     SALT_JOIN,
@@ -125,38 +132,14 @@ def _first_positions(codes: np.ndarray, n_uniq: int) -> np.ndarray:
     return first
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, distinct values), -1 for missing.
-
-    pandas' string hash table treats ``"\x00"`` like ``""`` and strings with lone
-    surrogates as equal; when the round trip shows such a collision, fall back to a dict.
-    """
-    codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    codes = codes.astype(np.int64, copy=False)
-    uniq = np.asarray(uniq, dtype=object)
-    present = codes >= 0
-    if len(uniq) and not np.array_equal(uniq[codes[present]], np.asarray(values, dtype=object)[present]):
-        index: dict[Any, int] = {}
-        out = np.full(len(values), -1, dtype=np.int64)
-        for i, v in enumerate(values):
-            if present[i]:
-                out[i] = index.setdefault(v, len(index))
-        firsts = np.empty(len(index), dtype=object)
-        for v, j in index.items():
-            firsts[j] = v
-        return out, firsts
-    return codes, uniq
-
-
 def _conventions(f: FieldSpec, vals: np.ndarray) -> np.ndarray:
     """A name field's values under the UK recording conventions (``uk_names``), once per
     distinct value."""
     if not f.uk_names or not len(vals):
         return vals
-    from nislink.clean.names import given_name, surname_core  # noqa: PLC0415
 
     fn = given_name if f.kind == "forename" else surname_core
-    codes, uniq = _factorize(vals)
+    codes, uniq = factorize(vals)
     out = np.array([fn(u) for u in uniq.tolist()] + [None], dtype=object)
     return out[codes]
 
@@ -169,10 +152,6 @@ def _absent(v: Any) -> bool:
 
 
 def _clean_text(v: Any) -> str | None:
-    from anyascii import anyascii  # noqa: PLC0415
-
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     s = anyascii(str(v)).lower()
@@ -182,8 +161,6 @@ def _clean_text(v: Any) -> str | None:
 
 
 def _clean_exact(v: Any) -> str | None:
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     s = str(v).strip()
@@ -191,8 +168,6 @@ def _clean_exact(v: Any) -> str | None:
 
 
 def _clean_number(v: Any) -> str | None:
-    from nislink.clean._result import is_missing  # noqa: PLC0415
-
     if is_missing(v):
         return None
     try:
@@ -268,7 +243,6 @@ class Encoder:
         """Normalised values per field for kept rows; kept positions; rejects table; status
         per field of kept rows (0 present, 1 missing, 2 rejected). Rows with a value longer
         than :data:`~nislink.encode.columns.MAX_FIELD_CHARS` are rejected before cleaning."""
-        from nislink.clean.frame import frame as clean_frame  # noqa: PLC0415
 
         schema = self.schema
         col_kind: dict[str, str] = {}
@@ -315,7 +289,7 @@ class Encoder:
                 values[f.name] = _conventions(f, np.where(pd.isna(arr), None, arr).astype(object))
             else:
                 raw = df[col].to_numpy(dtype=object)[kept]
-                codes, uniq = _factorize(raw)
+                codes, uniq = factorize(raw)
                 cleaned = np.array([_OWN_CLEANERS[f.kind](u) for u in uniq] + [None], dtype=object)
                 values[f.name] = cleaned[codes]
             if f.kind in CLEAN_KIND:
@@ -474,16 +448,11 @@ class Encoder:
         return result
 
     def _n_workers(self, n: int) -> int:
-        import multiprocessing  # noqa: PLC0415
-        import os  # noqa: PLC0415
-
         if self.workers is not None:
             w = int(self.workers)
         else:
             w = min(2, os.cpu_count() or 1) if n >= self.PARALLEL_MIN_ROWS else 1
-        if w > 1 and "fork" not in multiprocessing.get_all_start_methods():
-            w = 1
-        if multiprocessing.current_process().daemon:
+        if not fork_available():
             w = 1
         return max(1, min(w, n // 1000 or 1))
 
@@ -494,24 +463,12 @@ class Encoder:
         w = self._n_workers(n)
         if w <= 1:
             return self._encode_values(values, n)
-        import multiprocessing  # noqa: PLC0415
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
-        bounds = np.linspace(0, n, w + 1).astype(int)
-        parts = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-        global _FORK_STATE
-        _FORK_STATE = (self, values)
-        try:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(w, mp_context=ctx) as pool:
-                futures = [pool.submit(_fork_encode, lo, hi) for lo, hi in parts[1:]]
-                results = [self._encode_values({k: v[parts[0][0]:parts[0][1]]
-                                                for k, v in values.items()},
-                                               parts[0][1] - parts[0][0])]
-                results += [f.result() for f in futures]
-        finally:
-            _FORK_STATE = None
-        return _concat_results(results)
+        def part(lo: int, hi: int) -> tuple[dict[str, BitMatrix], BitMatrix | None,
+                                            dict[str, np.ndarray]]:
+            return self._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
+
+        return _concat_results(run_forked(part, row_ranges(n, w)))
 
     def _encode_values(
         self, values: dict[str, np.ndarray], n: int
@@ -530,7 +487,7 @@ class Encoder:
 
         def factors(fname: str) -> tuple[np.ndarray, np.ndarray]:
             if fname not in factor_cache:
-                factor_cache[fname] = _factorize(values[fname])
+                factor_cache[fname] = factorize(values[fname])
             return factor_cache[fname]
 
         def component(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +500,7 @@ class Encoder:
                     comp_cache[ck] = (codes, uniq)
                 else:
                     derived = component_values(schema.field(fname).kind, modifier, uniq)
-                    d_codes, d_uniq = _factorize(derived)
+                    d_codes, d_uniq = factorize(derived)
                     d_codes = np.append(d_codes, -1)
                     comp_cache[ck] = (d_codes[codes], d_uniq)
             return comp_cache[ck]
@@ -624,7 +581,7 @@ class Encoder:
                         tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
             stext = salt_text(salt_name)
-            s_codes, s_uniq = _factorize(stext)
+            s_codes, s_uniq = factorize(stext)
             h = keyed_uint64([u.encode("utf-8") for u in s_uniq], self._key("salttag", salt_name))
             tokens[salt_tag(salt_name)] = np.append(h, np.uint64(0))[s_codes]
 
@@ -667,8 +624,8 @@ class Encoder:
         if salt is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
-            v_codes, v_uniq = factorised if factorised is not None else _factorize(vals)
-            s_codes, s_uniq = _factorize(salt)
+            v_codes, v_uniq = factorised if factorised is not None else factorize(vals)
+            s_codes, s_uniq = factorize(salt)
             ns = len(s_uniq) + 1
             s_ext = np.append(s_uniq, "").astype(object)  # unmasked: missing salt is ""
             s_codes = np.where(s_codes < 0, ns - 1, s_codes)
@@ -700,7 +657,7 @@ class Encoder:
             occ_text = name_text[idx] + (np.array("\x1f", dtype=object) + u_salt[occ_val]) \
                 if len(idx) else np.zeros(0, dtype=object)
         else:
-            codes, uniq = factorised if factorised is not None else _factorize(vals)
+            codes, uniq = factorised if factorised is not None else factorize(vals)
         n_uniq = len(uniq)
         if salt is None:
             # every token occurrence of every distinct value, then the distinct messages
@@ -709,7 +666,7 @@ class Encoder:
             # salted messages are nearly all distinct: hash every occurrence, no look-up
             msg_codes, msg_uniq = np.arange(len(occ_text), dtype=np.int64), occ_text
         else:
-            msg_codes, msg_uniq = _factorize(occ_text) if len(occ_text) else (
+            msg_codes, msg_uniq = factorize(occ_text) if len(occ_text) else (
                 np.zeros(0, np.int64), np.zeros(0, object))
         messages = [m.encode("utf-8") for m in msg_uniq]
         order = np.argsort(occ_val, kind="stable")
@@ -797,7 +754,7 @@ class Encoder:
     def _salt_masks(self, salts: np.ndarray, length: int, out_name: str) -> np.ndarray:
         """Packed keyed masks (one row per entry of ``salts``): the first ``length`` bits of
         the keyed BLAKE3 output (sub-key ``mask <fp> <filter>``) of the salt's text."""
-        s_codes, s_uniq = _factorize(salts)
+        s_codes, s_uniq = factorize(salts)
         words = (length + 63) // 64
         raw = keyed_digests([u.encode("utf-8") for u in s_uniq], self._key("mask", out_name),
                             8 * words)
@@ -810,7 +767,7 @@ class Encoder:
         """Keyed exact-match token of (value, salt) per record (0 if either is missing)."""
         keyed = np.array([None if v is None or t is None else f"{v}\x1f{t}"
                           for v, t in zip(vals.tolist(), salt.tolist())], dtype=object)
-        codes, uniq = _factorize(keyed)
+        codes, uniq = factorize(keyed)
         h = keyed_uint64([u.encode("utf-8") for u in uniq], self._key("token", out_name))
         return np.append(h, np.uint64(0))[codes]
 
@@ -826,10 +783,10 @@ class Encoder:
         for j, kind in enumerate(("surname", "forename", "dob", "sex")):
             f = schema.first_of_kind(kind)
             assert f is not None
-            codes, uniq = _factorize(values[f.name])
+            codes, uniq = factorize(values[f.name])
             table = np.array([slk581_part(kind, u) for u in uniq] + [slk581_part(kind, None)],
                              dtype=object)
-            p_codes, p_uniq = _factorize(np.where(table == "", None, table).astype(object))
+            p_codes, p_uniq = factorize(np.where(table == "", None, table).astype(object))
             h = keyed_uint64([u.encode("ascii") for u in p_uniq],
                              self._key("component", f"slk581_{kind}"))
             words[:, j] = np.append(h, np.uint64(0))[p_codes][codes]
@@ -863,7 +820,7 @@ class Encoder:
                 continue
             f = self.schema.field(name)
             vals = np.asarray(values[name], dtype=object)
-            codes, uniq = _factorize(vals)
+            codes, uniq = factorize(vals)
             rows = np.flatnonzero(codes >= 0)
             m = len(rows)
             if m < 2:
@@ -927,17 +884,6 @@ class Encoder:
         self.rejects = pd.DataFrame(columns=REJECT_COLUMNS)
         result.rejects = self.rejects
         return result
-
-
-_FORK_STATE: tuple[Encoder, dict[str, np.ndarray]] | None = None
-
-
-def _fork_encode(lo: int, hi: int) -> tuple[dict[str, BitMatrix], BitMatrix | None,
-                                            dict[str, np.ndarray]]:
-    """Worker side of :meth:`Encoder._encode_parallel` (state inherited by fork)."""
-    assert _FORK_STATE is not None
-    enc, values = _FORK_STATE
-    return enc._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
 
 
 def _concat_bm(parts: list[BitMatrix]) -> BitMatrix:

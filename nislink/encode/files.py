@@ -32,11 +32,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from nislink._files import atomic_path, same_file
 from nislink.encode.columns import DataQualityWarning, FieldSummary, resolve_columns
 from nislink.encode.encoder import REJECT_COLUMNS, U_HIST_ROWS, Encoder
-from nislink.encode.frame import EncodedFrame
+from nislink.frame import EncodedFrame
+from nislink.io import EncodedWriter
 from nislink.schema import Schema
 from nislink.secrets import Secret
 
@@ -97,8 +100,6 @@ def read_chunks(
             start += len(chunk)
             yield chunk[columns]
     elif fmt == "parquet":
-        import pyarrow.parquet as pq  # noqa: PLC0415
-
         pf = pq.ParquetFile(p)
         names = pf.schema_arrow.names
         absent = [c for c in columns if c not in names and c in optional]
@@ -147,8 +148,6 @@ def _header(path: str, input_format: str | None) -> list[str]:
     """The column names of a CSV or Parquet file (nothing else is read)."""
     fmt = _format(path, input_format)
     if fmt == "parquet":
-        import pyarrow.parquet as pq  # noqa: PLC0415
-
         return list(pq.ParquetFile(path).schema_arrow.names)
     sep = "\t" if path.lower().endswith(".tsv") else ","
     try:
@@ -237,9 +236,6 @@ def encode_file(
     a :class:`~nislink.encode.columns.DataQualityWarning` names each field with more than
     20% missing or rejected.
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    from nislink.io import EncodedWriter  # noqa: PLC0415
 
     if schema.kind != "nislink":
         raise ValueError("encode_file supports nislink schemas (clkhash schemas: use Encoder)")
@@ -422,7 +418,6 @@ def _repeated_ids(path: str, hashes: list[np.ndarray]) -> list[str]:
     rep = np.unique(h[1:][h[1:] == h[:-1]])
     if not len(rep):
         return []
-    import pyarrow.parquet as pq  # noqa: PLC0415
 
     counts: dict[str, int] = {}
     for batch in pq.ParquetFile(path).iter_batches(columns=["id"]):
@@ -435,8 +430,6 @@ def _repeated_ids(path: str, hashes: list[np.ndarray]) -> list[str]:
 def _count_rows(path: str, input_format: str | None) -> int | None:
     try:
         if _format(path, input_format) == "parquet":
-            import pyarrow.parquet as pq  # noqa: PLC0415
-
             return int(pq.ParquetFile(path).metadata.num_rows)
     except Exception:  # noqa: BLE001 - only for the progress bar
         return None

@@ -24,6 +24,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from nislink.clean import names
+from nislink.clean.names import canonical_forename
 from nislink.schema import FieldSpec
 
 __all__ = [
@@ -54,15 +56,11 @@ def number_text(x: float) -> str:
 
 
 def _phonetic(kind: str, value: str) -> str | None:
-    from nislink.clean import names  # noqa: PLC0415
-
     fn = {"soundex": names.soundex, "nysiis": names.nysiis, "metaphone": names.metaphone}[kind]
     return fn(value)
 
 
 def _canonical(value: str) -> list[str]:
-    from nislink.clean.names import canonical_forename  # noqa: PLC0415
-
     return canonical_forename(value) or [value]
 
 

@@ -56,6 +56,8 @@ from typing import Any
 
 import blake3
 
+from nislink.errors import NislinkError
+
 try:  # POSIX advisory locking keeps concurrent writers from interleaving lines
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -165,7 +167,7 @@ _IDENTIFIER_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-class AuditError(ValueError):
+class AuditError(NislinkError, ValueError):
     """An event was refused by the guard, or the log cannot be read."""
 
 

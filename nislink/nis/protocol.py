@@ -43,6 +43,10 @@ from typing import Any
 
 import pandas as pd
 
+from nislink.encode import Encoder
+from nislink.errors import NislinkError
+from nislink.io import check_compatible, load
+from nislink.linkage import link
 from nislink.nis.audit import AuditLog
 from nislink.nis.retention import RetentionPolicy, register
 from nislink.nis.separation import ReferenceGenerator, Separated, separate
@@ -61,7 +65,7 @@ ENCODED_SUFFIX = ".nislink.parquet"
 """File-name suffix of encoded files sent to the linkage unit."""
 
 
-class ProtocolError(ValueError):
+class ProtocolError(NislinkError, ValueError):
     """A step of the protocol was refused (wrong key or schema, missing inputs, ...)."""
 
 
@@ -202,8 +206,6 @@ class DataOwner:
         Schema fields whose column the owner does not hold (e.g. a UPN at DWP) are
         encoded as missing.
         """
-        from nislink.encode import Encoder  # noqa: PLC0415
-        from nislink.io import save  # noqa: PLC0415
 
         study, party, audit = self.study, self.party, self.study.audit
         rows_in = len(df)
@@ -301,7 +303,6 @@ class LinkageUnit:
         Raises :class:`ProtocolError` naming the file and whether the schema or the key
         fingerprint differs from the first file's.
         """
-        from nislink.io import check_compatible, load  # noqa: PLC0415
 
         inbox = self.study.linkage_inbox
         paths = sorted(inbox.glob(f"*{ENCODED_SUFFIX}"))
@@ -348,7 +349,6 @@ class LinkageUnit:
         learns which of its people are in the LA's programme. Other ``options`` go to
         :func:`nislink.link`.
         """
-        from nislink.linkage import link  # noqa: PLC0415
 
         if a not in self.frames or b not in self.frames:
             raise ProtocolError(f"linkage unit: no encoded file from {a if a not in self.frames else b}")

@@ -52,6 +52,7 @@ from typing import Any
 
 import blake3
 
+from nislink.errors import NislinkError
 from nislink.nis.audit import AuditLog
 
 __all__ = [
@@ -111,7 +112,7 @@ RESEARCH: frozenset[str] = frozenset({"research", "researcher"})
 """Parties holding the de-identified research dataset (kept ``research_years``)."""
 
 
-class RetentionError(ValueError):
+class RetentionError(NislinkError, ValueError):
     """A retention rule cannot be applied (unknown kind, no study end, bad manifest...)."""
 
 

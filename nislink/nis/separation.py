@@ -50,6 +50,7 @@ import blake3
 import numpy as np
 import pandas as pd
 
+from nislink.errors import NislinkError
 from nislink.nis.audit import AuditLog
 
 __all__ = [
@@ -94,7 +95,7 @@ IDENTIFIER_COLUMNS: tuple[str, ...] = (
 _SEEDED_CONTEXT = "nislink v1 nis seeded reference numbers (NOT FOR PRODUCTION)"
 
 
-class SeparationError(ValueError):
+class SeparationError(NislinkError, ValueError):
     """The table cannot be separated (missing or duplicated ids, clashing columns...)."""
 
 

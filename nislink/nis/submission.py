@@ -82,6 +82,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.clean.dates import EARLIEST_DOB, dob_series
+from nislink.errors import NislinkError
+
 __all__ = [
     "PROBLEM_FLAGS",
     "COLUMN_ALIASES",
@@ -168,7 +171,7 @@ _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?
 _DMY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 
 
-class SubmissionError(ValueError):
+class SubmissionError(NislinkError, ValueError):
     """The submission as a whole cannot be read (missing columns, empty, not UTF-8...)."""
 
 
@@ -454,7 +457,6 @@ def validate_submission(
             problems[i].append(("family_id", "family_id: missing"))
 
     # date of birth (formats and range as in nislink.clean.dates)
-    from nislink.clean.dates import EARLIEST_DOB, dob_series
 
     raw_dob = df[cols["dob"]].reset_index(drop=True)
     dob_dates, dob_status = dob_series(raw_dob, today=today)

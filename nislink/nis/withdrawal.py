@@ -58,6 +58,7 @@ generically, keeping their schema metadata.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import os
@@ -73,6 +74,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from nislink import io as nio
+from nislink.errors import NislinkError
 from nislink.nis import retention
 from nislink.nis.audit import AuditLog
 
@@ -100,7 +103,7 @@ TABLE_SUFFIXES: frozenset[str] = frozenset({".csv", ".parquet", ".pq"})
 """File suffixes read as tables."""
 
 
-class WithdrawalError(ValueError):
+class WithdrawalError(NislinkError, ValueError):
     """The withdrawal cannot be done (bad reference number, not found, unreadable table)."""
 
 
@@ -233,8 +236,6 @@ def _mask(df: pd.DataFrame, cols: list[str], values: set[str]) -> pd.Series:
 
 def _io_rewriter() -> Any:
     try:
-        import importlib
-
         mod = importlib.import_module("nislink.io")
     except ImportError:
         return None
@@ -261,7 +262,6 @@ def _rewrite_encoded(path: Path, ids: set[str]) -> int:
     rewriter = _io_rewriter()
     if rewriter is not None:
         return int(rewriter(path, sorted(ids)))
-    from nislink import io as nio
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a RetentionWarning must not stop a withdrawal

@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
-from nislink.encode.frame import BitMatrix
 from nislink.encode.tokens import value_tokens
+from nislink.frame import BitMatrix, mix64
 from nislink.privacy.public import PublicTable, plain_value
 from nislink.schema import FieldSpec
 
@@ -93,17 +94,6 @@ class AttackResult:
 
 
 # -- grouping identical encodings ---------------------------------------------------------
-def _mix64(x: np.ndarray) -> np.ndarray:
-    x = x.copy()
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return x
-
-
 def group_rows(
     target: BitMatrix | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -119,7 +109,7 @@ def group_rows(
         bits = target.bits[rows]
         h = np.full(len(rows), 0x9E3779B97F4A7C15, dtype=np.uint64)
         for j in range(bits.shape[1]):
-            h = _mix64(h ^ bits[:, j])
+            h = mix64(h ^ bits[:, j])
             with np.errstate(over="ignore"):
                 h += np.uint64(j + 1)
         keys = h
@@ -451,7 +441,6 @@ def graph_matching(
     estimated q-gram count when popcounts are usable); nodes are matched one-to-one by
     minimum Euclidean distance of standardised features (Hungarian algorithm).
     """
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
 
     rows, inverse, counts, first = group_rows(target)
     n_enc = len(counts)

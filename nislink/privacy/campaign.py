@@ -1,7 +1,7 @@
 """A re-identification campaign against encoded files, as an independent attacker runs it.
 
 The attacker is an honest-but-curious linkage unit. It holds one or several encoded files
-(:class:`~nislink.encode.frame.EncodedFrame`: field-level filters, the CLK, keyed tokens and
+(:class:`~nislink.frame.EncodedFrame`: field-level filters, the CLK, keyed tokens and
 the metadata with the *public* schema) and public knowledge
 (:class:`~nislink.privacy.public.PublicKnowledge`: forename shares by birth year and sex, a
 surname list with shares, the age distribution). It never has the secret, and it never sees
@@ -58,10 +58,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.encode.tokens import qgrams
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.privacy.attacks import group_rows
 from nislink.privacy.public import PublicKnowledge
+from nislink.schema import FieldSpec
 
 __all__ = [
     "CampaignResult",
@@ -240,8 +245,6 @@ def _q_count(pc: np.ndarray, length: int, k: int) -> np.ndarray:
 
 def _components(n: int, groupings: list[np.ndarray]) -> np.ndarray:
     """Connected components of records linked by equal codes in any grouping (-1 ignored)."""
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
 
     rows, cols = [], []
     offset = n
@@ -459,14 +462,10 @@ class _Public:
 
 
 def _qgram_set(name: str, q: int, padding: bool) -> list[str]:
-    from nislink.encode.tokens import qgrams  # noqa: PLC0415 (public tokeniser, no key)
-
     return list(dict.fromkeys(qgrams(name, q, padding)))
 
 
 def _public(public: PublicKnowledge, q: int = 2, padding: bool = True) -> _Public:
-    from nislink.schema import FieldSpec  # noqa: PLC0415
-
     fys = public.forename_by_year_sex()
     if fys is not None:
         by = fys.groupby(["name", "sex"])["p"].sum().reset_index()
@@ -599,7 +598,6 @@ def _label_class_years(st: Structure, pub: _Public, salt: str,
     """Give each salt class of >= MIN_CLASS records a birth year: minimum-cost assignment
     of classes to years, the cost being the class's (labelled) forenames under the year's
     public forename shares plus its size under the age distribution."""
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
 
     if pub.years is None or salt.startswith("~"):
         return {}
@@ -715,7 +713,6 @@ def cohort_profile_alignment(st: Structure, pub: _Public, *,
                              max_tokens: int = 4000) -> dict[str, np.ndarray]:
     """Attack 3: match every name token (counts over recovered birth years, sex, q-gram
     count, frequency) with the public names by maximum-likelihood one-to-one assignment."""
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415
 
     out: dict[str, np.ndarray] = {}
     salt = next((s for s in st.class_year if st.class_year[s]), None)
@@ -884,7 +881,6 @@ def _mine_filter(st: Structure, pub: _Public, f: NameFilter, seed: np.ndarray,
     nidx = {v: i for i, v in enumerate(names)}
     vocab: dict[str, int] = {}
     C = _bigram_matrix(names, f.q, f.padding, vocab)
-    from scipy.sparse import csr_matrix  # noqa: PLC0415
 
     Csp = csr_matrix(C)
     g_n = C.sum(axis=1)

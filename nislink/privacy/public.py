@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.clean import names
+from nislink.encode.tokens import component_value
 from nislink.schema import FieldSpec, Schema
+from nislink.synth import (
+    COHORTS,
+    cohort_of_year,
+    forename_table,
+    generate_population,
+    surname_table,
+)
 
 __all__ = ["PublicKnowledge", "PublicTable", "normalise_values", "SALT_SEP"]
 
@@ -34,8 +43,6 @@ def normalise_values(values: Any, kind: str) -> np.ndarray:
     """
     s = pd.Series(values, dtype=object)
     if kind in ("forename", "surname", "fullname", "text"):
-        from nislink.clean import names  # noqa: PLC0415
-
         uniq = pd.unique(s.dropna())
         table = {}
         for u in uniq:
@@ -78,7 +85,6 @@ def _salt_values(
     """The salt component's value per row (``None`` where missing), or ``None`` if unsalted."""
     if spec.hardening.salt is None:
         return None
-    from nislink.encode.tokens import component_value  # noqa: PLC0415
 
     fname, modifier = schema.resolve_component(spec.hardening.salt)
     kind = schema.field(fname).kind
@@ -161,7 +167,6 @@ class PublicKnowledge:
     def synthetic(cls, n: int = 200_000, seed: int = PUBLIC_SEED) -> "PublicKnowledge":
         """A synthetic reference sample of ``n`` people drawn from the shipped ONS-based
         name and age tables (``nislink.synth``), with its own seed."""
-        from nislink.synth import generate_population  # noqa: PLC0415
 
         people = generate_population(n, seed).people
         return cls.from_frame(people, source=f"synthetic reference sample of {n} people "
@@ -177,9 +182,6 @@ class PublicKnowledge:
         salt are computed the same way (forenames per birth year; surnames independent of
         the year). This is the strongest frequency knowledge the synthetic world allows.
         """
-        from nislink.synth._data import COHORTS, cohort_of_year, forename_table  # noqa: PLC0415
-        from nislink.synth._data import surname_table  # noqa: PLC0415
-        from nislink.synth import generate_population  # noqa: PLC0415
 
         people = generate_population(n, seed).people
         pk = cls.from_frame(people, source=f"nislink.synth frequency tables (cohort/sex mix "

@@ -15,14 +15,17 @@ Everything is vectorised and bounded by samples, so a 1,000,000-row file takes s
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from nislink.encode.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame
+from nislink.io import load
 from nislink.privacy.attacks import (
     AttackResult,
     frequency_alignment,
@@ -30,6 +33,7 @@ from nislink.privacy.attacks import (
     group_rows,
     qgram_inference,
 )
+from nislink.privacy.campaign import run_campaign
 from nislink.privacy.public import PublicKnowledge
 from nislink.schema import Schema
 
@@ -374,7 +378,6 @@ def _campaign_rows(enc: EncodedFrame, public: PublicKnowledge,
     measured shares with truth; without truth, only pattern mining's confident decodings
     (names whose predicted filter fits the observed one closely: measured at about 98%
     precision on synthetic data) are counted, as an estimate."""
-    from nislink.privacy.campaign import run_campaign  # noqa: PLC0415
 
     sub, tr = enc, truth
     if len(enc) > max_rows:
@@ -425,9 +428,6 @@ def privacy_report_main(path: str, out: str | None = None, *, public: str | None
     ``campaign_rows``: records the re-identification campaign attacks at most (0: skip it).
     Returns the exit status: 0 low risk, 1 error (also an empty file), 2 at risk.
     """
-    import sys  # noqa: PLC0415
-
-    from nislink.io import load  # noqa: PLC0415
 
     try:
         enc = load(path)
@@ -438,8 +438,6 @@ def privacy_report_main(path: str, out: str | None = None, *, public: str | None
     if public == "synthetic":
         pk = PublicKnowledge.from_synth_tables()
     elif public:
-        import pandas as pd  # noqa: PLC0415
-
         p = Path(public)
         df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str)
         pk = PublicKnowledge.from_frame(df, source=f"file {p.name}")

@@ -27,6 +27,7 @@ import functools
 import numpy as np
 import pandas as pd
 from anyascii import anyascii
+from nicknames import NickNamer
 
 from nislink.synth._data import MOHAMMED_SPELLINGS, POLISH_FEMININE
 from nislink.synth.config import ErrorRates
@@ -164,7 +165,6 @@ def _nicknames(name: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1)
 def _namer():  # type: ignore[no-untyped-def]
     """One shared ``nicknames.NickNamer`` (loading its table takes a moment)."""
-    from nicknames import NickNamer
 
     return NickNamer()
 

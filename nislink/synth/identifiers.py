@@ -10,6 +10,8 @@ import string
 
 import numpy as np
 
+from nislink.clean.ids import upn_check_letter
+
 __all__ = [
     "NINO_FIRST",
     "NINO_SECOND",
@@ -83,7 +85,6 @@ def generate_upns(
     the DfE number of ``la_codes``; the year is the (two-digit) year the child would have
     started school (birth year + 5).
     """
-    from nislink.clean.ids import upn_check_letter
 
     n = len(la_codes)
     la = np.asarray(la_codes, dtype=np.int64)
@@ -140,7 +141,6 @@ def _upn_check_letters(
     set), and the additivity is verified against ``upn_check_letter`` on a sample of the
     generated bodies; if that check ever failed, every letter would be computed one by one.
     """
-    from nislink.clean.ids import upn_check_letter
 
     zero = "0" * 12
     base = _UPN_ALPHABET.index(upn_check_letter(zero))

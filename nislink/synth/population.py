@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nislink.clean.dates import PLACEHOLDER_DATES
 from nislink.synth._data import (
     ACCENTED_FORENAMES,
     CALLING_NAMES,
@@ -175,7 +176,6 @@ def generate_population(
     dob = ref - age_days.astype("timedelta64[D]")
     # real people can be born on a date that systems use as a placeholder (1970-01-01);
     # validators reject those, so the generator moves them one day on (documented)
-    from nislink.clean.dates import PLACEHOLDER_DATES
 
     placeholders = np.array(sorted(PLACEHOLDER_DATES), dtype="datetime64[D]")
     dob = np.where(np.isin(dob, placeholders), dob + np.timedelta64(1, "D"), dob)
