@@ -62,6 +62,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.errors import NislinkError
+
 __all__ = [
     "AGGFUNCS",
     "DEFAULT_RULES",
@@ -98,7 +100,7 @@ MAX_CELLS = 1_000_000
 _SHOWN_CELLS = 8  # cells named per rule in a reason
 
 
-class OutputCheckError(ValueError):
+class OutputCheckError(NislinkError, ValueError):
     """An output cannot be checked as asked (unknown column, non-numeric values, bad rules)."""
 
 
