@@ -69,6 +69,7 @@ __all__ = [
     "random_pairs",
     "session_pairs_for",
     "monotone_m",
+    "tf_log2",
 ]
 
 #: Default Dice thresholds, highest first.
@@ -775,6 +776,18 @@ def _tf_table(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return uniq, cnt / cnt.sum()
 
 
+def tf_log2(uniq: np.ndarray, freq: np.ndarray, values: np.ndarray, tf_min: float
+            ) -> np.ndarray:
+    """``log2`` of the term frequency of each token value in ``values``, from a table of
+    sorted distinct values ``uniq`` and their shares ``freq``; values not in the table (and
+    shares below it) count as ``tf_min``. The one lookup of the local and Spark engines
+    (Spark builds the table on the cluster)."""
+    pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
+    f = np.where(uniq[pos] == values, freq[pos], tf_min) if len(uniq) else \
+        np.full(len(values), tf_min)
+    return np.log2(np.maximum(f, tf_min))
+
+
 @dataclass
 class FellegiSunter:
     """A Fellegi-Sunter model over encoded fields.
@@ -1010,7 +1023,7 @@ class FellegiSunter:
         people share (surname and postcode), never for identifiers. Returns and stores
         ``{"f|g": d_fg}`` (clipped to ``+-max_abs``; terms under 0.05 bits dropped).
         """
-        self._check_fitted()
+        self.check_fitted()
         dedupe = b is None
         bb = a if b is None else b
         comps = [c for c in self.comparisons if c.token is not None]
@@ -1109,7 +1122,9 @@ class FellegiSunter:
         return [[t] for _, _, _, t in ranked]  # type: ignore[misc]
 
     # ---------------------------------------------------------------- scoring
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise ``RuntimeError`` unless the model has ``m``, ``u`` for every comparison
+        and a prior (fitted, or loaded from a trained model)."""
         if self.prior is None or any(
             c.name not in self.m or c.name not in self.u for c in self.comparisons
         ):
@@ -1117,7 +1132,7 @@ class FellegiSunter:
 
     def log2_bayes_factors(self) -> list[np.ndarray]:
         """``log2(m/u)`` per field and level (missing level contributes 0)."""
-        self._check_fitted()
+        self.check_fitted()
         out = []
         for c in self.comparisons:
             m = np.clip(np.asarray(self.m[c.name], dtype=np.float64), _FLOOR, None)
@@ -1130,7 +1145,7 @@ class FellegiSunter:
     @property
     def prior_weight(self) -> float:
         """``log2(prior / (1 - prior))``."""
-        self._check_fitted()
+        self.check_fitted()
         p = float(self.prior)  # type: ignore[arg-type]
         return math.log2(p / (1 - p))
 
@@ -1139,10 +1154,7 @@ class FellegiSunter:
     ) -> np.ndarray:
         srcs = [a.tokens[c.token]] if a is b else [a.tokens[c.token], b.tokens[c.token]]
         uniq, freq = _tf_table(srcs)  # type: ignore[index]
-        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
-        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
-            np.full(len(values), self.tf_min)
-        return np.log2(np.maximum(f, self.tf_min))
+        return tf_log2(uniq, freq, values, self.tf_min)
 
     def contributions(
         self,
@@ -1154,7 +1166,7 @@ class FellegiSunter:
     ) -> np.ndarray:
         """Per-field ``log2`` Bayes factors, an ``(n_pairs, n_fields)`` ``float64`` matrix."""
         bb = a if b is None else b
-        self._check_fitted()
+        self.check_fitted()
         ia = np.asarray(ia, dtype=np.int64)
         ib = np.asarray(ib, dtype=np.int64)
         lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None else levels
@@ -1195,7 +1207,7 @@ class FellegiSunter:
             w[sl] = self.contributions(a, b, ia[sl], ib[sl], lv).sum(axis=1)
             w[sl] += self.dependence_adjustment(lv)
         if len(ia) == 0:
-            self._check_fitted()
+            self.check_fitted()
         w += self.prior_weight
         return pd.DataFrame(
             {"ia": ia, "ib": ib, "match_weight": w, "match_probability": weight_to_probability(w)}
@@ -1249,7 +1261,7 @@ class FellegiSunter:
 
     def parameters(self) -> pd.DataFrame:
         """Table of ``m``, ``u`` and ``log2(m/u)`` per field and level."""
-        self._check_fitted()
+        self.check_fitted()
         rows = []
         for c, bf in zip(self.comparisons, self.log2_bayes_factors()):
             for lv, lab in enumerate(c.labels):

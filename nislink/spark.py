@@ -62,7 +62,7 @@ from nislink.io import check_compatible
 from nislink.linkage import combine_tokens, default_blocking
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
-from nislink.model import FellegiSunter, weight_to_probability
+from nislink.model import FellegiSunter, tf_log2, weight_to_probability
 from nislink.resolve import one_to_one as _assign
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -589,15 +589,6 @@ def _combine_tokens_np(tok: Mapping[str, np.ndarray], names: Sequence[str]) -> n
     return combine_tokens(frame, list(names))
 
 
-def _band_keys_np(bits: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``(n, bands)`` uint64 keys: bit ``k`` of band ``g`` = filter bit ``pos[g, k]``."""
-    n = len(bits)
-    words = np.take(bits, pos >> 6, axis=1)  # (n, bands, r)
-    sel = (words >> (pos & 63).astype(np.uint64)) & np.uint64(1)
-    shifts = np.arange(pos.shape[1], dtype=np.uint64)
-    return np.bitwise_or.reduce(sel << shifts, axis=2).reshape(n, pos.shape[0])
-
-
 @dataclass
 class _KeyPlan:
     """What the key-extraction UDF emits: token groups and LSH rules."""
@@ -636,7 +627,8 @@ def _popcount_hist(enc: SparkEncoded, fld: str | None) -> np.ndarray:
 
 
 def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> np.ndarray:
-    """The sampled positions of an LSHBlocking rule, chosen exactly as nislink.block does."""
+    """The sampled positions of an LSHBlocking rule: :func:`nislink.block.lsh_plan` on the
+    popcounts (a histogram computed on Spark), so both engines block alike."""
 
     def nbits_of(e: SparkEncoded) -> int:
         if rule.field is None:
@@ -653,26 +645,15 @@ def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> n
     if b is not None and nbits_of(b) != nbits:
         raise ValueError(f"LSHBlocking: filters differ in length ({nbits}, {nbits_of(b)})")
     if rule.bits_per_band is not None and rule.bands is not None:
-        r, nb = rule.bits_per_band, rule.bands
-    else:
-        pa = _popcount_hist(a, rule.field)
-        pb = _popcount_hist(b, rule.field) if b is not None else None
-        allp = pa if pb is None else np.concatenate([pa, pb])
-        design = float(np.quantile(allp, rule.popcount_quantile)) if len(allp) else 1.0
-
-        def dens(p: np.ndarray, k: int = 64) -> np.ndarray:
-            if not len(p):
-                return np.empty(0)
-            return np.quantile(p, (np.arange(k) + 0.5) / k) / nbits
-
-        n_a = int(a.df.count())
-        n_b = int(b.df.count()) if b is not None else n_a
-        params = block.lsh_parameters(
-            rule.threshold, rule.completeness, nbits, design, n_a=n_a, n_b=n_b,
-            densities=(dens(pa), dens(pb if pb is not None else pa)))
-        r, nb = params.bits_per_band, params.bands
-    rng = np.random.default_rng(rule.seed)
-    return np.stack([np.sort(rng.choice(nbits, size=r, replace=False)) for _ in range(nb)])
+        # the positions need no statistics (lsh_plan uses the popcounts only to report)
+        _, positions = block.lsh_plan(rule, nbits, np.zeros(0), None, 0, 0)
+        return positions
+    pa = _popcount_hist(a, rule.field)
+    pb = _popcount_hist(b, rule.field) if b is not None else None
+    n_a = int(a.df.count())
+    n_b = int(b.df.count()) if b is not None else n_a
+    _, positions = block.lsh_plan(rule, nbits, pa, pb, n_a, n_b)
+    return positions
 
 
 def _rules(a: SparkEncoded, b: SparkEncoded | None, blocking: Any) -> list[Any]:
@@ -761,7 +742,7 @@ def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
                         (_bf(fld), _pr(fld), fl[fld])
                     ok = pdf[prc].to_numpy(dtype=bool)
                     bits = _unpack_rows(pdf[col], nb)[ok]
-                    keys = _band_keys_np(bits, pos)
+                    keys = block.band_keys(bits, pos)
                     g = keys.shape[1]
                     out_k.append(np.tile(np.arange(k0, k0 + g, dtype=np.int32), len(bits)))
                     out_v.append(_u2i(keys.reshape(-1)))
@@ -844,10 +825,7 @@ class _TableTF(FellegiSunter):
 
     def _tf_log2_u(self, c, a, b, values):  # type: ignore[no-untyped-def]
         uniq, freq = self.tf_tables[c.name]
-        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
-        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
-            np.full(len(values), self.tf_min)
-        return np.log2(np.maximum(f, self.tf_min))
+        return tf_log2(uniq, freq, values, self.tf_min)
 
 
 def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np.ndarray]:
@@ -868,7 +846,7 @@ def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np
 
 
 def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None) -> FellegiSunter:
-    model._check_fitted()
+    model.check_fitted()
     if not any(c.tf_adjust and c.token is not None for c in model.comparisons):
         return model
     m = _TableTF(**{f.name: getattr(model, f.name) for f in dc_fields(FellegiSunter)})
