@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,12 +285,19 @@ def comparisons_for(
     a: EncodedFrame,
     b: EncodedFrame | None = None,
     *,
-    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
-    tf_adjust: bool | list[str] = False,
+    dice_levels: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    tf_adjust: bool | list[str] = True,
     exclude: list[str] | tuple[str, ...] = (),
     token_fields: list[str] | tuple[str, ...] | None = None,
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
 ) -> list[FieldComparison]:
     """Default comparisons for two frames: one per Bloom-filter field in both frames.
+
+    ``dice_levels`` are the Dice similarities that bound each filter comparison's levels
+    (one tuple for every field, or a dict per field; default
+    :data:`DEFAULT_THRESHOLDS`); ``tf_adjust`` (on by default, as in
+    :func:`nislink.linkage.link`) adjusts exact-token agreement by term frequency.
+    ``thresholds`` is the first release's name for ``dice_levels`` (deprecated).
 
     A field also gets a "token equal" level when a token of the same name exists in both
     frames. Tokens listed in ``token_fields`` (e.g. an identifier such as NI number encoded
@@ -298,6 +306,11 @@ def comparisons_for(
     ``meta["match_keys"]`` or ``meta["schema"]["match_keys"]``; they are not compared, as
     their evidence is already counted in the fields).
     """
+    if thresholds is not None:
+        warnings.warn("comparisons_for(thresholds=...) is deprecated: use dice_levels=...",
+                      DeprecationWarning, stacklevel=2)
+        dice_levels = thresholds if dice_levels is None else dice_levels
+    thresholds = dice_levels
     b = a if b is None else b
     excl = set(exclude)
     out: list[FieldComparison] = []

@@ -59,7 +59,7 @@ from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
 from nislink.frame import BitMatrix, EncodedFrame
 from nislink.io import check_compatible
-from nislink.linkage import combine_tokens, default_blocking
+from nislink.linkage import combine_tokens, default_blocking, renamed_options
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
 from nislink.model import FellegiSunter, tf_log2, weight_to_probability
@@ -933,7 +933,7 @@ def fit_model(
     ``max_records`` records per side; the whole data when smaller), collected to the
     driver and fitted with :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe`
     when ``b`` is ``None``) with ``blocking`` and ``options`` (``u_pairs``, ``seed``,
-    ``prior_rule``, ``thresholds``, ``tf_adjust``, ...). Independent uniform samples leave
+    ``prior_rule``, ``dice_levels``, ``tf_adjust``, ...). Independent uniform samples leave
     the prior (the chance that two random records match) unbiased. The model is then
     applied to every pair on Spark by :func:`score`.
     """
@@ -1025,6 +1025,9 @@ def one_to_one(scored: "DataFrame", *, method: str = "greedy",
     return x.groupBy("_bucket").applyInPandas(resolve, schema=out_schema)
 
 
+_one_to_one_df = one_to_one  # for link(), whose option of the same name shadows it
+
+
 def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
     """``_row, cluster_id`` for every row of ``nodes`` (``_row``, ``id``): connected
     components numbered in order of their smallest ``_row`` (as resolve.cluster does)."""
@@ -1086,19 +1089,24 @@ def link(
     b: SparkEncoded,
     *,
     model: FellegiSunter | None = None,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
-    one_to_one_method: str | None = "greedy",
+    one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
+    **deprecated: Any,
 ) -> SparkLinkResult:
     """Link two parties' encodings on Spark: block, score, threshold, one-to-one.
 
     ``model``: a trained :class:`~nislink.model.FellegiSunter`; without one a model is
     trained on a sample by :func:`fit_model` (``fit_options`` are passed to it).
-    ``threshold`` is the minimum match weight; ``one_to_one_method`` is ``"greedy"``,
-    ``"optimal"`` or ``None`` (keep every pair at or above the threshold). With the same
-    trained model the pairs equal :func:`nislink.link`'s.
+    ``min_weight`` is the minimum match weight; ``one_to_one`` is ``"greedy"``,
+    ``"optimal"`` or ``None`` (keep every pair at or above ``min_weight``), as in
+    :func:`nislink.link` (whose first-release names ``threshold`` and
+    ``one_to_one_method`` are accepted here too, with a ``DeprecationWarning``). With the
+    same trained model the pairs equal :func:`nislink.link`'s.
     """
+    opts = renamed_options("link", deprecated, min_weight=min_weight, one_to_one=one_to_one)
+    min_weight, one_to_one_method = opts["min_weight"], opts["one_to_one"]
     if not isinstance(a, SparkEncoded) or not isinstance(b, SparkEncoded):
         raise TypeError("link() needs SparkEncoded inputs (see nislink.spark.encode/from_local)")
     _check(a, b)
@@ -1110,9 +1118,9 @@ def link(
     pairs = candidate_pairs(a, b, blocking).persist(StorageLevel.MEMORY_AND_DISK)
     n_cand = int(_action(pairs.count, "blocking"))
     scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
-    kept = scored.filter(F.col("match_weight") >= F.lit(float(threshold)))
+    kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
     if one_to_one_method:
-        kept = one_to_one(kept, method=one_to_one_method)
+        kept = _one_to_one_df(kept, method=one_to_one_method)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
     return SparkLinkResult(out, model, n_cand, scored)
 
@@ -1121,13 +1129,15 @@ def dedupe(
     a: SparkEncoded,
     *,
     model: FellegiSunter | None = None,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
     fit_options: Mapping[str, Any] | None = None,
+    **deprecated: Any,
 ) -> SparkDedupeResult:
-    """De-duplicate one party's encodings: pairs at or above ``threshold`` and clusters
+    """De-duplicate one party's encodings: pairs at or above ``min_weight`` and clusters
     (connected components, numbered by their first record, as
     :func:`nislink.linkage.dedupe` with ``method="components"``)."""
+    min_weight = renamed_options("dedupe", deprecated, min_weight=min_weight)["min_weight"]
     if not isinstance(a, SparkEncoded):
         raise TypeError("dedupe() needs SparkEncoded input")
     from pyspark import StorageLevel  # noqa: PLC0415
@@ -1137,7 +1147,7 @@ def dedupe(
         model = fit_model(a, None, blocking=blocking, **dict(fit_options or {}))
     pairs = candidate_pairs(a, None, blocking).persist(StorageLevel.MEMORY_AND_DISK)
     n_cand = int(pairs.count())
-    kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(threshold))) \
+    kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(min_weight))) \
         .persist(StorageLevel.MEMORY_AND_DISK)
     clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb")) \
         .select("id", "cluster_id", ROW)
