@@ -373,6 +373,11 @@ class WaveStudy:
                           values={"kind": "progress"}, files=[path.name])
 
     # ----------------------------------------------------------------- linkage unit
+    def population(self) -> pd.DataFrame:
+        """The linkage unit's population: ``person_ref`` (every record held), ``party``,
+        ``wave`` and ``study_person_ref`` (the study person it belongs to)."""
+        return self._population()
+
     def _population(self) -> pd.DataFrame:
         p = self.unit_dir / "population.parquet"
         if not p.exists():
