@@ -353,6 +353,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.strip():
         raise UserError("--out: an empty path was given")
     _demo_folder(args.out)
+    if args.waves is not None:  # the study over time (nislink.demo_waves)
+        from nislink.demo_waves import run_wave_demo
+
+        _positive(args.waves, "--waves", 1, 10)
+        return run_wave_demo(out=args.out, people=args.people, seed=args.seed,
+                             waves=args.waves)
     return run_demo(out=args.out, people=args.people, seed=args.seed)
 
 
@@ -728,6 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=int, default=2000,
                    help=f"synthetic population size (at least {MIN_DEMO_PEOPLE})")
     p.add_argument("--seed", type=int, default=2026, help="random seed")
+    p.add_argument("--waves", type=int, default=None,
+                   help="run the study over this many six-monthly waves (1-10): incremental "
+                   "linkage, stable research ids, a rectification, a withdrawal, an output check")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("clean", help="normalise identifiers in a CSV/Parquet file "
