@@ -155,7 +155,9 @@ def test_families_keep_their_research_family_id(run) -> None:
 def test_progress_records_by_research_family_and_wave(run) -> None:
     study, sims = run["study"], run["sims"]
     prog = pd.read_parquet(study.research_dir / "progress.parquet")
-    assert len(prog) == sum(len(s.progress) for s in sims)
+    rejected = sum(len(pd.read_csv(study.root / f"wave{k}" / "la" / "progress_rejects.csv"))
+                   for k in (1, 2, 3))
+    assert len(prog) == sum(len(s.progress) for s in sims) - rejected > 0
     assert list(prog.columns[:2]) == ["research_family_id", "wave"]
     assert {"homelessness", "debt", "asb_incidents", "domestic_abuse_incidents"} <= set(
         prog.columns)
@@ -176,10 +178,16 @@ def test_progress_refuses_identifiers_and_unknown_families(tmp_path: Path) -> No
         study.submit("la", sim.la, wave=1, secret=secret, id_column="la_id",
                      submission=True, progress=bad, progress_family_column="la_family_id")
     study2 = WaveStudy(tmp_path / "b", study_end=dt.date(2029, 1, 1), today=TODAY, seed=1)
-    unknown = sim.progress.assign(la_family_id="FAM000000000")
-    with pytest.raises(WaveError, match="not in wave 1"):
-        study2.submit("la", sim.la, wave=1, secret=secret, id_column="la_id",
-                      submission=True, progress=unknown, progress_family_column="la_family_id")
+    unknown = sim.progress.copy()
+    unknown.loc[unknown.index[:3], "la_family_id"] = "FAM000000000"
+    study2.submit("la", sim.la, wave=1, secret=secret, id_column="la_id",
+                  submission=True, progress=unknown, progress_family_column="la_family_id")
+    rej = pd.read_csv(tmp_path / "b" / "wave1" / "la" / "progress_rejects.csv")
+    assert rej["row"].tolist() == unknown.index[:3].tolist()
+    assert rej["reason"].str.contains("not in wave 1").all()
+    sent = pd.read_parquet(tmp_path / "b" / "wave1" / "research_assembly" / "inbox"
+                           / "la_progress.parquet")
+    assert len(sent) == len(unknown) - 3 and "la_family_id" not in sent
     with pytest.raises(WaveError, match="la_family"):
         WaveStudy(tmp_path / "c", study_end=dt.date(2029, 1, 1), today=TODAY).submit(
             "la", sim.la, wave=1, secret=secret, id_column="la_id", submission=True,

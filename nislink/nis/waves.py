@@ -323,7 +323,8 @@ class WaveStudy:
         ``progress`` (the LA only): the wave's family progress records, one row per family
         and period, keyed by the LA's family id in ``progress_family_column`` (the
         submission's family ids); the family id is replaced by the wave's family reference
-        number and the table goes to research assembly. Identifier columns are refused.
+        number and the table goes to research assembly. Identifier columns are refused;
+        rows of a family with no accepted member go to ``<party>/progress_rejects.csv``.
         """
         sd = self.wave_dir(wave)
         state = self._state()
@@ -359,17 +360,24 @@ class WaveStudy:
         to_ref = dict(zip(mapping[fam_id].astype(str), mapping["family_ref"]))
         keys = progress[fam_col].astype(str)
         unknown = ~keys.isin(to_ref)
-        if unknown.any():
-            rows = progress.index[unknown.to_numpy()].tolist()[:10]
-            raise WaveError(f"progress: {int(unknown.sum())} row(s) name a family that is not "
-                            f"in wave {wave}'s submission (rows {rows})")
+        # a family with no accepted member (every row rejected, or not submitted): its
+        # progress rows go back to the owner with the reason, like any rejected row
+        rej = pd.DataFrame({"row": progress.index[unknown.to_numpy()],
+                            fam_col: keys[unknown].to_numpy(),
+                            "reason": f"{fam_col}: the family is not in wave {wave}'s "
+                                      "accepted submission (rejected or not submitted)"})
+        rpath = sd.owner_dir(party) / "progress_rejects.csv"
+        rej.to_csv(rpath, index=False)
+        sd.register(rpath, "rejects", party)
+        progress, keys = progress[~unknown.to_numpy()], keys[~unknown]
         table = progress.drop(columns=[fam_col]).copy()
         table.insert(0, "family_ref", keys.map(to_ref).to_numpy())
         path = sd.assembly_inbox / f"{party}_progress.parquet"
         table.to_parquet(path, index=False)
         sd.register(path, "attributes", "ons")
         self.audit.record("send", party=party, action="send",
-                          counts={"progress_records": len(table), "wave": wave},
+                          counts={"progress_records": len(table), "wave": wave,
+                                  "rejected": len(rej)},
                           values={"kind": "progress"}, files=[path.name])
 
     # ----------------------------------------------------------------- linkage unit
