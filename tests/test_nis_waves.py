@@ -73,6 +73,13 @@ def test_earlier_links_and_research_ids_never_change(run) -> None:
         assert len(rmap_b) > len(rmap_a)  # new people got new ids
 
 
+def test_every_artefact_is_under_retention(run) -> None:
+    from nislink.nis import check
+
+    report = check(run["study"].root, ignore=["audit.jsonl"])
+    assert report.unregistered == [] and report.missing == []
+
+
 def test_no_id_is_issued_twice(run) -> None:
     study = run["study"]
     _, rmap, fmap = run["snaps"][-1]

@@ -505,7 +505,7 @@ class WaveStudy:
         register = IdRegister(self.unit_dir / "id_register.parquet",
                               key=self._register_key("ons"))
         numbers = register.issue(len(fresh_groups), "person", gen, wave=int(wave))
-        self._top.register(register.path, "report", "ons")
+        self._register_files(register, "ons")
         group_num = dict(zip(fresh_groups.tolist(), numbers.tolist()))
         assigned[fresh] = [group_num[c] for c in comp[fresh]]
         add = pd.DataFrame({"person_ref": new.ids.astype(str), "party": party_of,
@@ -527,6 +527,13 @@ class WaveStudy:
             values={"mode": "incremental"},
         )
         return report
+
+    def _register_files(self, register: IdRegister, holder: str) -> None:
+        """Put a register and its key file (when there is one) under retention."""
+        if register.path.exists():
+            self._top.register(register.path, "report", holder)
+        if register.key_path.exists():
+            self._top.register(register.key_path, "secret", holder)
 
     def _register_key(self, holder: str) -> bytes | None:
         if self.seed is None:
@@ -609,7 +616,7 @@ class WaveStudy:
             la = pd.read_parquet(la_path)
             la = la.assign(research_id=la["person_ref"].map(ent_of).map(rid_of))
             la = la[la["research_id"].notna()]
-            fmap = self._family_ids(fmap, la, w, register)
+            fmap = self._family_ids(fmap, la, w, register, ent_of)
             fam_of = dict(zip(fmap.loc[fmap["wave"] == w, "family_ref"],
                               fmap.loc[fmap["wave"] == w, "research_family_id"]))
             la = la.drop_duplicates("research_id")  # a person recorded twice in one wave
@@ -659,8 +666,7 @@ class WaveStudy:
             t = table.reset_index(drop=True)
             retention.atomic_replace(path, lambda tmp, t=t: t.to_parquet(tmp, index=False))
             self._top.register(path, "research_map", "ons")
-        if register.path.exists():
-            self._top.register(register.path, "report", "ons")
+        self._register_files(register, "ons")
         written["research_map"], written["family_map"] = rmap_path, fmap_path
         self.audit.record(
             "assemble", party="research",
@@ -674,7 +680,7 @@ class WaveStudy:
         return written
 
     def _family_ids(self, fmap: pd.DataFrame, la: pd.DataFrame, wave: int,
-                    register: IdRegister) -> pd.DataFrame:
+                    register: IdRegister, ent_of: Mapping[str, str]) -> pd.DataFrame:
         """Research family ids of wave ``wave``'s families: kept if already drawn, else the
         id of the earlier family sharing the most members, else a new one."""
         have = set(fmap.loc[fmap["wave"] == wave, "family_ref"])
@@ -689,8 +695,6 @@ class WaveStudy:
                 path = self.wave_dir(int(w)).assembly_inbox / "la_attributes.parquet"
                 if not path.exists():
                     continue
-                members = self._top.assembly_inbox / "membership.parquet"
-                ent_of = dict(pd.read_parquet(members).to_numpy().tolist())
                 old = pd.read_parquet(path, columns=["person_ref", "family_ref"])
                 fam_r = dict(zip(prev.loc[prev["wave"] == w, "family_ref"],
                                  prev.loc[prev["wave"] == w, "research_family_id"]))
@@ -698,8 +702,6 @@ class WaveStudy:
                                  sp=old["person_ref"].map(ent_of)).dropna()
                 for rf, grp in old.groupby("rf", sort=True):
                     members_prev[str(rf)] = set(grp["sp"])  # the latest wave wins
-        members = self._top.assembly_inbox / "membership.parquet"
-        ent_of = dict(pd.read_parquet(members).to_numpy().tolist())
         cur = la[la["family_ref"].isin(set(fams))]
         cur = cur.assign(sp=cur["person_ref"].map(ent_of))
         owner: dict[str, str] = {}
@@ -843,6 +845,7 @@ class WaveStudy:
                 register = IdRegister(self.unit_dir / "id_register.parquet",
                                       key=self._register_key("ons"))
                 target = str(register.issue(1, "person", gen, wave=int(wave))[0])
+                self._register_files(register, "ons")
                 new_person = 1
             else:
                 target = was  # alone before and after: unchanged
