@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 import nislink
-from nislink.demo_waves import cluster_quality, submit_wave, wave_truth
+from nislink.nis.wave_demo import cluster_quality, submit_wave, wave_truth
 from nislink.nis.waves import WaveStudy
 from nislink.synth import generate_waves
 

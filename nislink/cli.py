@@ -353,8 +353,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.strip():
         raise UserError("--out: an empty path was given")
     _demo_folder(args.out)
-    if args.waves is not None:  # the study over time (nislink.demo_waves)
-        from nislink.demo_waves import run_wave_demo
+    if args.waves is not None:  # the study over time (nislink.nis.wave_demo)
+        from nislink.nis.wave_demo import run_wave_demo
 
         _positive(args.waves, "--waves", 1, 10)
         return run_wave_demo(out=args.out, people=args.people, seed=args.seed,

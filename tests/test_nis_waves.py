@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import nislink
-from nislink.demo_waves import cluster_quality, submit_wave, wave_truth
+from nislink.nis.wave_demo import cluster_quality, submit_wave, wave_truth
 from nislink.nis import purge, verify
 from nislink.nis.audit import read_events
 from nislink.nis.separation import ReferenceGenerator

@@ -231,7 +231,8 @@ class WaveStudy:
     one month after each extract; research data: eight years). ``today`` fixes creation
     dates (demos, tests). ``seed`` makes reference numbers and research ids reproducible —
     tests and demos only, never in production (see :mod:`nislink.nis.separation`).
-    ``threshold`` is the match weight at which two records are taken for one person.
+    ``threshold`` is the match weight (``min_weight`` of :func:`nislink.link`) at which two
+    records are taken for one person.
     ``compare_latest`` compares a new wave with each held person's records from the latest
     wave of each party only (default), so a wave's work does not grow with the number of
     earlier waves; ``False`` compares with every held record.
@@ -462,18 +463,18 @@ class WaveStudy:
         model = self._model()
         fitted = model is None
         if fitted:
-            inner = dedupe(new, threshold=self.threshold)
+            inner = dedupe(new, min_weight=self.threshold)
             model = inner.model
             mp = self.unit_dir / "model.json"
             model.to_json(mp)
             self._top.register(mp, "report", "ons")
         else:
-            inner = dedupe(new, model=model, threshold=self.threshold)
+            inner = dedupe(new, model=model, min_weight=self.threshold)
         cand_held = 0
         best = np.full(len(new), None, dtype=object)
         best_w = np.full(len(new), -np.inf)
         if held is not None and len(held):
-            cross = link(new, held, model=model, threshold=self.threshold, one_to_one=False)
+            cross = link(new, held, model=model, min_weight=self.threshold, one_to_one=None)
             cand_held = int(cross.candidates)
             if len(cross.pairs):
                 pr = pd.DataFrame({"ia": cross.pairs["ia"].to_numpy(),
@@ -550,7 +551,7 @@ class WaveStudy:
         held, _ = self._held_frames(pop)
         if model is None or held is None:
             raise WaveError("full_relink: no wave has been linked yet")
-        res = dedupe(held, model=model, threshold=self.threshold)
+        res = dedupe(held, model=model, min_weight=self.threshold)
         return pd.DataFrame({"person_ref": held.ids.astype(str),
                              "cluster": res.clusters["cluster_id"].to_numpy()})
 
@@ -829,8 +830,8 @@ class WaveStudy:
         target: str | None = None
         candidates = 0
         if held is not None and len(held):
-            res = link(one, held, model=self._model(), threshold=self.threshold,
-                       one_to_one=False)
+            res = link(one, held, model=self._model(), min_weight=self.threshold,
+                       one_to_one=None)
             candidates = int(res.candidates)
             if len(res.pairs):
                 pr = pd.DataFrame({"ent": held_ent[res.pairs["ib"].to_numpy()],
