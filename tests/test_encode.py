@@ -498,3 +498,35 @@ def test_the_parallel_helper_runs_parts_in_forked_processes_in_order() -> None:
 
     with pytest.raises(ValueError, match="rows 1000:2000"):
         run_forked(fail_in_second, parts)
+
+
+def test_a_failure_here_stops_the_forked_children_at_once() -> None:
+    """An exception in this process's range (Ctrl-C included) terminates the children that
+    are still encoding: they hold the same data, and nothing may outlive the call."""
+    import os
+    import time
+    from pathlib import Path
+
+    from nislink.encode.parallel import fork_available, row_ranges, run_forked
+
+    if not fork_available():
+        pytest.skip("no fork on this platform")  # Windows: everything runs here
+    pids: list[int] = []
+
+    def job(lo: int, hi: int) -> int:
+        if lo == 0:
+            # the children are running by now: find them, then fail
+            kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+            deadline = time.monotonic() + 30
+            while kids.exists() and len(pids) < 2 and time.monotonic() < deadline:
+                pids[:] = [int(p) for p in kids.read_text().split()]
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+        time.sleep(600)  # a long encoding
+        return hi
+
+    with pytest.raises(KeyboardInterrupt):
+        run_forked(job, row_ranges(30, 3))
+    assert len(pids) == 2
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()
+                and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]

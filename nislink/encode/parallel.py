@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 __all__ = ["fork_available", "row_ranges", "run_forked"]
@@ -37,24 +36,57 @@ def row_ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _run(lo: int, hi: int) -> Any:
-    assert _JOB is not None
-    return _JOB(lo, hi)
+def _child(conn: Any, lo: int, hi: int) -> None:
+    """A forked child: run the inherited job on one range and send back
+    ``(True, result)`` or ``(False, exception)``."""
+    try:
+        assert _JOB is not None
+        msg: tuple[bool, Any] = (True, _JOB(lo, hi))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        msg = (False, exc)
+    try:
+        conn.send(msg)
+    except Exception as exc:  # noqa: BLE001 - e.g. an exception that cannot be pickled
+        conn.send((False, RuntimeError(f"rows {lo}:{hi}: {type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
 
 
 def run_forked(fn: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> list[T]:
-    """``[fn(lo, hi) for lo, hi in ranges]``: the first range here, the others in forked
-    processes started first. An exception is raised for the first range (in order) that
-    failed. With one range, or without ``fork``, everything runs in this process."""
+    """``[fn(lo, hi) for lo, hi in ranges]``: the first range here, each other range in a
+    forked process of its own, started first. An exception is raised for the first range
+    (in order) that failed; on any exception here, Ctrl-C included, the children are
+    terminated at once (they hold the same data as this process). With one range, or
+    without ``fork``, everything runs in this process."""
     if len(ranges) <= 1 or not fork_available():
         return [fn(lo, hi) for lo, hi in ranges]
     global _JOB
     _JOB = fn
+    ctx = multiprocessing.get_context("fork")
+    children: list[tuple[Any, Any]] = []
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(len(ranges) - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(_run, lo, hi) for lo, hi in ranges[1:]]
-            first = fn(*ranges[0])
-            return [first] + [f.result() for f in futures]
+        for lo, hi in ranges[1:]:
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(send, lo, hi), daemon=True)
+            proc.start()
+            send.close()
+            children.append((proc, recv))
+        out: list[T] = [fn(*ranges[0])]
+        for (lo, hi), (proc, recv) in zip(ranges[1:], children):
+            try:
+                ok, value = recv.recv()
+            except EOFError:
+                proc.join()
+                raise RuntimeError(f"the worker for rows {lo}:{hi} died (exit code "
+                                   f"{proc.exitcode})") from None
+            if not ok:
+                raise value
+            out.append(value)
+        return out
     finally:
         _JOB = None
+        for proc, recv in children:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+            recv.close()
