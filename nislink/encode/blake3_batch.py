@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-__all__ = ["MAX_MESSAGE", "keyed_xof_short"]
+__all__ = ["MAX_MESSAGE", "keyed_xof_short", "byte_table", "joined_xof_words", "salted_filters"]
 
 MAX_MESSAGE = 64
 """Longest message (bytes) this batch path takes; longer ones go to ``blake3``."""
@@ -127,3 +127,171 @@ def keyed_xof_short(messages: Sequence[bytes], key: bytes, nbytes: int,
     _batch(blocks, lens, kw, _IV, _FLAGS, nblocks, out)
     raw = out.view(np.uint8) if _LITTLE else out.astype("<u4").view(np.uint8)
     return raw if raw.shape[1] == nbytes else np.ascontiguousarray(raw[:, :nbytes])
+
+
+# -- messages joined from two byte tables ------------------------------------------------
+#
+# A salted message is ``a || 0x1F || b`` (a token or a value, then a salt). Building it as
+# a Python string for every (token, salt) pair of every record costs more than hashing it,
+# so the kernels below take the distinct left parts and the distinct salts as padded byte
+# tables and assemble each message in compiled code.
+
+
+def byte_table(items: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """``(len(items), 64)`` ``uint8`` zero-padded bytes and the ``int64`` lengths; an item
+    longer than :data:`MAX_MESSAGE` bytes is an error (callers check the lengths first)."""
+    n = len(items)
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    if lens.max(initial=0) > MAX_MESSAGE:
+        raise ValueError(f"items longer than {MAX_MESSAGE} bytes")
+    if not n:
+        return np.zeros((0, MAX_MESSAGE), dtype=np.uint8), lens
+    table = np.frombuffer(np.array(items, dtype="S64").tobytes(), dtype=np.uint8)
+    return table.reshape(n, MAX_MESSAGE), lens
+
+
+@njit(cache=True, inline="always")
+def _load_joined(a_tab, a_len, ia, b_tab, b_len, ib, buf, m):  # type: ignore[no-untyped-def]
+    """``buf`` := ``a_tab[ia] || 0x1F || b_tab[ib]`` zero-padded; ``m`` := its 16 words.
+    Returns the message length."""
+    la = a_len[ia]
+    lb = b_len[ib]
+    for j in range(64):
+        buf[j] = 0
+    for j in range(la):
+        buf[j] = a_tab[ia, j]
+    buf[la] = 0x1F
+    for j in range(lb):
+        buf[la + 1 + j] = b_tab[ib, j]
+    for w in range(16):
+        m[w] = (np.uint32(buf[4 * w]) | (np.uint32(buf[4 * w + 1]) << np.uint32(8))
+                | (np.uint32(buf[4 * w + 2]) << np.uint32(16))
+                | (np.uint32(buf[4 * w + 3]) << np.uint32(24)))
+    return la + 1 + lb
+
+
+@njit(cache=True, inline="always")
+def _compress(m, mlen, key, iv, flags, counter, o):  # type: ignore[no-untyped-def]
+    """Output block ``counter`` (16 words into ``o``) of the keyed hash of one block."""
+    m0, m1, m2, m3 = m[0], m[1], m[2], m[3]
+    m4, m5, m6, m7 = m[4], m[5], m[6], m[7]
+    m8, m9, m10, m11 = m[8], m[9], m[10], m[11]
+    m12, m13, m14, m15 = m[12], m[13], m[14], m[15]
+    k0, k1, k2, k3 = key[0], key[1], key[2], key[3]
+    k4, k5, k6, k7 = key[4], key[5], key[6], key[7]
+    v0, v1, v2, v3, v4, v5, v6, v7 = k0, k1, k2, k3, k4, k5, k6, k7
+    v8, v9, v10, v11 = iv[0], iv[1], iv[2], iv[3]
+    v12 = np.uint32(counter)
+    v13 = np.uint32(0)
+    v14 = np.uint32(mlen)
+    v15 = flags
+    for _ in range(7):
+        v0, v4, v8, v12 = _g(v0, v4, v8, v12, m0, m1)
+        v1, v5, v9, v13 = _g(v1, v5, v9, v13, m2, m3)
+        v2, v6, v10, v14 = _g(v2, v6, v10, v14, m4, m5)
+        v3, v7, v11, v15 = _g(v3, v7, v11, v15, m6, m7)
+        v0, v5, v10, v15 = _g(v0, v5, v10, v15, m8, m9)
+        v1, v6, v11, v12 = _g(v1, v6, v11, v12, m10, m11)
+        v2, v7, v8, v13 = _g(v2, v7, v8, v13, m12, m13)
+        v3, v4, v9, v14 = _g(v3, v4, v9, v14, m14, m15)
+        m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 = (
+            m2, m6, m3, m10, m7, m0, m4, m13, m1, m11, m12, m5, m9, m14, m15, m8)
+    o[0] = v0 ^ v8
+    o[1] = v1 ^ v9
+    o[2] = v2 ^ v10
+    o[3] = v3 ^ v11
+    o[4] = v4 ^ v12
+    o[5] = v5 ^ v13
+    o[6] = v6 ^ v14
+    o[7] = v7 ^ v15
+    o[8] = v8 ^ k0
+    o[9] = v9 ^ k1
+    o[10] = v10 ^ k2
+    o[11] = v11 ^ k3
+    o[12] = v12 ^ k4
+    o[13] = v13 ^ k5
+    o[14] = v14 ^ k6
+    o[15] = v15 ^ k7
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _joined_words(a_tab, a_len, ia, b_tab, b_len, ib, key, iv, flags, nwords, out):  # type: ignore[no-untyped-def]
+    buf = np.zeros(64, dtype=np.uint8)
+    m = np.zeros(16, dtype=np.uint32)
+    o = np.zeros(16, dtype=np.uint32)
+    for r in range(ia.shape[0]):
+        mlen = _load_joined(a_tab, a_len, ia[r], b_tab, b_len, ib[r], buf, m)
+        for ob in range((nwords + 15) // 16):
+            _compress(m, mlen, key, iv, flags, ob, o)
+            for w in range(16):
+                if ob * 16 + w < nwords:
+                    out[r, ob * 16 + w] = o[w]
+
+
+def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
+                     b_tab: np.ndarray, b_len: np.ndarray, ib: np.ndarray, key: bytes,
+                     nwords: int) -> np.ndarray:
+    """``(len(ia), nwords)`` ``uint32``: the first ``nwords`` little-endian words of the
+    keyed BLAKE3 output of ``a[ia[r]] || 0x1F || b[ib[r]]`` for each ``r`` (tables from
+    :func:`byte_table`; every joined message at most :data:`MAX_MESSAGE` bytes)."""
+    if len(key) != 32:
+        raise ValueError("a BLAKE3 key is 32 bytes")
+    _check_joined(a_len, b_len)
+    kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
+    out = np.zeros((len(ia), nwords), dtype=np.uint32)
+    _joined_words(a_tab, a_len, np.asarray(ia, np.int64), b_tab, b_len,
+                  np.asarray(ib, np.int64), kw, _IV, _FLAGS, nwords, out)
+    return out
+
+
+def _check_joined(a_len: np.ndarray, b_len: np.ndarray) -> None:
+    if a_len.max(initial=0) + 1 + b_len.max(initial=0) > MAX_MESSAGE:
+        raise ValueError(f"joined messages longer than {MAX_MESSAGE} bytes")
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _salted_rows(tok_tab, tok_len, name_start, name_cnt, salt_tab, salt_len, pair_name,  # type: ignore[no-untyped-def]
+                 pair_salt, bpf, length, key, iv, flags, out):
+    buf = np.zeros(64, dtype=np.uint8)
+    m = np.zeros(16, dtype=np.uint32)
+    o = np.zeros(16, dtype=np.uint32)
+    for p in range(pair_name.shape[0]):
+        v = pair_name[p]
+        s = pair_salt[p]
+        t = name_cnt[v]
+        if t == 0:
+            continue
+        kv = int(np.rint(bpf / t))
+        if kv > bpf:
+            kv = bpf
+        if kv < 1:
+            kv = 1
+        for j in range(name_start[v], name_start[v] + t):
+            mlen = _load_joined(tok_tab, tok_len, j, salt_tab, salt_len, s, buf, m)
+            for ob in range((kv + 15) // 16):
+                _compress(m, mlen, key, iv, flags, ob, o)
+                for w in range(16):
+                    if ob * 16 + w < kv:
+                        pos = np.int64(o[w]) % length
+                        out[p, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+
+
+def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndarray,
+                   name_cnt: np.ndarray, salt_tab: np.ndarray, salt_len: np.ndarray,
+                   pair_name: np.ndarray, pair_salt: np.ndarray, bits_per_field: int,
+                   length: int, key: bytes) -> np.ndarray:
+    """Packed ``(len(pair_name), ceil(length/64))`` ``uint64`` filters of (value, salt)
+    pairs with ``bits_per_field`` (docs/encoding.md, sections 4-5): value ``v`` has the
+    tokens ``tok[name_start[v] : name_start[v] + name_cnt[v]]``; each token's message is
+    ``token || 0x1F || salt``; with ``t`` tokens each sets the positions ``w[i] mod length``
+    for ``i < max(1, min(bpf, rint(bpf / t)))``, ``w`` its keyed BLAKE3 output words."""
+    if len(key) != 32:
+        raise ValueError("a BLAKE3 key is 32 bytes")
+    _check_joined(tok_len, salt_len)
+    kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
+    out = np.zeros((len(pair_name), (length + 63) // 64), dtype=np.uint64)
+    _salted_rows(tok_tab, tok_len, np.asarray(name_start, np.int64),
+                 np.asarray(name_cnt, np.int64), salt_tab, salt_len,
+                 np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),
+                 float(bits_per_field), np.int64(length), kw, _IV, _FLAGS, out)
+    return out
