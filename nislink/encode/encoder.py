@@ -553,10 +553,10 @@ class Encoder:
             if one is longer than a BLAKE3 block)."""
             if (kind, name) not in tables:
                 uniq = factors(name)[1] if kind == "field" else salt_codes(name)[1]
-                raw = [u.encode("utf-8") for u in uniq.tolist()]
-                tables[kind, name] = (byte_table(raw)
-                                      if max(map(len, raw), default=0) <= MAX_MESSAGE else None)
+                tables[kind, name] = _kernel_table(uniq)
             return tables[kind, name]
+
+        memo: dict[Any, Any] = {}
 
         tagged: list[str] = []
         for f in schema.fields:
@@ -569,7 +569,9 @@ class Encoder:
                         f, values[f.name], salt, view_clk, clk_len, factors(f.name),
                         out_name=out_name,
                         salt_factorised=salt_codes(salt_name) if salt_name is not None
-                        else None)
+                        else None,
+                        salt_table=table("salt", salt_name) if salt_name is not None
+                        else None, memo=memo)
                     if fbits is not None:
                         fields_out[out_name] = fbits
                     if cbits is not None and clk_acc is not None:
@@ -586,9 +588,7 @@ class Encoder:
                     tagged.append(salt_name)
             if f.swap_with is not None:
                 pair = _swap_pairs(factors(f.name), factors(f.swap_with))
-                pair_raw = [u.encode("utf-8") for u in pair[1].tolist()]
-                pair_tab = (byte_table(pair_raw) if max(map(len, pair_raw), default=0)
-                            <= MAX_MESSAGE else None)
+                pair_tab = _kernel_table(pair[1])
                 for salt_name, tname in f.swap_tokens:
                     tokens[tname] = self._pair_token(pair, pair_tab, salt_codes(salt_name),
                                                      table("salt", salt_name), tname)
@@ -635,11 +635,14 @@ class Encoder:
         clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
         out_name: str | None = None,
         salt_factorised: tuple[np.ndarray, np.ndarray] | None = None,
+        salt_table: tuple[np.ndarray, np.ndarray] | None = None,
+        memo: dict[Any, Any] | None = None,
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
         """Field-level filter (hardened) and the field's CLK contribution (unhardened).
 
         ``factorised`` / ``salt_factorised``: ``factorize(vals)`` / ``factorize(salt)`` if
-        the caller has them.
+        the caller has them; ``salt_table``: :func:`_kernel_table` of the distinct salts;
+        ``memo``: a dict kept across the views of one batch (tokens of distinct values).
 
         ``out_name`` names the filter (the field, or one of its salted views): it selects
         the sub-keys. With ``hardening.mask`` a record whose salt is missing gets no filter,
@@ -664,24 +667,32 @@ class Encoder:
             if strict:
                 ok &= s_codes < ns - 1
             pair = np.where(ok, v_codes * ns + s_codes, -1)
-            u_pair, inv = np.unique(pair, return_inverse=True)
-            inv = inv.reshape(-1)
-            if len(u_pair) and u_pair[0] < 0:
-                codes = inv - 1
-                u_pair = u_pair[1:]
-            else:
-                codes = inv
-            codes = codes.astype(np.int64)
+            u_pair, codes = _factor_codes(pair)
             uniq = u_pair
             u_name = (u_pair // ns).astype(np.int64)
             u_salt = s_ext[u_pair % ns]
-            name_occ, name_text = token_occurrences(f, v_uniq, None)
-            order0 = np.argsort(name_occ, kind="stable")
-            name_occ, name_text = name_occ[order0], name_text[order0]
-            per_name = np.bincount(name_occ, minlength=len(v_uniq))
-            start = np.cumsum(per_name) - per_name
+            memo_key = (f.name, id(v_uniq))
+            if memo is not None and memo_key in memo:
+                name_text, per_name, start, tok_tab, _ = memo[memo_key]
+            else:
+                name_occ, name_text = token_occurrences(f, v_uniq, None)
+                order0 = np.argsort(name_occ, kind="stable")
+                name_occ, name_text = name_occ[order0], name_text[order0]
+                per_name = np.bincount(name_occ, minlength=len(v_uniq))
+                start = np.cumsum(per_name) - per_name
+                tok_tab = _kernel_table(name_text)
+                if memo is not None:  # the views of a field share its distinct values
+                    memo[memo_key] = (name_text, per_name, start, tok_tab, v_uniq)
             cnt = per_name[u_name]
-            fast = _salted_kernel_tables(f, schema.hashing, want_clk, name_text, s_ext)
+            if (tok_tab is not None and f.bits_per_field is not None and f.has_filter
+                    and schema.hashing == "blake3" and not want_clk):
+                s_tab = salt_table if salt_table is not None else _kernel_table(s_uniq)
+                if s_tab is not None and (tok_tab[1].max(initial=0) + 1
+                                          + s_tab[1].max(initial=0) <= MAX_MESSAGE):
+                    # the missing salt "" is the last row, as in s_ext
+                    fast = (tok_tab[0], tok_tab[1],
+                            np.vstack([s_tab[0], np.zeros((1, MAX_MESSAGE), np.uint8)]),
+                            np.append(s_tab[1], 0))
         if fast is not None:
             # the compiled path: messages assembled and hashed, bits set, in one kernel
             occ_val = np.zeros(0, dtype=np.int64)
@@ -828,10 +839,7 @@ class Encoder:
         s_codes, s_uniq = salt
         ok = (v_codes >= 0) & (s_codes >= 0)
         pair = np.where(ok, v_codes * np.int64(max(len(s_uniq), 1)) + s_codes, -1)
-        u_pair, inv = np.unique(pair, return_inverse=True)
-        inv = inv.reshape(-1).astype(np.int64)
-        if len(u_pair) and u_pair[0] < 0:
-            u_pair, inv = u_pair[1:], inv - 1
+        u_pair, inv = _factor_codes(pair)
         ns = max(len(s_uniq), 1)
         iv, isalt = u_pair // ns, u_pair % ns
         key = self._key("token", out_name)
@@ -970,10 +978,8 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
         ok &= c >= 0
         codes = _dense(codes * np.int64(len(u) + 1) + (c + 1))  # small codes: no overflow
     combo = np.where(ok, codes, -1)
-    u_combo, first, inv = np.unique(combo, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1).astype(np.int64)
-    if len(u_combo) and u_combo[0] < 0:
-        first, inv = first[1:], inv - 1
+    u_combo, inv = _factor_codes(combo)
+    first = _first_positions(inv, len(u_combo))
     texts = np.zeros(0, dtype=object)
     for j, (c, u) in enumerate(parts):
         piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
@@ -983,9 +989,23 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
 
 
+def _factor_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct non-negative codes, index of each entry into them or -1 where the code is
+    negative)``, by hashing (no sort); distinct codes in order of first appearance."""
+    inv, uniq = pd.factorize(np.where(codes >= 0, codes, -1), use_na_sentinel=True)
+    inv = inv.astype(np.int64, copy=False)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    neg = np.flatnonzero(uniq < 0)
+    if len(neg):  # -1 is a value for pandas: drop it and renumber
+        j = int(neg[0])
+        inv = np.where(inv == j, -1, np.where(inv > j, inv - 1, inv))
+        uniq = np.delete(uniq, j)
+    return uniq, inv
+
+
 def _dense(codes: np.ndarray) -> np.ndarray:
-    """Codes renumbered ``0 .. m-1`` in sorted order."""
-    return np.unique(codes, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    """Codes renumbered ``0 .. m-1`` (non-negative codes only)."""
+    return pd.factorize(codes)[0].astype(np.int64, copy=False)
 
 
 def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
@@ -996,10 +1016,7 @@ def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarra
     cb, ub = b
     ok = (ca >= 0) & (cb >= 0)
     pair = np.where(ok, ca * np.int64(max(len(ub), 1)) + cb, -1)
-    u_pair, inv = np.unique(pair, return_inverse=True)
-    inv = inv.reshape(-1).astype(np.int64)
-    if len(u_pair) and u_pair[0] < 0:
-        u_pair, inv = u_pair[1:], inv - 1
+    u_pair, inv = _factor_codes(pair)
     nb = max(len(ub), 1)
     xs, ys = ua[u_pair // nb].tolist(), ub[u_pair % nb].tolist()
     texts = np.array(["\x1e".join(sorted((x, y))) for x, y in zip(xs, ys)], dtype=object)
@@ -1007,22 +1024,13 @@ def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarra
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
 
 
-def _salted_kernel_tables(
-    f: FieldSpec, hashing: str, want_clk: bool, tok_text: np.ndarray, salts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Byte tables (tokens, lengths, salts, lengths) for the compiled salted-filter kernel
-    (:func:`nislink.encode.blake3_batch.salted_filters`), or ``None`` when the field takes
-    the general path: not ``bits_per_field`` with ``blake3``, part of the CLK, or a message
-    ``token || 0x1F || salt`` longer than one BLAKE3 block."""
-    if f.bits_per_field is None or hashing != "blake3" or want_clk or not f.has_filter:
+def _kernel_table(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`~nislink.encode.blake3_batch.byte_table` of UTF-8 texts, or ``None`` when one
+    is longer than a BLAKE3 block (the general path then builds strings)."""
+    raw = [t.encode("utf-8") for t in texts.tolist()]
+    if max(map(len, raw), default=0) > MAX_MESSAGE:
         return None
-    tok_b = [t.encode("utf-8") for t in tok_text.tolist()]
-    salt_b = [t.encode("utf-8") for t in salts.tolist()]
-    longest_tok = max(map(len, tok_b), default=0)
-    longest_salt = max(map(len, salt_b), default=0)
-    if longest_tok + 1 + longest_salt > MAX_MESSAGE:
-        return None
-    return (*byte_table(tok_b), *byte_table(salt_b))
+    return byte_table(raw)
 
 
 def _concat_bm(parts: list[BitMatrix]) -> BitMatrix:
