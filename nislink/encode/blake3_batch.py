@@ -215,17 +215,41 @@ def _compress(m, mlen, key, iv, flags, counter, o):  # type: ignore[no-untyped-d
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _joined_words(a_tab, a_len, ia, b_tab, b_len, ib, key, iv, flags, nwords, out):  # type: ignore[no-untyped-def]
-    buf = np.zeros(64, dtype=np.uint8)
-    m = np.zeros(16, dtype=np.uint32)
-    o = np.zeros(16, dtype=np.uint32)
-    for r in range(ia.shape[0]):
-        mlen = _load_joined(a_tab, a_len, ia[r], b_tab, b_len, ib[r], buf, m)
-        for ob in range((nwords + 15) // 16):
-            _compress(m, mlen, key, iv, flags, ob, o)
-            for w in range(16):
-                if ob * 16 + w < nwords:
-                    out[r, ob * 16 + w] = o[w]
+def _joined_words(a_words, a_len, ia, b_tab, b_len, ib, key, iv, flags, nwords, out):  # type: ignore[no-untyped-def]
+    nl = LANES
+    m = np.zeros((16, nl), dtype=np.uint32)
+    m2 = np.zeros((16, nl), dtype=np.uint32)
+    v = np.zeros((16, nl), dtype=np.uint32)
+    counter = np.zeros(nl, dtype=np.int64)
+    mlen = np.zeros(nl, dtype=np.int64)
+    buf = np.zeros(16, dtype=np.uint32)
+    buf8 = buf.view(np.uint8)
+    n = ia.shape[0]
+    for ob in range((nwords + 15) // 16):
+        for r0 in range(0, n, nl):
+            r1 = min(r0 + nl, n)
+            for ln in range(nl):
+                counter[ln] = ob
+                if r0 + ln < r1:
+                    x = ia[r0 + ln]
+                    y = ib[r0 + ln]
+                    la = a_len[x]
+                    lb = b_len[y]
+                    for w in range(16):
+                        buf[w] = a_words[x, w]
+                    buf8[la] = 0x1F
+                    for q in range(lb):
+                        buf8[la + 1 + q] = b_tab[y, q]
+                    for w in range(16):
+                        m[w, ln] = buf[w]
+                    mlen[ln] = la + 1 + lb
+                else:
+                    mlen[ln] = 0
+            _compress_lanes(m, m2, v, key, iv, flags, counter, mlen)
+            for ln in range(r1 - r0):
+                for w in range(16):
+                    if ob * 16 + w < nwords:
+                        out[r0 + ln, ob * 16 + w] = v[w, ln]
 
 
 def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
@@ -239,7 +263,8 @@ def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
     _check_joined(a_len, b_len)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(ia), nwords), dtype=np.uint32)
-    _joined_words(a_tab, a_len, np.asarray(ia, np.int64), b_tab, b_len,
+    a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32)
+    _joined_words(a_words, a_len, np.asarray(ia, np.int64), b_tab, b_len,
                   np.asarray(ib, np.int64), kw, _IV, _FLAGS, nwords, out)
     return out
 
