@@ -147,3 +147,31 @@ def test_encoder_kernels_equal_general_path(monkeypatch) -> None:  # type: ignor
     for name in fast.tokens:
         assert np.array_equal(fast.tokens[name], slow.tokens[name]), name
     assert fast.meta["u_hist"] == slow.meta["u_hist"]
+
+
+@pytest.mark.parametrize("big", [True, False])
+def test_compiled_sha1_md5_equal_numpy_reference(big: bool) -> None:
+    from nislink.encode.clkhash import hmac_np
+
+    rng = np.random.default_rng(11)
+    width = 5 if big else 4
+    state = rng.integers(0, 2**32, (300, width), dtype=np.uint64).astype(np.uint32)
+    words = rng.integers(0, 2**32, (300, 16), dtype=np.uint64).astype(np.uint32)
+    ref = (hmac_np._sha1_compress if big else hmac_np._md5_compress)(state, words)
+    assert np.array_equal(hmac_np._compress_compiled(big, state, words), ref)
+
+
+def test_clkhash_compiled_scatter_equals_numpy_reference() -> None:
+    from nislink.encode.clkhash import engine
+
+    rng = np.random.default_rng(12)
+    nvals, ntok, kmax, length = 200, 50, 30, 1000
+    occ_value = np.sort(rng.integers(0, nvals, 900))
+    occ_token = rng.integers(0, ntok, 900)
+    occ_k = rng.integers(0, kmax + 1, 900)
+    positions = rng.integers(0, length, (ntok, kmax))
+    a = np.zeros((nvals, (length + 63) // 64), dtype=np.uint64)
+    b = a.copy()
+    engine._scatter(a, occ_value, occ_token, occ_k, positions, a.shape[1])
+    engine._scatter_compiled(b, occ_value, occ_token, occ_k, positions)
+    assert np.array_equal(a, b) and a.any()
