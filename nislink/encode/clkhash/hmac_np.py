@@ -194,11 +194,10 @@ def _midstates(key: bytes, algo: str) -> tuple[np.ndarray, np.ndarray]:
     key = key.ljust(64, b"\0")
     big = algo == "sha1"
     iv = (_SHA1_IV if big else _MD5_IV)[None, :]
-    compress = _sha1_compress if big else _md5_compress
     out = []
     for pad in (0x36, 0x5C):
         block = np.frombuffer(bytes(b ^ pad for b in key), dtype=">u4" if big else "<u4")
-        out.append(compress(iv.copy(), block.astype(_U32)[None, :]))
+        out.append(_compress_compiled(big, iv.copy(), block.astype(_U32)[None, :]))
     return out[0], out[1]
 
 
