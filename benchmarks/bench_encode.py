@@ -157,6 +157,14 @@ def uk_rows(n: int, seed: int = 1) -> pd.DataFrame:
         raise SystemExit(f"nislink.synth unavailable: {exc}") from None
 
 
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's finished children (the forked workers)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def bench_uk_default(n: int, repeat: int, workers: int = 2) -> dict:
     """Part 2: nislink.Encoder with Schema.uk_default() and ``workers`` processes."""
     import datetime as dt
@@ -173,13 +181,13 @@ def bench_uk_default(n: int, repeat: int, workers: int = 2) -> dict:
     best = best_cpu = float("inf")
     encoded = None
     for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0, k0, t0 = time.process_time(), _children_cpu(), time.perf_counter()
         encoded = encoder.encode(df, id_column="person_id")
         best = min(best, time.perf_counter() - t0)
-        best_cpu = min(best_cpu, time.process_time() - c0)
+        best_cpu = min(best_cpu, time.process_time() - c0 + _children_cpu() - k0)
     assert encoded is not None
     return {"n": n, "workers": workers, "seconds": best, "rps": n / best,
-            "parent_cpu_seconds": best_cpu, "encoded": len(encoded),
+            "cpu_seconds": best_cpu, "encoded": len(encoded),
             "rejected": len(encoder.rejects), "filters": len(encoded.fields),
             "tokens": len(encoded.tokens)}
 
@@ -235,9 +243,10 @@ def main() -> None:
                 r = bench_uk_default(n, args.repeat, w)
                 results["uk_default"].append(r)
                 print(f"[uk_default] {n:>9,} rows, {w} worker(s): {r['rps']:>9,.0f} rec/s "
-                      f"({r['seconds']:.2f} s; {r['filters']} filters, {r['tokens']} tokens, "
-                      f"{r['rejected']} rejected; target >= 200,000 rec/s with 2 workers)",
-                      flush=True)
+                      f"({r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} CPU-s = "
+                      f"{n_per(n, r['cpu_seconds'])} rec/CPU-s; {r['filters']} filters, "
+                      f"{r['tokens']} tokens, {r['rejected']} rejected; "
+                      f"target >= 200,000 rec/s with 2 workers)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
