@@ -175,3 +175,16 @@ def test_clkhash_compiled_scatter_equals_numpy_reference() -> None:
     engine._scatter(a, occ_value, occ_token, occ_k, positions, a.shape[1])
     engine._scatter_compiled(b, occ_value, occ_token, occ_k, positions)
     assert np.array_equal(a, b) and a.any()
+
+
+def test_kernel_table_ascii_fast_path_equals_utf8_bytes() -> None:
+    from nislink.encode.encoder import _kernel_table
+
+    for texts in (["ab", "", "forename:qgram:_a", "x" * 64],  # ASCII: the fast path
+                  ["zoë", "a"], ["a\x00", "\x00b", "c"], ["\U0001f600", "é" * 32]):
+        got = _kernel_table(np.array(texts, dtype=object))
+        assert got is not None
+        want = byte_table([t.encode("utf-8") for t in texts])
+        assert np.array_equal(got[0], want[0]) and got[1].tolist() == want[1].tolist()
+    assert _kernel_table(np.array(["é" * 33], dtype=object)) is None  # 66 bytes
+    assert _kernel_table(np.array(["y" * 65], dtype=object)) is None

@@ -1027,7 +1027,19 @@ def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarra
 def _kernel_table(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`~nislink.encode.blake3_batch.byte_table` of UTF-8 texts, or ``None`` when one
     is longer than a BLAKE3 block (the general path then builds strings)."""
-    raw = [t.encode("utf-8") for t in texts.tolist()]
+    items = texts.tolist()
+    n = len(items)
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    if n and lens.max() <= MAX_MESSAGE:
+        # ASCII texts (the usual case): their code points are their UTF-8 bytes
+        chars = np.array(items, dtype=f"<U{max(1, int(lens.max()))}")
+        cp = chars.view(np.uint32).reshape(n, -1)
+        # numpy drops trailing NULs: a text holding NUL takes the general path below
+        if (cp < 128).all() and np.array_equal((cp != 0).sum(axis=1), lens):
+            tab = np.zeros((n, MAX_MESSAGE), dtype=np.uint8)
+            tab[:, :cp.shape[1]] = cp
+            return tab, lens
+    raw = [t.encode("utf-8") for t in items]
     if max(map(len, raw), default=0) > MAX_MESSAGE:
         return None
     return byte_table(raw)
