@@ -50,11 +50,15 @@ def run_forked(fn: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> li
         return [fn(lo, hi) for lo, hi in ranges]
     global _JOB
     _JOB = fn
+    ctx = multiprocessing.get_context("fork")
+    # one single-process pool per range: each range gets a process of its own (a shared
+    # pool may hand two ranges to one worker while the other is still starting)
+    pools = [ProcessPoolExecutor(1, mp_context=ctx) for _ in ranges[1:]]
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(len(ranges) - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(_run, lo, hi) for lo, hi in ranges[1:]]
-            first = fn(*ranges[0])
-            return [first] + [f.result() for f in futures]
+        futures = [pool.submit(_run, lo, hi) for pool, (lo, hi) in zip(pools, ranges[1:])]
+        first = fn(*ranges[0])
+        return [first] + [f.result() for f in futures]
     finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         _JOB = None
