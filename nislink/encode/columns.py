@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nislink.clean.vectorise import factorize
 from nislink.errors import DataQualityWarning, NislinkError
 from nislink.schema import Schema
 
@@ -142,9 +143,14 @@ def too_long_rows(df: pd.DataFrame, columns: Iterable[str],
         s = df[c]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
-        lengths = np.fromiter((len(v) if isinstance(v, (str, bytes)) else 0
-                               for v in s.tolist()), dtype=np.int64, count=len(s))
-        mask = lengths > limit
+        values = s.to_numpy(dtype=object)
+        try:  # one length per distinct value
+            codes, uniq = factorize(values)
+        except TypeError:  # unhashable entries: value by value
+            codes, uniq = np.arange(len(values), dtype=np.int64), values
+        u_len = np.fromiter((len(v) if isinstance(v, (str, bytes)) else 0
+                             for v in uniq.tolist()), dtype=np.int64, count=len(uniq))
+        mask = (np.append(u_len, 0)[codes] if len(values) else u_len) > limit
         if mask.any():
             out[c] = mask
     return out

@@ -46,6 +46,12 @@ from nislink.clean.frame import frame as clean_frame
 from nislink.clean.names import given_name, surname_core
 from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
+from nislink.encode.blake3_batch import (
+    MAX_MESSAGE,
+    byte_table,
+    joined_xof_words,
+    salted_filters,
+)
 from nislink.encode.bloom import (
     digest_length,
     keyed_digests,
@@ -521,20 +527,36 @@ class Encoder:
                 hash_cache[ck] = np.append(h, np.uint64(0))[codes]
             return hash_cache[ck]
 
-        salt_cache: dict[str, np.ndarray] = {}
+        salt_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-        def salt_text(salt: str) -> np.ndarray:
-            """Per record text of a salt (components joined by ``|``; None if any missing)."""
+        def salt_codes(salt: str) -> tuple[np.ndarray, np.ndarray]:
+            """(codes per record, distinct texts) of a salt (components joined by ``|``;
+            code -1 where any component is missing), built from the components' codes:
+            one text per distinct combination, not per record."""
             if salt not in salt_cache:
-                parts = [component_text(p) for p in salt.split(SALT_JOIN)]
+                parts = [component(p) for p in salt.split(SALT_JOIN)]
                 if len(parts) == 1:
                     salt_cache[salt] = parts[0]
                 else:
-                    out = np.empty(n, dtype=object)
-                    for i, vals in enumerate(zip(*(p.tolist() for p in parts))):
-                        out[i] = None if any(v is None for v in vals) else "|".join(vals)
-                    salt_cache[salt] = out
+                    salt_cache[salt] = _join_codes(parts)
             return salt_cache[salt]
+
+        def salt_text(salt: str) -> np.ndarray:
+            """Per record text of a salt (None where missing)."""
+            codes, uniq = salt_codes(salt)
+            return np.append(uniq, None).astype(object)[codes]
+
+        tables: dict[tuple[str, str], tuple[np.ndarray, np.ndarray] | None] = {}
+
+        def table(kind: str, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+            """Byte table of a field's distinct values or a salt's distinct texts (None
+            if one is longer than a BLAKE3 block)."""
+            if (kind, name) not in tables:
+                uniq = factors(name)[1] if kind == "field" else salt_codes(name)[1]
+                tables[kind, name] = _kernel_table(uniq)
+            return tables[kind, name]
+
+        memo: dict[Any, Any] = {}
 
         tagged: list[str] = []
         for f in schema.fields:
@@ -545,26 +567,31 @@ class Encoder:
                 if f.has_filter or view_clk:
                     fbits, cbits = self._field_filters(
                         f, values[f.name], salt, view_clk, clk_len, factors(f.name),
-                        out_name=out_name)
+                        out_name=out_name,
+                        salt_factorised=salt_codes(salt_name) if salt_name is not None
+                        else None,
+                        salt_table=table("salt", salt_name) if salt_name is not None
+                        else None, memo=memo)
                     if fbits is not None:
                         fields_out[out_name] = fbits
                     if cbits is not None and clk_acc is not None:
                         clk_acc |= cbits
                 if f.exact_token:
-                    if f.hardening.salt_only and salt is not None:
+                    if f.hardening.salt_only and salt_name is not None:
                         # the name's token is salted like its filter: never a name alone
-                        tokens[out_name] = self._salted_token(values[f.name], salt, out_name)
+                        tokens[out_name] = self._pair_token(
+                            factors(f.name), table("field", f.name), salt_codes(salt_name),
+                            table("salt", salt_name), out_name)
                     elif vi == 0:
                         tokens[f.name] = component_hash(f.name)
                 if f.hardening.salt_only and salt_name is not None and salt_name not in tagged:
                     tagged.append(salt_name)
             if f.swap_with is not None:
-                other = values[f.swap_with]
-                pair = np.array([None if x is None or y is None else "\x1e".join(sorted((x, y)))
-                                 for x, y in zip(values[f.name].tolist(), other.tolist())],
-                                dtype=object)
+                pair = _swap_pairs(factors(f.name), factors(f.swap_with))
+                pair_tab = _kernel_table(pair[1])
                 for salt_name, tname in f.swap_tokens:
-                    tokens[tname] = self._salted_token(pair, salt_text(salt_name), tname)
+                    tokens[tname] = self._pair_token(pair, pair_tab, salt_codes(salt_name),
+                                                     table("salt", salt_name), tname)
             if f.level_tokens:  # near-miss level tokens of a date or a postcode
                 codes, uniq = factors(f.name)
                 for _, names in f.level_tokens:
@@ -580,8 +607,7 @@ class Encoder:
                                                  self._key("datelevel", tname))
                         tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
-            stext = salt_text(salt_name)
-            s_codes, s_uniq = factorize(stext)
+            s_codes, s_uniq = salt_codes(salt_name)
             h = keyed_uint64([u.encode("utf-8") for u in s_uniq], self._key("salttag", salt_name))
             tokens[salt_tag(salt_name)] = np.append(h, np.uint64(0))[s_codes]
 
@@ -608,8 +634,15 @@ class Encoder:
         self, f: FieldSpec, vals: np.ndarray, salt: np.ndarray | None, want_clk: bool,
         clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
         out_name: str | None = None,
+        salt_factorised: tuple[np.ndarray, np.ndarray] | None = None,
+        salt_table: tuple[np.ndarray, np.ndarray] | None = None,
+        memo: dict[Any, Any] | None = None,
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
         """Field-level filter (hardened) and the field's CLK contribution (unhardened).
+
+        ``factorised`` / ``salt_factorised``: ``factorize(vals)`` / ``factorize(salt)`` if
+        the caller has them; ``salt_table``: :func:`_kernel_table` of the distinct salts;
+        ``memo``: a dict kept across the views of one batch (tokens of distinct values).
 
         ``out_name`` names the filter (the field, or one of its salted views): it selects
         the sub-keys. With ``hardening.mask`` a record whose salt is missing gets no filter,
@@ -621,11 +654,12 @@ class Encoder:
         # a field compared only under a shared salt: a record whose salt is missing gets no
         # filter (rather than joining one large class of records salted with "")
         strict = f.hardening.salt_only and salt is not None
+        fast: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         if salt is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
             v_codes, v_uniq = factorised if factorised is not None else factorize(vals)
-            s_codes, s_uniq = factorize(salt)
+            s_codes, s_uniq = salt_factorised if salt_factorised is not None else factorize(salt)
             ns = len(s_uniq) + 1
             s_ext = np.append(s_uniq, "").astype(object)  # unmasked: missing salt is ""
             s_codes = np.where(s_codes < 0, ns - 1, s_codes)
@@ -633,30 +667,44 @@ class Encoder:
             if strict:
                 ok &= s_codes < ns - 1
             pair = np.where(ok, v_codes * ns + s_codes, -1)
-            u_pair, inv = np.unique(pair, return_inverse=True)
-            inv = inv.reshape(-1)
-            if len(u_pair) and u_pair[0] < 0:
-                codes = inv - 1
-                u_pair = u_pair[1:]
-            else:
-                codes = inv
-            codes = codes.astype(np.int64)
+            u_pair, codes = _factor_codes(pair)
             uniq = u_pair
             u_name = (u_pair // ns).astype(np.int64)
             u_salt = s_ext[u_pair % ns]
-            name_occ, name_text = token_occurrences(f, v_uniq, None)
-            order0 = np.argsort(name_occ, kind="stable")
-            name_occ, name_text = name_occ[order0], name_text[order0]
-            per_name = np.bincount(name_occ, minlength=len(v_uniq))
-            start = np.cumsum(per_name) - per_name
+            memo_key = (f.name, id(v_uniq))
+            if memo is not None and memo_key in memo:
+                name_text, per_name, start, tok_tab, _ = memo[memo_key]
+            else:
+                name_occ, name_text = token_occurrences(f, v_uniq, None)
+                order0 = np.argsort(name_occ, kind="stable")
+                name_occ, name_text = name_occ[order0], name_text[order0]
+                per_name = np.bincount(name_occ, minlength=len(v_uniq))
+                start = np.cumsum(per_name) - per_name
+                tok_tab = _kernel_table(name_text)
+                if memo is not None:  # the views of a field share its distinct values
+                    memo[memo_key] = (name_text, per_name, start, tok_tab, v_uniq)
             cnt = per_name[u_name]
+            if (tok_tab is not None and f.bits_per_field is not None and f.has_filter
+                    and schema.hashing == "blake3" and not want_clk):
+                s_tab = salt_table if salt_table is not None else _kernel_table(s_uniq)
+                if s_tab is not None and (tok_tab[1].max(initial=0) + 1
+                                          + s_tab[1].max(initial=0) <= MAX_MESSAGE):
+                    # the missing salt "" is the last row, as in s_ext
+                    fast = (tok_tab[0], tok_tab[1],
+                            np.vstack([s_tab[0], np.zeros((1, MAX_MESSAGE), np.uint8)]),
+                            np.append(s_tab[1], 0))
+        if fast is not None:
+            # the compiled path: messages assembled and hashed, bits set, in one kernel
+            occ_val = np.zeros(0, dtype=np.int64)
+            occ_text = np.zeros(0, dtype=object)
+        elif salt is not None:
             occ_val = np.repeat(np.arange(len(u_pair), dtype=np.int64), cnt)
             within = np.arange(len(occ_val), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt,
                                                                         cnt)
             idx = np.repeat(start[u_name], cnt) + within
             occ_text = name_text[idx] + (np.array("\x1f", dtype=object) + u_salt[occ_val]) \
                 if len(idx) else np.zeros(0, dtype=object)
-        else:
+        if salt is None:
             codes, uniq = factorised if factorised is not None else factorize(vals)
         n_uniq = len(uniq)
         if salt is None:
@@ -683,7 +731,9 @@ class Encoder:
         else:
             k_occ = None
         bloom_key = self._key("bloom", out_name)
-        if k_occ is not None and not want_clk and schema.hashing == "blake3":
+        if fast is not None:
+            raw = None
+        elif k_occ is not None and not want_clk and schema.hashing == "blake3":
             # k per value, field filter only: each token needs only the first k of its
             # words (an XOF's shorter output is a prefix of the longer), so tokens are hashed
             # in groups of equal k instead of all to bits_per_field words
@@ -737,7 +787,12 @@ class Encoder:
         fbm: BitMatrix | None = None
         if f.has_filter:
             length = int(f.length or 0)
-            ub = build(0, 0, kf, length)
+            if fast is not None:
+                assert bpf is not None
+                ub = salted_filters(fast[0], fast[1], start, per_name, fast[2], fast[3],
+                                    u_name, u_pair % ns, int(bpf), length, bloom_key)
+            else:
+                ub = build(0, 0, kf, length)
             if masked and n_uniq:
                 ub ^= self._salt_masks(u_salt, length, out_name)
             ub, out_len = _hardening.apply(ub, length, f.hardening,
@@ -764,12 +819,40 @@ class Encoder:
         return m[s_codes]
 
     def _salted_token(self, vals: np.ndarray, salt: np.ndarray, out_name: str) -> np.ndarray:
-        """Keyed exact-match token of (value, salt) per record (0 if either is missing)."""
+        """Keyed exact-match token of (value, salt) per record (0 if either is missing):
+        the reference (one Python string per record) for :meth:`_pair_token`."""
         keyed = np.array([None if v is None or t is None else f"{v}\x1f{t}"
                           for v, t in zip(vals.tolist(), salt.tolist())], dtype=object)
         codes, uniq = factorize(keyed)
         h = keyed_uint64([u.encode("utf-8") for u in uniq], self._key("token", out_name))
         return np.append(h, np.uint64(0))[codes]
+
+    def _pair_token(self, vals: tuple[np.ndarray, np.ndarray],
+                    v_tab: tuple[np.ndarray, np.ndarray] | None,
+                    salt: tuple[np.ndarray, np.ndarray],
+                    s_tab: tuple[np.ndarray, np.ndarray] | None, out_name: str) -> np.ndarray:
+        """:meth:`_salted_token` from factorised values and salts (``(codes, distinct)``,
+        code -1 missing): each distinct (value, salt) pair hashed once, the message
+        ``value || 0x1F || salt`` assembled in compiled code from the byte tables
+        ``v_tab`` / ``s_tab`` (``None``: too long for it, strings are built instead)."""
+        v_codes, v_uniq = vals
+        s_codes, s_uniq = salt
+        ok = (v_codes >= 0) & (s_codes >= 0)
+        pair = np.where(ok, v_codes * np.int64(max(len(s_uniq), 1)) + s_codes, -1)
+        u_pair, inv = _factor_codes(pair)
+        ns = max(len(s_uniq), 1)
+        iv, isalt = u_pair // ns, u_pair % ns
+        key = self._key("token", out_name)
+        if (v_tab is not None and s_tab is not None
+                and v_tab[1].max(initial=0) + 1 + s_tab[1].max(initial=0) <= MAX_MESSAGE):
+            w = joined_xof_words(v_tab[0], v_tab[1], iv, s_tab[0], s_tab[1], isalt, key, 2)
+            h = w[:, 0].astype(np.uint64) | (w[:, 1].astype(np.uint64) << np.uint64(32))
+            h[h == 0] = 1
+        else:
+            msgs = v_uniq[iv].astype(object) + "\x1f" + s_uniq[isalt].astype(object) \
+                if len(u_pair) else np.zeros(0, dtype=object)
+            h = keyed_uint64([m.encode("utf-8") for m in msgs], key)
+        return np.append(h, np.uint64(0))[inv]
 
     def _slk581(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Keyed SLK-581 tokens (0 where the date of birth is missing).
@@ -884,6 +967,82 @@ class Encoder:
         self.rejects = pd.DataFrame(columns=REJECT_COLUMNS)
         result.rejects = self.rejects
         return result
+
+
+def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Factorised components joined by ``|`` (missing where any is missing): ``(codes,
+    distinct texts)``, the texts built once per distinct combination of codes."""
+    codes = np.zeros(len(parts[0][0]), dtype=np.int64)
+    ok = np.ones(len(codes), dtype=bool)
+    for c, u in parts:
+        ok &= c >= 0
+        codes = _dense(codes * np.int64(len(u) + 1) + (c + 1))  # small codes: no overflow
+    combo = np.where(ok, codes, -1)
+    u_combo, inv = _factor_codes(combo)
+    first = _first_positions(inv, len(u_combo))
+    texts = np.zeros(0, dtype=object)
+    for j, (c, u) in enumerate(parts):
+        piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
+        texts = piece if j == 0 else texts + "|" + piece
+    # distinct combinations can still give one text (a component holding "|")
+    t_codes, t_uniq = factorize(texts)
+    return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
+
+
+def _factor_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct non-negative codes, index of each entry into them or -1 where the code is
+    negative)``, by hashing (no sort); distinct codes in order of first appearance."""
+    inv, uniq = pd.factorize(np.where(codes >= 0, codes, -1), use_na_sentinel=True)
+    inv = inv.astype(np.int64, copy=False)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    neg = np.flatnonzero(uniq < 0)
+    if len(neg):  # -1 is a value for pandas: drop it and renumber
+        j = int(neg[0])
+        inv = np.where(inv == j, -1, np.where(inv > j, inv - 1, inv))
+        uniq = np.delete(uniq, j)
+    return uniq, inv
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """Codes renumbered ``0 .. m-1`` (non-negative codes only)."""
+    return pd.factorize(codes)[0].astype(np.int64, copy=False)
+
+
+def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Factorised text ``min(x, y) + "\x1e" + max(x, y)`` of two factorised name fields
+    (missing where either is), built once per distinct pair."""
+    ca, ua = a
+    cb, ub = b
+    ok = (ca >= 0) & (cb >= 0)
+    pair = np.where(ok, ca * np.int64(max(len(ub), 1)) + cb, -1)
+    u_pair, inv = _factor_codes(pair)
+    nb = max(len(ub), 1)
+    xs, ys = ua[u_pair // nb].tolist(), ub[u_pair % nb].tolist()
+    texts = np.array(["\x1e".join(sorted((x, y))) for x, y in zip(xs, ys)], dtype=object)
+    t_codes, t_uniq = factorize(texts)
+    return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
+
+
+def _kernel_table(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`~nislink.encode.blake3_batch.byte_table` of UTF-8 texts, or ``None`` when one
+    is longer than a BLAKE3 block (the general path then builds strings)."""
+    items = texts.tolist()
+    n = len(items)
+    lens = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    if n and lens.max() <= MAX_MESSAGE:
+        # ASCII texts (the usual case): their code points are their UTF-8 bytes
+        chars = np.array(items, dtype=f"<U{max(1, int(lens.max()))}")
+        cp = chars.view(np.uint32).reshape(n, -1)
+        # numpy drops trailing NULs: a text holding NUL takes the general path below
+        if (cp < 128).all() and np.array_equal((cp != 0).sum(axis=1), lens):
+            tab = np.zeros((n, MAX_MESSAGE), dtype=np.uint8)
+            tab[:, :cp.shape[1]] = cp
+            return tab, lens
+    raw = [t.encode("utf-8") for t in items]
+    if max(map(len, raw), default=0) > MAX_MESSAGE:
+        return None
+    return byte_table(raw)
 
 
 def _concat_bm(parts: list[BitMatrix]) -> BitMatrix:

@@ -323,7 +323,44 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
         return _dob_frame(values)[modifier]
     if kind == "postcode" and modifier in ("sector", "district", "area"):
         return _postcode_frame(values)[modifier]
+    if kind == "dob" and (modifier in ("dayset", "yearpair0", "yearpair1")
+                          or modifier.startswith("blank")):
+        near = _dob_near(values, modifier)
+        if near is not None:
+            return near
     return np.array([component_value(kind, modifier, v) for v in values], dtype=object)
+
+
+def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
+    """Vectorised ``dayset``, ``yearpair0/1`` and ``blank<i>`` of ISO dates (as
+    :func:`_component_cached` defines them), or ``None`` when a value is not of the form
+    ``NNNN-NN-NN`` (the scalar path then handles it)."""
+    c = _chars(values, 11)
+    digit = (c >= 48) & (c <= 57)
+    if not (digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all() and (c[:, [4, 7]] == 45).all()
+            and (c[:, 10] == 0).all()):
+        return None
+    n = len(values)
+    y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
+    if modifier.startswith("blank"):
+        i = int(modifier[5:])
+        digits = np.hstack([d, m, y])
+        digits[:, i] = 63  # "?"
+        return _strings(digits)
+    # min / max of the two-digit day and month, as strings compare
+    dn = (d[:, 0].astype(np.int64) * 256 + d[:, 1])
+    mn = (m[:, 0].astype(np.int64) * 256 + m[:, 1])
+    lo = np.where((dn <= mn)[:, None], d, m)
+    hi = np.where((dn <= mn)[:, None], m, d)
+    dash = np.full((n, 1), 45, dtype=np.uint32)
+    dayset = np.hstack([lo, dash, hi])
+    if modifier == "dayset":
+        return _strings(dayset)
+    year = ((y - 48).astype(np.int64) * np.array([1000, 100, 10, 1])).sum(axis=1)
+    half = year // 2 if modifier == "yearpair0" else (year + 1) // 2
+    h = _chars(half.astype(str).astype(object), 5)
+    bar = np.full((n, 1), 124, dtype=np.uint32)
+    return _strings(np.hstack([dayset, bar, h]))
 
 
 def date_level_value(value: str, level_token: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from nislink.clean.vectorise import factorize
 from nislink.encode.clkhash.dates import date_layout, fast_dates
@@ -252,7 +253,7 @@ def _value_filters(
             feature.identifier,
         ) from None
     positions = _token_positions(feature, token_bytes, token_kmax, key_pair, hash_l)
-    _scatter(filters, occ_value, occ_token, occ_k, positions, hwords)
+    _scatter_compiled(filters, occ_value, occ_token, occ_k, positions)
     return filters
 
 
@@ -451,6 +452,26 @@ def _scatter(
         dense[flat] = True
         packed = np.packbits(dense.reshape(nb, width), axis=1, bitorder="little")
         filters[v0:v0 + nb] = packed.view("<u8").astype(np.uint64, copy=False)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _scatter_rows(filters, occ_value, occ_token, occ_k, positions):  # type: ignore[no-untyped-def]
+    for i in range(occ_value.shape[0]):
+        r = occ_value[i]
+        t = occ_token[i]
+        for j in range(occ_k[i]):
+            pos = positions[t, j]
+            filters[r, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+
+
+def _scatter_compiled(filters: np.ndarray, occ_value: np.ndarray, occ_token: np.ndarray,
+                      occ_k: np.ndarray, positions: np.ndarray) -> None:
+    """:func:`_scatter` (the NumPy reference, kept for the tests) in compiled code: bits are
+    set in place, occurrence by occurrence."""
+    _scatter_rows(filters, np.ascontiguousarray(occ_value, dtype=np.int64),
+                  np.ascontiguousarray(occ_token, dtype=np.int64),
+                  np.ascontiguousarray(occ_k, dtype=np.int64),
+                  np.ascontiguousarray(positions, dtype=np.int64))
 
 
 def _fold(clk: np.ndarray, hash_l: int, folds: int, l: int) -> np.ndarray:  # noqa: E741

@@ -18,6 +18,7 @@ import hmac
 import math
 
 import numpy as np
+from numba import njit
 
 __all__ = ["hmac_mod"]
 
@@ -81,6 +82,93 @@ def _md5_compress(state: np.ndarray, words: np.ndarray) -> np.ndarray:
     return np.stack([a, b, c, d], axis=1) + state
 
 
+_MD5_K_ARR = np.array(_MD5_K, dtype=np.uint32)
+_MD5_S_ARR = np.array(_MD5_S, dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _rl(x, n):  # type: ignore[no-untyped-def]
+    return np.uint32((x << np.uint32(n)) | (x >> np.uint32(32 - n)))
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _sha1_rows(state, words, out):  # type: ignore[no-untyped-def]
+    """Compiled :func:`_sha1_compress`: row ``r`` of ``out`` := C(``state[r]``,
+    ``words[r]``) (the tests check both against :func:`hmac.digest`)."""
+    w = np.zeros(80, dtype=np.uint32)
+    for r in range(words.shape[0]):
+        for t in range(16):
+            w[t] = words[r, t]
+        for t in range(16, 80):
+            w[t] = _rl(np.uint32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]), 1)
+        a, b, c, d, e = state[r, 0], state[r, 1], state[r, 2], state[r, 3], state[r, 4]
+        for t in range(80):
+            if t < 20:
+                f = np.uint32((b & c) | (~b & d))
+                k = np.uint32(0x5A827999)
+            elif t < 40:
+                f = np.uint32(b ^ c ^ d)
+                k = np.uint32(0x6ED9EBA1)
+            elif t < 60:
+                f = np.uint32((b & c) | (b & d) | (c & d))
+                k = np.uint32(0x8F1BBCDC)
+            else:
+                f = np.uint32(b ^ c ^ d)
+                k = np.uint32(0xCA62C1D6)
+            temp = np.uint32(_rl(a, 5) + f + e + k + w[t])
+            e = d
+            d = c
+            c = _rl(b, 30)
+            b = a
+            a = temp
+        out[r, 0] = np.uint32(a + state[r, 0])
+        out[r, 1] = np.uint32(b + state[r, 1])
+        out[r, 2] = np.uint32(c + state[r, 2])
+        out[r, 3] = np.uint32(d + state[r, 3])
+        out[r, 4] = np.uint32(e + state[r, 4])
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _md5_rows(state, words, kk, ss, out):  # type: ignore[no-untyped-def]
+    """Compiled :func:`_md5_compress` row by row."""
+    for r in range(words.shape[0]):
+        a, b, c, d = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
+        for i in range(64):
+            if i < 16:
+                f = np.uint32((b & c) | (~b & d))
+                g = i
+            elif i < 32:
+                f = np.uint32((d & b) | (~d & c))
+                g = (5 * i + 1) % 16
+            elif i < 48:
+                f = np.uint32(b ^ c ^ d)
+                g = (3 * i + 5) % 16
+            else:
+                f = np.uint32(c ^ (b | ~d))
+                g = (7 * i) % 16
+            f = np.uint32(f + a + kk[i] + words[r, g])
+            a = d
+            d = c
+            c = b
+            b = np.uint32(b + _rl(f, ss[i]))
+        out[r, 0] = np.uint32(a + state[r, 0])
+        out[r, 1] = np.uint32(b + state[r, 1])
+        out[r, 2] = np.uint32(c + state[r, 2])
+        out[r, 3] = np.uint32(d + state[r, 3])
+
+
+def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The compiled compression of every row (SHA-1 if ``big``, else MD5)."""
+    state = np.ascontiguousarray(state, dtype=_U32)
+    words = np.ascontiguousarray(words, dtype=_U32)
+    out = np.empty_like(state)
+    if big:
+        _sha1_rows(state, words, out)
+    else:
+        _md5_rows(state, words, _MD5_K_ARR, _MD5_S_ARR, out)
+    return out
+
+
 def _blocks(messages: list[bytes], prefix_len: int, big_endian: bool) -> np.ndarray:
     """Padded final blocks (``(T, 16)`` words) of messages <= 55 bytes after ``prefix_len``."""
     count = len(messages)
@@ -106,11 +194,10 @@ def _midstates(key: bytes, algo: str) -> tuple[np.ndarray, np.ndarray]:
     key = key.ljust(64, b"\0")
     big = algo == "sha1"
     iv = (_SHA1_IV if big else _MD5_IV)[None, :]
-    compress = _sha1_compress if big else _md5_compress
     out = []
     for pad in (0x36, 0x5C):
         block = np.frombuffer(bytes(b ^ pad for b in key), dtype=">u4" if big else "<u4")
-        out.append(compress(iv.copy(), block.astype(_U32)[None, :]))
+        out.append(_compress_compiled(big, iv.copy(), block.astype(_U32)[None, :]))
     return out[0], out[1]
 
 
@@ -132,7 +219,10 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
         return out
     big = algo == "sha1"
     mid_in, mid_out = _midstates(key, algo)
-    compress = _sha1_compress if big else _md5_compress
+
+    def compress(state: np.ndarray, words: np.ndarray) -> np.ndarray:
+        return _compress_compiled(big, state, words)
+
     chunk = 1 << 16
     for lo in range(0, len(idx), chunk):
         part = idx[lo:lo + chunk]
