@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 
 from nislink.encode import BitMatrix, EncodedFrame, Encoder
+from nislink.errors import NislinkError
 from nislink.io import check_compatible, load, save
 from nislink.linkage import dedupe, link
 from nislink.model import FellegiSunter
@@ -109,7 +110,7 @@ _AUDIT_VALUES = ("rectify", "wave", "progress", "incremental")
 _REGISTER_CONTEXT = "nislink v1 nis waves id register"
 
 
-class WaveError(ValueError):
+class WaveError(NislinkError, ValueError):
     """A wave step was refused (unknown wave or party, file linked twice, bad input...)."""
 
 
