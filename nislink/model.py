@@ -141,7 +141,9 @@ class FieldComparison:
     ``1`` one record's, ``2`` both records' (ties count as most similar). It depends on the
     whole set of pairs passed to :meth:`levels`, not on the pair alone: it is what lets EM
     tell matches from non-matches on a CLK, the one-to-one structure of a linkage (see
-    :func:`comparisons_for`); ``thresholds`` are ignored."""
+    :func:`comparisons_for`); ``thresholds`` are ignored. Levels must therefore be computed
+    over the whole candidate set at once (``link`` and ``dedupe`` do; :meth:`explain` on
+    one pair always sees "best of both")."""
 
     def __post_init__(self) -> None:
         if self.field is None and self.token is None:
