@@ -67,7 +67,7 @@ def main() -> None:
 
     # linkage unit: model trained locally on a sample, applied to every pair on Spark
     model = ns.fit_model(la, dwp, max_records=50_000, u_pairs=200_000)
-    res = ns.link(la, dwp, model=model, threshold=0.0)
+    res = ns.link(la, dwp, model=model, min_weight=0.0)
     print(f"{res.candidates} candidate pairs")
     res.pairs.orderBy("match_weight", ascending=False).show(5, truncate=False)
     if args.out:

@@ -419,53 +419,77 @@ _BAND_GROUP = 16
 _KEY_ROWS = 8192
 
 
-def _band_keys(bm: BitMatrix, positions: list[np.ndarray]) -> np.ndarray:
-    """Keys of several bands: ``(len(bm), len(positions))`` ``uint64``.
+def band_keys(bits: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """LSH band keys of packed filters: ``(len(bits), bands)`` ``uint64``.
 
-    Bit ``k`` of the key of band ``g`` is filter bit ``positions[g][k]``. Rows are
-    unpacked a block at a time and the sampled bits gathered and re-packed, so the filters
-    are read once for a whole group of bands.
+    ``bits`` is an ``(n, words)`` ``uint64`` array of packed filters (``BitMatrix.bits``)
+    and ``positions`` a ``(bands, r)`` array of sampled bit positions (:func:`lsh_plan`);
+    bit ``k`` of the key of band ``g`` is filter bit ``positions[g, k]``. The local engine
+    and the Spark engine both call this. Without numba, rows are unpacked a block at a time
+    and the sampled bits gathered and re-packed, so the filters are read once for a whole
+    group of bands.
     """
-    r = len(positions[0])
-    pos = np.stack(positions)  # (bands, r)
-    out = np.empty((len(bm), len(positions)), dtype=np.uint64)
+    pos = np.asarray(positions, dtype=np.int64)  # (bands, r)
+    r = pos.shape[1]
+    out = np.empty((len(bits), pos.shape[0]), dtype=np.uint64)
     if _band_keys_compiled is not None:
-        _band_keys_compiled(np.ascontiguousarray(bm.bits), pos.astype(np.int64), out)
+        _band_keys_compiled(np.ascontiguousarray(bits), pos, out)
         return out
-    for r0 in range(0, len(bm), _KEY_ROWS):
-        blk = np.ascontiguousarray(bm.bits[r0 : r0 + _KEY_ROWS]).astype("<u8", copy=False)
+    for r0 in range(0, len(bits), _KEY_ROWS):
+        blk = np.ascontiguousarray(bits[r0 : r0 + _KEY_ROWS]).astype("<u8", copy=False)
         unpacked = np.unpackbits(blk.view(np.uint8), axis=1, bitorder="little")
-        sampled = np.zeros((len(blk), len(positions), 64), dtype=np.uint8)
+        sampled = np.zeros((len(blk), pos.shape[0], 64), dtype=np.uint8)
         sampled[:, :, :r] = unpacked[:, pos]
         packed = np.packbits(sampled, axis=2, bitorder="little")  # (rows, bands, 8)
         out[r0 : r0 + len(blk)] = packed.view("<u8")[:, :, 0]
     return out
 
 
-def _lsh_positions(rule: LSHBlocking, params: LSHParameters, nbits: int) -> list[np.ndarray]:
+def _band_keys(bm: BitMatrix, positions: list[np.ndarray]) -> np.ndarray:
+    return band_keys(bm.bits, np.stack(positions))
+
+
+def lsh_plan(rule: LSHBlocking, nbits: int, popcounts_a: np.ndarray,
+             popcounts_b: np.ndarray | None, n_a: int, n_b: int
+             ) -> tuple[LSHParameters, np.ndarray]:
+    """The parameters and sampled bit positions ``(bands, r)`` of an :class:`LSHBlocking`
+    rule, from the popcounts of the present filters of each side (``popcounts_b`` ``None``
+    when de-duplicating) and the record counts. One definition for the local engine and
+    the Spark engine (which computes the popcounts as a histogram on the cluster): the
+    positions depend only on the rule's seed and the parameters, so both engines block
+    alike."""
+    pa = np.asarray(popcounts_a)
+    pb = None if popcounts_b is None else np.asarray(popcounts_b)
+    allp = pa if pb is None else np.concatenate([pa, pb])
+    design = float(np.quantile(allp, rule.popcount_quantile)) if len(allp) else 1.0
+    if rule.bits_per_band is not None and rule.bands is not None:
+        h = (1.0 - rule.threshold) * 2.0 * design
+        q = lsh_band_probability(nbits, h, rule.bits_per_band)
+        q0 = lsh_band_probability(nbits, 2.0 * design * (1.0 - design / nbits),
+                                  rule.bits_per_band)
+        params = LSHParameters(
+            rule.bits_per_band, rule.bands, rule.threshold, rule.completeness, nbits, design,
+            1.0 - (1.0 - q) ** rule.bands, 1.0 - (1.0 - q0) ** rule.bands,
+        )
+    else:
+        params = lsh_parameters(
+            rule.threshold, rule.completeness, nbits, design, n_a=n_a, n_b=n_b,
+            densities=(_density_sample(pa, nbits),
+                       _density_sample(pb if pb is not None else pa, nbits)),
+        )
     rng = np.random.default_rng(rule.seed)
-    return [
+    positions = np.stack([
         np.sort(rng.choice(nbits, size=params.bits_per_band, replace=False))
         for _ in range(params.bands)
-    ]
+    ])
+    return params, positions
 
 
-def _design_popcount(fa: BitMatrix, fb: BitMatrix | None, q: float) -> float:
-    pcs = [fa.popcount[fa.present]]
-    if fb is not None:
-        pcs.append(fb.popcount[fb.present])
-    allp = np.concatenate(pcs)
-    if not len(allp):
-        return 1.0
-    return float(np.quantile(allp, q))
-
-
-def _density_sample(bm: BitMatrix, k: int = 64) -> np.ndarray:
+def _density_sample(pcs: np.ndarray, nbits: int, k: int = 64) -> np.ndarray:
     """``k`` quantiles of the densities of the present filters (for the cost model)."""
-    pcs = bm.popcount[bm.present]
     if not len(pcs):
         return np.empty(0)
-    return np.quantile(pcs, (np.arange(k) + 0.5) / k) / bm.nbits
+    return np.quantile(pcs, (np.arange(k) + 0.5) / k) / nbits
 
 
 def _build_joins(
@@ -508,29 +532,14 @@ def _build_joins(
         fb = _filter_of(b, rule.field, "LSHBlocking") if b is not None else None
         if fb is not None and fb.nbits != fa.nbits:
             raise ValueError(f"LSHBlocking: filters differ in length ({fa.nbits}, {fb.nbits})")
-        if rule.bits_per_band is not None and rule.bands is not None:
-            p = _design_popcount(fa, fb, rule.popcount_quantile)
-            h = (1.0 - rule.threshold) * 2.0 * p
-            q = lsh_band_probability(fa.nbits, h, rule.bits_per_band)
-            q0 = lsh_band_probability(fa.nbits, 2.0 * p * (1.0 - p / fa.nbits), rule.bits_per_band)
-            params = LSHParameters(
-                rule.bits_per_band, rule.bands, rule.threshold, rule.completeness, fa.nbits, p,
-                1.0 - (1.0 - q) ** rule.bands, 1.0 - (1.0 - q0) ** rule.bands,
-            )
-        else:
-            params = lsh_parameters(
-                rule.threshold,
-                rule.completeness,
-                fa.nbits,
-                _design_popcount(fa, fb, rule.popcount_quantile),
-                n_a=len(a),
-                n_b=len(b) if b is not None else len(a),
-                densities=(_density_sample(fa), _density_sample(fb if fb is not None else fa)),
-            )
+        params, pos = lsh_plan(
+            rule, fa.nbits, fa.popcount[fa.present],
+            None if fb is None else fb.popcount[fb.present],
+            len(a), len(b) if b is not None else len(a))
         stats.lsh.append(params)
         tag = f"lsh:{rule.field or 'clk'}:{rule.seed}"
         joins = []
-        all_pos = _lsh_positions(rule, params, fa.nbits)
+        all_pos = list(pos)
         for g0 in range(0, len(all_pos), _BAND_GROUP):
             group = all_pos[g0 : g0 + _BAND_GROUP]
             kas = _band_keys(fa, group)

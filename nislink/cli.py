@@ -353,6 +353,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.out.strip():
         raise UserError("--out: an empty path was given")
     _demo_folder(args.out)
+    if args.waves is not None:  # the study over time (nislink.nis.wave_demo)
+        from nislink.nis.wave_demo import run_wave_demo
+
+        _positive(args.waves, "--waves", 1, 10)
+        return run_wave_demo(out=args.out, people=args.people, seed=args.seed,
+                             waves=args.waves)
     return run_demo(out=args.out, people=args.people, seed=args.seed)
 
 
@@ -544,7 +550,9 @@ def cmd_link(args: argparse.Namespace) -> int:
     a, b = _load_encoded(args.file_a, rows=True), _load_encoded(args.file_b, rows=True)
     model = _model(args.model)
     try:
-        res = link(a, b, threshold=args.threshold, model=model, progress=not args.quiet)
+        res = link(a, b, min_weight=args.min_weight, model=model,
+                   one_to_one=None if args.one_to_one == "none" else args.one_to_one,
+                   progress=not args.quiet)
     except IncompatibleEncodings as exc:
         raise UserError(str(exc)) from None
     except (ValueError, KeyError) as exc:
@@ -569,7 +577,7 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     _check_paths([("input file", args.input)], [("the output", args.output)])
     enc = _load_encoded(args.input, rows=True)
     try:
-        res = dedupe(enc, threshold=args.threshold, method=args.method,
+        res = dedupe(enc, min_weight=args.min_weight, method=args.method,
                      progress=not args.quiet)
     except (ValueError, KeyError) as exc:
         raise UserError(f"cannot dedupe {args.input}: {str(exc).strip(chr(39))}") from None
@@ -726,6 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=int, default=2000,
                    help=f"synthetic population size (at least {MIN_DEMO_PEOPLE})")
     p.add_argument("--seed", type=int, default=2026, help="random seed")
+    p.add_argument("--waves", type=int, default=None,
+                   help="run the study over this many six-monthly waves (1-10): incremental "
+                   "linkage, stable research ids, a rectification, a withdrawal, an output check")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("clean", help="normalise identifiers in a CSV/Parquet file "
@@ -777,8 +788,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file_a", help="encoded file A")
     p.add_argument("file_b", help="encoded file B")
     p.add_argument("-o", "--output", required=True, help="links (CSV or Parquet)")
-    p.add_argument("--threshold", type=float, default=0.0,
-                   help="minimum match weight (log2 odds; 0 = probability 0.5)")
+    p.add_argument("--min-weight", "--threshold", dest="min_weight", type=float, default=0.0,
+                   help="minimum match weight (log2 odds; 0 = probability 0.5); "
+                        "--threshold is the first release's name")
+    p.add_argument("--one-to-one", choices=["greedy", "optimal", "none"], default="greedy",
+                   help="keep each record in at most one link (none: every pair at or "
+                        "above --min-weight)")
     p.add_argument("--model", help="score with this trained model (JSON) instead of fitting")
     p.add_argument("--save-model", help="write the fitted model as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -787,7 +802,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dedupe", help="find duplicates within one encoded file")
     p.add_argument("input", help="encoded file")
     p.add_argument("-o", "--output", required=True, help="clusters (id, cluster_id)")
-    p.add_argument("--threshold", type=float, default=0.0, help="minimum match weight")
+    p.add_argument("--min-weight", "--threshold", dest="min_weight", type=float, default=0.0,
+                   help="minimum match weight (log2 odds; --threshold is the first "
+                        "release's name)")
     p.add_argument("--method", choices=["components", "centre"], default="components",
                    help="clustering method")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -8,7 +8,7 @@ party that used the wrong key gets a clear error instead of silently zero links.
 
 Example::
 
-    res = nislink.link(enc_la, enc_dwp, threshold=0.0)
+    res = nislink.link(enc_la, enc_dwp, min_weight=0.0)
     res.pairs        # id_a, id_b, match_weight, match_probability (one-to-one)
     res.model.explain(enc_la, enc_dwp, i, j)
 """
@@ -19,6 +19,7 @@ import itertools
 import json
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,7 +353,7 @@ def _prepare_model(
     model: FellegiSunter | None,
     a: EncodedFrame,
     b: EncodedFrame,
-    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None,
+    dice_levels: dict[str, tuple[float, ...]] | tuple[float, ...] | None,
     tf_adjust: bool | list[str],
     comparisons: list[FieldComparison] | None,
 ) -> tuple[FellegiSunter, bool]:
@@ -361,7 +362,7 @@ def _prepare_model(
             c.name in model.m and c.name in model.u for c in model.comparisons
         ) and bool(model.comparisons)
         return model, not fitted
-    comps = comparisons or comparisons_for(a, b, thresholds=thresholds, tf_adjust=tf_adjust)
+    comps = comparisons or comparisons_for(a, b, dice_levels=dice_levels, tf_adjust=tf_adjust)
     return FellegiSunter(comparisons=comps), True
 
 
@@ -407,15 +408,14 @@ def link(
     enc_a: EncodedFrame,
     enc_b: EncodedFrame,
     *,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
     model: FellegiSunter | None = None,
-    one_to_one_method: str | None = "greedy",
-    one_to_one: bool = True,
-    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    one_to_one: str | None = "greedy",
+    dice_levels: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
     tf_adjust: bool | list[str] = True,
     comparisons: list[FieldComparison] | None = None,
-    prior_rule: str | list[str] | None = None,
+    prior_rule: str | list[str] | None = "auto",
     u_pairs: int = 1_000_000,
     seed: int = 0,
     fix_u: bool = True,
@@ -423,10 +423,14 @@ def link(
     dependence: bool = True,
     keep_scores: bool = False,
     progress: bool = False,
+    **deprecated: Any,
 ) -> LinkResult:
     """Link two encoded frames; no secret needed.
 
-    * ``threshold``: minimum match weight (``log2`` posterior odds) of a kept pair; ``0.0``
+    Every option and its default is listed in one table in ``docs/matching.md``
+    ("Options"); :func:`dedupe` and the command line take the same names.
+
+    * ``min_weight``: minimum match weight (``log2`` posterior odds) of a kept pair; ``0.0``
       means match probability 0.5.
     * ``blocking``: ``None`` for :func:`default_blocking`, a list of
       :mod:`nislink.block` rules (which may name pair tokens such as ``"surname+dob"``), a
@@ -435,22 +439,33 @@ def link(
     * ``model``: a trained :class:`~nislink.model.FellegiSunter` (e.g. loaded from JSON) to
       score with; without one, a model is fitted on these frames (``u`` from ``u_pairs``
       random pairs with ``seed``, ``m`` by EM, prior from ``prior_rule`` or EM).
-    * ``one_to_one``: keep each record in at most one pair, by ``one_to_one_method``
-      (``"greedy"`` or ``"optimal"``).
-    * ``thresholds``/``tf_adjust`` (term-frequency adjustment of exact-token agreement,
-      on by default)/``comparisons``: model comparison options;
+    * ``one_to_one``: keep each record in at most one pair, ``"greedy"`` (default) or
+      ``"optimal"``; ``None`` keeps every pair at or above ``min_weight``.
+    * ``dice_levels`` (the Dice similarities that bound a filter comparison's levels, one
+      tuple for all fields or a dict per field)/``tf_adjust`` (term-frequency adjustment
+      of exact-token agreement, on by default)/``comparisons``: model comparison options;
       ``em_sessions``, ``fix_u``, ``dependence``, ``prior_rule``: fitting options (see
-      :meth:`nislink.model.FellegiSunter.fit`).
+      :meth:`nislink.model.FellegiSunter.fit`). ``prior_rule="auto"`` is the EM prior
+      when linking two files (for :func:`dedupe`, the schema's strong match keys).
+    * The names of the first release (``threshold``, ``thresholds``,
+      ``one_to_one_method``, ``one_to_one=True/False``) still work for this release, with a
+      ``DeprecationWarning``.
     * ``keep_scores``: keep every scored candidate pair in ``.scores``.
     * ``progress``: show a progress bar over the stages (block, compare, fit, score,
       resolve).
     """
+    opts = renamed_options("link", deprecated, min_weight=min_weight, dice_levels=dice_levels,
+                    one_to_one=one_to_one)
+    min_weight, dice_levels, one_to_one = (opts["min_weight"], opts["dice_levels"],
+                                           opts["one_to_one"])
+    if prior_rule == "auto":  # two files: EM's prior (see the docstring)
+        prior_rule = None
     check_compatible(enc_a, enc_b)
     timings = _timings(progress, "linking")
     t = time.perf_counter()
     ia, ib = _candidates(enc_a, enc_b, blocking)
     timings["block"] = time.perf_counter() - t
-    mdl, need_fit = _prepare_model(model, enc_a, enc_b, thresholds, tf_adjust, comparisons)
+    mdl, need_fit = _prepare_model(model, enc_a, enc_b, dice_levels, tf_adjust, comparisons)
     if len(ia) == 0:
         if need_fit:
             raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
@@ -463,16 +478,48 @@ def link(
              em_sessions=em_sessions, dependence=dependence), timings,
     )
     t = time.perf_counter()
-    kept = scores[scores["match_weight"] >= threshold]
-    if one_to_one and one_to_one_method:
+    kept = scores[scores["match_weight"] >= min_weight]
+    if one_to_one:
         sel = _assign(
             kept["ia"].to_numpy(), kept["ib"].to_numpy(), kept["match_weight"].to_numpy(),
-            method=one_to_one_method,
+            method=one_to_one,
         )
         kept = kept.iloc[sel]
     timings["resolve"] = time.perf_counter() - t
     pairs = _with_ids(_order_pairs(kept.copy()), enc_a, enc_b)
     return LinkResult(pairs, mdl, int(len(ia)), scores if keep_scores else None, timings)
+
+
+#: Option names of the first release and their replacements (kept for one release).
+RENAMED_OPTIONS = {"threshold": "min_weight", "thresholds": "dice_levels",
+                   "one_to_one_method": "one_to_one"}
+
+
+def renamed_options(func: str, deprecated: dict[str, Any], **current: Any) -> dict[str, Any]:
+    """The current options with any first-release name in ``deprecated`` mapped to its new
+    name (a ``DeprecationWarning`` each); an unknown name is a ``TypeError``, as Python
+    gives."""
+    out = dict(current)
+    o = current.get("one_to_one")
+    if o is True or o is False:  # the first release's switch
+        use = "'greedy'" if o else "None"
+        warnings.warn(f"{func}(one_to_one={o}) is deprecated: use one_to_one={use}",
+                      DeprecationWarning, stacklevel=3)
+        out["one_to_one"] = "greedy" if o else None
+    for old, value in deprecated.items():
+        new = RENAMED_OPTIONS.get(old)
+        if new is None or new not in current:
+            raise TypeError(f"{func}() got an unexpected keyword argument {old!r}")
+        warnings.warn(f"{func}({old}=...) is deprecated: use {new}=... (the old name goes "
+                      "in the next release)", DeprecationWarning, stacklevel=3)
+        if old == "one_to_one_method" and o is False:
+            value = None  # one_to_one=False turned the method off
+        out[new] = value
+    if "one_to_one" in current:
+        if out["one_to_one"] not in (None, "greedy", "optimal"):
+            raise ValueError(f"{func}: one_to_one must be 'greedy', 'optimal' or None, "
+                             f"not {out['one_to_one']!r}")
+    return out
 
 
 def auto_prior_rule(enc: EncodedFrame, min_coverage: float = 0.05) -> list[str] | None:
@@ -513,11 +560,11 @@ def prior_rule_choice(enc: EncodedFrame, min_coverage: float = 0.05
 def dedupe(
     enc: EncodedFrame,
     *,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
     model: FellegiSunter | None = None,
     method: str = "components",
-    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    dice_levels: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
     tf_adjust: bool | list[str] = True,
     comparisons: list[FieldComparison] | None = None,
     prior_rule: str | list[str] | None = "auto",
@@ -528,12 +575,13 @@ def dedupe(
     dependence: bool = True,
     keep_scores: bool = False,
     progress: bool = False,
+    **deprecated: Any,
 ) -> DedupeResult:
     """Find duplicate records within one encoded frame and cluster them.
 
     Options as :func:`link`; ``method`` is the clustering method of
     :func:`nislink.resolve.cluster` (``"components"`` or ``"centre"``, which resists
-    chaining). ``.pairs`` has every candidate pair at or above ``threshold``
+    chaining). ``.pairs`` has every candidate pair at or above ``min_weight``
     (``id_a < id_b`` by position); ``.clusters`` has ``id, cluster_id`` for every record
     (singletons included), cluster ids deterministic.
 
@@ -542,6 +590,8 @@ def dedupe(
     components): in one file with few duplicates, EM alone would take families (same
     surname and address) for duplicates. Pass ``None`` for the EM prior.
     """
+    opts = renamed_options("dedupe", deprecated, min_weight=min_weight, dice_levels=dice_levels)
+    min_weight, dice_levels = opts["min_weight"], opts["dice_levels"]
     timings = _timings(progress, "de-duplicating")
     t = time.perf_counter()
     ia, ib = _candidates(enc, None, blocking)
@@ -552,7 +602,7 @@ def dedupe(
         key = np.unique(ia * np.int64(len(enc)) + ib)
         ia, ib = key // len(enc), key % len(enc)
     timings["block"] = time.perf_counter() - t
-    mdl, need_fit = _prepare_model(model, enc, enc, thresholds, tf_adjust, comparisons)
+    mdl, need_fit = _prepare_model(model, enc, enc, dice_levels, tf_adjust, comparisons)
     if len(ia) == 0 and need_fit:
         raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
     rule, why = prior_rule_choice(enc) if prior_rule == "auto" else (prior_rule, "")
@@ -570,7 +620,7 @@ def dedupe(
     if need_fit and why:
         mdl.info["prior_choice"] = why
     t = time.perf_counter()
-    kept = scores[scores["match_weight"] >= threshold]
+    kept = scores[scores["match_weight"] >= min_weight]
     labels = cluster(len(enc), kept["ia"].to_numpy(), kept["ib"].to_numpy(),
                      kept["match_weight"].to_numpy(), method=method)
     timings["resolve"] = time.perf_counter() - t
@@ -583,7 +633,7 @@ def dedupe(
 def link_many(
     frames: dict[str, EncodedFrame],
     *,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
     one_per_source: bool = True,
     **options: Any,
@@ -592,10 +642,13 @@ def link_many(
 
     Every pair of sources is linked with :func:`link` (without one-to-one; a model is fitted
     per pair of sources unless ``model`` is given); the scored pairs at or above
-    ``threshold`` are merged by :func:`nislink.resolve.cluster_sources`, which with
+    ``min_weight`` are merged by :func:`nislink.resolve.cluster_sources`, which with
     ``one_per_source`` never puts two records of one source in a cluster. Returns
     ``source, id, cluster_id`` for every record of every source.
     """
+    if "threshold" in options:
+        min_weight = renamed_options("link_many", {"threshold": options.pop("threshold")},
+                              min_weight=min_weight)["min_weight"]
     names = list(frames)
     if len(names) < 2:
         raise ValueError("link_many needs at least two sources")
@@ -604,14 +657,14 @@ def link_many(
     offsets = np.cumsum([0] + [len(frames[n]) for n in names])
     gi, gj, gw = [], [], []
     for (x, ox), (y, oy) in itertools.combinations(zip(names, offsets[:-1]), 2):
-        res = link(frames[x], frames[y], threshold=threshold, blocking=blocking,
-                   one_to_one=False, **options)
+        res = link(frames[x], frames[y], min_weight=min_weight, blocking=blocking,
+                   one_to_one=None, **options)
         gi.append(res.pairs["ia"].to_numpy() + ox)
         gj.append(res.pairs["ib"].to_numpy() + oy)
         gw.append(res.pairs["match_weight"].to_numpy())
     source = np.concatenate([[n] * len(frames[n]) for n in names]).astype(object)
     labels = cluster_sources(source, np.concatenate(gi), np.concatenate(gj),
-                             np.concatenate(gw), threshold=threshold,
+                             np.concatenate(gw), threshold=min_weight,
                              one_per_source=one_per_source)
     ids = np.concatenate([frames[n].ids for n in names])
     return pd.DataFrame({"source": source, "id": ids, "cluster_id": labels})

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ __all__ = [
     "random_pairs",
     "session_pairs_for",
     "monotone_m",
+    "tf_log2",
 ]
 
 #: Default Dice thresholds, highest first.
@@ -386,12 +388,19 @@ def comparisons_for(
     a: EncodedFrame,
     b: EncodedFrame | None = None,
     *,
-    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
-    tf_adjust: bool | list[str] = False,
+    dice_levels: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
+    tf_adjust: bool | list[str] = True,
     exclude: list[str] | tuple[str, ...] = (),
     token_fields: list[str] | tuple[str, ...] | None = None,
+    thresholds: dict[str, tuple[float, ...]] | tuple[float, ...] | None = None,
 ) -> list[FieldComparison]:
     """Default comparisons for two frames: one per Bloom-filter field in both frames.
+
+    ``dice_levels`` are the Dice similarities that bound each filter comparison's levels
+    (one tuple for every field, or a dict per field; default
+    :data:`DEFAULT_THRESHOLDS`); ``tf_adjust`` (on by default, as in
+    :func:`nislink.linkage.link`) adjusts exact-token agreement by term frequency.
+    ``thresholds`` is the first release's name for ``dice_levels`` (deprecated).
 
     A field also gets a "token equal" level when a token of the same name exists in both
     frames. Tokens listed in ``token_fields`` (e.g. an identifier such as NI number encoded
@@ -400,6 +409,11 @@ def comparisons_for(
     ``meta["match_keys"]`` or ``meta["schema"]["match_keys"]``; they are not compared, as
     their evidence is already counted in the fields).
     """
+    if thresholds is not None:
+        warnings.warn("comparisons_for(thresholds=...) is deprecated: use dice_levels=...",
+                      DeprecationWarning, stacklevel=2)
+        dice_levels = thresholds if dice_levels is None else dice_levels
+    thresholds = dice_levels
     b = a if b is None else b
     excl = set(exclude)
     out: list[FieldComparison] = []
@@ -907,6 +921,18 @@ def _tf_table(values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return uniq, cnt / cnt.sum()
 
 
+def tf_log2(uniq: np.ndarray, freq: np.ndarray, values: np.ndarray, tf_min: float
+            ) -> np.ndarray:
+    """``log2`` of the term frequency of each token value in ``values``, from a table of
+    sorted distinct values ``uniq`` and their shares ``freq``; values not in the table (and
+    shares below it) count as ``tf_min``. The one lookup of the local and Spark engines
+    (Spark builds the table on the cluster)."""
+    pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
+    f = np.where(uniq[pos] == values, freq[pos], tf_min) if len(uniq) else \
+        np.full(len(values), tf_min)
+    return np.log2(np.maximum(f, tf_min))
+
+
 @dataclass
 class FellegiSunter:
     """A Fellegi-Sunter model over encoded fields.
@@ -1158,7 +1184,7 @@ class FellegiSunter:
         people share (surname and postcode), never for identifiers. Returns and stores
         ``{"f|g": d_fg}`` (clipped to ``+-max_abs``; terms under 0.05 bits dropped).
         """
-        self._check_fitted()
+        self.check_fitted()
         dedupe = b is None
         bb = a if b is None else b
         comps = [c for c in self.comparisons if c.token is not None]
@@ -1257,7 +1283,9 @@ class FellegiSunter:
         return [[t] for _, _, _, t in ranked]  # type: ignore[misc]
 
     # ---------------------------------------------------------------- scoring
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise ``RuntimeError`` unless the model has ``m``, ``u`` for every comparison
+        and a prior (fitted, or loaded from a trained model)."""
         if self.prior is None or any(
             c.name not in self.m or c.name not in self.u for c in self.comparisons
         ):
@@ -1265,7 +1293,7 @@ class FellegiSunter:
 
     def log2_bayes_factors(self) -> list[np.ndarray]:
         """``log2(m/u)`` per field and level (missing level contributes 0)."""
-        self._check_fitted()
+        self.check_fitted()
         out = []
         for c in self.comparisons:
             m = np.clip(np.asarray(self.m[c.name], dtype=np.float64), _FLOOR, None)
@@ -1278,7 +1306,7 @@ class FellegiSunter:
     @property
     def prior_weight(self) -> float:
         """``log2(prior / (1 - prior))``."""
-        self._check_fitted()
+        self.check_fitted()
         p = float(self.prior)  # type: ignore[arg-type]
         return math.log2(p / (1 - p))
 
@@ -1287,10 +1315,7 @@ class FellegiSunter:
     ) -> np.ndarray:
         srcs = [a.tokens[c.token]] if a is b else [a.tokens[c.token], b.tokens[c.token]]
         uniq, freq = _tf_table(srcs)  # type: ignore[index]
-        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
-        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
-            np.full(len(values), self.tf_min)
-        return np.log2(np.maximum(f, self.tf_min))
+        return tf_log2(uniq, freq, values, self.tf_min)
 
     def contributions(
         self,
@@ -1302,7 +1327,7 @@ class FellegiSunter:
     ) -> np.ndarray:
         """Per-field ``log2`` Bayes factors, an ``(n_pairs, n_fields)`` ``float64`` matrix."""
         bb = a if b is None else b
-        self._check_fitted()
+        self.check_fitted()
         ia = np.asarray(ia, dtype=np.int64)
         ib = np.asarray(ib, dtype=np.int64)
         lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None else levels
@@ -1343,7 +1368,7 @@ class FellegiSunter:
             w[sl] = self.contributions(a, b, ia[sl], ib[sl], lv).sum(axis=1)
             w[sl] += self.dependence_adjustment(lv)
         if len(ia) == 0:
-            self._check_fitted()
+            self.check_fitted()
         w += self.prior_weight
         return pd.DataFrame(
             {"ia": ia, "ib": ib, "match_weight": w, "match_probability": weight_to_probability(w)}
@@ -1397,7 +1422,7 @@ class FellegiSunter:
 
     def parameters(self) -> pd.DataFrame:
         """Table of ``m``, ``u`` and ``log2(m/u)`` per field and level."""
-        self._check_fitted()
+        self.check_fitted()
         rows = []
         for c, bf in zip(self.comparisons, self.log2_bayes_factors()):
             for lv, lab in enumerate(c.labels):

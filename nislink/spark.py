@@ -59,10 +59,10 @@ from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
 from nislink.frame import BitMatrix, EncodedFrame
 from nislink.io import check_compatible
-from nislink.linkage import combine_tokens, default_blocking
+from nislink.linkage import combine_tokens, default_blocking, renamed_options
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
-from nislink.model import FellegiSunter, weight_to_probability
+from nislink.model import FellegiSunter, tf_log2, weight_to_probability
 from nislink.resolve import one_to_one as _assign
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -589,15 +589,6 @@ def _combine_tokens_np(tok: Mapping[str, np.ndarray], names: Sequence[str]) -> n
     return combine_tokens(frame, list(names))
 
 
-def _band_keys_np(bits: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``(n, bands)`` uint64 keys: bit ``k`` of band ``g`` = filter bit ``pos[g, k]``."""
-    n = len(bits)
-    words = np.take(bits, pos >> 6, axis=1)  # (n, bands, r)
-    sel = (words >> (pos & 63).astype(np.uint64)) & np.uint64(1)
-    shifts = np.arange(pos.shape[1], dtype=np.uint64)
-    return np.bitwise_or.reduce(sel << shifts, axis=2).reshape(n, pos.shape[0])
-
-
 @dataclass
 class _KeyPlan:
     """What the key-extraction UDF emits: token groups and LSH rules."""
@@ -636,7 +627,8 @@ def _popcount_hist(enc: SparkEncoded, fld: str | None) -> np.ndarray:
 
 
 def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> np.ndarray:
-    """The sampled positions of an LSHBlocking rule, chosen exactly as nislink.block does."""
+    """The sampled positions of an LSHBlocking rule: :func:`nislink.block.lsh_plan` on the
+    popcounts (a histogram computed on Spark), so both engines block alike."""
 
     def nbits_of(e: SparkEncoded) -> int:
         if rule.field is None:
@@ -653,26 +645,15 @@ def _lsh_rule_positions(rule: Any, a: SparkEncoded, b: SparkEncoded | None) -> n
     if b is not None and nbits_of(b) != nbits:
         raise ValueError(f"LSHBlocking: filters differ in length ({nbits}, {nbits_of(b)})")
     if rule.bits_per_band is not None and rule.bands is not None:
-        r, nb = rule.bits_per_band, rule.bands
-    else:
-        pa = _popcount_hist(a, rule.field)
-        pb = _popcount_hist(b, rule.field) if b is not None else None
-        allp = pa if pb is None else np.concatenate([pa, pb])
-        design = float(np.quantile(allp, rule.popcount_quantile)) if len(allp) else 1.0
-
-        def dens(p: np.ndarray, k: int = 64) -> np.ndarray:
-            if not len(p):
-                return np.empty(0)
-            return np.quantile(p, (np.arange(k) + 0.5) / k) / nbits
-
-        n_a = int(a.df.count())
-        n_b = int(b.df.count()) if b is not None else n_a
-        params = block.lsh_parameters(
-            rule.threshold, rule.completeness, nbits, design, n_a=n_a, n_b=n_b,
-            densities=(dens(pa), dens(pb if pb is not None else pa)))
-        r, nb = params.bits_per_band, params.bands
-    rng = np.random.default_rng(rule.seed)
-    return np.stack([np.sort(rng.choice(nbits, size=r, replace=False)) for _ in range(nb)])
+        # the positions need no statistics (lsh_plan uses the popcounts only to report)
+        _, positions = block.lsh_plan(rule, nbits, np.zeros(0), None, 0, 0)
+        return positions
+    pa = _popcount_hist(a, rule.field)
+    pb = _popcount_hist(b, rule.field) if b is not None else None
+    n_a = int(a.df.count())
+    n_b = int(b.df.count()) if b is not None else n_a
+    _, positions = block.lsh_plan(rule, nbits, pa, pb, n_a, n_b)
+    return positions
 
 
 def _rules(a: SparkEncoded, b: SparkEncoded | None, blocking: Any) -> list[Any]:
@@ -761,7 +742,7 @@ def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
                         (_bf(fld), _pr(fld), fl[fld])
                     ok = pdf[prc].to_numpy(dtype=bool)
                     bits = _unpack_rows(pdf[col], nb)[ok]
-                    keys = _band_keys_np(bits, pos)
+                    keys = block.band_keys(bits, pos)
                     g = keys.shape[1]
                     out_k.append(np.tile(np.arange(k0, k0 + g, dtype=np.int32), len(bits)))
                     out_v.append(_u2i(keys.reshape(-1)))
@@ -844,10 +825,7 @@ class _TableTF(FellegiSunter):
 
     def _tf_log2_u(self, c, a, b, values):  # type: ignore[no-untyped-def]
         uniq, freq = self.tf_tables[c.name]
-        pos = np.searchsorted(uniq, values).clip(0, max(len(uniq) - 1, 0))
-        f = np.where(uniq[pos] == values, freq[pos], self.tf_min) if len(uniq) else \
-            np.full(len(values), self.tf_min)
-        return np.log2(np.maximum(f, self.tf_min))
+        return tf_log2(uniq, freq, values, self.tf_min)
 
 
 def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np.ndarray]:
@@ -868,7 +846,7 @@ def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np
 
 
 def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None) -> FellegiSunter:
-    model._check_fitted()
+    model.check_fitted()
     if not any(c.tf_adjust and c.token is not None for c in model.comparisons):
         return model
     m = _TableTF(**{f.name: getattr(model, f.name) for f in dc_fields(FellegiSunter)})
@@ -955,7 +933,7 @@ def fit_model(
     ``max_records`` records per side; the whole data when smaller), collected to the
     driver and fitted with :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe`
     when ``b`` is ``None``) with ``blocking`` and ``options`` (``u_pairs``, ``seed``,
-    ``prior_rule``, ``thresholds``, ``tf_adjust``, ...). Independent uniform samples leave
+    ``prior_rule``, ``dice_levels``, ``tf_adjust``, ...). Independent uniform samples leave
     the prior (the chance that two random records match) unbiased. The model is then
     applied to every pair on Spark by :func:`score`.
     """
@@ -1047,6 +1025,9 @@ def one_to_one(scored: "DataFrame", *, method: str = "greedy",
     return x.groupBy("_bucket").applyInPandas(resolve, schema=out_schema)
 
 
+_one_to_one_df = one_to_one  # for link(), whose option of the same name shadows it
+
+
 def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
     """``_row, cluster_id`` for every row of ``nodes`` (``_row``, ``id``): connected
     components numbered in order of their smallest ``_row`` (as resolve.cluster does)."""
@@ -1108,19 +1089,24 @@ def link(
     b: SparkEncoded,
     *,
     model: FellegiSunter | None = None,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
-    one_to_one_method: str | None = "greedy",
+    one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
+    **deprecated: Any,
 ) -> SparkLinkResult:
     """Link two parties' encodings on Spark: block, score, threshold, one-to-one.
 
     ``model``: a trained :class:`~nislink.model.FellegiSunter`; without one a model is
     trained on a sample by :func:`fit_model` (``fit_options`` are passed to it).
-    ``threshold`` is the minimum match weight; ``one_to_one_method`` is ``"greedy"``,
-    ``"optimal"`` or ``None`` (keep every pair at or above the threshold). With the same
-    trained model the pairs equal :func:`nislink.link`'s.
+    ``min_weight`` is the minimum match weight; ``one_to_one`` is ``"greedy"``,
+    ``"optimal"`` or ``None`` (keep every pair at or above ``min_weight``), as in
+    :func:`nislink.link` (whose first-release names ``threshold`` and
+    ``one_to_one_method`` are accepted here too, with a ``DeprecationWarning``). With the
+    same trained model the pairs equal :func:`nislink.link`'s.
     """
+    opts = renamed_options("link", deprecated, min_weight=min_weight, one_to_one=one_to_one)
+    min_weight, one_to_one_method = opts["min_weight"], opts["one_to_one"]
     if not isinstance(a, SparkEncoded) or not isinstance(b, SparkEncoded):
         raise TypeError("link() needs SparkEncoded inputs (see nislink.spark.encode/from_local)")
     _check(a, b)
@@ -1132,9 +1118,9 @@ def link(
     pairs = candidate_pairs(a, b, blocking).persist(StorageLevel.MEMORY_AND_DISK)
     n_cand = int(_action(pairs.count, "blocking"))
     scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
-    kept = scored.filter(F.col("match_weight") >= F.lit(float(threshold)))
+    kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
     if one_to_one_method:
-        kept = one_to_one(kept, method=one_to_one_method)
+        kept = _one_to_one_df(kept, method=one_to_one_method)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
     return SparkLinkResult(out, model, n_cand, scored)
 
@@ -1143,13 +1129,15 @@ def dedupe(
     a: SparkEncoded,
     *,
     model: FellegiSunter | None = None,
-    threshold: float = 0.0,
+    min_weight: float = 0.0,
     blocking: Any = None,
     fit_options: Mapping[str, Any] | None = None,
+    **deprecated: Any,
 ) -> SparkDedupeResult:
-    """De-duplicate one party's encodings: pairs at or above ``threshold`` and clusters
+    """De-duplicate one party's encodings: pairs at or above ``min_weight`` and clusters
     (connected components, numbered by their first record, as
     :func:`nislink.linkage.dedupe` with ``method="components"``)."""
+    min_weight = renamed_options("dedupe", deprecated, min_weight=min_weight)["min_weight"]
     if not isinstance(a, SparkEncoded):
         raise TypeError("dedupe() needs SparkEncoded input")
     from pyspark import StorageLevel  # noqa: PLC0415
@@ -1159,7 +1147,7 @@ def dedupe(
         model = fit_model(a, None, blocking=blocking, **dict(fit_options or {}))
     pairs = candidate_pairs(a, None, blocking).persist(StorageLevel.MEMORY_AND_DISK)
     n_cand = int(pairs.count())
-    kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(threshold))) \
+    kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(min_weight))) \
         .persist(StorageLevel.MEMORY_AND_DISK)
     clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb")) \
         .select("id", "cluster_id", ROW)

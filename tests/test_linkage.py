@@ -74,12 +74,26 @@ def test_link_is_deterministic_and_model_reusable(encoded) -> None:  # type: ign
     r3 = link(a, b, model=loaded)
     pd.testing.assert_frame_equal(r1.pairs, r3.pairs)
     # a higher threshold keeps a subset; optimal assignment is also one-to-one
-    r4 = link(a, b, model=loaded, threshold=10.0)
+    r4 = link(a, b, model=loaded, min_weight=10.0)
     assert set(r4.pairs["id_a"]) <= set(r1.pairs["id_a"])
-    r5 = link(a, b, model=loaded, one_to_one_method="optimal")
+    r5 = link(a, b, model=loaded, one_to_one="optimal")
     assert r5.pairs["id_a"].is_unique and r5.pairs["id_b"].is_unique
-    r6 = link(a, b, model=loaded, one_to_one=False)
+    r6 = link(a, b, model=loaded, one_to_one=None)
     assert len(r6.pairs) >= len(r1.pairs)
+    # the first release's names still work, with a DeprecationWarning, and mean the same
+    for old, new in (({"threshold": 10.0}, r4), ({"one_to_one_method": "optimal"}, r5),
+                     ({"one_to_one": False}, r6),
+                     ({"one_to_one": False, "one_to_one_method": "greedy"}, r6)):
+        with pytest.warns(DeprecationWarning, match="deprecated: use"):
+            got = link(a, b, model=loaded, **old)
+        pd.testing.assert_frame_equal(got.pairs, new.pairs)
+    with pytest.warns(DeprecationWarning, match="min_weight"):
+        d_old = dedupe(a, model=loaded, threshold=3.0)
+    pd.testing.assert_frame_equal(d_old.pairs, dedupe(a, model=loaded, min_weight=3.0).pairs)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'treshold'"):
+        link(a, b, model=loaded, treshold=1.0)
+    with pytest.raises(ValueError, match="one_to_one must be"):
+        link(a, b, model=loaded, one_to_one="best")
 
 
 def test_wrong_key_or_schema_is_named(study, encoded) -> None:  # type: ignore[no-untyped-def]

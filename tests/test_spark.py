@@ -175,7 +175,7 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
     np.testing.assert_allclose(got["match_probability"], loc.pairs["match_probability"],
                                rtol=0, atol=1e-12)
     # optimal assignment (per connected component) on the same scored pairs
-    loc_opt = link(ea, eb, model=model, threshold=-3.0, one_to_one_method="optimal")
+    loc_opt = link(ea, eb, model=model, min_weight=-3.0, one_to_one="optimal")
     kept = res.scores.filter(res.scores["match_weight"] >= -3.0)
     opt = ns.one_to_one(kept, method="optimal").toPandas()
     assert set(zip(opt["id_a"], opt["id_b"])) == set(zip(loc_opt.pairs["id_a"],
@@ -198,8 +198,8 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
 def test_dedupe_clusters_equal_local(data, on_spark) -> None:  # type: ignore[no-untyped-def]
     _, _, ea, _ = data
     sa, _ = on_spark
-    loc = dedupe(ea, u_pairs=50_000, threshold=-5.0)
-    res = ns.dedupe(sa, model=loc.model, threshold=-5.0)
+    loc = dedupe(ea, u_pairs=50_000, min_weight=-5.0)
+    res = ns.dedupe(sa, model=loc.model, min_weight=-5.0)
     assert res.candidates == loc.candidates
     got = res.pairs.toPandas()
     assert set(zip(got["id_a"], got["id_b"])) == set(zip(loc.pairs["id_a"], loc.pairs["id_b"]))

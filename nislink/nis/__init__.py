@@ -9,7 +9,9 @@ Modules:
 * :mod:`nislink.nis.retention` - destroy-by dates, manifests, purge, crypto-shredding;
 * :mod:`nislink.nis.audit` - the append-only, hash-chained audit log and its guard;
 * :mod:`nislink.nis.withdrawal` - what is held about a person, and removing them from
-  every artefact.
+  every artefact;
+* :mod:`nislink.nis.waves` - the study over time: waves linked incrementally, stable
+  research ids, progress records, rectification (import it from there).
 
 See ``docs/workflow.md`` for the roles and what each receives.
 """

@@ -469,6 +469,12 @@ def _coarsen(s: pd.Series) -> pd.Series:
     return s
 
 
+def coarsen_dates(s: pd.Series) -> pd.Series:
+    """Dates (and ``YYYY-MM-DD`` text) to ``YYYY-MM``, as in the research dataset; other
+    columns unchanged."""
+    return _coarsen(s)
+
+
 def _family_table(persons: pd.DataFrame, departments: Sequence[str]) -> pd.DataFrame:
     """One row per research family: size, problems, eligibility, linked outcomes."""
     g = persons.groupby("research_family_id", sort=True)

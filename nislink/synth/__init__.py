@@ -5,6 +5,8 @@ Deterministic for a seed. Entry points:
 * :func:`generate_population` ``(n_people, seed) -> Population``;
 * :func:`generate_study` ``(n_people, seed, config=None) -> Study`` (LA submission, DWP,
   MoJ and DfE extracts, truth tables);
+* :func:`generate_waves` ``(n_people, seed, waves=3) -> list[Study]``: a study over time,
+  overlapping six-monthly waves drawn from one population with fresh recording errors;
 * :func:`write_study` ``(study, out_dir, formats=("csv", "parquet"))``;
 * :func:`main_synth` ``(people, seed, out) -> dict`` for the ``nislink synth`` command;
 * the name frequency tables the generator draws from (:func:`forename_table` per birth
@@ -20,7 +22,14 @@ from nislink.synth._data import COHORTS, cohort_of_year, forename_table, surname
 from nislink.synth.config import ErrorRates, PopulationConfig, SourceProfile, SynthConfig
 from nislink.synth.population import Population, generate_population
 from nislink.synth.programme import PROBLEMS
-from nislink.synth.study import EXTRACTS, TRUTH_TABLES, Study, generate_study, main_synth
+from nislink.synth.study import (
+    EXTRACTS,
+    TRUTH_TABLES,
+    Study,
+    generate_study,
+    generate_waves,
+    main_synth,
+)
 from nislink.synth.study import write_study
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "forename_table",
     "generate_population",
     "generate_study",
+    "generate_waves",
     "main_synth",
     "surname_table",
     "write_study",

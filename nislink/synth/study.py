@@ -25,7 +25,8 @@ from nislink.synth.errors import corrupt
 from nislink.synth.population import SCHOOL_AGE, Population, generate_population
 from nislink.synth.programme import PROBLEMS, generate_programme
 
-__all__ = ["Study", "generate_study", "write_study", "main_synth", "EXTRACTS", "TRUTH_TABLES"]
+__all__ = ["Study", "generate_study", "generate_waves", "write_study", "main_synth", "EXTRACTS",
+           "TRUTH_TABLES"]
 
 #: Names of the identifier extracts, in the order they are written.
 EXTRACTS: tuple[str, ...] = ("la", "dwp", "moj", "dfe")
@@ -71,6 +72,12 @@ class Study:
     config: SynthConfig
     seed: int
     programme: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    wave: int = 0
+    """Wave number (1, 2, ...) of a study drawn by :func:`generate_waves`; 0 otherwise."""
+    progress: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    """Six-monthly progress records of the LA's supported families (waves only, see
+    :func:`generate_waves`): ``la_family_id``, ``period_start``, ``period_end``,
+    ``homelessness``, ``debt``, ``asb_incidents``, ``domestic_abuse_incidents``."""
 
     @property
     def la(self) -> pd.DataFrame:
@@ -311,14 +318,23 @@ def _build(
     return out, truth, log
 
 
-def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) -> Study:
+def generate_study(n_people: int, seed: int, config: SynthConfig | None = None, *,
+                   population: Population | None = None, wave: int = 0) -> Study:
     """Generate the LA submission and DWP, MoJ and DfE extracts for about ``n_people``
-    people of assessed families (see :func:`generate_population`), with ground truth."""
+    people of assessed families (see :func:`generate_population`), with ground truth.
+
+    ``population`` (used by :func:`generate_waves`) draws the extracts from a population
+    made earlier, whose ``assessed`` column says who is in the LA's submission, instead
+    of generating one (``n_people`` is then ignored); ``wave`` (1, 2, ...) gives the
+    extracts their own random streams, so every wave has fresh record ids, formatting and
+    recording errors. ``wave=0`` is the one-off study.
+    """
     cfg = config or SynthConfig()
     cfg.validate()
-    pop = generate_population(n_people, seed, cfg.population)
+    pop = population if population is not None else generate_population(
+        n_people, seed, cfg.population)
     people = pop.people
-    ss = np.random.SeedSequence([int(seed), 0x57D7])
+    ss = np.random.SeedSequence([int(seed), 0x57D7] + ([int(wave)] if wave else []))
     r_prog, r_la, r_dwp, r_moj, r_dfe, r_attr = (np.random.default_rng(s) for s in ss.spawn(6))
 
     age = people["age"].to_numpy()
@@ -442,7 +458,109 @@ def generate_study(n_people: int, seed: int, config: SynthConfig | None = None) 
               else pd.DataFrame(columns=["source", "record_id", "field", "error"]))
     truth["truth_errors"] = errors.reset_index(drop=True)
     return Study(extracts=extracts, truth=truth, population=pop, config=cfg, seed=int(seed),
-                 programme=prog)
+                 programme=prog, wave=int(wave))
+
+
+def generate_waves(
+    n_people: int,
+    seed: int,
+    waves: int = 3,
+    config: SynthConfig | None = None,
+    *,
+    first_share: float = 0.6,
+    stay: float = 0.85,
+    member_absent: float = 0.03,
+    months_apart: int = 6,
+) -> list[Study]:
+    """A study over time: ``waves`` six-monthly studies drawn from one population.
+
+    The population (about ``n_people`` people in assessed families, see
+    :func:`generate_population`) is generated once. A share ``first_share`` of the
+    assessed families is submitted in wave 1 and the rest join in equal parts in the later
+    waves; a family submitted once is submitted again in each later wave with probability
+    ``stay`` (and leaves the study for good otherwise). Family composition changes between
+    waves: each member of a submitted family is left out of a wave with probability
+    ``member_absent`` (a partner moving out and back, a child living elsewhere), and a
+    child born after a wave's date first appears in a later wave. Wave ``k`` is dated
+    ``months_apart * (waves - k)`` months before the population's reference date.
+
+    Every wave is a :class:`Study` made by :func:`generate_study` from the same
+    population with its own random streams (``wave=k``): fresh record ids, formatting and
+    recording errors, the DWP, MoJ and DfE extracts drawn again (so a person's records
+    differ between waves as they would between two extracts), the programme data drawn
+    again for the wave's families, and :attr:`Study.progress`, the wave's progress
+    records of supported families. Truth tables name the same ``person_id`` in every wave.
+    Deterministic for a seed.
+    """
+    if int(waves) < 1:
+        raise ValueError(f"waves must be >= 1, got {waves!r}")
+    for name, v in (("first_share", first_share), ("stay", stay),
+                    ("member_absent", member_absent)):
+        if not 0.0 <= float(v) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+    cfg = config or SynthConfig()
+    cfg.validate()
+    pop = generate_population(n_people, seed, cfg.population)
+    people = pop.people
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x3A7E5]))
+    fam_idx = pop.family_index
+    n_fam = int(fam_idx.max()) + 1 if len(fam_idx) else 0
+    assessed = people["assessed"].to_numpy()
+    fam_assessed = np.zeros(n_fam, dtype=bool)
+    fam_assessed[fam_idx[assessed]] = True
+    # first wave of each assessed family (0 = never)
+    first = np.zeros(n_fam, dtype=np.int64)
+    fa = np.flatnonzero(fam_assessed)
+    if waves == 1:
+        first[fa] = 1
+    else:
+        later = (1.0 - first_share) / (waves - 1)
+        first[fa] = 1 + rng.choice(waves, size=len(fa), p=[first_share] + [later] * (waves - 1))
+    present_fam = np.zeros(n_fam, dtype=bool)
+    ref = pop.reference_date.astype("datetime64[D]")
+    dob = people["dob"].to_numpy().astype("datetime64[D]")
+    out: list[Study] = []
+    for k in range(1, int(waves) + 1):
+        stays = rng.random(n_fam) < stay
+        present_fam = (present_fam & stays) | (first == k)
+        wave_date = (ref.astype("datetime64[M]") - months_apart * (waves - k)).astype(
+            "datetime64[D]") + (ref - ref.astype("datetime64[M]").astype("datetime64[D]"))
+        member = present_fam[fam_idx] & assessed & (dob <= wave_date)
+        member &= rng.random(len(people)) >= member_absent
+        wave_people = people.copy()
+        wave_people["assessed"] = member
+        wave_pop = Population(people=wave_people, config=pop.config, seed=pop.seed,
+                              reference_date=pop.reference_date, family_index=fam_idx)
+        st = generate_study(n_people, seed, cfg, population=wave_pop, wave=k)
+        st.progress = _progress(np.random.default_rng(np.random.SeedSequence(
+            [int(seed), 0x9A06, k])), st, wave_date, months_apart)
+        out.append(st)
+    return out
+
+
+def _progress(rng: np.random.Generator, st: Study, wave_date: np.datetime64,
+              months_apart: int) -> pd.DataFrame:
+    """Progress records (plausible, not calibrated) of the wave's supported families."""
+    la = st.la
+    status = la.groupby("la_family_id", sort=True)["intervention_status"].first()
+    fams = status.index[status.to_numpy() == "supported"].to_numpy(dtype=object)
+    flags = la.groupby("la_family_id", sort=True)[["offending_asb", "domestic_abuse",
+                                                  "worklessness"]].max().loc[fams]
+    n = len(fams)
+    end = np.full(n, wave_date, dtype="datetime64[D]")
+    start = end - np.timedelta64(int(round(months_apart * 30.44)), "D")
+    asb = flags["offending_asb"].to_numpy() == 1
+    da = flags["domestic_abuse"].to_numpy() == 1
+    wl = flags["worklessness"].to_numpy() == 1
+    return pd.DataFrame({
+        "la_family_id": fams,
+        "period_start": _iso(start),
+        "period_end": _iso(end),
+        "homelessness": (rng.random(n) < np.where(wl, 0.08, 0.03)).astype(np.int8),
+        "debt": (rng.random(n) < np.where(wl, 0.45, 0.2)).astype(np.int8),
+        "asb_incidents": rng.poisson(np.where(asb, 1.2, 0.2)).astype(np.int16),
+        "domestic_abuse_incidents": rng.poisson(np.where(da, 0.9, 0.1)).astype(np.int16),
+    })
 
 
 def t_la_rows(la: dict[str, np.ndarray], t_la: dict[str, np.ndarray]) -> np.ndarray:
