@@ -32,6 +32,8 @@ verified by :func:`load`. It is an integrity check, not a signature.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import json
 import os
@@ -44,8 +46,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nislink._files import atomic_path
 from nislink.errors import EncodedFileError, IncompatibleEncodingError, RetentionWarning
-from nislink.frame import BitMatrix, EncodedFrame, popcount_rows
+from nislink.frame import BitMatrix, EncodedFrame, from_base64, popcount_rows, to_base64
 
 __all__ = [
     "FORMAT",
@@ -58,6 +61,8 @@ __all__ = [
     "load",
     "read_meta",
     "check_compatible",
+    "read_clks",
+    "write_clks",
 ]
 
 FORMAT = "nislink-encoded"
@@ -366,3 +371,83 @@ def iter_frames(paths: Iterable[str | os.PathLike[str]]) -> Iterable[EncodedFram
         else:
             check_compatible(first, f)
         yield f
+
+
+# -- clkhash / anonlink CLK files -------------------------------------------------------------
+# clkhash (0.18.3) and anonlink exchange CLKs as JSON, ``{"clks": ["<base64>", ...]}``, one
+# string per record in row order, each the base64 of the filter's bytes (clkhash's bit
+# order: nislink.frame.to_base64). clkhash has no binary CLK file of its own (its
+# ``serialization`` module is this base64 form only), so none is read or written here.
+
+
+def read_clks(path: str | os.PathLike[str], *, ids: Sequence[Any] | None = None,
+              nbits: int | None = None) -> EncodedFrame:
+    """Read a clkhash/anonlink CLK file (``{"clks": [base64, ...]}``) as an EncodedFrame.
+
+    The frame holds the CLKs only (``clk``; no field filters, no tokens) and can be passed
+    to :func:`nislink.link` and :func:`nislink.dedupe`. Its ``ids`` are the given ``ids``
+    (one per CLK, in file order) or, by default, the row numbers as strings ``"0"``,
+    ``"1"``, ... (clkhash files carry no record ids: row ``i`` is the ``i``-th record of
+    the data the CLKs were made from). ``nbits`` is the filter length; by default 8 times
+    the byte length of the first CLK (clkhash pads a filter to whole bytes). Raises
+    :class:`EncodedFileError` naming the file and the row for a string that is not base64,
+    a CLK of another length than the first, or a file that is not CLK JSON.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise EncodedFileError(f"{p}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EncodedFileError(f"{p}: not a CLK JSON file ({exc.__class__.__name__})") from None
+    clks = doc.get("clks") if isinstance(doc, dict) else None
+    if not isinstance(clks, list):
+        raise EncodedFileError(f'{p}: not a CLK JSON file (expected {{"clks": [...]}})')
+    for i, c in enumerate(clks):
+        if not isinstance(c, str):
+            raise EncodedFileError(f"{p}: row {i}: a CLK must be a base64 string, "
+                                   f"got {type(c).__name__}")
+    if nbits is None:
+        first = _b64len(clks[0], p) if clks else 0
+        nbits = 8 * first
+    if ids is not None and len(ids) != len(clks):
+        raise EncodedFileError(f"{p}: {len(ids)} ids for {len(clks)} CLKs")
+    try:
+        bm = from_base64(clks, nbits) if clks else BitMatrix(
+            np.zeros((0, 0), dtype=np.uint64), 0)
+    except ValueError as exc:
+        raise EncodedFileError(f"{p}: {exc}") from None
+    row_ids = np.asarray([str(i) for i in range(len(clks))] if ids is None else list(ids),
+                         dtype=object)
+    meta = {"scheme_version": "clkhash", "schema_fingerprint": None, "key_fingerprint": None,
+            "party": None, "created": None, "destroy_by": None, "rows": len(clks)}
+    return EncodedFrame(ids=row_ids, fields={}, clk=bm, tokens={}, meta=meta)
+
+
+def _b64len(s: str, path: str) -> int:
+    try:
+        return len(base64.b64decode(s.encode("ascii"), validate=True))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise EncodedFileError(f"{path}: row 0: not a valid base64 string") from None
+
+
+def write_clks(clks: EncodedFrame | BitMatrix, path: str | os.PathLike[str]) -> None:
+    """Write CLKs as a clkhash/anonlink CLK JSON file (``{"clks": [base64, ...]}``).
+
+    ``clks`` is an EncodedFrame with a record-level filter (its CLK) or a
+    :class:`~nislink.frame.BitMatrix`; rows keep their order and no id is written (the
+    format has none: keep the frame's ``ids`` in row order to map results back). The file
+    is written atomically.
+    """
+    if isinstance(clks, EncodedFrame):
+        if clks.clk is None:
+            raise ValueError("this EncodedFrame has no record-level filter (CLK) to write")
+        bm = clks.clk
+    else:
+        bm = clks
+    text = json.dumps({"clks": to_base64(bm)})
+    with atomic_path(path) as tmp:
+        assert tmp is not None
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)

@@ -28,6 +28,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nislink import block
+from nislink.compare import dice_pairs, threshold_pairs
 from nislink.errors import IncompatibleEncodings
 from nislink.frame import EncodedFrame, mix64
 from nislink.io import check_compatible
@@ -38,7 +39,7 @@ from nislink.layout import (
     view_token_names,
     views_of,
 )
-from nislink.model import FellegiSunter, FieldComparison, comparisons_for
+from nislink.model import FellegiSunter, FieldComparison, comparisons_for, random_pairs
 from nislink.resolve import cluster, cluster_sources
 from nislink.resolve import one_to_one as _assign
 from nislink.schema import SALT_JOIN, field_swaps
@@ -51,6 +52,7 @@ __all__ = [
     "candidates",
     "combine_tokens",
     "default_blocking",
+    "DiceBlocking",
     "with_combined_tokens",
     "link",
     "dedupe",
@@ -136,10 +138,14 @@ def _candidates(
     if blocking is None:
         rules = default_blocking(a, b)
     elif isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
-                               block.LengthFilter)):
+                               block.LengthFilter, DiceBlocking)):
         rules = [blocking]
     else:
         rules = list(blocking)
+    if any(isinstance(r, DiceBlocking) for r in rules):
+        if len(rules) != 1:
+            raise ValueError("DiceBlocking cannot be combined with other blocking rules")
+        return rules[0].pairs(a, b)
     # add any "x+y" pair tokens the rules name
     need = sorted({t for r in rules if isinstance(r, block.TokenBlocking) for t in r.tokens
                    if "+" in t and t not in a.tokens})
@@ -153,6 +159,64 @@ def _candidates(
         a = with_combined_tokens(a, combos)
         b = None if b is None else with_combined_tokens(b, combos)
     return block.candidate_pairs(a, b, rules)
+
+
+@dataclass(frozen=True)
+class DiceBlocking:
+    """Candidate pairs by the Dice coefficient of the record-level filters (CLKs).
+
+    Every pair with Dice ``>= threshold`` is a candidate, found exactly by the
+    popcount-pruned kernel :func:`nislink.compare.threshold_pairs` (a pair whose popcounts
+    are too far apart to reach the threshold is never compared). ``threshold=None`` takes
+    it from the data, so that each record meets about ``per_record`` (default 10) records
+    of the other file that are not its match: the threshold is the ``1 - per_record / n``
+    quantile (``n`` the other file's size, or the file's in de-duplication) of the Dice of
+    ``sample`` random pairs of two different records of one file (half from each file when
+    linking; different records of a file are different people), rounded down to 0.01.
+    About ``per_record * n`` candidates are scored whatever the schema, and every record
+    has competitors, which the rank comparison of a CLK-only model needs
+    (:func:`nislink.model.comparisons_for`). This is the default blocking of frames that
+    hold only a CLK.
+    """
+
+    threshold: float | None = None
+    per_record: float = 10.0
+    sample: int = 200_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold!r}")
+        if not self.per_record > 0:
+            raise ValueError(f"per_record must be positive, got {self.per_record!r}")
+
+    def resolve_threshold(self, a: EncodedFrame, b: EncodedFrame | None = None) -> float:
+        """The Dice threshold used on ``a`` and ``b`` (``threshold`` or the data's)."""
+        if self.threshold is not None:
+            return float(self.threshold)
+        d = []
+        for k, e in enumerate((a,) if b is None else (a, b)):
+            if e.clk is None:
+                raise ValueError("DiceBlocking needs a record-level filter (CLK) in both frames")
+            n = self.sample if b is None else self.sample // 2
+            ia, ib = random_pairs(len(e), None, n, seed=self.seed + k)
+            if len(ia):
+                d.append(dice_pairs(e.clk, e.clk, ia, ib))
+        if not d:
+            return 0.5
+        n_other = len(a) if b is None else len(b)
+        quantile = min(max(1.0 - self.per_record / max(n_other, 1), 0.5), 1.0)
+        q = float(np.quantile(np.concatenate(d), quantile))
+        return min(max(np.floor(q * 100.0) / 100.0, 0.01), 1.0)
+
+    def pairs(self, a: EncodedFrame, b: EncodedFrame | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs ``(ia, ib)`` (``b=None``: within ``a``, ``ia < ib``)."""
+        if a.clk is None or (b is not None and b.clk is None):
+            raise ValueError("DiceBlocking needs a record-level filter (CLK) in both frames")
+        t = self.resolve_threshold(a, b)
+        ia, ib, _ = threshold_pairs(a.clk, None if b is None else b.clk, t)
+        return ia.astype(np.int64), ib.astype(np.int64)
 
 
 #: Pairs below which :func:`default_blocking` compares every pair when nothing else applies.
@@ -260,7 +324,7 @@ def default_blocking(a: EncodedFrame, b: EncodedFrame | None = None) -> list[Any
         rules.append(block.TokenBlocking(dated, max_block_size=DATE_TAG_CAP))
     bb = a if b is None else b
     if not rules and a.clk is not None and bb.clk is not None:
-        rules.append(block.LSHBlocking(threshold=0.8, completeness=0.99))
+        rules.append(DiceBlocking())
     if not rules:
         total = len(a) * (len(a) - 1) // 2 if b is None else len(a) * len(bb)
         if total > ALL_PAIRS_LIMIT:

@@ -59,8 +59,11 @@ from nislink.layout import (
 from nislink.schema import field_swaps
 
 __all__ = [
+    "CLK_THRESHOLDS",
     "DEFAULT_THRESHOLDS",
     "MISSING",
+    "RECORD_FILTER",
+    "RECORD_RANK",
     "FieldComparison",
     "FellegiSunter",
     "Model",
@@ -75,6 +78,17 @@ __all__ = [
 
 #: Default Dice thresholds, highest first.
 DEFAULT_THRESHOLDS: tuple[float, ...] = (0.95, 0.85, 0.70)
+#: Dice bands of the record-level filter (CLK) comparison, highest first: every 0.02 from
+#: 0.98 down to 0.30 (see :func:`comparisons_for`). Narrow bands because a CLK is one
+#: comparison carrying all the evidence: the non-matches' Dice falls off steeply (on
+#: FEBRL4 with the clkhash schema, 62% of the non-matches above 0.60 lie below 0.62 and
+#: 0.3% above 0.70), so a band 0.05 wide would pool pairs whose odds differ a hundredfold.
+CLK_THRESHOLDS: tuple[float, ...] = tuple(round(0.98 - 0.02 * k, 2) for k in range(35))
+#: Name of the comparison on the record-level filter (``EncodedFrame.clk``).
+RECORD_FILTER = "clk"
+#: Name of the comparison of a pair's rank among the candidates (CLK-only frames).
+RECORD_RANK = "clk_rank"
+_RANK_LABELS = ["best of neither", "best of one record", "best of both records"]
 #: Level code for "missing on either side" in comparison matrices.
 MISSING = -1
 _FLOOR = 1e-9
@@ -119,6 +133,19 @@ class FieldComparison:
     equal (and non-zero) on both sides (e.g. a date's day-and-month-transposed token,
     :data:`nislink.schema.DATE_LEVELS`). Needs ``token`` and no ``field``: the levels are
     ``else``, the rungs from lowest to highest, ``token equal``."""
+    record: bool = False
+    """Compare the record-level filters (``EncodedFrame.clk``, a CLK) instead of a
+    field-level filter: ``field`` is then only a label (:data:`RECORD_FILTER`) and no token,
+    view or rung may be given."""
+    relative: bool = False
+    """With ``record``: the level is the pair's *rank* among the pairs compared together
+    (the candidates): ``0`` neither record's most similar candidate (highest CLK Dice),
+    ``1`` one record's, ``2`` both records' (ties count as most similar). It depends on the
+    whole set of pairs passed to :meth:`levels`, not on the pair alone: it is what lets EM
+    tell matches from non-matches on a CLK, the one-to-one structure of a linkage (see
+    :func:`comparisons_for`); ``thresholds`` are ignored. Levels must therefore be computed
+    over the whole candidate set at once (``link`` and ``dedupe`` do; :meth:`explain` on
+    one pair always sees "best of both")."""
 
     def __post_init__(self) -> None:
         if self.field is None and self.token is None:
@@ -154,6 +181,12 @@ class FieldComparison:
             raise ValueError(f"comparison {self.name!r}: rungs need a token and no field")
         if any(not toks for _, toks in rungs):
             raise ValueError(f"comparison {self.name!r}: every rung needs a token")
+        if self.relative and not self.record:
+            raise ValueError(f"comparison {self.name!r}: relative needs record")
+        if self.record and (self.field is None or self.token is not None or views
+                            or rungs):
+            raise ValueError(f"comparison {self.name!r}: a record-level (CLK) comparison "
+                             "needs a field label and no token, views or rungs")
 
     @property
     def inputs(self) -> tuple[list[str], list[str]]:
@@ -177,11 +210,15 @@ class FieldComparison:
         """Number of non-missing levels."""
         if self.field is None:
             return 2 + len(self.rungs)
+        if self.relative:
+            return len(_RANK_LABELS)
         return len(self.thresholds) + 1 + (1 if self.token is not None else 0)
 
     @property
     def labels(self) -> list[str]:
         """Human-readable label of each level, worst first."""
+        if self.relative:
+            return list(_RANK_LABELS)
         if self.field is None:
             if self.rungs:
                 return ["else"] + [label for label, _ in reversed(self.rungs)] + ["exact"]
@@ -196,6 +233,8 @@ class FieldComparison:
         self, a: EncodedFrame, b: EncodedFrame, ia: np.ndarray, ib: np.ndarray
     ) -> np.ndarray:
         """Comparison level (``int8``, ``-1`` = missing) of each pair ``(a[ia], b[ib])``."""
+        if self.relative:
+            return _rank_levels(a, b, ia, ib)
         if not self.views:
             return self._levels_on(a, b, ia, ib, self.field, self.token)
         out = np.full(len(ia), MISSING, dtype=np.int8)
@@ -232,7 +271,10 @@ class FieldComparison:
         n = len(ia)
         out = np.full(n, MISSING, dtype=np.int8)
         if field is not None:
-            fa, fb = _get_field(a, field, "a"), _get_field(b, field, "b")
+            if self.record:
+                fa, fb = _get_clk(a, "a"), _get_clk(b, "b")
+            else:
+                fa, fb = _get_field(a, field, "a"), _get_field(b, field, "b")
             both = fa.present[ia] & fb.present[ib]
             if both.any():
                 d = dice_pairs(fa, fb, ia[both], ib[both])
@@ -272,6 +314,67 @@ def _get_field(enc: EncodedFrame, name: str, side: str):  # type: ignore[no-unty
         raise KeyError(
             f"frame {side} has no encoded field {name!r} (has {sorted(enc.fields)})"
         ) from None
+
+
+def _rank_levels(a: EncodedFrame, b: EncodedFrame, ia: np.ndarray, ib: np.ndarray
+                 ) -> np.ndarray:
+    """Rank level of each pair among the pairs given (see ``FieldComparison.relative``)."""
+    ia = np.asarray(ia, dtype=np.int64)
+    ib = np.asarray(ib, dtype=np.int64)
+    fa, fb = _get_clk(a, "a"), _get_clk(b, "b")
+    out = np.full(len(ia), MISSING, dtype=np.int8)
+    both = fa.present[ia] & fb.present[ib]
+    if not both.any():
+        return out
+    ka, kb = ia[both], ib[both]
+    d = dice_pairs(fa, fb, ka, kb).astype(np.float64)
+    if a is b:  # de-duplication: a record's candidates are the pairs it is on either side of
+        best = np.full(len(a), -1.0)
+        np.maximum.at(best, ka, d)
+        np.maximum.at(best, kb, d)
+        best_a, best_b = best, best
+    else:
+        best_a, best_b = np.full(len(a), -1.0), np.full(len(b), -1.0)
+        np.maximum.at(best_a, ka, d)
+        np.maximum.at(best_b, kb, d)
+    out[both] = (d >= best_a[ka]).astype(np.int8) + (d >= best_b[kb]).astype(np.int8)
+    return out
+
+
+def _u_to_all_pairs(comparisons: list[FieldComparison], u: list[np.ndarray],
+                    u0: list[np.ndarray], lev: np.ndarray, lam: float, n_cand: int,
+                    total: int) -> list[np.ndarray]:
+    """``u`` of a CLK's Dice bands, re-estimated on the candidates, turned back into
+    ``u`` over all record pairs, so that it goes with the prior over all pairs.
+
+    Among the non-matches, a share ``rho = (1 - lambda) * candidates / (pairs - lambda *
+    candidates)`` are candidates: the bands the candidates fill get ``rho`` times their
+    EM estimate, the bands below the blocking threshold share ``1 - rho`` in proportion to
+    the random pairs' ``u`` (``u0``). The rank comparison is left as it is: it is defined
+    among the candidates only, and the candidates' share is counted once, here.
+    """
+    rho = (1.0 - lam) * n_cand / max(total - lam * n_cand, 1.0)
+    rho = min(max(rho, _FLOOR), 1.0)
+    out = []
+    for j, (c, uu) in enumerate(zip(comparisons, u)):
+        if not c.record or c.relative:
+            out.append(uu)
+            continue
+        seen = np.bincount(lev[:, j][lev[:, j] >= 0].astype(np.int64),
+                           minlength=c.n_levels)[:c.n_levels] > 0
+        g = np.zeros(c.n_levels, dtype=np.float64)
+        g[seen] = uu[seen] / max(float(uu[seen].sum()), _FLOOR) * rho
+        rest = np.asarray(u0[j], dtype=np.float64)[~seen]
+        if len(rest):
+            g[~seen] = rest / max(float(rest.sum()), _FLOOR) * (1.0 - rho)
+        out.append(np.clip(g, _FLOOR, None) / np.clip(g, _FLOOR, None).sum())
+    return out
+
+
+def _get_clk(enc: EncodedFrame, side: str):  # type: ignore[no-untyped-def]
+    if enc.clk is None:
+        raise KeyError(f"frame {side} has no record-level filter (CLK) to compare")
+    return enc.clk
 
 
 def _get_token(enc: EncodedFrame, name: str, side: str) -> np.ndarray:
@@ -366,6 +469,16 @@ def comparisons_for(
         if name not in a.tokens or name not in b.tokens:
             raise KeyError(f"token field {name!r} is not in both frames")
         out.append(FieldComparison(name, token=name, tf_adjust=tf_for(name, True)))
+    if not out and a.clk is not None and b.clk is not None and RECORD_FILTER not in excl:
+        # CLK-only frames (clkhash output, Schema.from_clkhash): Dice bands on the CLK
+        th = CLK_THRESHOLDS if thresholds is None or (
+            isinstance(thresholds, dict) and RECORD_FILTER not in thresholds) \
+            else th_for(RECORD_FILTER)
+        out.append(FieldComparison(RECORD_FILTER, field=RECORD_FILTER, record=True,
+                                   thresholds=th))
+        if RECORD_RANK not in excl:
+            out.append(FieldComparison(RECORD_RANK, field=RECORD_FILTER, record=True,
+                                       relative=True))
     if not out:
         raise ValueError("the two frames share no encoded field to compare")
     return out
@@ -395,6 +508,25 @@ def _u_from_histograms(c: FieldComparison, a: EncodedFrame, b: EncodedFrame) -> 
     else:
         cnt[len(c.thresholds)] += equal
     return (cnt + 0.5) / (pairs + 0.5 * c.n_levels)
+
+
+def _u_within_files(c: FieldComparison, a: EncodedFrame, b: EncodedFrame, n_pairs: int,
+                    seed: int) -> np.ndarray:
+    """``u`` of a CLK comparison from random pairs of two different records of the *same*
+    file (half from each file).
+
+    Linking two files, a random cross-file pair is a true match with probability about
+    ``1 / n``: few, but on a CLK they are nearly all the random pairs with a high Dice, so
+    ``u`` of the top bands would be the matches' own rate and their weight would cancel
+    the prior. Within one file free of duplicates (the assumption one-to-one linkage
+    makes), two different records are different people: their Dice is the non-matches'.
+    """
+    cnt = np.zeros(c.n_levels, dtype=np.float64)
+    for k, e in enumerate((a, b)):
+        ia, ib = random_pairs(len(e), None, max(n_pairs // 2, 1), seed=seed + k)
+        col = c.levels(e, e, ia, ib)
+        cnt += np.bincount(col[col >= 0].astype(np.int64), minlength=c.n_levels)
+    return (cnt + 0.5) / (cnt.sum() + 0.5 * c.n_levels)
 
 
 def _exclusion_tokens(a: EncodedFrame, b: EncodedFrame) -> list[str]:
@@ -859,6 +991,11 @@ class FellegiSunter:
             self.u[c.name] = ((cnt + 0.5) / (cnt.sum() + 0.5 * c.n_levels)).tolist()
         self.info["u_pairs"] = int(len(ia))
         self.info["u_seed"] = int(seed)
+        if not dedupe:
+            for c in self.comparisons:
+                if c.record:
+                    self.u[c.name] = _u_within_files(c, a, b, n_pairs, seed).tolist()
+                    self.info["u_within_files"] = [c.name]
         # salted comparisons: random pairs almost never share a salt, so their u comes
         # from pairs drawn within the primary salt's classes (true matches left out)
         for c in self.comparisons:
@@ -938,11 +1075,20 @@ class FellegiSunter:
         ib = np.asarray(ib, dtype=np.int64)
         if len(ia) == 0:
             raise ValueError("cannot fit a model on zero candidate pairs")
+        clk_only = bool(self.comparisons) and all(c.record for c in self.comparisons)
+        if clk_only and fix_u:
+            # CLK only: random pairs cannot give u (their top Dice bands are the matches'
+            # own rate, about 1/n of random pairs) and the rank has no meaning among them;
+            # u serves as the start and EM re-estimates it on the candidates
+            fix_u = False
+            self.info["fix_u_reason"] = "CLK-only comparisons: u re-estimated on candidates"
         if not self.u or any(c.name not in self.u for c in self.comparisons):
             self.estimate_u(a, None if dedupe else bb, n_pairs=u_pairs, seed=seed)
         names = [c.name for c in self.comparisons]
         m0 = [
-            np.asarray(self.m[c.name]) if c.name in self.m else _default_m(c.n_levels)
+            np.asarray(self.m[c.name]) if c.name in self.m else
+            np.full(c.n_levels, 1.0 / c.n_levels) if c.record and not c.relative else
+            _default_m(c.n_levels)
             for c in self.comparisons
         ]
         u0 = [np.asarray(self.u[c.name]) for c in self.comparisons]
@@ -985,6 +1131,9 @@ class FellegiSunter:
             pats, counts, m_start, u0, lam0, fix_u=fix_u, fix=covered, max_iter=max_iter,
             tol=tol,
         )
+        total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
+        if clk_only:
+            u = _u_to_all_pairs(self.comparisons, u, u0, lev, lam, len(ia), total)
         pooled: dict[str, list[int]] = {}
         for c, mm, uu in zip(self.comparisons, m, u):
             mm, moved = monotone_m(mm, uu, partial=bool(c.rungs))
@@ -994,7 +1143,6 @@ class FellegiSunter:
             self.u[c.name] = uu.tolist()
         self.info["monotone_pooled"] = pooled
         self.lambda_candidates = float(lam)
-        total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
         n_rule = _rule_pairs(a, None if dedupe else bb, prior_rule) \
             if prior_rule is not None else 0
         if prior_rule is not None and n_rule > 0:
@@ -1328,6 +1476,8 @@ class FellegiSunter:
                 fallback=tuple(tuple(v) for v in c.get("fallback") or ()),
                 rungs=tuple((r[0], tuple(r[1])) for r in c.get("rungs") or ()),
                 swaps=tuple(tuple(v) for v in c.get("swaps") or ()),
+                record=bool(c.get("record", False)),
+                relative=bool(c.get("relative", False)),
             )
             for c in d["comparisons"]
         ]

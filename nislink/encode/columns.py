@@ -16,12 +16,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from nislink.clean.vectorise import factorize
 from nislink.errors import DataQualityWarning, NislinkError
@@ -33,6 +37,7 @@ __all__ = [
     "SPARSE_KINDS",
     "WARN_SHARE",
     "DataQualityWarning",
+    "as_pandas",
     "FieldSummary",
     "MissingColumnError",
     "resolve_columns",
@@ -86,6 +91,42 @@ class MissingColumnError(NislinkError, ValueError):
         return (f"{where}: no column for the {label} (field {self.field!r}, looked for "
                 f"{self.column!r}); columns found: {_show(self.found)}; map it with "
                 f"--columns {self.field}=<your column>")
+
+
+def as_pandas(data: Any, what: str = "encode()", *, empty_as_missing: bool = True
+              ) -> pd.DataFrame:
+    """The input table as a pandas DataFrame, whatever form it came in.
+
+    Accepted: a pandas DataFrame (returned as it is); a pyarrow ``Table`` or
+    ``RecordBatch``; any object that exports an Arrow stream (``__arrow_c_stream__``: a
+    Polars DataFrame, a DuckDB relation, ...), read through pyarrow; or a path (``str`` or
+    ``os.PathLike``) to a Parquet file (``.parquet``, ``.pq``) or a CSV file (any other
+    suffix; read as text, every column a string, only empty cells missing, as the command
+    line reads it; with ``empty_as_missing=False`` empty cells stay empty strings, as
+    clkhash reads a CSV). Arrow data is converted with ``Table.to_pandas()`` (strings stay
+    strings, nulls become missing), so a table gives the same encodings as the pandas
+    frame it was made from. A table that is not a pandas frame has no index: its rows are
+    numbered ``0, 1, ...``, so pass ``id_column=`` to keep your record ids.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        return data.to_pandas()
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data).to_pandas()
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.is_file():
+            raise FileNotFoundError(f"{what}: no such file: {os.fspath(data)}")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pq.read_table(path).to_pandas()
+        return pd.read_csv(path, dtype=str, keep_default_na=False,
+                           na_values=[""] if empty_as_missing else None)
+    raise TypeError(f"{what} expects a pandas DataFrame, a pyarrow Table or RecordBatch, a "
+                    f"Polars DataFrame (or any Arrow stream), or a Parquet/CSV path; got "
+                    f"{type(data).__name__}")
 
 
 def resolve_columns(

@@ -64,6 +64,7 @@ from nislink.encode.columns import (
     SPARSE_KINDS,
     DataQualityWarning,
     FieldSummary,
+    as_pandas,
     resolve_columns,
     too_long_rows,
 )
@@ -312,7 +313,7 @@ class Encoder:
     # -- encoding -------------------------------------------------------------------------
     def encode(
         self,
-        df: pd.DataFrame,
+        df: Any,
         columns: Mapping[str, str] | None = None,
         id_column: str | None = None,
         party: str | None = None,
@@ -334,10 +335,12 @@ class Encoder:
         ``columns`` maps schema field names to the data's column names where they differ
         from the schema's ``column`` (schema field -> input column). ``id_column`` names a
         unique record-id column (by default the index labels are the ids). Rejected rows
-        are in ``self.rejects`` and ``result.rejects``.
+        are in ``self.rejects`` and ``result.rejects``. ``df`` may also be a pyarrow Table
+        or RecordBatch, a Polars DataFrame (any Arrow stream) or a Parquet/CSV path
+        (:func:`nislink.encode.columns.as_pandas`; such tables have no index, so give
+        ``id_column``): the encodings are the same as from the equivalent pandas frame.
         """
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"encode() expects a pandas DataFrame, got {type(df).__name__}")
+        df = as_pandas(df, "encode()")
         schema = self.schema
         labels = df.index
         work = df.reset_index(drop=True)

@@ -11,16 +11,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mmap
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numba import njit
 
 from nislink.clean.vectorise import factorize
 from nislink.encode.clkhash.dates import date_layout, fast_dates
 from nislink.encode.clkhash.hmac_np import hmac_mod
 from nislink.encode.clkhash.kdf import clkhash_keys
+from nislink.encode.columns import as_pandas
 from nislink.encode.parallel import fork_available, row_ranges, run_forked
 from nislink.errors import ClkhashEntryError
 from nislink.frame import BitMatrix
@@ -153,6 +156,9 @@ def _split(n: int, workers: int) -> list[tuple[int, int]]:
 def _columns(schema: ClkhashSchema, rows: Any) -> tuple[list[np.ndarray | None], int]:
     """Split the input into one object array per feature (``None`` for ignored features)."""
     feats = schema.features
+    if isinstance(rows, (str, os.PathLike, pa.Table, pa.RecordBatch)) or hasattr(
+            rows, "__arrow_c_stream__"):  # Arrow, Polars, Parquet/CSV paths: as pandas
+        rows = as_pandas(rows, "encode()", empty_as_missing=False)
     if isinstance(rows, pd.DataFrame):
         names = [f.identifier for f in feats if not f.ignored]
         if all(name in rows.columns for name in names):
