@@ -512,14 +512,19 @@ def test_a_failure_here_stops_the_forked_children_at_once() -> None:
     if not fork_available():
         pytest.skip("no fork on this platform")  # Windows: everything runs here
     pids: list[int] = []
+    kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+    def children() -> set[int]:
+        return {int(p) for p in kids.read_text().split()} if kids.exists() else set()
+
+    before = children()  # e.g. helpers left by earlier tests in this process
 
     def job(lo: int, hi: int) -> int:
         if lo == 0:
             # the children are running by now: find them, then fail
-            kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
             deadline = time.monotonic() + 30
             while kids.exists() and len(pids) < 2 and time.monotonic() < deadline:
-                pids[:] = [int(p) for p in kids.read_text().split()]
+                pids[:] = sorted(children() - before)
                 time.sleep(0.01)
             raise KeyboardInterrupt
         time.sleep(600)  # a long encoding
