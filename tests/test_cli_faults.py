@@ -287,6 +287,14 @@ def _alive(pid: int) -> bool:
     return "zombie" not in status
 
 
+def _sigint_default() -> None:
+    """Ctrl-C as a terminal gives it: a test run started in the background by a
+    non-interactive shell (``cmd &``) ignores SIGINT, and a child inherits that, so
+    Python would install no KeyboardInterrupt handler and the command could not be
+    interrupted at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
                     reason="needs Linux /proc/PID/task/TID/children")
 @pytest.mark.parametrize("group", [False, True], ids=["parent", "process-group"])
@@ -302,7 +310,7 @@ def test_ctrl_c_stops_workers_and_leaves_nothing(study: Path, tmp_path: Path,
         [sys.executable, "-m", "nislink.cli", "encode", str(src), "-o", str(out),
          *_key(study), "--id-column", "la_id", "-q", "--chunk-size", "500", "--workers", "2"],
         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_sigint_default)
     kids: set[int] = set()
     t0 = time.time()
     while time.time() - t0 < 60 and len(kids) < 2 and proc.poll() is None:
