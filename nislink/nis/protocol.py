@@ -438,7 +438,7 @@ class ResearchAssembly:
                     continue
                 persons[f"{dept}_{col}"] = _coarsen(key.map(merged[col]).reset_index(drop=True))
             used += [links_path.name, attr_path.name]
-        families = _family_table(persons, departments)
+        families = family_table(persons, departments)
         map_path = _write_table(research_map, self.study.assembly_dir / "research_map.parquet")
         self.study.register(map_path, "research_map", "ons")
         p_path = _write_table(persons, self.study.research_dir / "persons.parquet")
@@ -475,9 +475,11 @@ def coarsen_dates(s: pd.Series) -> pd.Series:
     return _coarsen(s)
 
 
-def _family_table(persons: pd.DataFrame, departments: Sequence[str]) -> pd.DataFrame:
-    """One row per research family: size, problems, eligibility, linked outcomes."""
-    g = persons.groupby("research_family_id", sort=True)
+def family_table(persons: pd.DataFrame, departments: Sequence[str],
+                 by: Sequence[str] = ("research_family_id",)) -> pd.DataFrame:
+    """One row per research family (per value of the ``by`` columns, e.g. family and
+    wave): size, problems, eligibility, linked outcomes."""
+    g = persons.groupby(list(by), sort=True)
     out = pd.DataFrame({"members": g.size()})
     flags = [c for c in PROBLEM_FLAGS if c in persons.columns]
     for c in flags:

@@ -81,6 +81,7 @@ from nislink.nis.protocol import (
     OwnerOutput,
     StudyDirectory,
     coarsen_dates,
+    family_table,
 )
 from nislink.nis.separation import IDENTIFIER_COLUMNS, ReferenceGenerator
 from nislink.nis.submission import PROBLEM_FLAGS
@@ -866,16 +867,4 @@ def _families(persons: pd.DataFrame, departments: Sequence[str]) -> pd.DataFrame
     """One row per research family and wave: members, problems, eligibility, linked counts."""
     if not len(persons):
         return pd.DataFrame({"research_family_id": [], "wave": [], "members": []})
-    g = persons.groupby(["research_family_id", "wave"], sort=True)
-    out = pd.DataFrame({"members": g.size()})
-    flags = [c for c in PROBLEM_FLAGS if c in persons.columns]
-    for c in flags:
-        out[c] = g[c].max().astype(bool)
-    if flags:
-        out["problems"] = out[flags].sum(axis=1).astype(int)
-        out["eligible"] = out["problems"] >= 2
-    for d in departments:
-        col = f"{d}_linked"
-        if col in persons.columns:
-            out[f"members_linked_{d}"] = g[col].sum().astype(int)
-    return out.reset_index()
+    return family_table(persons, departments, by=("research_family_id", "wave"))
