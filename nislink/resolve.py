@@ -17,6 +17,12 @@
   weight with union-find, refusing a merge that would put two records of the same source in
   one cluster (each source is assumed de-duplicated), i.e. one-to-one across every pair of
   sources at once.
+* **Files that hold a few duplicates each** (:func:`cluster_files`): duplicates inside one
+  file are merged first (their direct links), then links between files are taken in
+  decreasing weight, refusing a merge of two clusters that already hold records of a
+  common file; optionally clusters fixed in advance (people already held) are never merged
+  with each other. This is how a study over waves links a new wave and how it re-links all
+  waves at once (:mod:`nislink.nis.waves`).
 
 Cluster ids are deterministic: clusters are numbered ``0, 1, ...`` in order of their
 smallest member position.
@@ -35,6 +41,7 @@ __all__ = [
     "one_to_one",
     "cluster",
     "cluster_sources",
+    "cluster_files",
     "canonical_labels",
 ]
 
@@ -283,4 +290,100 @@ def cluster_sources(
         parent[other] = root
         members[root] = sx | sy
         members.pop(other, None)
+    return canonical_labels(np.array([find(k) for k in range(n)], dtype=np.int64))
+
+
+def cluster_files(
+    source: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    weight: np.ndarray,
+    *,
+    threshold: float = -np.inf,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cluster records of several files, each of which may hold a few duplicates.
+
+    ``source[k]`` is the file of global record ``k`` (any labels); ``i``/``j`` index global
+    records and pairs below ``threshold`` are dropped. Two steps:
+
+    1. pairs of two records of the *same* file are merged first (connected components):
+       a person recorded twice in one file;
+    2. pairs of records of different files are taken in decreasing weight (ties by
+       position) and merge their clusters unless the two already hold records of a common
+       file, so a cluster holds at most one group of duplicates of each file and a third
+       record cannot chain two people of one file together.
+
+    ``fixed`` (optional): a label per record, ``-1`` for a free record. Records with the
+    same label ``>= 0`` start in one cluster and clusters holding different fixed labels are
+    never merged, in either step: people already linked and held, when a new wave is linked
+    incrementally. With ``fixed`` all ``-1`` (or ``None``) this is the same clustering on
+    all records at once, so the two differ only where a full run would merge two held
+    people or take a later pair before an earlier one.
+
+    Returns cluster ids numbered by smallest member position (deterministic).
+    """
+    source = np.asarray(source)
+    n = len(source)
+    i, j, weight = _as_pairs(i, j, weight)
+    if i.size and max(int(i.max()), int(j.max())) >= n:
+        raise ValueError(f"pair positions must be < {n} (the number of records)")
+    if fixed is not None:
+        fixed = np.asarray(fixed, dtype=np.int64)
+        if fixed.shape != (n,):
+            raise ValueError(f"fixed must have one label per record ({n}), got {fixed.shape}")
+    keep = (weight >= threshold) & (i != j)
+    i, j, weight = i[keep], j[keep], weight[keep]
+    _, src = np.unique(source, return_inverse=True)
+    src = src.reshape(-1)
+    parent = np.arange(n, dtype=np.int64)
+    owner: dict[int, int] = {}  # root -> fixed label it holds
+    if fixed is not None and (fixed >= 0).any():
+        held = np.flatnonzero(fixed >= 0)
+        _, first = np.unique(fixed[held], return_index=True)
+        root_of = dict(zip(fixed[held][first].tolist(), held[first].tolist()))
+        parent[held] = [root_of[f] for f in fixed[held].tolist()]
+        owner = {root_of[f]: f for f in root_of}
+    par = parent.tolist()
+
+    def find(x: int) -> int:
+        root = x
+        while par[root] != root:
+            root = par[root]
+        while par[x] != root:
+            par[x], x = root, par[x]
+        return root
+
+    members: dict[int, set[int]] = {}
+    for k in range(n):
+        r = find(k)
+        if r in owner or par[k] != k:
+            members.setdefault(r, set()).add(int(src[k]))
+
+    def sources_of(r: int) -> set[int]:
+        return members.get(r) or {int(src[r])}
+
+    def union(rx: int, ry: int, check_sources: bool) -> None:
+        if rx == ry:
+            return
+        if rx in owner and ry in owner:
+            return  # two people already held: never merged
+        sx, sy = sources_of(rx), sources_of(ry)
+        if check_sources and sx & sy:
+            return
+        root, other = (rx, ry) if rx < ry else (ry, rx)
+        par[other] = root
+        members[root] = sx | sy
+        members.pop(other, None)
+        if other in owner:
+            owner[root] = owner.pop(other)
+
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    order = _order(lo, hi, weight)
+    lo, hi = lo[order], hi[order]
+    same = src[lo] == src[hi]
+    for x, y in zip(lo[same].tolist(), hi[same].tolist()):
+        union(find(x), find(y), check_sources=False)
+    for x, y in zip(lo[~same].tolist(), hi[~same].tolist()):
+        union(find(x), find(y), check_sources=True)
     return canonical_labels(np.array([find(k) for k in range(n)], dtype=np.int64))

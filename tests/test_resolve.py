@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from nislink.resolve import (
     canonical_labels,
     cluster,
+    cluster_files,
     cluster_sources,
     greedy_one_to_one,
     one_to_one,
@@ -160,3 +161,70 @@ def test_cluster_sources_one_per_source() -> None:
         assert len(srcs) == len(set(srcs))
     free = cluster_sources(source, i, j, w, one_per_source=False)
     assert free.tolist() == [0, 0, 0, 0, 0]
+
+
+def test_cluster_files_duplicates_first_then_no_chaining() -> None:
+    # file A holds a duplicate pair (0, 1); B = 2, 3; C = 4
+    source = np.array(["A", "A", "B", "B", "C"])
+    i = np.array([0, 0, 1, 2, 3, 4])
+    j = np.array([1, 2, 3, 4, 4, 0])
+    w = np.array([1.0, 9.0, 8.0, 7.0, 6.5, 6.0])
+    lab = cluster_files(source, i, j, w)
+    # 0-1 merged first (same file, however weak); 0-2 joins B; 1-3 refused (B taken);
+    # 2-4 joins C; 3-4 refused (C taken): record 3 stays alone
+    assert lab.tolist() == [0, 0, 0, 1, 0]
+    # cluster_sources would refuse the duplicate; cluster_files keeps it
+    assert cluster_sources(source, i, j, w).tolist()[1] != cluster_sources(source, i, j, w)[0]
+    # the threshold drops the weak duplicate pair
+    assert cluster_files(source, i, j, w, threshold=2.0).tolist()[1] != 0
+
+
+def test_cluster_files_fixed_people_are_never_merged_or_split() -> None:
+    # held: records 0, 1 are person 7; record 2 is person 3; new: 3 (file N), 4 (file M)
+    source = np.array(["A", "B", "A", "N", "M"])
+    fixed = np.array([7, 7, 3, -1, -1])
+    i = np.array([3, 3, 4, 3])
+    j = np.array([0, 2, 2, 4])
+    w = np.array([9.0, 8.0, 7.0, 6.0])
+    lab = cluster_files(source, i, j, w, fixed=fixed)
+    assert lab[0] == lab[1] == lab[3]  # 3 joins person 7 (its best)
+    assert lab[2] == lab[4] != lab[0]  # 4 joins person 3; 3-2 and 3-4 would merge two
+    free = cluster_files(source, i, j, w)
+    assert len(set(free.tolist())) == 3  # without fixed: 0,3 | 1 | 2,4 (3-2 refused: A)
+    with pytest.raises(ValueError, match="one label per record"):
+        cluster_files(source, i, j, w, fixed=np.array([1, 2]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_cluster_files_incremental_keeps_earlier_clusters(data: st.DataObject) -> None:
+    n_old = data.draw(st.integers(1, 12))
+    n_new = data.draw(st.integers(0, 12))
+    n = n_old + n_new
+    files = data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    # earlier records come from files 0-2, the new wave's from files 3-5
+    source = np.array([f if k < n_old else f + 3 for k, f in enumerate(files)])
+    edges = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                                         st.floats(-5, 20, allow_nan=False)), max_size=40))
+    i = np.array([e[0] for e in edges], dtype=np.int64)
+    j = np.array([e[1] for e in edges], dtype=np.int64)
+    w = np.array([e[2] for e in edges], dtype=np.float64)
+    old = (i < n_old) & (j < n_old)
+    first = cluster_files(source[:n_old], i[old], j[old], w[old], threshold=0.0)
+    fixed = np.concatenate([first, np.full(n_new, -1)])
+    lab = cluster_files(source, i, j, w, threshold=0.0, fixed=fixed)
+    # earlier people are neither merged nor split
+    assert len(set(zip(first.tolist(), lab[:n_old].tolist()))) == len(set(first.tolist()))
+    assert len(set(lab[:n_old].tolist())) == len(set(first.tolist()))
+    # a new record in an earlier person's cluster got there through an edge at or above
+    # the threshold; and no cluster holds two groups of one new file unless linked directly
+    for c in set(lab.tolist()):
+        mem = np.flatnonzero(lab == c)
+        if len(mem) > 1:
+            inside = np.isin(i, mem) & np.isin(j, mem) & (w >= 0.0)
+            assert inside.any()
+    # the full clustering of the same data with nothing fixed is a valid clustering too
+    full = cluster_files(source, i, j, w, threshold=0.0)
+    assert len(full) == n
+    if n_new == 0:
+        assert (canonical_labels(lab) == canonical_labels(first)).all()

@@ -85,6 +85,7 @@ from nislink.nis.protocol import (
 )
 from nislink.nis.separation import IDENTIFIER_COLUMNS, ReferenceGenerator
 from nislink.nis.submission import PROBLEM_FLAGS
+from nislink.resolve import cluster_files
 from nislink.schema import Schema
 from nislink.nis.withdrawal import (
     WithdrawalReport,
@@ -170,6 +171,11 @@ class IdRegister:
         """The register's keyed digest of one number (32 hex digits)."""
         return blake3.blake3(ref.encode("ascii"), key=self._key).hexdigest(length=16)
 
+    def fingerprint(self, lines: Sequence[str]) -> str:
+        """The register's keyed digest of a set of lines (order does not matter)."""
+        text = "\n".join(sorted(lines)).encode("utf-8")
+        return blake3.blake3(text, key=self._key).hexdigest(length=16)
+
     def digests(self) -> set[str]:
         """Digests of every number issued so far."""
         if not self.path.exists():
@@ -248,6 +254,8 @@ class WaveStudy:
     compare_latest: bool = True
     schema: Any = None
     audit: AuditLog = field(init=False, repr=False)
+    rebuilt: list[int] = field(init=False, default_factory=list, repr=False)
+    """The waves whose research rows the last :meth:`assemble` rebuilt."""
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -473,35 +481,31 @@ class WaveStudy:
         else:
             inner = dedupe(new, model=model, min_weight=self.threshold)
         cand_held = 0
-        best = np.full(len(new), None, dtype=object)
-        best_w = np.full(len(new), -np.inf)
+        hi_, hj_, hw_ = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
         if held is not None and len(held):
             cross = link(new, held, model=model, min_weight=self.threshold, one_to_one=None)
             cand_held = int(cross.candidates)
-            if len(cross.pairs):
-                pr = pd.DataFrame({"ia": cross.pairs["ia"].to_numpy(),
-                                   "ent": held_ent[cross.pairs["ib"].to_numpy()],
-                                   "w": cross.pairs["match_weight"].to_numpy()})
-                # each new record's best held person (ties: the smaller number, deterministic)
-                pr = pr.groupby(["ia", "ent"], sort=True)["w"].max().reset_index()
-                pr = pr.sort_values(["ia", "w", "ent"], ascending=[True, False, True],
-                                    kind="mergesort").drop_duplicates("ia")
-                best[pr["ia"].to_numpy()] = pr["ent"].to_numpy()
-                best_w[pr["ia"].to_numpy()] = pr["w"].to_numpy()
-        comp = inner.clusters["cluster_id"].to_numpy()
-        assigned = best.copy()
-        # a new record with no held match joins the held person most of its group joined
-        df = pd.DataFrame({"comp": comp, "best": best, "w": best_w})
-        linked = df[df["best"].notna()]
-        if len(linked):
-            votes = (linked.groupby(["comp", "best"], sort=True)
-                     .agg(n=("w", "size"), w=("w", "max")).reset_index()
-                     .sort_values(["comp", "n", "w", "best"],
-                                  ascending=[True, False, False, True], kind="mergesort")
-                     .drop_duplicates("comp"))
-            group_ent = dict(zip(votes["comp"], votes["best"]))
-            free = df["best"].isna().to_numpy()
-            assigned[free] = [group_ent.get(c) for c in comp[free]]
+            hi_.append(cross.pairs["ia"].to_numpy())
+            hj_.append(cross.pairs["ib"].to_numpy() + len(new))
+            hw_.append(cross.pairs["match_weight"].to_numpy())
+        n_held = 0 if held is None else len(held)
+        # one clustering (resolve.cluster_files) over the new records and the held ones,
+        # held people fixed: never merged with each other, never split
+        source = np.concatenate([[f"{int(wave)}:{p}" for p in party_of],
+                                 self._sources(pop, held)]).astype(object)
+        ent_codes, ent_names = pd.factorize(pd.Series(held_ent, dtype=object))
+        fixed = np.concatenate([np.full(len(new), -1, np.int64),
+                                np.asarray(ent_codes, np.int64)])
+        labels = cluster_files(
+            source,
+            np.concatenate([inner.pairs["ia"].to_numpy(), *hi_]),
+            np.concatenate([inner.pairs["ib"].to_numpy(), *hj_]),
+            np.concatenate([inner.pairs["match_weight"].to_numpy(), *hw_]),
+            threshold=self.threshold, fixed=fixed)
+        comp = labels[: len(new)]
+        label_ent = dict(zip(labels[len(new):].tolist(),
+                             np.asarray(ent_names, dtype=object)[ent_codes].tolist()))
+        assigned = np.array([label_ent.get(c) for c in comp.tolist()], dtype=object)
         fresh = np.array([a is None for a in assigned], dtype=bool)
         fresh_groups = np.unique(comp[fresh])
         gen = ReferenceGenerator(seed=self._seed_for(2, int(wave)), party="ons")
@@ -554,8 +558,20 @@ class WaveStudy:
         if model is None or held is None:
             raise WaveError("full_relink: no wave has been linked yet")
         res = dedupe(held, model=model, min_weight=self.threshold)
-        return pd.DataFrame({"person_ref": held.ids.astype(str),
-                             "cluster": res.clusters["cluster_id"].to_numpy()})
+        labels = cluster_files(self._sources(pop, held), res.pairs["ia"].to_numpy(),
+                               res.pairs["ib"].to_numpy(), res.pairs["match_weight"].to_numpy(),
+                               threshold=self.threshold)
+        return pd.DataFrame({"person_ref": held.ids.astype(str), "cluster": labels})
+
+    @staticmethod
+    def _sources(pop: pd.DataFrame, frame: EncodedFrame | None) -> np.ndarray:
+        """The file (``wave:party``) of each record of ``frame`` (held records)."""
+        if frame is None or not len(frame):
+            return np.array([], dtype=object)
+        where = pop.set_index("person_ref")
+        ids = pd.Index(frame.ids.astype(str))
+        return (where["wave"].astype(str) + ":" + where["party"].astype(str)).reindex(
+            ids).to_numpy(dtype=object)
 
     # ----------------------------------------------------------------- research assembly
     def assemble(self) -> dict[str, Path]:
@@ -574,7 +590,8 @@ class WaveStudy:
         if not members.exists():
             raise WaveError("assemble: no wave has been linked yet")
         ent = pd.read_parquet(members)
-        ent_of = dict(zip(ent["person_ref"], ent["study_person_ref"]))
+        ent_of = pd.Series(ent["study_person_ref"].to_numpy(),
+                           index=pd.Index(ent["person_ref"].to_numpy()))
         # research ids: stable per study person; new study persons get new ones
         rmap_path = self.assembly_dir / "research_map.parquet"
         rmap = (pd.read_parquet(rmap_path) if rmap_path.exists()
@@ -591,24 +608,41 @@ class WaveStudy:
             ids = register.issue(len(new_ent), "research_person", gen, wave=last)
             rmap = pd.concat([rmap, pd.DataFrame({"study_person_ref": new_ent,
                                                   "research_id": ids})], ignore_index=True)
-        rid_of = dict(zip(rmap["study_person_ref"], rmap["research_id"]))
+        rid_of = pd.Series(rmap["research_id"].to_numpy(),
+                           index=pd.Index(rmap["study_person_ref"].to_numpy()))
+        ref_rid = ent_of.map(rid_of)  # owner reference number -> research id
         fmap_path = self.assembly_dir / "family_map.parquet"
         fmap = (pd.read_parquet(fmap_path) if fmap_path.exists()
                 else pd.DataFrame({"wave": pd.Series([], dtype=np.int64),
                                    "family_ref": pd.Series([], dtype=object),
                                    "research_family_id": pd.Series([], dtype=object)}))
+        # incremental: a wave's rows are rebuilt only when its inputs changed (a new wave,
+        # a late extract, a rectification or withdrawal touching it); the others are kept
+        # from the research dataset already written
+        state_path = self.assembly_dir / "assembled.json"
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        done: dict[str, str] = state.get("waves", {})
+        old: dict[str, pd.DataFrame] = {}
+        for name in ["persons", "families", "progress", *state.get("departments", [])]:
+            path = self.research_dir / f"{name}.parquet"
+            if done and path.exists():
+                old[name] = pd.read_parquet(path)
+        if "persons" not in old or "families" not in old:
+            done, old = {}, {}
+        prints = {w: self._wave_print(w, ref_rid, register) for w in waves}
+        dirty = [w for w in waves if done.get(str(w)) != prints[w]]
         persons_parts, dept_parts, prog_parts = [], {}, []
-        for w in waves:
+        for w in dirty:
             inbox = self.wave_dir(w).assembly_inbox
             la_path = inbox / "la_attributes.parquet"
             for path in sorted(inbox.glob("*_attributes.parquet")):
                 party = path.name[: -len("_attributes.parquet")]
-                attrs = pd.read_parquet(path)
-                rid = attrs["person_ref"].map(ent_of).map(rid_of)
-                attrs = attrs[rid.notna().to_numpy()]
-                rid = rid[rid.notna()]
                 if party == "la":
                     continue
+                attrs = pd.read_parquet(path)
+                rid = attrs["person_ref"].map(ref_rid)
+                attrs = attrs[rid.notna().to_numpy()]
+                rid = rid[rid.notna()]
                 part = pd.DataFrame({"research_id": rid.to_numpy(), "wave": w})
                 for c in attrs.columns:
                     if c not in ("person_ref", "family_ref"):
@@ -617,7 +651,7 @@ class WaveStudy:
             if not la_path.exists():
                 continue
             la = pd.read_parquet(la_path)
-            la = la.assign(research_id=la["person_ref"].map(ent_of).map(rid_of))
+            la = la.assign(research_id=la["person_ref"].map(ref_rid))
             la = la[la["research_id"].notna()]
             fmap = self._family_ids(fmap, la, w, register, ent_of)
             fam_of = dict(zip(fmap.loc[fmap["wave"] == w, "family_ref"],
@@ -641,24 +675,45 @@ class WaveStudy:
                     if c != "family_ref":
                         pp[c] = coarsen_dates(prog[c]).to_numpy()
                 prog_parts.append(pp)
-        persons = (pd.concat(persons_parts, ignore_index=True) if persons_parts
-                   else pd.DataFrame({"research_id": [], "research_family_id": [], "wave": []}))
-        depts = {d: pd.concat(parts, ignore_index=True) for d, parts in dept_parts.items()}
-        for d, table in sorted(depts.items()):
-            seen = set(zip(table["research_id"], table["wave"]))
-            persons[f"{d}_linked"] = [(r, w) in seen for r, w in
-                                      zip(persons["research_id"], persons["wave"])]
+        clean = set(waves) - set(dirty)
+
+        def kept(name: str) -> list[pd.DataFrame]:
+            t = old.get(name)
+            return [] if t is None else [t[t["wave"].isin(clean).to_numpy()]]
+
+        depts_new = {d: pd.concat(parts, ignore_index=True) for d, parts in dept_parts.items()}
+        dept_names = sorted(set(depts_new) | {n for n in old if n not in
+                                              ("persons", "families", "progress")})
+        new_persons = (pd.concat(persons_parts, ignore_index=True) if persons_parts
+                       else pd.DataFrame({"research_id": [], "research_family_id": [],
+                                          "wave": []}))
+        for d in dept_names:
+            table = depts_new.get(d)
+            seen = set() if table is None else set(zip(table["research_id"], table["wave"]))
+            new_persons[f"{d}_linked"] = [(r, w) in seen for r, w in
+                                          zip(new_persons["research_id"], new_persons["wave"])]
+        persons = pd.concat(kept("persons") + [new_persons], ignore_index=True)
+        for d in dept_names:  # a department first seen now: earlier rows are unlinked
+            col = persons[f"{d}_linked"].astype("boolean")
+            persons[f"{d}_linked"] = col.fillna(False).astype(bool)
         persons = persons.sort_values(["wave", "research_family_id", "research_id"],
                                       kind="mergesort").reset_index(drop=True)
-        families = _families(persons, sorted(depts))
+        families = pd.concat(kept("families") + [_families(new_persons, dept_names)],
+                             ignore_index=True)
+        families = families.sort_values(["research_family_id", "wave"],
+                                        kind="mergesort").reset_index(drop=True)
+        depts = {d: pd.concat(kept(d) + ([depts_new[d]] if d in depts_new else []),
+                              ignore_index=True) for d in dept_names}
+        progress = pd.concat(kept("progress") + prog_parts, ignore_index=True) \
+            if prog_parts or "progress" in old else None
         written: dict[str, Path] = {}
         tables: dict[str, pd.DataFrame] = {"persons": persons, "families": families,
                                            **{d: t.sort_values(["wave", "research_id"],
                                                                kind="mergesort")
                                               for d, t in depts.items()}}
-        if prog_parts:
-            tables["progress"] = pd.concat(prog_parts, ignore_index=True).sort_values(
-                ["wave", "research_family_id"], kind="mergesort")
+        if progress is not None:
+            tables["progress"] = progress.sort_values(["wave", "research_family_id"],
+                                                      kind="mergesort")
         for name, table in tables.items():
             path = self.research_dir / f"{name}.parquet"
             t = table.reset_index(drop=True)
@@ -671,19 +726,38 @@ class WaveStudy:
             self._top.register(path, "research_map", "ons")
         self._register_files(register, "ons")
         written["research_map"], written["family_map"] = rmap_path, fmap_path
+        text = json.dumps({"waves": {str(w): prints[w] for w in waves},
+                           "departments": dept_names}, indent=1)
+        retention.atomic_replace(state_path, lambda tmp: Path(tmp).write_text(text))
+        self.rebuilt = list(dirty)
+        self._top.register(state_path, "report", "ons")
         self.audit.record(
             "assemble", party="research",
             counts={"persons": int(persons["research_id"].nunique()) if len(persons) else 0,
                     "person_waves": len(persons), "families": len(families),
-                    "waves": len(waves),
+                    "waves": len(waves), "waves_rebuilt": len(dirty),
                     "progress_records": len(tables.get("progress", ()))},
             files=sorted(p.name for n, p in written.items() if n not in ("research_map",
                                                                           "family_map")),
         )
         return written
 
+    def _wave_print(self, wave: int, ref_rid: pd.Series, register: IdRegister) -> str:
+        """What a wave's research rows are made from, as one keyed digest: its inbox files
+        (name, size, modification time) and the research id of each of its records."""
+        inbox = self.wave_dir(wave).assembly_inbox
+        lines = []
+        for path in sorted(inbox.glob("*.parquet")):
+            st = path.stat()
+            lines.append(f"file {path.name} {st.st_size} {st.st_mtime_ns}")
+            if path.name.endswith("_attributes.parquet"):
+                refs = pd.read_parquet(path, columns=["person_ref"])["person_ref"]
+                rid = refs.map(ref_rid).fillna("-")
+                lines += (refs.astype(str) + " " + rid.astype(str)).tolist()
+        return register.fingerprint(lines)
+
     def _family_ids(self, fmap: pd.DataFrame, la: pd.DataFrame, wave: int,
-                    register: IdRegister, ent_of: Mapping[str, str]) -> pd.DataFrame:
+                    register: IdRegister, ent_of: pd.Series) -> pd.DataFrame:
         """Research family ids of wave ``wave``'s families: kept if already drawn, else the
         id of the earlier family sharing the most members, else a new one."""
         have = set(fmap.loc[fmap["wave"] == wave, "family_ref"])
