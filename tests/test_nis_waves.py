@@ -264,6 +264,28 @@ def test_rectification_relinks_one_record_and_research_rows_follow(run) -> None:
         study.rectify("la", 2, ref, {"health": 1}, secret=run["secret"])
 
 
+def test_held_copy_is_what_the_waves_give(run, tmp_path: Path) -> None:
+    """The unit's one-file copy of the latest held records (what a new wave is compared
+    with) holds the same records, encodings and order as reading every wave's files; it
+    runs after the rectification test, so the rectified record's new encoding is in it."""
+    study = run["study"]
+    pop = study.population()
+    cached, ent_c = study._held_frames(pop, latest=True)
+    copy = study.unit_dir / "held.nislink.parquet"
+    shutil.move(copy, tmp_path / "held.nislink.parquet")
+    try:
+        fresh, ent_f = study._held_frames(pop, latest=True)
+    finally:
+        shutil.move(tmp_path / "held.nislink.parquet", copy)
+    assert cached.ids.tolist() == fresh.ids.tolist()
+    assert ent_c.tolist() == ent_f.tolist()
+    assert set(cached.tokens) == set(fresh.tokens)
+    for k in cached.tokens:
+        assert (cached.tokens[k] == fresh.tokens[k]).all(), k
+    for k in cached.fields:
+        assert (cached.fields[k].bits == fresh.fields[k].bits).all(), k
+
+
 def test_linkage_unit_and_research_files_hold_no_identifier(run) -> None:
     study, sims = run["study"], run["sims"]
     values: set[str] = set()
@@ -279,7 +301,8 @@ def test_linkage_unit_and_research_files_hold_no_identifier(run) -> None:
     assert any(f.name == "research_map.parquet" for f in files)
     assert any(f.name == "population.parquet" for f in files)
     assert any(f.name == "progress.parquet" for f in files)
-    assert sum(f.name.endswith(".nislink.parquet") for f in files) == 12
+    # each wave's four encoded files, and the unit's copy of the latest held records
+    assert sum(f.name.endswith(".nislink.parquet") for f in files) == 13
     for f in files:
         if f.suffix in (".parquet", ".csv", ".json"):
             found = _find(values, _cells(f))

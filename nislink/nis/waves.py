@@ -18,8 +18,9 @@ holds, and keeps research ids stable::
                                      person number ever issued)
       research_assembly/             research_map.parquet (study_person_ref -> research_id),
                                      family_map.parquet (wave, family_ref ->
-                                     research_family_id), id_register.parquet, inbox/
-                                     membership.parquet (from the linkage unit)
+                                     research_family_id), id_register.parquet,
+                                     assembled.json (a keyed digest of each wave's
+                                     inputs), inbox/membership.parquet (from the unit)
       research/                      persons, families, <dept>, progress (.parquet)
 
 **Owners** (:meth:`WaveStudy.submit`) validate, separate and encode a wave exactly as in
@@ -28,23 +29,27 @@ numbers in every wave: a department keeps nothing between waves, so it could not
 them, and no owner needs to.
 
 **The linkage unit** (:meth:`WaveStudy.link`) takes every file of the wave not yet linked
-as one frame of new records and runs two of nislink's own steps with one fitted model
-(fitted by :func:`nislink.dedupe` on the first wave and kept in ``model.json``): the new
-records against every record it holds (:func:`nislink.link`, not one-to-one) and the new
-records against each other (:func:`nislink.dedupe`, connected components). A group of new
-records that links to no held person becomes a new study person; one that links to held
-people joins them, each record joining the held person it scores highest with. Earlier
-waves are never re-linked: held people are never merged or split by a new wave, so every
-person whose links are unchanged keeps their number. The work done is the candidate
-pairs of the new records only (reported per wave).
+as one frame of new records and scores, with one fitted model (fitted by
+:func:`nislink.dedupe` on the first wave and kept in ``model.json``), the new records
+against the records it holds (:func:`nislink.link`, not one-to-one; each held person's
+latest record per owner) and against each other (:func:`nislink.dedupe`). The scored pairs
+are clustered by :func:`nislink.resolve.cluster_files`: duplicates inside one file first,
+then pairs across files in decreasing weight, never two groups of one file in a person,
+and held people fixed (never merged or split). A new group that joins no held person
+becomes a new study person. Earlier waves are never re-linked, so every person whose
+links are unchanged keeps their number. :meth:`WaveStudy.full_relink` runs the same
+clustering on every held record at once, without fixed people: the two differ only where
+a full run would merge two held people or take a later pair before an earlier one.
 
 **Research assembly** (:meth:`WaveStudy.assemble`) keeps a research id per study person
 and a research family id per family; new people and families get new ids, drawn at
 random and checked against a register of every id ever issued (keyed digests, so a
 withdrawn id leaves no trace yet is never issued again). A wave's family keeps the
 research family id of the earlier family it shares the most members with (a child born,
-a partner moving in or out); the research dataset is rebuilt from the inboxes, so
-attributes follow any change of links.
+a partner moving in or out). A wave's research rows are rebuilt from the inboxes only when
+that wave's inputs changed (a new or late file, a rectification or a withdrawal touching
+it; ``research_assembly/assembled.json`` keeps a keyed digest per wave), so attributes
+follow any change of links and an unchanged wave costs nothing but its digest.
 
 **Rights.** :meth:`WaveStudy.rectify` re-encodes one person's corrected identifiers and
 re-links that record alone; :meth:`WaveStudy.subject_access` and :meth:`WaveStudy.withdraw`
@@ -224,6 +229,9 @@ class WaveLinkReport:
     seconds: float = 0.0
     fitted: bool = False
     """True when the model was fitted on this wave (the first one)."""
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: ``load`` (the new and held records), ``new`` (the new records
+    against each other), ``held`` (against the held records), ``cluster``, ``save``."""
 
     @property
     def candidates(self) -> int:
@@ -432,16 +440,33 @@ class WaveStudy:
         if latest and len(pop):
             last = pop.groupby(["study_person_ref", "party"])["wave"].transform("max")
             pop = pop[(pop["wave"] == last).to_numpy()]
-        frames = []
-        for (wave, party), grp in pop.groupby(["wave", "party"], sort=True):
-            f = load(self.wave_dir(int(wave)).linkage_inbox / f"{party}{ENCODED_SUFFIX}")
-            keep = np.isin(f.ids.astype(str), grp["person_ref"].to_numpy().astype(str))
-            frames.append(f if keep.all() else f.take(np.flatnonzero(keep)))
-        if not frames:
-            return None, np.array([], dtype=object)
-        held = concat_frames(frames)
-        ent = dict(zip(pop["person_ref"], pop["study_person_ref"]))
-        labels = np.array([ent[i] for i in held.ids], dtype=object)
+        cache = self.unit_dir / f"held{ENCODED_SUFFIX}"
+        held: EncodedFrame | None = None
+        if latest and cache.exists():
+            have = load(cache)
+            keep = np.isin(have.ids.astype(str), pop["person_ref"].to_numpy().astype(str))
+            if int(keep.sum()) == len(pop):  # else: stale (a rectification): from the waves
+                held = have if keep.all() else have.take(np.flatnonzero(keep))
+        if held is None:
+            frames = []
+            for (wave, party), grp in pop.groupby(["wave", "party"], sort=True):
+                f = load(self.wave_dir(int(wave)).linkage_inbox / f"{party}{ENCODED_SUFFIX}")
+                keep = np.isin(f.ids.astype(str), grp["person_ref"].to_numpy().astype(str))
+                frames.append(f if keep.all() else f.take(np.flatnonzero(keep)))
+            if not frames:
+                return None, np.array([], dtype=object)
+            held = concat_frames(frames)
+        # one order whichever way the records were read: by wave and party, then as held
+        order = pop.reset_index(drop=True)
+        order = order.assign(n=np.arange(len(order))).sort_values(
+            ["wave", "party", "n"], kind="mergesort")
+        rank = pd.Series(np.arange(len(order)), index=pd.Index(order["person_ref"].astype(str)))
+        pos = rank.reindex(held.ids.astype(str)).to_numpy()
+        if (np.diff(pos) < 0).any():
+            held = held.take(np.argsort(pos, kind="stable"))
+        ent = pd.Series(pop["study_person_ref"].to_numpy(),
+                        index=pd.Index(pop["person_ref"].to_numpy()))
+        labels = ent.reindex(held.ids.astype(str)).to_numpy(dtype=object)
         return held, labels
 
     def link(self, wave: int) -> WaveLinkReport:
@@ -453,6 +478,7 @@ class WaveStudy:
         parties = [p for p in parties if (int(wave), p) not in done]
         if not parties:
             raise WaveError(f"wave {wave}: nothing received that is not linked yet")
+        stages: dict[str, float] = {}
         inbox = self.wave_dir(wave).linkage_inbox
         frames = [load(inbox / f"{p}{ENCODED_SUFFIX}") for p in parties]
         new = concat_frames(frames)
@@ -470,8 +496,10 @@ class WaveStudy:
             if clash.any():
                 raise WaveError(f"wave {wave}: {int(clash.sum())} record id(s) are already "
                                 "held; reference numbers must be new in every wave")
+        stages["load"] = time.perf_counter() - started
         model = self._model()
         fitted = model is None
+        t = time.perf_counter()
         if fitted:
             inner = dedupe(new, min_weight=self.threshold)
             model = inner.model
@@ -480,32 +508,40 @@ class WaveStudy:
             self._top.register(mp, "report", "ons")
         else:
             inner = dedupe(new, model=model, min_weight=self.threshold)
+        stages["new"] = time.perf_counter() - t
+        t = time.perf_counter()
         cand_held = 0
-        hi_, hj_, hw_ = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        ci, cj, cw = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         if held is not None and len(held):
             cross = link(new, held, model=model, min_weight=self.threshold, one_to_one=None)
             cand_held = int(cross.candidates)
-            hi_.append(cross.pairs["ia"].to_numpy())
-            hj_.append(cross.pairs["ib"].to_numpy() + len(new))
-            hw_.append(cross.pairs["match_weight"].to_numpy())
-        n_held = 0 if held is None else len(held)
-        # one clustering (resolve.cluster_files) over the new records and the held ones,
-        # held people fixed: never merged with each other, never split
+            ci, cj = cross.pairs["ia"].to_numpy(), cross.pairs["ib"].to_numpy()
+            cw = cross.pairs["match_weight"].to_numpy()
+        stages["held"] = time.perf_counter() - t
+        t = time.perf_counter()
+        # one clustering (resolve.cluster_files) over the new records and the held records
+        # they link to, held people fixed: never merged with each other, never split
+        touched = np.unique(cj)  # held positions, increasing: the pairs' order is kept
+        ent_t = np.asarray(held_ent, dtype=object)[touched]
+        ent_codes, ent_names = pd.factorize(pd.Series(ent_t, dtype=object))
+        ids_t = (held.ids[touched] if held is not None else np.array([], dtype=object))
         source = np.concatenate([[f"{int(wave)}:{p}" for p in party_of],
-                                 self._sources(pop, held)]).astype(object)
-        ent_codes, ent_names = pd.factorize(pd.Series(held_ent, dtype=object))
+                                 self._sources(pop, ids_t)]).astype(object)
         fixed = np.concatenate([np.full(len(new), -1, np.int64),
                                 np.asarray(ent_codes, np.int64)])
         labels = cluster_files(
             source,
-            np.concatenate([inner.pairs["ia"].to_numpy(), *hi_]),
-            np.concatenate([inner.pairs["ib"].to_numpy(), *hj_]),
-            np.concatenate([inner.pairs["match_weight"].to_numpy(), *hw_]),
+            np.concatenate([inner.pairs["ia"].to_numpy(), ci]),
+            np.concatenate([inner.pairs["ib"].to_numpy(),
+                            np.searchsorted(touched, cj) + len(new)]),
+            np.concatenate([inner.pairs["match_weight"].to_numpy(), cw]),
             threshold=self.threshold, fixed=fixed)
         comp = labels[: len(new)]
         label_ent = dict(zip(labels[len(new):].tolist(),
                              np.asarray(ent_names, dtype=object)[ent_codes].tolist()))
         assigned = np.array([label_ent.get(c) for c in comp.tolist()], dtype=object)
+        stages["cluster"] = time.perf_counter() - t
+        t = time.perf_counter()
         fresh = np.array([a is None for a in assigned], dtype=bool)
         fresh_groups = np.unique(comp[fresh])
         gen = ReferenceGenerator(seed=self._seed_for(2, int(wave)), party="ons")
@@ -518,10 +554,23 @@ class WaveStudy:
         add = pd.DataFrame({"person_ref": new.ids.astype(str), "party": party_of,
                             "wave": int(wave), "study_person_ref": assigned.astype(str)})
         self._save_population(pd.concat([pop, add], ignore_index=True))
+        if self.compare_latest:  # the records the next wave is compared with, in one file
+            both = new if held is None else concat_frames([held, new])
+            nxt = pd.concat([pop, add], ignore_index=True)
+            last = nxt.groupby(["study_person_ref", "party"])["wave"].transform("max")
+            still = set(nxt.loc[(nxt["wave"] == last).to_numpy(), "person_ref"].astype(str))
+            keep = np.flatnonzero([i in still for i in both.ids.astype(str)])
+            cached = both.take(keep)
+            cached.meta = dict(new.meta)
+            path = self.unit_dir / f"held{ENCODED_SUFFIX}"
+            retention.atomic_replace(path, lambda tmp: save(cached, tmp))
+            self._top.register(path, "encoded", "ons")
+        stages["save"] = time.perf_counter() - t
         report = WaveLinkReport(
             wave=int(wave), records=len(new), held=0 if held is None else len(held),
             candidates_held=cand_held, candidates_new=int(inner.candidates),
             joined=int((~fresh).sum()), new_people=len(fresh_groups), fitted=fitted,
+            stages=stages,
         )
         state["linked"] += [{"wave": int(wave), "party": p} for p in parties]
         self._save_state(state)
@@ -534,6 +583,23 @@ class WaveStudy:
             values={"mode": "incremental"},
         )
         return report
+
+    def _replace_held(self, person_ref: str, one: EncodedFrame) -> None:
+        """Put a rectified record's new encoding into the unit's copy of the latest held
+        records (when it is there), so that no copy keeps the old one."""
+        path = self.unit_dir / f"held{ENCODED_SUFFIX}"
+        if not path.exists():
+            return
+        have = load(path)
+        pos = np.flatnonzero(have.ids.astype(str) == person_ref)
+        if not len(pos):
+            return
+        i = int(pos[0])
+        parts = [have.take(np.arange(0, i)), one, have.take(np.arange(i + 1, len(have)))]
+        fixed = concat_frames([p for p in parts if len(p)])
+        fixed.meta = dict(have.meta)
+        retention.atomic_replace(path, lambda tmp: save(fixed, tmp))
+        retention.update_checksum(path)
 
     def _register_files(self, register: IdRegister, holder: str) -> None:
         """Put a register and its key file (when there is one) under retention."""
@@ -558,18 +624,18 @@ class WaveStudy:
         if model is None or held is None:
             raise WaveError("full_relink: no wave has been linked yet")
         res = dedupe(held, model=model, min_weight=self.threshold)
-        labels = cluster_files(self._sources(pop, held), res.pairs["ia"].to_numpy(),
+        labels = cluster_files(self._sources(pop, held.ids), res.pairs["ia"].to_numpy(),
                                res.pairs["ib"].to_numpy(), res.pairs["match_weight"].to_numpy(),
                                threshold=self.threshold)
         return pd.DataFrame({"person_ref": held.ids.astype(str), "cluster": labels})
 
     @staticmethod
-    def _sources(pop: pd.DataFrame, frame: EncodedFrame | None) -> np.ndarray:
-        """The file (``wave:party``) of each record of ``frame`` (held records)."""
-        if frame is None or not len(frame):
+    def _sources(pop: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
+        """The file (``wave:party``) of each held record ``ids``."""
+        if not len(ids):
             return np.array([], dtype=object)
         where = pop.set_index("person_ref")
-        ids = pd.Index(frame.ids.astype(str))
+        ids = pd.Index(np.asarray(ids).astype(str))
         return (where["wave"].astype(str) + ":" + where["party"].astype(str)).reindex(
             ids).to_numpy(dtype=object)
 
@@ -764,34 +830,37 @@ class WaveStudy:
         fams = [f for f in pd.unique(la["family_ref"]) if f not in have]
         if not fams:
             return fmap
-        # the latest earlier wave in which each research family appears, with its members
+        # each earlier research family's members in the latest wave it appears in; a
+        # person in several such families belongs to the one first seen latest
         prev = fmap[fmap["wave"] < wave]
-        members_prev: dict[str, set[str]] = {}
-        if len(prev):
-            for w in sorted(prev["wave"].unique()):
-                path = self.wave_dir(int(w)).assembly_inbox / "la_attributes.parquet"
-                if not path.exists():
-                    continue
-                old = pd.read_parquet(path, columns=["person_ref", "family_ref"])
-                fam_r = dict(zip(prev.loc[prev["wave"] == w, "family_ref"],
-                                 prev.loc[prev["wave"] == w, "research_family_id"]))
-                old = old.assign(rf=old["family_ref"].map(fam_r),
-                                 sp=old["person_ref"].map(ent_of)).dropna()
-                for rf, grp in old.groupby("rf", sort=True):
-                    members_prev[str(rf)] = set(grp["sp"])  # the latest wave wins
+        rows = []
+        for w in sorted(prev["wave"].unique()):
+            path = self.wave_dir(int(w)).assembly_inbox / "la_attributes.parquet"
+            if not path.exists():
+                continue
+            old = pd.read_parquet(path, columns=["person_ref", "family_ref"])
+            pw = prev[prev["wave"] == w]
+            fam_r = pd.Series(pw["research_family_id"].to_numpy(),
+                              index=pd.Index(pw["family_ref"].to_numpy()))
+            rows.append(pd.DataFrame({"w": int(w),
+                                      "rf": old["family_ref"].map(fam_r).to_numpy(),
+                                      "sp": old["person_ref"].map(ent_of).to_numpy()}))
+        owner = pd.Series([], dtype=object)
+        if rows:
+            m = pd.concat(rows, ignore_index=True).dropna()
+            first = m.sort_values(["w", "rf"], kind="mergesort").drop_duplicates("rf")
+            order = pd.Series(np.arange(len(first)), index=pd.Index(first["rf"].to_numpy()))
+            m = m[(m["w"] == m.groupby("rf")["w"].transform("max")).to_numpy()]
+            m = m.assign(o=m["rf"].map(order)).sort_values("o", kind="mergesort")
+            last = m.drop_duplicates("sp", keep="last")
+            owner = pd.Series(last["rf"].to_numpy(), index=pd.Index(last["sp"].to_numpy()))
         cur = la[la["family_ref"].isin(set(fams))]
-        cur = cur.assign(sp=cur["person_ref"].map(ent_of))
-        owner: dict[str, str] = {}
-        for rf, sps in members_prev.items():
-            for sp in sps:
-                owner[sp] = rf
-        overlaps: list[tuple[int, str, str]] = []
-        for f, grp in cur.groupby("family_ref", sort=True):
-            counts: dict[str, int] = {}
-            for sp in set(grp["sp"].dropna()):
-                if sp in owner:
-                    counts[owner[sp]] = counts.get(owner[sp], 0) + 1
-            overlaps += [(n, str(f), rf) for rf, n in counts.items()]
+        cur = pd.DataFrame({"f": cur["family_ref"].astype(str).to_numpy(),
+                            "sp": cur["person_ref"].map(ent_of).to_numpy()}).dropna()
+        cur = cur.drop_duplicates().assign(rf=lambda d: d["sp"].map(owner)).dropna()
+        counts = cur.groupby(["f", "rf"], sort=True).size()
+        overlaps: list[tuple[int, str, str]] = [
+            (int(n), str(f), str(rf)) for (f, rf), n in counts.items()]
         taken = set(fmap.loc[fmap["wave"] == wave, "research_family_id"])
         chosen: dict[str, str] = {}
         for n, f, rf in sorted(overlaps, key=lambda x: (-x[0], x[1], x[2])):
@@ -891,6 +960,7 @@ class WaveStudy:
         retention.atomic_replace(enc_path, lambda tmp: save(fixed, tmp))
         retention.update_checksum(ipath)
         retention.update_checksum(enc_path)
+        self._replace_held(person_ref, one)
         self.audit.record("encode", party=party, action="rectify",
                           counts={"records": 1, "wave": int(wave),
                                   "fields": len(corrections)},
