@@ -355,10 +355,12 @@ def cluster_files(
         return root
 
     members: dict[int, set[int]] = {}
-    for k in range(n):
-        r = find(k)
-        if r in owner or par[k] != k:
-            members.setdefault(r, set()).add(int(src[k]))
+    if owner:  # the files each fixed cluster already holds
+        held = np.flatnonzero(parent != np.arange(n)) if n else np.zeros(0, np.int64)
+        held = np.union1d(held, np.fromiter(owner, dtype=np.int64))
+        pairs = np.unique(np.stack([parent[held], src[held]]), axis=1)
+        for r, f in zip(pairs[0].tolist(), pairs[1].tolist()):
+            members.setdefault(r, set()).add(f)
 
     def sources_of(r: int) -> set[int]:
         return members.get(r) or {int(src[r])}
