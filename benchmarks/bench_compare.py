@@ -14,7 +14,17 @@ records, Dice mostly 0.7-0.95). Then, at each threshold, it times
 Throughput is comparisons per second = ``n * n / seconds`` (all pairs, so pruning counts
 for whoever does it), best of ``--repeat`` runs. The two pair sets are checked to be equal.
 
-Usage: ``python benchmarks/bench_compare.py [--n 20000] [--thresholds 0.7 0.8]``.
+``--data clk`` uses CLKs of realistic records instead of random bits: file A is ``n`` records
+drawn from FEBRL4's name, street and suburb vocabularies (with random dates of birth and
+street numbers, :func:`bench_encode.febrl_shaped_rows`); file B holds noisy copies of half
+of them (a typo in a name or address field, a date of birth days out, each at random) and
+``n/2`` other records. Both are encoded with the clkhash v3 schema ``febrl_blake_bpt``
+(nislink's clkhash-compatible encoder, bit-identical to clkhash 0.18.3, without
+``soc_sec_id``), so popcounts, shared n-grams of common names and the spread of Dice
+among non-matches are those of real CLKs.
+
+Usage: ``python benchmarks/bench_compare.py [--n 20000] [--thresholds 0.7 0.8]
+[--data random|clk]``.
 """
 
 from __future__ import annotations
@@ -78,6 +88,60 @@ def make_filters(n: int, nbits: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     return xa, xb
 
 
+def _typo(value: str, rng: np.random.Generator) -> str:
+    """One random edit (substitute, delete, insert or swap) in ``value``."""
+    if not value:
+        return value
+    k = int(rng.integers(0, len(value)))
+    op = int(rng.integers(0, 4))
+    letter = chr(ord("a") + int(rng.integers(0, 26)))
+    if op == 0:
+        return value[:k] + letter + value[k + 1:]
+    if op == 1 and len(value) > 1:
+        return value[:k] + value[k + 1:]
+    if op == 2:
+        return value[:k] + letter + value[k:]
+    if k + 1 < len(value):
+        return value[:k] + value[k + 1] + value[k] + value[k + 2:]
+    return value + letter
+
+
+def make_clks(n: int, seed: int) -> tuple[BitMatrix, BitMatrix]:
+    """CLKs (clkhash schema ``febrl_blake_bpt``, no ``soc_sec_id``) of ``n`` realistic
+    records and of ``n`` records half of which are noisy copies of them."""
+    import json
+
+    import pandas as pd
+    from bench_encode import COLUMNS, SCHEMAS, febrl_shaped_rows
+
+    from nislink.encode.clkhash_compat import parse_clkhash_schema
+
+    rng = np.random.default_rng(seed)
+    rows_a = febrl_shaped_rows(n, seed)
+    k = n // 2
+    copies = []
+    for r in (rows_a[i] for i in rng.permutation(n)[:k]):
+        r = list(r)
+        for col in (1, 2, 4, 5):  # given_name, surname, address_1, suburb
+            if rng.random() < 0.3:
+                r[col] = _typo(str(r[col]), rng)
+        if r[8] and rng.random() < 0.2:  # date of birth a few days out
+            day = np.datetime64(f"{r[8][:4]}-{r[8][4:6]}-{r[8][6:]}")
+            r[8] = str(day + np.timedelta64(int(rng.integers(1, 40)), "D")).replace("-", "")
+        copies.append(r)
+    rows_b = copies + febrl_shaped_rows(n - k, seed + 1)
+    schema_dict = json.loads((SCHEMAS / "febrl_blake_bpt.json").read_text())
+    schema = parse_clkhash_schema(schema_dict)
+    secret = "bench-compare-secret"
+
+    def encode(rows: list[list[str]]) -> BitMatrix:
+        frame = pd.DataFrame(rows, columns=COLUMNS)
+        frame["soc_sec_id"] = ""  # CLK without the identifier (as issue 15's table)
+        return schema.encode(frame, secret)
+
+    return encode(rows_a), encode(rows_b)
+
+
 def digest(ia: np.ndarray, ib: np.ndarray) -> str:
     """Same digest as the peer script computes over its sorted (ia, ib) pairs."""
     import json
@@ -108,12 +172,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--numpy", action="store_true", help="also time the NumPy fallback")
     ap.add_argument("--no-peer", action="store_true", help="skip anonlink")
+    ap.add_argument("--data", choices=["random", "clk"], default="random",
+                    help="random bits with planted pairs, or CLKs of realistic records")
     args = ap.parse_args(argv)
 
     n, nbits = args.n, args.nbits
-    xa, xb = make_filters(n, nbits, args.seed)
-    a, b = BitMatrix.from_bool(xa), BitMatrix.from_bool(xb)
-    print(f"filters: {n} x {n}, {nbits} bits, mean popcount "
+    if args.data == "clk":
+        a, b = make_clks(n, args.seed)
+        nbits = a.nbits
+    else:
+        xa, xb = make_filters(n, nbits, args.seed)
+        a, b = BitMatrix.from_bool(xa), BitMatrix.from_bool(xb)
+    print(f"{args.data} filters: {n} x {n}, {nbits} bits, mean popcount "
           f"{a.popcount.mean():.0f} (sd {a.popcount.std():.0f}), {n * n:.3g} pairs")
 
     # warm up (compiles the kernels on first use)
