@@ -389,6 +389,21 @@ def estimate_threshold_metrics(
     comes to the best one in hindsight.
     """
     s = _scores_table(scores)
+    ws, p_suffix, total = _sorted_scores(s, one_to_one, expected_matches)
+    if thresholds is None:
+        th = np.unique(ws)
+    else:
+        th = np.asarray(thresholds, dtype=np.float64)
+        if th.ndim != 1 or not np.isfinite(th).all():
+            raise ScoresError("thresholds must be a 1-D sequence of finite match weights")
+    start = np.searchsorted(ws, th, side="left")
+    return _estimates(th, (len(ws) - start).astype(np.int64), p_suffix[start], total)
+
+
+def _sorted_scores(s: pd.DataFrame, one_to_one: str | None, expected_matches: float | None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Weights of the acceptable pairs in ascending order, the sum of probabilities of the
+    pairs from each position on, and the expected number of true matches."""
     w_all, p_all = _weights_and_probabilities(s)
     total = float(p_all.sum()) if expected_matches is None else float(expected_matches)
     if total < 0 or not np.isfinite(total):
@@ -398,16 +413,11 @@ def estimate_threshold_metrics(
     order = np.argsort(w, kind="mergesort")
     ws, ps = w[order], p[order]
     # sum of probabilities / number of pairs with weight >= t, from one sort
-    p_suffix = np.concatenate([np.cumsum(ps[::-1])[::-1], [0.0]])
-    if thresholds is None:
-        th = np.unique(ws)
-    else:
-        th = np.asarray(thresholds, dtype=np.float64)
-        if th.ndim != 1 or not np.isfinite(th).all():
-            raise ScoresError("thresholds must be a 1-D sequence of finite match weights")
-    start = np.searchsorted(ws, th, side="left")
-    accepted = (len(ws) - start).astype(np.int64)
-    etp = p_suffix[start]
+    return ws, np.concatenate([np.cumsum(ps[::-1])[::-1], [0.0]]), total
+
+
+def _estimates(th: np.ndarray, accepted: np.ndarray, etp: np.ndarray, total: float
+               ) -> pd.DataFrame:
     prec = np.where(accepted > 0, etp / np.maximum(accepted, 1), 1.0)
     rec = etp / total if total > 0 else np.ones(len(th))
     den = accepted + total
@@ -458,6 +468,20 @@ class ThresholdChoice:
     def __str__(self) -> str:
         return self.explanation
 
+    def at(self, thresholds: np.ndarray | list[float]) -> pd.DataFrame:
+        """The estimates at any ``thresholds`` (as :func:`estimate_threshold_metrics`
+        would give them), read from ``curve`` without scoring again."""
+        th = np.asarray(thresholds, dtype=np.float64)
+        if th.ndim != 1 or not np.isfinite(th).all():
+            raise ScoresError("thresholds must be a 1-D sequence of finite match weights")
+        cut = self.curve["threshold"].to_numpy()
+        idx = np.searchsorted(cut, th, side="left")
+        inside = idx < len(cut)
+        pick = np.minimum(idx, max(len(cut) - 1, 0))
+        accepted = np.where(inside, self.curve["accepted"].to_numpy()[pick], 0).astype(np.int64)
+        etp = np.where(inside, self.curve["expected_tp"].to_numpy()[pick], 0.0)
+        return _estimates(th, accepted, etp, self.expected_matches)
+
 
 def _round_within(lo: float, hi: float) -> float:
     """The roundest number in ``(lo, hi]``: 0 (the default ``min_weight``) when it is in the
@@ -493,8 +517,10 @@ def choose_threshold(
     with the choice in the explanation.
     """
     s = _scores_table(scores)
-    curve = estimate_threshold_metrics(s, one_to_one=one_to_one,
-                                       expected_matches=expected_matches)
+    ws, p_suffix, total = _sorted_scores(s, one_to_one, expected_matches)
+    th = np.unique(ws)
+    start = np.searchsorted(ws, th, side="left")
+    curve = _estimates(th, (len(ws) - start).astype(np.int64), p_suffix[start], total)
     if len(curve) == 0:
         raise ScoresError("no scored pairs: nothing to choose a threshold from")
     f1 = curve["f1"].to_numpy()
@@ -505,10 +531,9 @@ def choose_threshold(
     t = _round_within(lower, float(th[k]))
     row = curve.iloc[k]
     near = th[f1 >= best - 1e-3]
-    _, p_all = _weights_and_probabilities(s)
-    total = float(p_all.sum()) if expected_matches is None else float(expected_matches)
-    at_default = estimate_threshold_metrics(s, one_to_one=one_to_one, thresholds=[default],
-                                            expected_matches=expected_matches).iloc[0]
+    d = int(np.searchsorted(ws, default, side="left"))
+    at_default = _estimates(np.array([float(default)]), np.array([len(ws) - d]),
+                            np.array([p_suffix[d]]), total).iloc[0]
     prob = float(weight_to_probability(np.array([t]))[0])
     where = "after one-to-one assignment " if one_to_one else ""
     outside = ("the given expected_matches" if expected_matches is not None else
@@ -519,9 +544,9 @@ def choose_threshold(
         f"{row['precision']:.4f}, recall {row['recall']:.4f}, F1 {row['f1']:.4f}. "
         f"{int(row['accepted']):,} pairs are accepted {where}at this weight; the model "
         f"expects {row['expected_tp']:,.1f} of them to be true matches and "
-        f"{row['expected_fp']:,.1f} false (the cut lies between the scored weights "
-        f"{lower:.2f} and {float(th[k]):.2f}; {t:g} is the roundest weight between them), and {row['expected_fn']:,.1f} of the "
-        f"{total:,.1f} true matches it expects among the {len(s):,} scored pairs to fall "
+        f"{row['expected_fp']:,.1f} false (any weight above {lower:.2f} and up to "
+        f"{float(th[k]):.2f} accepts the same pairs; {t:g} is the roundest), and "
+        f"{row['expected_fn']:,.1f} of the {total:,.1f} true matches it expects among the {len(s):,} scored pairs to fall "
         f"below it ({outside}). Estimated F1 stays within 0.001 of its best for thresholds "
         f"from {near.min():.2f} to {near.max():.2f}. At the default weight {default:g}: "
         f"estimated precision {at_default['precision']:.4f}, recall "

@@ -44,12 +44,7 @@ import pandas as pd
 import nislink
 from nislink._files import atomic_path
 from nislink.errors import NislinkError
-from nislink.evaluate import (
-    ThresholdChoice,
-    choose_threshold,
-    estimate_threshold_metrics,
-    reduction_ratio,
-)
+from nislink.evaluate import ThresholdChoice, choose_threshold, reduction_ratio
 from nislink.frame import EncodedFrame
 from nislink.privacy import PrivacyReport, privacy_report
 
@@ -417,7 +412,7 @@ def _threshold(scores: pd.DataFrame, choice: ThresholdChoice, min_weight: float,
     lo = min(lo, min_weight, choice.threshold) - 1.0
     hi = max(hi, min_weight, choice.threshold) + 1.0
     grid = np.linspace(lo, hi, CURVE_POINTS)
-    curve = estimate_threshold_metrics(scores, one_to_one=one_to_one, thresholds=grid)
+    curve = choice.at(grid)
     markers = [(min_weight, f"run {min_weight:g}", _COLOURS["run"])]
     if choice.threshold != min_weight:
         markers.append((choice.threshold, f"suggested {choice.threshold:g}",
@@ -428,7 +423,7 @@ def _threshold(scores: pd.DataFrame, choice: ThresholdChoice, min_weight: float,
                      markers=markers, ylabel="estimated from the model",
                      title="Precision, recall and F1 estimated from the model")
     ths = sorted(set(TABLE_THRESHOLDS) | {choice.threshold, float(min_weight)})
-    tab = estimate_threshold_metrics(scores, one_to_one=one_to_one, thresholds=ths)
+    tab = choice.at(ths)
     rows = [[f"{t:g}" + (" (suggested)" if t == choice.threshold else "")
              + (" (this run)" if t == min_weight else ""),
              f"{int(r.accepted):,}", f"{r.expected_tp:,.1f}", f"{r.expected_fp:,.1f}",

@@ -130,8 +130,17 @@ def test_result_without_scores_is_refused(synth) -> None:  # type: ignore[no-unt
     res = link(la, dwp)
     with pytest.raises(ScoresError, match="keep_scores=True"):
         choose_threshold(res)
-    curve = estimate_threshold_metrics(link(la, dwp, model=res.model, keep_scores=True))
+    again = link(la, dwp, model=res.model, keep_scores=True)
+    curve = estimate_threshold_metrics(again)
     assert curve["f1"].between(0, 1).all() and curve["accepted"].is_monotonic_decreasing
+    # the choice reads the estimates at any threshold from its curve: the same figures
+    grid = np.linspace(-40.0, 40.0, 97)
+    pd.testing.assert_frame_equal(choose_threshold(again).at(grid),
+                                  estimate_threshold_metrics(again, thresholds=grid))
+    # the accepted pairs are those link() returns at that threshold
+    for t in (-5.0, 0.0, 7.5):
+        n = int(estimate_threshold_metrics(again, thresholds=[t])["accepted"].iloc[0])
+        assert n == len(link(la, dwp, model=res.model, min_weight=t).pairs)
 
 
 def test_chosen_threshold_is_near_the_best_on_the_synthetic_study(synth, tmp_path) -> None:  # type: ignore[no-untyped-def]
