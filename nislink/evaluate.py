@@ -548,8 +548,8 @@ def choose_threshold(
         f"{float(th[k]):.2f} accepts the same pairs; {t:g} is the roundest), and "
         f"{row['expected_fn']:,.1f} of the {total:,.1f} true matches it expects among the "
         f"{len(s):,} scored pairs to fall below it ({outside}). Estimated F1 stays "
-        f"within 0.001 of its best for thresholds from {near.min():.2f} to {near.max():.2f}. At the default weight {default:g}: "
-        f"estimated precision {at_default['precision']:.4f}, recall "
+        f"within 0.001 of its best for thresholds from {near.min():.2f} to "
+        f"{near.max():.2f}. At the default weight {default:g}: estimated precision {at_default['precision']:.4f}, recall "
         f"{at_default['recall']:.4f}, F1 {at_default['f1']:.4f}. These figures are the "
         "model's own belief: as good as its calibration, not a measurement."
     )
