@@ -441,11 +441,12 @@ class ThresholdChoice:
 
     ``threshold`` is a match weight (``log2`` odds; ``min_weight`` of
     :func:`nislink.linkage.link`); ``precision``/``recall``/``f1`` are estimated from the
-    model; ``near_best`` is the range of thresholds whose estimated F1 is within 0.001 of
-    the best; ``cut`` is the gap between scored weights the threshold lies in (the lowest
-    accepted weight and the highest weight below it; any threshold in the gap accepts the
-    same pairs); ``curve`` is :func:`estimate_threshold_metrics` output; ``explanation`` says
-    all of this in words (also ``str(choice)``).
+    model; ``near_best`` is the range of thresholds (above the first, up to the second)
+    whose estimated F1 is within 0.001 of the best; ``cut`` is the gap between scored
+    weights the threshold lies in (the highest weight below it and the lowest accepted
+    weight; any threshold in the gap accepts the same pairs); ``curve`` is
+    :func:`estimate_threshold_metrics` output; ``explanation`` says all of this in words
+    (also ``str(choice)``).
     """
 
     threshold: float
@@ -530,12 +531,16 @@ def choose_threshold(
     lower = float(th[k - 1]) if k > 0 else float(th[k]) - 1.0
     t = _round_within(lower, float(th[k]))
     row = curve.iloc[k]
-    near = th[f1 >= best - 1e-3]
+    near_idx = np.flatnonzero(f1 >= best - 1e-3)
+    i0, i1 = int(near_idx[0]), int(near_idx[-1])
+    near = (float(th[i0 - 1]) if i0 > 0 else -math.inf, float(th[i1]))
     d = int(np.searchsorted(ws, default, side="left"))
     at_default = _estimates(np.array([float(default)]), np.array([len(ws) - d]),
                             np.array([p_suffix[d]]), total).iloc[0]
     prob = float(weight_to_probability(np.array([t]))[0])
     where = "after one-to-one assignment " if one_to_one else ""
+    missed = "below the threshold or left out by one-to-one" if one_to_one else \
+        "below the threshold"
     outside = ("the given expected_matches" if expected_matches is not None else
                "matches blocking never compared are not in this count, so the true recall "
                "can only be lower")
@@ -545,20 +550,21 @@ def choose_threshold(
         f"{int(row['accepted']):,} pairs are accepted {where}at this weight; the model "
         f"expects {row['expected_tp']:,.1f} of them to be true matches and "
         f"{row['expected_fp']:,.1f} false (any weight above {lower:.2f} and up to "
-        f"{float(th[k]):.2f} accepts the same pairs; {t:g} is the roundest), and "
-        f"{row['expected_fn']:,.1f} of the {total:,.1f} true matches it expects among the "
-        f"{len(s):,} scored pairs to fall below it ({outside}). Estimated F1 stays "
-        f"within 0.001 of its best for thresholds from {near.min():.2f} to "
-        f"{near.max():.2f}. At the default weight {default:g}: estimated precision {at_default['precision']:.4f}, recall "
-        f"{at_default['recall']:.4f}, F1 {at_default['f1']:.4f}. These figures are the "
-        "model's own belief: as good as its calibration, not a measurement."
+        f"{float(th[k]):.2f} accepts the same pairs; {t:g} is the roundest). Of the "
+        f"{total:,.1f} true matches it expects among the {len(s):,} scored pairs, "
+        f"{row['expected_fn']:,.1f} are missed ({missed}; {outside}). Estimated F1 stays "
+        f"within 0.001 of its best for thresholds above {near[0]:.2f} and up to "
+        f"{near[1]:.2f}. At the default weight {default:g}: estimated precision "
+        f"{at_default['precision']:.4f}, recall {at_default['recall']:.4f}, F1 "
+        f"{at_default['f1']:.4f}. These figures are the model's own belief: as good as its "
+        "calibration, not a measurement."
     )
     return ThresholdChoice(
         threshold=t, match_probability=prob, precision=float(row["precision"]),
         recall=float(row["recall"]), f1=float(row["f1"]), accepted=int(row["accepted"]),
         expected_tp=float(row["expected_tp"]), expected_fp=float(row["expected_fp"]),
         expected_fn=float(row["expected_fn"]), expected_matches=total, candidates=len(s),
-        one_to_one=one_to_one, near_best=(float(near.min()), float(near.max())),
+        one_to_one=one_to_one, near_best=near,
         cut=(lower, float(th[k])),
         curve=curve, explanation=text,
     )

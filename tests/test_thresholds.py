@@ -72,7 +72,8 @@ def test_choice_is_the_best_cut_and_a_round_number() -> None:
     assert ch.threshold == 0.0 and -4.0 < ch.threshold <= 2.0
     assert ch.f1 == pytest.approx(ch.curve["f1"].max())
     assert "match weight 0" in str(ch) and "estimated precision 0.8500" in ch.explanation
-    assert ch.near_best[0] <= ch.cut[1] <= ch.near_best[1]
+    assert ch.near_best[0] < ch.threshold <= ch.near_best[1]
+    assert "0.7 are missed (below the threshold or left out by one-to-one" in str(ch)
 
 
 def test_estimates_match_the_truth_when_probabilities_are_calibrated() -> None:
