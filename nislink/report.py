@@ -310,8 +310,9 @@ def _blocking(scores: pd.DataFrame, model: Any, n_a: int, n_b: int | None) -> st
         implied = float(prior) * possible
         rows.append(["matches the model's prior implies among all possible pairs",
                      f"{implied:,.1f}"])
-        rows.append(["their ratio (a rough estimate of pairs completeness)",
-                     f"{min(expected / implied, 1.0):.3f}" if implied > 0 else "-"])
+        rows.append(["their ratio (a rough estimate of pairs completeness; above 1: "
+                     "the prior is the rougher figure)",
+                     f"{expected / implied:.3f}" if implied > 0 else "-"])
     out = _table(["", "value"], rows)
     if n_b is None:
         per = [["records", *_per_record(np.concatenate([ia, ib]), n_a)]]
