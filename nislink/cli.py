@@ -546,12 +546,14 @@ def cmd_link(args: argparse.Namespace) -> int:
     from nislink.linkage import IncompatibleEncodings, link
 
     _check_paths([("file A", args.file_a), ("file B", args.file_b), ("model", args.model)],
-                 [("the output", args.output), ("--save-model", args.save_model)])
+                 [("the output", args.output), ("--save-model", args.save_model),
+                  ("--save-scores", args.save_scores), ("--report", args.report)])
     a, b = _load_encoded(args.file_a, rows=True), _load_encoded(args.file_b, rows=True)
     model = _model(args.model)
     try:
         res = link(a, b, min_weight=args.min_weight, model=model,
                    one_to_one=None if args.one_to_one == "none" else args.one_to_one,
+                   keep_scores=bool(args.save_scores or args.report),
                    progress=not args.quiet)
     except IncompatibleEncodings as exc:
         raise UserError(str(exc)) from None
@@ -565,6 +567,7 @@ def cmd_link(args: argparse.Namespace) -> int:
         with atomic_path(args.save_model) as tmp:
             assert tmp is not None
             res.model.to_json(Path(tmp))
+    _save_scores_and_report(args, res, a, b)
     print(f"linked {len(a)} x {len(b)} records: {res.candidates} candidate pairs, "
           f"{len(res.pairs)} links -> {args.output}")
     return 0
@@ -574,14 +577,17 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     """``nislink dedupe``: cluster the duplicates within one encoded file."""
     from nislink.linkage import dedupe
 
-    _check_paths([("input file", args.input)], [("the output", args.output)])
+    _check_paths([("input file", args.input)], [("the output", args.output),
+                 ("--save-scores", args.save_scores), ("--report", args.report)])
     enc = _load_encoded(args.input, rows=True)
     try:
         res = dedupe(enc, min_weight=args.min_weight, method=args.method,
+                     keep_scores=bool(args.save_scores or args.report),
                      progress=not args.quiet)
     except (ValueError, KeyError) as exc:
         raise UserError(f"cannot dedupe {args.input}: {str(exc).strip(chr(39))}") from None
     _write_table(res.clusters, args.output)
+    _save_scores_and_report(args, res, enc, None)
     n_clusters = res.clusters["cluster_id"].nunique()
     print(f"{len(enc)} records in {n_clusters} clusters ({len(res.pairs)} duplicate pairs) "
           f"-> {args.output}")
@@ -712,6 +718,226 @@ def cmd_check_output(args: argparse.Namespace) -> int:
     return 0 if res.status == "pass" else 1
 
 
+# --------------------------------------------------------------------------- model tools
+def _add_scores_and_report_options(p: argparse.ArgumentParser) -> None:
+    """``--save-scores`` and ``--report`` of ``nislink link`` and ``nislink dedupe``."""
+    p.add_argument("--save-scores", metavar="PATH",
+                   help="also write every scored candidate pair (id_a, id_b, match_weight, "
+                        "match_probability; before one-to-one and threshold) as CSV or "
+                        "Parquet, for `nislink model threshold`")
+    p.add_argument("--report", metavar="HTML",
+                   help="also write the HTML linkage report of this run (counts, blocking, "
+                        "model, weights, estimated threshold curve, privacy; no identifiers)")
+
+
+def _save_scores_and_report(args: argparse.Namespace, res: object, a: EncodedFrame,
+                            b: EncodedFrame | None) -> None:
+    scores = getattr(res, "scores", None)
+    if args.save_scores and scores is not None:
+        s = scores.sort_values(["match_weight", "ia", "ib"], ascending=[False, True, True],
+                               kind="mergesort")
+        ia, ib = s["ia"].to_numpy(), s["ib"].to_numpy()
+        _write_table(pd.DataFrame({
+            "id_a": a.ids[ia], "id_b": (a if b is None else b).ids[ib],
+            "match_weight": s["match_weight"].to_numpy(),
+            "match_probability": s["match_probability"].to_numpy()}), args.save_scores)
+        print(f"{len(s)} scored pairs -> {args.save_scores}")
+    if args.report:
+        from nislink.report import ReportError, linkage_report
+
+        o2o = getattr(args, "one_to_one", None)
+        try:
+            linkage_report(res, a, b, min_weight=args.min_weight,
+                           one_to_one=None if o2o in (None, "none") else o2o, path=args.report)
+        except ReportError as exc:
+            raise UserError(f"--report: {exc}") from None
+        print(f"report -> {args.report}")
+
+
+def _chart(what: str, draw: object, path: str, *args: object, **kwargs: object) -> None:
+    """Draw a matplotlib chart (``draw(*args, path, **kwargs)``) into ``path`` atomically."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError(f"{what}: charts need matplotlib: pip install 'nislink[plots]'") from None
+    with atomic_path(path) as tmp:
+        try:
+            draw(*args, tmp, **kwargs)  # type: ignore[operator]
+        except ValueError as exc:  # e.g. a file suffix matplotlib cannot write
+            raise UserError(f"{what} {path}: {str(exc).splitlines()[0]} (use .png, .svg or "
+                            ".pdf)") from None
+    print(f"{what} -> {path}")
+
+
+def _fitted_model(path: str) -> object:
+    model = _model(path)
+    try:
+        model.check_fitted()  # type: ignore[union-attr]
+    except RuntimeError:
+        raise UserError(f"model file {path}: the model has no fitted parameters") from None
+    return model
+
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    """``nislink model show``: a fitted model's prior and parameter table (m, u, weight)."""
+    from nislink.evaluate import plot_m_u
+
+    _check_paths([("model", args.model)], [("the output", args.output), ("--chart", args.chart)])
+    model = _fitted_model(args.model)
+    params = model.parameters()  # type: ignore[attr-defined]
+    table = pd.DataFrame({"field": params["field"], "level": params["level"],
+                          "label": params["label"], "m": params["m"], "u": params["u"],
+                          "weight_bits": params["log2_bayes_factor"]})
+    prior = float(model.prior)  # type: ignore[attr-defined]
+    print(f"prior: P(two random records match) = {prior:.4g} (match weight "
+          f"{model.prior_weight:.2f})")  # type: ignore[attr-defined]
+    lam = model.lambda_candidates  # type: ignore[attr-defined]
+    if lam is not None:
+        print(f"share of matches among candidate pairs: {float(lam):.4f}")
+    for key, d in sorted(model.dependence.items()):  # type: ignore[attr-defined]
+        print(f"dependence: when {key.replace('|', ' and ')} both agree exactly, "
+              f"{-d:+.2f} bits")
+    print(table.to_string(index=False, formatters={
+        "m": "{:.4g}".format, "u": "{:.4g}".format, "weight_bits": "{:+.2f}".format}))
+    if args.output:
+        _write_table(table, args.output)
+        print(f"parameters -> {args.output}")
+    if args.chart:
+        _chart("m/u chart", plot_m_u, args.chart, params)
+    return 0
+
+
+def _scores_file(path: str) -> pd.DataFrame:
+    df = _read_table(path)
+    for col in ("match_weight", "match_probability"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def cmd_model_threshold(args: argparse.Namespace) -> int:
+    """``nislink model threshold``: precision, recall and F1 estimated from the model at
+    each threshold (no truth), and the threshold that maximises estimated F1, explained."""
+    from nislink.evaluate import (
+        ScoresError,
+        choose_threshold,
+        estimate_threshold_metrics,
+        plot_precision_recall,
+        plot_weight_histogram,
+    )
+
+    _check_paths([("scores file", args.scores)],
+                 [("the output", args.output), ("--chart", args.chart),
+                  ("--histogram", args.histogram)])
+    if args.expected_matches is not None and args.expected_matches < 0:
+        raise UserError("--expected-matches must not be negative")
+    scores = _scores_file(args.scores)
+    o2o = None if args.one_to_one == "none" else args.one_to_one
+    try:
+        choice = choose_threshold(scores, one_to_one=o2o, expected_matches=args.expected_matches)
+        ths = sorted({-10.0, -5.0, 0.0, 5.0, 10.0, 15.0, choice.threshold})
+        tab = estimate_threshold_metrics(scores, one_to_one=o2o, thresholds=ths,
+                                         expected_matches=args.expected_matches)
+    except ScoresError as exc:
+        raise UserError(f"{args.scores}: {exc} (a scores file is written by `nislink link "
+                        "--save-scores`)") from None
+    if (len(scores) >= 20 and {"id_a", "id_b"} <= set(scores.columns)
+            and scores["id_a"].is_unique and scores["id_b"].is_unique):
+        print(f"warning: in {args.scores} every record appears once: is it a links table? "
+              "The estimate needs every scored candidate pair (`nislink link "
+              "--save-scores`)", file=sys.stderr)
+    print(f"suggested threshold: {choice.explanation}")
+    print()
+    print("estimated from the model (not measured):")
+    print(tab[["threshold", "accepted", "expected_tp", "expected_fp", "precision", "recall",
+               "f1"]].to_string(index=False, formatters={
+                   "threshold": "{:g}".format, "expected_tp": "{:.1f}".format,
+                   "expected_fp": "{:.1f}".format, "precision": "{:.4f}".format,
+                   "recall": "{:.4f}".format, "f1": "{:.4f}".format}))
+    if args.output:
+        _write_table(choice.curve, args.output)
+        print(f"curve ({len(choice.curve)} thresholds) -> {args.output}")
+    if args.chart:
+        _chart("threshold chart", plot_precision_recall, args.chart, choice.curve,
+               title="Precision, recall and F1 estimated from the model",
+               threshold=choice.threshold)
+    if args.histogram:
+        _chart("weight histogram", plot_weight_histogram, args.histogram,
+               scores["match_weight"].to_numpy(), threshold=choice.threshold)
+    return 0
+
+
+def _position(enc: EncodedFrame, rid: str, path: str) -> int:
+    hit = np.flatnonzero(enc.ids.astype(str) == str(rid))
+    if len(hit) == 0:
+        raise UserError(f"{path}: no record with id {rid}")
+    return int(hit[0])
+
+
+def cmd_model_explain(args: argparse.Namespace) -> int:
+    """``nislink model explain``: each field's contribution to one pair's match weight."""
+    from nislink.evaluate import plot_waterfall
+
+    files = list(args.files)
+    if len(files) > 2:
+        raise UserError(f"give one encoded file (de-duplication) or two, not {len(files)}")
+    _check_paths([("model", args.model), *[("encoded file", f) for f in files]],
+                 [("--chart", args.chart)])
+    model = _fitted_model(args.model)
+    a = _load_encoded(files[0], rows=True)
+    b = _load_encoded(files[1], rows=True) if len(files) == 2 else None
+    i = _position(a, args.pair[0], files[0])
+    j = _position(a if b is None else b, args.pair[1], files[-1])
+    try:
+        table = model.explain(a, b, i, j)  # type: ignore[attr-defined]
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"cannot explain the pair with model {args.model}: "
+                        f"{str(exc).strip(chr(39))} (was the model fitted on files of this "
+                        "schema?)") from None
+    print(table.to_string(index=False, formatters={
+        "m": "{:.4g}".format, "u": "{:.4g}".format, "bayes_factor": "{:.4g}".format,
+        "log2_bayes_factor": "{:+.2f}".format, "cumulative": "{:+.2f}".format}))
+    if args.chart:
+        _chart("waterfall", plot_waterfall, args.chart, table,
+               title=f"Contributions to the match weight of {args.pair[0]} - {args.pair[1]}")
+    return 0
+
+
+def _add_model_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``nislink model show | threshold | explain``."""
+    p = sub.add_parser("model", help="inspect a fitted model, choose a threshold without "
+                       "truth, explain a pair (charts need nislink[plots])")
+    msub = p.add_subparsers(dest="model_command", metavar="SUBCOMMAND", required=True)
+
+    q = msub.add_parser("show", help="prior and parameter table (m, u, weight per level) of "
+                        "a model saved by `nislink link --save-model`")
+    q.add_argument("model", help="model JSON")
+    q.add_argument("-o", "--output", help="write the parameter table (CSV or Parquet)")
+    q.add_argument("--chart", help="draw m and u per level (.png, .svg or .pdf)")
+    q.set_defaults(func=cmd_model_show)
+
+    q = msub.add_parser("threshold", help="precision/recall/F1 estimated from the model at "
+                        "each threshold (no truth) and the threshold that maximises F1")
+    q.add_argument("scores", help="scores file written by `nislink link --save-scores`")
+    q.add_argument("--one-to-one", choices=["greedy", "optimal", "none"], default="greedy",
+                   help="how the links are made (as `nislink link`; none for dedupe)")
+    q.add_argument("--expected-matches", type=float,
+                   help="true matches expected in all (default: the sum of the candidate "
+                        "pairs' probabilities)")
+    q.add_argument("-o", "--output", help="write the estimated curve (CSV or Parquet)")
+    q.add_argument("--chart", help="draw the estimated curve (.png, .svg or .pdf)")
+    q.add_argument("--histogram", help="draw the weight histogram (.png, .svg or .pdf)")
+    q.set_defaults(func=cmd_model_threshold)
+
+    q = msub.add_parser("explain", help="each field's contribution to one pair's weight")
+    q.add_argument("model", help="model JSON")
+    q.add_argument("files", nargs="+", help="encoded file A and file B (one file: dedupe)")
+    q.add_argument("--pair", nargs=2, required=True, metavar=("ID_A", "ID_B"),
+                   help="the record ids of the pair")
+    q.add_argument("--chart", help="draw the waterfall (.png, .svg or .pdf)")
+    q.set_defaults(func=cmd_model_explain)
+
+
 # --------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors that never quote a key."""
@@ -796,6 +1022,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "above --min-weight)")
     p.add_argument("--model", help="score with this trained model (JSON) instead of fitting")
     p.add_argument("--save-model", help="write the fitted model as JSON")
+    _add_scores_and_report_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_link)
 
@@ -807,6 +1034,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "release's name)")
     p.add_argument("--method", choices=["components", "centre"], default="components",
                    help="clustering method")
+    _add_scores_and_report_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_dedupe)
 
@@ -855,6 +1083,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="random seed")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=cmd_synth)
+
+    _add_model_commands(sub)
     return parser
 
 

@@ -9,6 +9,9 @@ is unordered, so ``(x, y)`` and ``(y, x)`` are the same pair and ``(x, x)`` is i
 * pairs completeness (share of true matches among candidate pairs) and reduction ratio
   (``1 - candidates / possible pairs``) for blocking;
 * threshold sweeps (every metric at every threshold, from one sort);
+* **without truth**: precision, recall and F1 *estimated from the model's match
+  probabilities* at every threshold (:func:`estimate_threshold_metrics`), and the threshold
+  that maximises the estimated F1, explained in words (:func:`choose_threshold`);
 * charts, when matplotlib is installed: match-weight histogram, precision and recall
   against threshold, ``m`` and ``u`` per level, and a waterfall of one pair's match weight.
   Each chart function writes a PNG and returns its path.
@@ -16,12 +19,18 @@ is unordered, so ``(x, y)`` and ``(y, x)`` are the same pair and ``(x, x)`` is i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from nislink.errors import NislinkError
+from nislink.model import weight_to_probability
+from nislink.resolve import one_to_one as _one_to_one
 
 __all__ = [
     "pair_set",
@@ -36,6 +45,10 @@ __all__ = [
     "pairs_completeness",
     "reduction_ratio",
     "threshold_sweep",
+    "ScoresError",
+    "estimate_threshold_metrics",
+    "ThresholdChoice",
+    "choose_threshold",
     "plot_weight_histogram",
     "plot_precision_recall",
     "plot_m_u",
@@ -269,6 +282,294 @@ def threshold_sweep(
     return df
 
 
+# --------------------------------------------------------------------------- without truth
+class ScoresError(NislinkError, ValueError):
+    """A scores table that cannot be used: a column missing, a weight not a number, or a
+    linkage result that kept no scores."""
+
+
+#: The columns a scores table needs: the weight, and a record pair for one-to-one.
+_PAIR_COLUMNS = (("ia", "ib"), ("id_a", "id_b"))
+
+
+def _scores_table(scores: Any) -> pd.DataFrame:
+    """The scores DataFrame of a table or of a linkage result (``.scores``)."""
+    if not isinstance(scores, pd.DataFrame) and hasattr(scores, "scores"):
+        if scores.scores is None:
+            raise ScoresError("the linkage result kept no scores: run link/dedupe with "
+                              "keep_scores=True (command line: --save-scores)")
+        scores = scores.scores
+    if not isinstance(scores, pd.DataFrame):
+        raise ScoresError(f"expected a scores DataFrame or a linkage result, got "
+                          f"{type(scores).__name__}")
+    if "match_weight" not in scores.columns:
+        raise ScoresError("the scores table has no column match_weight (columns: "
+                          f"{', '.join(map(str, scores.columns))})")
+    w = pd.to_numeric(scores["match_weight"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(w))
+    if len(bad):
+        raise ScoresError(f"scores row {int(bad[0])}: match_weight is not a finite number "
+                          f"({scores['match_weight'].iloc[int(bad[0])]!r})")
+    return scores
+
+
+def _weights_and_probabilities(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    w = s["match_weight"].to_numpy(dtype=np.float64)
+    if "match_probability" in s.columns:
+        p = pd.to_numeric(s["match_probability"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~((p >= 0) & (p <= 1)))
+        if len(bad):
+            raise ScoresError(f"scores row {int(bad[0])}: match_probability "
+                              f"{s['match_probability'].iloc[int(bad[0])]!r} is not in [0, 1]")
+    else:
+        p = weight_to_probability(w)
+    return w, p
+
+
+def _pair_positions(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    for a, b in _PAIR_COLUMNS:
+        if a in s.columns and b in s.columns:
+            ia = pd.factorize(s[a], sort=True)[0].astype(np.int64)
+            ib = pd.factorize(s[b], sort=True)[0].astype(np.int64)
+            return ia, ib
+    raise ScoresError("one-to-one needs the record pair of each score: columns ia, ib or "
+                      f"id_a, id_b (columns: {', '.join(map(str, s.columns))}); or pass "
+                      "one_to_one=None")
+
+
+def _accepted_pairs(s: pd.DataFrame, one_to_one: str | None) -> np.ndarray:
+    """Positions of the scored pairs that can be accepted at some threshold."""
+    if one_to_one is None:
+        return np.arange(len(s))
+    if one_to_one not in ("greedy", "optimal"):
+        raise ScoresError(f"one_to_one must be 'greedy', 'optimal' or None, got {one_to_one!r}")
+    ia, ib = _pair_positions(s)
+    w = s["match_weight"].to_numpy(dtype=np.float64)
+    return _one_to_one(ia, ib, w, method=one_to_one)
+
+
+def estimate_threshold_metrics(
+    scores: Any,
+    *,
+    one_to_one: str | None = "greedy",
+    thresholds: np.ndarray | list[float] | None = None,
+    expected_matches: float | None = None,
+) -> pd.DataFrame:
+    """Precision, recall and F1 at each match-weight threshold, estimated from the model's
+    match probabilities alone (no truth needed).
+
+    ``scores``: every scored candidate pair (``LinkResult.scores`` from
+    ``link(..., keep_scores=True)``, the result itself, or a table read from
+    ``nislink link --save-scores``) with ``match_weight`` and ``match_probability``.
+
+    A pair with match probability ``p`` is a true match with probability ``p`` (the model's
+    own belief), so among the pairs accepted at threshold ``t``
+
+    * ``expected_tp`` = the sum of their probabilities, ``expected_fp`` = accepted - that;
+    * the expected number of true matches is the sum of the probabilities of **every scored
+      candidate pair** (before one-to-one: a record with two likely partners, e.g. a person
+      recorded twice in one file, counts both, and a one-to-one linkage cannot return both;
+      pairs blocking never compared are not counted, unless ``expected_matches`` is given);
+    * ``precision = expected_tp / accepted``, ``recall = expected_tp / expected_matches``,
+      ``f1 = 2 expected_tp / (accepted + expected_matches)``.
+
+    ``one_to_one`` (``"greedy"``, the default of :func:`nislink.linkage.link`; ``"optimal"``;
+    or ``None`` for every pair above the threshold, as :func:`nislink.linkage.dedupe`
+    keeps) says which pairs are accepted: greedy assignment over all scores, then those at or
+    above ``t`` (greedy assignment is the same whether the threshold is applied before or
+    after it; ``"optimal"`` is computed once over all scores, an approximation).
+
+    ``thresholds``: default every distinct weight of an acceptable pair (the curve is exact
+    between them). Returns ``threshold, match_probability, accepted, expected_tp,
+    expected_fp, expected_fn, precision, recall, f1`` (ascending thresholds; the column names
+    of :func:`threshold_sweep`, so :func:`plot_precision_recall` draws it).
+
+    The estimate is as good as the model's calibration: it is exact when the probabilities
+    are, and ``benchmarks/bench_threshold.py`` measures how close the threshold it picks
+    comes to the best one in hindsight.
+    """
+    s = _scores_table(scores)
+    ws, p_suffix, total = _sorted_scores(s, one_to_one, expected_matches)
+    if thresholds is None:
+        th = np.unique(ws)
+    else:
+        th = np.asarray(thresholds, dtype=np.float64)
+        if th.ndim != 1 or not np.isfinite(th).all():
+            raise ScoresError("thresholds must be a 1-D sequence of finite match weights")
+    start = np.searchsorted(ws, th, side="left")
+    return _estimates(th, (len(ws) - start).astype(np.int64), p_suffix[start], total)
+
+
+def _sorted_scores(s: pd.DataFrame, one_to_one: str | None, expected_matches: float | None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Weights of the acceptable pairs in ascending order, the sum of probabilities of the
+    pairs from each position on, and the expected number of true matches."""
+    w_all, p_all = _weights_and_probabilities(s)
+    total = float(p_all.sum()) if expected_matches is None else float(expected_matches)
+    if total < 0 or not np.isfinite(total):
+        raise ScoresError(f"expected_matches must be a non-negative number, got {total!r}")
+    keep = _accepted_pairs(s, one_to_one)
+    w, p = w_all[keep], p_all[keep]
+    order = np.argsort(w, kind="mergesort")
+    ws, ps = w[order], p[order]
+    # sum of probabilities / number of pairs with weight >= t, from one sort
+    return ws, np.concatenate([np.cumsum(ps[::-1])[::-1], [0.0]]), total
+
+
+def _estimates(th: np.ndarray, accepted: np.ndarray, etp: np.ndarray, total: float
+               ) -> pd.DataFrame:
+    prec = np.where(accepted > 0, etp / np.maximum(accepted, 1), 1.0)
+    rec = etp / total if total > 0 else np.ones(len(th))
+    den = accepted + total
+    f1 = np.where(den > 0, 2 * etp / np.where(den > 0, den, 1.0), 1.0)
+    return pd.DataFrame({
+        "threshold": th,
+        "match_probability": weight_to_probability(th),
+        "accepted": accepted,
+        "expected_tp": etp,
+        "expected_fp": accepted - etp,
+        "expected_fn": np.maximum(total - etp, 0.0),
+        "precision": prec,
+        "recall": np.minimum(rec, 1.0),
+        "f1": f1,
+    })
+
+
+@dataclass
+class ThresholdChoice:
+    """The threshold :func:`choose_threshold` picked, its estimated quality and why.
+
+    ``threshold`` is a match weight (``log2`` odds; ``min_weight`` of
+    :func:`nislink.linkage.link`); ``precision``/``recall``/``f1`` are estimated from the
+    model; ``near_best`` is the range of thresholds (above the first, up to the second)
+    whose estimated F1 is within 0.001 of the best; ``cut`` is the gap between scored
+    weights the threshold lies in (the highest weight below it and the lowest accepted
+    weight; any threshold in the gap accepts the same pairs); ``curve`` is
+    :func:`estimate_threshold_metrics` output; ``explanation`` says all of this in words
+    (also ``str(choice)``).
+    """
+
+    threshold: float
+    match_probability: float
+    precision: float
+    recall: float
+    f1: float
+    accepted: int
+    expected_tp: float
+    expected_fp: float
+    expected_fn: float
+    expected_matches: float
+    candidates: int
+    one_to_one: str | None
+    near_best: tuple[float, float]
+    cut: tuple[float, float]
+    curve: pd.DataFrame = field(repr=False)
+    explanation: str = ""
+
+    def __str__(self) -> str:
+        return self.explanation
+
+    def at(self, thresholds: np.ndarray | list[float]) -> pd.DataFrame:
+        """The estimates at any ``thresholds`` (as :func:`estimate_threshold_metrics`
+        would give them), read from ``curve`` without scoring again."""
+        th = np.asarray(thresholds, dtype=np.float64)
+        if th.ndim != 1 or not np.isfinite(th).all():
+            raise ScoresError("thresholds must be a 1-D sequence of finite match weights")
+        cut = self.curve["threshold"].to_numpy()
+        idx = np.searchsorted(cut, th, side="left")
+        inside = idx < len(cut)
+        pick = np.minimum(idx, max(len(cut) - 1, 0))
+        accepted = np.where(inside, self.curve["accepted"].to_numpy()[pick], 0).astype(np.int64)
+        etp = np.where(inside, self.curve["expected_tp"].to_numpy()[pick], 0.0)
+        return _estimates(th, accepted, etp, self.expected_matches)
+
+
+def _round_within(lo: float, hi: float) -> float:
+    """The roundest number in ``(lo, hi]``: 0 (the default ``min_weight``) when it is in the
+    gap, else the number with the fewest decimals nearest the gap's middle (``hi`` itself
+    at worst)."""
+    if lo < 0.0 <= hi:
+        return 0.0
+    mid = (lo + hi) / 2
+    for digits in range(0, 7):
+        step = 10.0 ** -digits
+        k_min, k_max = math.floor(lo / step) + 1, math.floor(hi / step)
+        if k_min <= k_max:
+            x = round(min(max(round(mid / step), k_min), k_max) * step, digits)
+            if lo < x <= hi:
+                return float(x)
+    return float(hi)
+
+
+def choose_threshold(
+    scores: Any,
+    *,
+    one_to_one: str | None = "greedy",
+    expected_matches: float | None = None,
+    default: float = 0.0,
+) -> ThresholdChoice:
+    """The match-weight threshold that maximises the F1 estimated from the model alone.
+
+    ``scores``, ``one_to_one`` and ``expected_matches`` as
+    :func:`estimate_threshold_metrics`. Every distinct weight is a possible cut; the one
+    with the highest estimated F1 wins (ties: the higher threshold), and the threshold
+    returned is the roundest number that accepts exactly the same pairs (e.g. ``7.3``
+    rather than ``7.31482``). ``default`` (the library's ``min_weight``, 0) is compared
+    with the choice in the explanation.
+    """
+    s = _scores_table(scores)
+    ws, p_suffix, total = _sorted_scores(s, one_to_one, expected_matches)
+    th = np.unique(ws)
+    start = np.searchsorted(ws, th, side="left")
+    curve = _estimates(th, (len(ws) - start).astype(np.int64), p_suffix[start], total)
+    if len(curve) == 0:
+        raise ScoresError("no scored pairs: nothing to choose a threshold from")
+    f1 = curve["f1"].to_numpy()
+    best = float(f1.max())
+    k = int(np.flatnonzero(f1 >= best - 1e-12)[-1])
+    th = curve["threshold"].to_numpy()
+    lower = float(th[k - 1]) if k > 0 else float(th[k]) - 1.0
+    t = _round_within(lower, float(th[k]))
+    row = curve.iloc[k]
+    near_idx = np.flatnonzero(f1 >= best - 1e-3)
+    i0, i1 = int(near_idx[0]), int(near_idx[-1])
+    near = (float(th[i0 - 1]) if i0 > 0 else -math.inf, float(th[i1]))
+    d = int(np.searchsorted(ws, default, side="left"))
+    at_default = _estimates(np.array([float(default)]), np.array([len(ws) - d]),
+                            np.array([p_suffix[d]]), total).iloc[0]
+    prob = float(weight_to_probability(np.array([t]))[0])
+    where = "after one-to-one assignment " if one_to_one else ""
+    missed = "below the threshold or left out by one-to-one" if one_to_one else \
+        "below the threshold"
+    outside = ("the given expected_matches" if expected_matches is not None else
+               "matches blocking never compared are not in this count, so the true recall "
+               "can only be lower")
+    text = (
+        f"match weight {t:g} (match probability {prob:.4g}): estimated precision "
+        f"{row['precision']:.4f}, recall {row['recall']:.4f}, F1 {row['f1']:.4f}. "
+        f"{int(row['accepted']):,} pairs are accepted {where}at this weight; the model "
+        f"expects {row['expected_tp']:,.1f} of them to be true matches and "
+        f"{row['expected_fp']:,.1f} false (any weight above {lower:.2f} and up to "
+        f"{float(th[k]):.2f} accepts the same pairs; {t:g} is the roundest). Of the "
+        f"{total:,.1f} true matches it expects among the {len(s):,} scored pairs, "
+        f"{row['expected_fn']:,.1f} are missed ({missed}; {outside}). Estimated F1 stays "
+        f"within 0.001 of its best for thresholds above {near[0]:.2f} and up to "
+        f"{near[1]:.2f}. At the default weight {default:g}: estimated precision "
+        f"{at_default['precision']:.4f}, recall {at_default['recall']:.4f}, F1 "
+        f"{at_default['f1']:.4f}. These figures are the model's own belief: as good as its "
+        "calibration, not a measurement."
+    )
+    return ThresholdChoice(
+        threshold=t, match_probability=prob, precision=float(row["precision"]),
+        recall=float(row["recall"]), f1=float(row["f1"]), accepted=int(row["accepted"]),
+        expected_tp=float(row["expected_tp"]), expected_fp=float(row["expected_fp"]),
+        expected_fn=float(row["expected_fn"]), expected_matches=total, candidates=len(s),
+        one_to_one=one_to_one, near_best=near,
+        cut=(lower, float(th[k])),
+        curve=curve, explanation=text,
+    )
+
+
 # --------------------------------------------------------------------------- charts
 def _plt():  # type: ignore[no-untyped-def]
     try:
@@ -314,12 +615,17 @@ def plot_weight_histogram(
     return Path(path)
 
 
-def plot_precision_recall(sweep: pd.DataFrame, path: str | Path, *, title: str = "") -> Path:
-    """Precision, recall and F1 against threshold from :func:`threshold_sweep`, as a PNG."""
+def plot_precision_recall(sweep: pd.DataFrame, path: str | Path, *, title: str = "",
+                          threshold: float | None = None) -> Path:
+    """Precision, recall and F1 against threshold from :func:`threshold_sweep` (or
+    estimated, :func:`estimate_threshold_metrics`), as a PNG; ``threshold`` marks a chosen
+    threshold with a dashed line."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     for col in ("precision", "recall", "f1"):
         ax.plot(sweep["threshold"], sweep[col], label=col)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", linewidth=1)
     ax.set_xlabel("match-weight threshold")
     ax.set_ylim(0, 1.02)
     ax.legend()

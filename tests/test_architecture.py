@@ -99,7 +99,7 @@ STAGES = (
 )
 OWNER_STAGES = ("clean", "encode")
 APPLICATIONS = ("nislink.privacy", "nislink.synth", "nislink.nis", "nislink.spark",
-                "nislink.cli", "nislink.demo")
+                "nislink.cli", "nislink.demo", "nislink.report")
 
 #: Imports of nislink modules inside a function, each with the reason it cannot be at the
 #: top of the module. Anything else belongs at the top.

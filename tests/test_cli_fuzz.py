@@ -61,6 +61,10 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            ("empty", "header.csv", "la_id")):
         assert main(["encode", str(inp / src), "-o", str(inp / f"{name}.enc.parquet"),
                      "--secret-file", key, "--id-column", idc, "-q", "--workers", "1"]) == 0
+    # a fitted model and every scored pair, for `nislink model`
+    assert main(["link", str(inp / "la.enc.parquet"), str(inp / "dwp.enc.parquet"), "-o",
+                 str(root / "links_fit.csv"), "--save-model", str(inp / "model_fit.json"),
+                 "--save-scores", str(inp / "scores.csv"), "-q"]) == 0
     for p in list(inp.iterdir()):
         if p.name.endswith(".rejects.csv"):
             p.unlink()
@@ -107,17 +111,32 @@ def _value(data: st.DataObject, pool: Path, kind: str) -> str:
 # the commands that read user files are drawn more often than the generators
 WEIGHTED = ["encode", "encode", "link", "link", "dedupe", "clean", "clean", "evaluate",
             "privacy-report", "withdraw", "purge", "secret", "synth", "demo",
-            "check-output", "check-output"]
-OUTPUT_DESTS = {"output", "rejects", "save_model", "out"}
+            "check-output", "check-output", "model", "model"]
+OUTPUT_DESTS = {"output", "rejects", "save_model", "out", "save_scores", "report", "chart",
+                "histogram"}
 
 
 def _draw_args(data: st.DataObject, pool: Path) -> list[str]:
     assert set(WEIGHTED) == set(SUBCOMMANDS)
     name = data.draw(st.sampled_from(WEIGHTED), label="command")
-    sub = SUBCOMMANDS[name]
     args = [name]
+    _draw_options(data, pool, SUBCOMMANDS[name], args)
+    if data.draw(st.integers(0, 9)) == 0:  # an unknown option or a stray value
+        args.insert(data.draw(st.integers(1, len(args))), _value(data, pool, "any"))
+    if name == "demo" and "--people" not in args:
+        args += ["--people", "5"]
+    return args
+
+
+def _draw_options(data: st.DataObject, pool: Path, sub: argparse.ArgumentParser,
+                  args: list[str]) -> None:
     for action in sub._actions:  # noqa: SLF001
         if isinstance(action, argparse._HelpAction):  # noqa: SLF001
+            continue
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001 - `model show ...`
+            name = data.draw(st.sampled_from(sorted(action.choices)), label="subcommand")
+            args.append(name)
+            _draw_options(data, pool, action.choices[name], args)
             continue
         kind = "out" if action.dest in OUTPUT_DESTS else "in"
         if not action.option_strings:  # a positional: usually given
@@ -145,11 +164,8 @@ def _draw_args(data: st.DataObject, pool: Path) -> list[str]:
             args += [opt, _value(data, pool, kind)]
             if action.nargs in ("+", "*"):
                 args += data.draw(st.lists(st.sampled_from(WORDS), max_size=2))
-    if data.draw(st.integers(0, 9)) == 0:  # an unknown option or a stray value
-        args.insert(data.draw(st.integers(1, len(args))), _value(data, pool, "any"))
-    if name == "demo" and "--people" not in args:
-        args += ["--people", "5"]
-    return args
+            elif action.nargs == 2:
+                args += [_value(data, pool, kind)]
 
 
 def _run_in_process(args: list[str]) -> tuple[int, str]:
