@@ -337,14 +337,32 @@ def cluster_files(
     _, src = np.unique(source, return_inverse=True)
     src = src.reshape(-1)
     parent = np.arange(n, dtype=np.int64)
-    owner: dict[int, int] = {}  # root -> fixed label it holds
+    owner = np.full(n, -1, dtype=np.int64)  # at a root: the fixed label it holds
     if fixed is not None and (fixed >= 0).any():
         held = np.flatnonzero(fixed >= 0)
-        _, first = np.unique(fixed[held], return_index=True)
-        root_of = dict(zip(fixed[held][first].tolist(), held[first].tolist()))
-        parent[held] = [root_of[f] for f in fixed[held].tolist()]
-        owner = {root_of[f]: f for f in root_of}
+        labels_u, first, inv = np.unique(fixed[held], return_index=True, return_inverse=True)
+        roots = held[first]
+        parent[held] = roots[inv.reshape(-1)]
+        owner[roots] = labels_u
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    order = _order(lo, hi, weight)
+    lo, hi = lo[order], hi[order]
+    same = src[lo] == src[hi]
+    if _files_kernel is not None and (n == 0 or int(src.max()) < 64):
+        roots = _files_kernel(parent, owner, src.astype(np.int64), lo, hi, same)
+    else:
+        roots = _cluster_files_py(parent, owner, src, lo, hi, same)
+    return canonical_labels(roots)
+
+
+def _cluster_files_py(parent: np.ndarray, owner_at: np.ndarray, src: np.ndarray,
+                      lo: np.ndarray, hi: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """:func:`cluster_files` after its set-up, in Python (any number of files): union-find
+    with each cluster's set of files; returns each record's root."""
+    n = len(parent)
     par = parent.tolist()
+    owner = {int(r): int(f) for r, f in zip(np.flatnonzero(owner_at >= 0),
+                                            owner_at[owner_at >= 0])}
 
     def find(x: int) -> int:
         root = x
@@ -356,7 +374,7 @@ def cluster_files(
 
     members: dict[int, set[int]] = {}
     if owner:  # the files each fixed cluster already holds
-        held = np.flatnonzero(parent != np.arange(n)) if n else np.zeros(0, np.int64)
+        held = np.flatnonzero(parent != np.arange(n))
         held = np.union1d(held, np.fromiter(owner, dtype=np.int64))
         pairs = np.unique(np.stack([parent[held], src[held]]), axis=1)
         for r, f in zip(pairs[0].tolist(), pairs[1].tolist()):
@@ -380,12 +398,57 @@ def cluster_files(
         if other in owner:
             owner[root] = owner.pop(other)
 
-    lo, hi = np.minimum(i, j), np.maximum(i, j)
-    order = _order(lo, hi, weight)
-    lo, hi = lo[order], hi[order]
-    same = src[lo] == src[hi]
     for x, y in zip(lo[same].tolist(), hi[same].tolist()):
         union(find(x), find(y), check_sources=False)
     for x, y in zip(lo[~same].tolist(), hi[~same].tolist()):
         union(find(x), find(y), check_sources=True)
-    return canonical_labels(np.array([find(k) for k in range(n)], dtype=np.int64))
+    return np.array([find(k) for k in range(n)], dtype=np.int64)
+
+
+def _files_kernel_py(parent: np.ndarray, owner: np.ndarray, src: np.ndarray,
+                     lo: np.ndarray, hi: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """:func:`cluster_files` after its set-up, for at most 64 files: each cluster's files
+    as the bits of one word (compiled with numba when it is installed)."""
+    n = parent.shape[0]
+    par = parent.copy()
+    own = owner.copy()
+    mask = np.zeros(n, dtype=np.uint64)
+    for k in range(n):
+        r = par[k]
+        mask[r] |= np.uint64(1) << np.uint64(src[k])
+    for step in range(2):
+        for e in range(lo.shape[0]):
+            if same[e] != (step == 0):
+                continue
+            x = lo[e]
+            while par[x] != x:
+                par[x] = par[par[x]]
+                x = par[x]
+            y = hi[e]
+            while par[y] != y:
+                par[y] = par[par[y]]
+                y = par[y]
+            if x == y or (own[x] >= 0 and own[y] >= 0):
+                continue
+            if step == 1 and (mask[x] & mask[y]) != 0:
+                continue
+            root, other = (x, y) if x < y else (y, x)
+            par[other] = root
+            mask[root] |= mask[other]
+            if own[other] >= 0:
+                own[root] = own[other]
+    out = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        x = k
+        while par[x] != x:
+            x = par[x]
+        out[k] = x
+    return out
+
+
+try:  # compiled when numba is installed (a dependency); the same function otherwise
+    from numba import njit as _njit
+
+    _files_kernel = _njit(cache=True, nogil=True)(_files_kernel_py)
+except ImportError:  # pragma: no cover - numba missing
+    _files_kernel = None

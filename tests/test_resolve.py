@@ -228,3 +228,48 @@ def test_cluster_files_incremental_keeps_earlier_clusters(data: st.DataObject) -
     assert len(full) == n
     if n_new == 0:
         assert (canonical_labels(lab) == canonical_labels(first)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_cluster_files_compiled_kernel_matches_the_python_one(data: st.DataObject) -> None:
+    """The word-of-files kernel (at most 64 files, numba) and the set-based Python one
+    (any number of files) give the same clusters; more than 64 files use the latter."""
+    from nislink import resolve
+
+    n = data.draw(st.integers(1, 25))
+    n_files = data.draw(st.sampled_from([1, 3, 8, 25]))
+    source = np.array(data.draw(st.lists(st.integers(0, n_files - 1), min_size=n,
+                                         max_size=n)))
+    fixed = np.array(data.draw(st.lists(st.integers(-1, 3), min_size=n, max_size=n)))
+    edges = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1),
+                                         st.integers(-3, 9)), max_size=60))
+    i = np.array([e[0] for e in edges], dtype=np.int64)
+    j = np.array([e[1] for e in edges], dtype=np.int64)
+    w = np.array([e[2] for e in edges], dtype=np.float64)
+    got = cluster_files(source, i, j, w, threshold=0.0, fixed=fixed)
+    kernel = resolve._files_kernel
+    try:
+        resolve._files_kernel = None  # force the Python path
+        ref = cluster_files(source, i, j, w, threshold=0.0, fixed=fixed)
+    finally:
+        resolve._files_kernel = kernel
+    assert got.tolist() == ref.tolist()
+    # fixed people: never two labels in one cluster, and each label's records together
+    for c in set(got.tolist()):
+        labs = set(fixed[(got == c) & (fixed >= 0)].tolist())
+        assert len(labs) <= 1
+    for f in set(fixed[fixed >= 0].tolist()):
+        assert len(set(got[fixed == f].tolist())) == 1
+
+
+def test_cluster_files_more_than_64_files() -> None:
+    # 100 files of one record each, a chain of links: one cluster; plus two records of
+    # file 0 linked to the chain's ends: the second is refused (file 0 taken)
+    source = np.concatenate([np.arange(100), [0]])
+    i = np.concatenate([np.arange(99), [100]])
+    j = np.concatenate([np.arange(1, 100), [99]])
+    w = np.concatenate([np.linspace(9, 5, 99), [1.0]])
+    lab = cluster_files(source, i, j, w)
+    assert len(set(lab[:100].tolist())) == 1
+    assert lab[100] != lab[0]
