@@ -174,7 +174,7 @@ def _pairs(items: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
 
 def _clean_columns(items: Sequence[str] | None) -> dict[str, str]:
     """``clean --columns KIND=COLUMN ...`` as frame()'s ``{column: kind}``."""
-    from nislink.clean.frame import KINDS
+    from nislink.clean import KINDS
 
     out: dict[str, str] = {}
     for kind, col in _pairs(items, "--columns"):
@@ -590,17 +590,22 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``nislink evaluate``: precision, recall, F1 and F* of links against true pairs."""
-    from nislink.evaluate import evaluate_pairs
+    from nislink.evaluate import IdColumnError, evaluate_pairs, id_columns_of
 
     links = _read_table(args.links)
     truth = _read_table(args.truth)
-    for name, path, df in (("links", args.links, links), ("truth", args.truth, truth)):
-        missing = [c for c in ("id_a", "id_b") if c not in df.columns]
-        if missing:
-            raise UserError(f"{path}: the {name} table has no column(s) "
-                            f"{', '.join(missing)} (expected id_a, id_b)")
+    cols = {}
+    for name, path, df, want in (
+            ("links", args.links, links, args.id_columns),
+            ("truth", args.truth, truth, args.truth_id_columns or args.id_columns)):
+        try:
+            cols[name] = id_columns_of(df, want or ("id_a", "id_b"),
+                                       f"{path}: the {name} table")
+        except IdColumnError as exc:
+            hint = "" if want else " (give its id columns with --id-columns A B)"
+            raise UserError(f"{exc}{hint}") from None
     try:
-        m = evaluate_pairs(links[["id_a", "id_b"]].astype(str), truth[["id_a", "id_b"]].astype(str))
+        m = evaluate_pairs(links[cols["links"]].astype(str), truth[cols["truth"]].astype(str))
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot evaluate {args.links} against {args.truth}: {exc}") from None
     for k in ("tp", "fp", "fn", "precision", "recall", "f1", "f_star"):
@@ -811,8 +816,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("evaluate", help="precision/recall of links against true pairs")
-    p.add_argument("links", help="links table with id_a, id_b")
-    p.add_argument("truth", help="true pairs table with id_a, id_b")
+    p.add_argument("links", help="links table with id_a, id_b (or --id-columns)")
+    p.add_argument("truth", help="true pairs table with id_a, id_b (or --id-columns)")
+    p.add_argument("--id-columns", nargs=2, metavar=("A", "B"),
+                   help="the two id columns of both tables, e.g. la_person_ref "
+                   "dwp_person_ref (default: id_a id_b)")
+    p.add_argument("--truth-id-columns", nargs=2, metavar=("A", "B"),
+                   help="the truth table's id columns when they differ from --id-columns")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("purge", help="delete every artefact whose destroy-by date has come")
