@@ -24,11 +24,18 @@ from nislink.cli import build_parser, main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
+def _subcommands(parser: argparse.ArgumentParser | None = None,
+                 prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every command, a command with steps (``review export``) named with its step."""
+    parser = parser or build_parser()
     for action in parser._actions:  # noqa: SLF001 - argparse keeps subparsers here
         if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            return dict(action.choices)
+            out: dict[str, argparse.ArgumentParser] = {}
+            for name, sub in action.choices.items():
+                out.update(_subcommands(sub, f"{prefix}{name} ") or {f"{prefix}{name}": sub})
+            return out
+    if prefix:
+        return {}
     raise AssertionError("no subcommands")
 
 
@@ -107,7 +114,7 @@ def _value(data: st.DataObject, pool: Path, kind: str) -> str:
 # the commands that read user files are drawn more often than the generators
 WEIGHTED = ["encode", "encode", "link", "link", "dedupe", "clean", "clean", "evaluate",
             "privacy-report", "withdraw", "purge", "secret", "synth", "demo",
-            "check-output", "check-output"]
+            "check-output", "check-output", "review export", "review import"]
 OUTPUT_DESTS = {"output", "rejects", "save_model", "out"}
 
 
@@ -115,7 +122,7 @@ def _draw_args(data: st.DataObject, pool: Path) -> list[str]:
     assert set(WEIGHTED) == set(SUBCOMMANDS)
     name = data.draw(st.sampled_from(WEIGHTED), label="command")
     sub = SUBCOMMANDS[name]
-    args = [name]
+    args = name.split()
     for action in sub._actions:  # noqa: SLF001
         if isinstance(action, argparse._HelpAction):  # noqa: SLF001
             continue
