@@ -247,9 +247,11 @@ class ReviewSummary:
 
     def __str__(self) -> str:
         c = self.counts
-        return (f"review of {sum(c.values())} pairs: {c['match']} match, {c['non-match']} "
-                f"non-match, {c['unsure']} unsure, {c['not reviewed']} not reviewed; "
-                f"precision {self.precision:.3f} (model's estimate "
+        head = (f"review of {sum(c.values())} pairs: {c['match']} match, {c['non-match']} "
+                f"non-match, {c['unsure']} unsure, {c['not reviewed']} not reviewed")
+        if c["match"] + c["non-match"] == 0:
+            return head + "; no pair decided match or non-match yet"
+        return (f"{head}; precision {self.precision:.3f} (model's estimate "
                 f"{self.expected_precision:.3f}); fewest errors ({self.errors}) with links "
                 f"at weight >= {self.threshold:.2f}")
 

@@ -160,8 +160,10 @@ def test_bad_reviews_name_the_row(linked, tmp_path: Path) -> None:  # type: igno
         review.export(nislink.link(a, b, model=res.model), a, b, lo=0, hi=1)
     with pytest.raises(review.ReviewError, match="lo <= hi"):
         review.export(res, a, b, lo=3, hi=1)
+    blank = review.read(sheet, sheet)
     with pytest.raises(review.ReviewError, match="nothing to re-fit"):
-        review.refit(res, a, b, review.read(sheet, sheet))  # all blank
+        review.refit(res, a, b, blank)
+    assert str(review.assess(blank)).endswith("no pair decided match or non-match yet")
     assert issubclass(review.ReviewError, nislink.NislinkError)
 
 
