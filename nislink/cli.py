@@ -174,7 +174,7 @@ def _pairs(items: Sequence[str] | None, option: str) -> list[tuple[str, str]]:
 
 def _clean_columns(items: Sequence[str] | None) -> dict[str, str]:
     """``clean --columns KIND=COLUMN ...`` as frame()'s ``{column: kind}``."""
-    from nislink.clean.frame import KINDS
+    from nislink.clean import KINDS
 
     out: dict[str, str] = {}
     for kind, col in _pairs(items, "--columns"):
@@ -596,17 +596,22 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``nislink evaluate``: precision, recall, F1 and F* of links against true pairs."""
-    from nislink.evaluate import evaluate_pairs
+    from nislink.evaluate import IdColumnError, evaluate_pairs, id_columns_of
 
     links = _read_table(args.links)
     truth = _read_table(args.truth)
-    for name, path, df in (("links", args.links, links), ("truth", args.truth, truth)):
-        missing = [c for c in ("id_a", "id_b") if c not in df.columns]
-        if missing:
-            raise UserError(f"{path}: the {name} table has no column(s) "
-                            f"{', '.join(missing)} (expected id_a, id_b)")
+    cols = {}
+    for name, path, df, want in (
+            ("links", args.links, links, args.id_columns),
+            ("truth", args.truth, truth, args.truth_id_columns or args.id_columns)):
+        try:
+            cols[name] = id_columns_of(df, want or ("id_a", "id_b"),
+                                       f"{path}: the {name} table")
+        except IdColumnError as exc:
+            hint = "" if want else " (give its id columns with --id-columns A B)"
+            raise UserError(f"{exc}{hint}") from None
     try:
-        m = evaluate_pairs(links[["id_a", "id_b"]].astype(str), truth[["id_a", "id_b"]].astype(str))
+        m = evaluate_pairs(links[cols["links"]].astype(str), truth[cols["truth"]].astype(str))
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot evaluate {args.links} against {args.truth}: {exc}") from None
     for k in ("tp", "fp", "fn", "precision", "recall", "f1", "f_star"):
@@ -614,6 +619,122 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             v = m[k]
             print(f"{k:>10}: {v:.4f}" if isinstance(v, float) else f"{k:>10}: {v}")
     return 0
+
+
+def _review_run(files: Sequence[str], model_path: str | None) -> tuple[object, object, object]:
+    """``(result, a, b)``: the scored candidates of one file (dedupe) or two (link)."""
+    from nislink.linkage import IncompatibleEncodings, dedupe, link
+
+    if len(files) not in (1, 2):
+        raise UserError(f"give one encoded file (de-duplication) or two (linkage), "
+                        f"not {len(files)}")
+    frames = [_load_encoded(f, rows=True) for f in files]
+    model = _model(model_path)
+    try:
+        if len(frames) == 1:
+            return dedupe(frames[0], model=model, keep_scores=True), frames[0], None
+        return (link(frames[0], frames[1], model=model, one_to_one=None, keep_scores=True),
+                frames[0], frames[1])
+    except IncompatibleEncodings as exc:
+        raise UserError(str(exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"cannot score {' and '.join(files)}"
+                        f"{' with model ' + model_path if model_path else ''}: "
+                        f"{str(exc).strip(chr(39))}") from None
+
+
+def cmd_review_export(args: argparse.Namespace) -> int:
+    """``nislink review export``: the candidate pairs in a weight band, for clerical review."""
+    from nislink import review
+
+    _check_paths([(f"encoded file {k + 1}", f) for k, f in enumerate(args.files)]
+                 + [("model", args.model)],
+                 [("the output", args.output), ("--save-model", args.save_model)])
+    if args.max_pairs is not None:
+        _positive(args.max_pairs, "--max-pairs")
+    res, a, b = _review_run(args.files, args.model)
+    try:
+        sheet = review.export(res, a, b, lo=args.min_weight, hi=args.max_weight,  # type: ignore[arg-type]
+                              max_pairs=args.max_pairs)
+    except review.ReviewError as exc:
+        raise UserError(str(exc)) from None
+    _write_table(sheet, args.output)
+    if args.save_model:
+        with atomic_path(args.save_model) as tmp:
+            assert tmp is not None
+            res.model.to_json(Path(tmp))  # type: ignore[attr-defined]
+    print(f"{len(sheet)} candidate pairs with match weight in [{args.min_weight:g}, "
+          f"{args.max_weight:g}] -> {args.output}; fill in the decision column (match, "
+          "non-match, unsure) and read it back with nislink review import")
+    return 0
+
+
+def cmd_review_import(args: argparse.Namespace) -> int:
+    """``nislink review import``: check reviewers' decisions, assess the band, re-fit."""
+    from nislink import review
+
+    if args.refit and not args.save_model:
+        raise UserError("--refit needs --save-model (where to write the re-fitted model)")
+    _check_paths([("the completed review", args.completed), ("--sheet", args.sheet),
+                  ("model", args.model)]
+                 + [(f"encoded file {k + 1}", f) for k, f in enumerate(args.refit or [])],
+                 [("the output", args.output), ("--save-model", args.save_model)])
+    for what, path in (("completed review", args.completed), ("review sheet", args.sheet)):
+        _read_table(path)  # not found / not UTF-8 / empty: the command's own messages
+    try:
+        decisions = review.read(args.completed, args.sheet)
+    except review.ReviewError as exc:
+        raise UserError(str(exc)) from None
+    summary = review.assess(decisions)
+    print(summary)
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.output:
+        _write_table(decisions, args.output)
+    if args.refit:
+        res, a, b = _review_run(args.refit, args.model)
+        try:
+            model = review.refit(res, a, b, decisions)  # type: ignore[arg-type]
+        except review.ReviewError as exc:
+            raise UserError(str(exc)) from None
+        with atomic_path(args.save_model) as tmp:
+            assert tmp is not None
+            model.to_json(Path(tmp))
+        info = model.info["review_refit"]
+        print(f"re-fitted with {info['match']} matches and {info['non-match']} non-matches "
+              f"-> {args.save_model}; link with --model {args.save_model}")
+    return 0
+
+
+def _review_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``nislink review export|import``."""
+    p = sub.add_parser("review", help="clerical review: export uncertain pairs, import "
+                       "the reviewers' decisions (no identifiers in either)")
+    rsub = p.add_subparsers(dest="review_command", metavar="STEP", required=True)
+    e = rsub.add_parser("export", help="candidate pairs in a match-weight band (before "
+                        "one-to-one), with per-field levels and weights and an empty "
+                        "decision column")
+    e.add_argument("files", nargs="+", metavar="ENCODED",
+                   help="one encoded file (de-duplication) or two (linkage)")
+    e.add_argument("-o", "--output", required=True, help="review sheet (CSV or Parquet)")
+    e.add_argument("--min-weight", type=float, required=True, help="lowest match weight")
+    e.add_argument("--max-weight", type=float, required=True, help="highest match weight")
+    e.add_argument("--max-pairs", type=int, help="at most this many pairs, spread evenly "
+                   "over the band")
+    e.add_argument("--model", help="score with this trained model (JSON) instead of fitting")
+    e.add_argument("--save-model", help="write the model that scored the pairs as JSON")
+    e.set_defaults(func=cmd_review_export)
+    i = rsub.add_parser("import", help="check the completed review, assess the band and "
+                        "optionally re-fit the model with the decisions")
+    i.add_argument("completed", help="the review sheet with its decision column filled in")
+    i.add_argument("--sheet", required=True, help="the review sheet as exported")
+    i.add_argument("-o", "--output", help="write the checked decisions (CSV or Parquet)")
+    i.add_argument("--refit", nargs="+", metavar="ENCODED",
+                   help="re-fit the model on these encoded files (as exported)")
+    i.add_argument("--model", help="the model the sheet was exported with (default: fitted "
+                   "again, as export fitted it)")
+    i.add_argument("--save-model", help="where to write the re-fitted model (JSON)")
+    i.set_defaults(func=cmd_review_import)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -1039,9 +1160,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("evaluate", help="precision/recall of links against true pairs")
-    p.add_argument("links", help="links table with id_a, id_b")
-    p.add_argument("truth", help="true pairs table with id_a, id_b")
+    p.add_argument("links", help="links table with id_a, id_b (or --id-columns)")
+    p.add_argument("truth", help="true pairs table with id_a, id_b (or --id-columns)")
+    p.add_argument("--id-columns", nargs=2, metavar=("A", "B"),
+                   help="the two id columns of both tables, e.g. la_person_ref "
+                   "dwp_person_ref (default: id_a id_b)")
+    p.add_argument("--truth-id-columns", nargs=2, metavar=("A", "B"),
+                   help="the truth table's id columns when they differ from --id-columns")
     p.set_defaults(func=cmd_evaluate)
+
+    _review_parser(sub)
 
     p = sub.add_parser("purge", help="delete every artefact whose destroy-by date has come")
     p.add_argument("directory", help="study directory")

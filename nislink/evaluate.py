@@ -20,7 +20,7 @@ is unordered, so ``(x, y)`` and ``(y, x)`` are the same pair and ``(x, x)`` is i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from nislink.model import weight_to_probability
 from nislink.resolve import one_to_one as _one_to_one
 
 __all__ = [
+    "IdColumnError",
+    "id_columns_of",
     "pair_set",
     "confusion",
     "precision",
@@ -58,16 +60,45 @@ __all__ = [
 PairsLike = Any  # DataFrame with two id columns, (n, 2) array, or iterable of 2-tuples
 
 
-def pair_set(pairs: PairsLike, *, dedupe: bool = False) -> set[tuple[Any, Any]]:
+class IdColumnError(NislinkError, ValueError):
+    """A pairs table lacks the id columns it was asked for (or has fewer than two)."""
+
+
+def id_columns_of(df: pd.DataFrame, id_columns: Sequence[str] | None = None,
+                  what: str = "pairs") -> list[str]:
+    """The two id columns of a pairs table: ``id_columns`` when given (an
+    :class:`IdColumnError` naming ``what`` and every missing column when ``df`` lacks
+    them), else ``id_a, id_b`` when present, else the first two columns."""
+    if id_columns is not None:
+        cols = [str(c) for c in id_columns]
+        if len(cols) != 2:
+            raise IdColumnError(f"{what}: id_columns must name two columns (A and B), got "
+                                f"{len(cols)}: {', '.join(cols)}")
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise IdColumnError(
+                f"{what}: no column(s) {', '.join(repr(c) for c in missing)} (the id columns "
+                f"asked for); its columns are: {', '.join(map(str, df.columns))}")
+        return cols
+    if {"id_a", "id_b"} <= set(df.columns):
+        return ["id_a", "id_b"]
+    if len(df.columns) < 2:
+        raise IdColumnError(f"{what}: a pairs table needs two id columns, it has "
+                            f"{len(df.columns)}")
+    return list(df.columns[:2])
+
+
+def pair_set(pairs: PairsLike, *, dedupe: bool = False,
+             id_columns: Sequence[str] | None = None, what: str = "pairs"
+             ) -> set[tuple[Any, Any]]:
     """Normalise pairs to a set of ``(id_a, id_b)`` tuples (sorted within a pair if dedupe).
 
-    A DataFrame uses columns ``id_a, id_b`` when present, else its first two columns.
+    A DataFrame uses the columns ``id_columns`` (e.g. ``("la_person_ref",
+    "dwp_person_ref")``) when given, else ``id_a, id_b`` when present, else its first two
+    columns (:func:`id_columns_of`; ``what`` names the table in its error).
     """
     if isinstance(pairs, pd.DataFrame):
-        cols = (["id_a", "id_b"] if {"id_a", "id_b"} <= set(pairs.columns)
-                else list(pairs.columns[:2]))
-        if len(cols) < 2:
-            raise ValueError("a pairs DataFrame needs two id columns")
+        cols = id_columns_of(pairs, id_columns, what)
         it: Iterable[tuple[Any, Any]] = zip(pairs[cols[0]].tolist(), pairs[cols[1]].tolist())
     elif isinstance(pairs, pd.MultiIndex):
         it = list(pairs)
@@ -92,10 +123,16 @@ def pair_set(pairs: PairsLike, *, dedupe: bool = False) -> set[tuple[Any, Any]]:
     return out
 
 
-def confusion(predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False) -> dict[str, int]:
-    """``{"tp", "fp", "fn"}`` of predicted pairs against true matching pairs."""
-    p = pair_set(predicted, dedupe=dedupe)
-    t = pair_set(truth, dedupe=dedupe)
+def confusion(predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False,
+              id_columns: Sequence[str] | None = None,
+              truth_id_columns: Sequence[str] | None = None) -> dict[str, int]:
+    """``{"tp", "fp", "fn"}`` of predicted pairs against true matching pairs.
+
+    ``id_columns`` names the two id columns of the tables (both, unless
+    ``truth_id_columns`` names the truth's); see :func:`pair_set`."""
+    p = pair_set(predicted, dedupe=dedupe, id_columns=id_columns, what="predicted pairs")
+    t = pair_set(truth, dedupe=dedupe, what="true pairs",
+                 id_columns=id_columns if truth_id_columns is None else truth_id_columns)
     tp = len(p & t)
     return {"tp": tp, "fp": len(p) - tp, "fn": len(t) - tp}
 
@@ -131,10 +168,16 @@ def _metrics(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 
 def evaluate_pairs(
-    predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False
+    predicted: PairsLike, truth: PairsLike, *, dedupe: bool = False,
+    id_columns: Sequence[str] | None = None, truth_id_columns: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Counts and precision, recall, F1, F* of predicted pairs against the truth."""
-    c = confusion(predicted, truth, dedupe=dedupe)
+    """Counts and precision, recall, F1, F* of predicted pairs against the truth.
+
+    Tables name their id columns with ``id_columns`` (``("la_person_ref",
+    "dwp_person_ref")``; both tables, unless ``truth_id_columns`` names the truth's), else
+    ``id_a, id_b``, else their first two columns."""
+    c = confusion(predicted, truth, dedupe=dedupe, id_columns=id_columns,
+                  truth_id_columns=truth_id_columns)
     return _metrics(c["tp"], c["fp"], c["fn"])
 
 

@@ -55,11 +55,12 @@ import numpy as np
 import pandas as pd
 
 from nislink import block
+from nislink.compare import dice_pairs, threshold_pairs
 from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
 from nislink.frame import BitMatrix, EncodedFrame
 from nislink.io import check_compatible
-from nislink.linkage import combine_tokens, default_blocking, renamed_options
+from nislink.linkage import DiceBlocking, combine_tokens, default_blocking, renamed_options
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
 from nislink.model import FellegiSunter, tf_log2, weight_to_probability
@@ -660,9 +661,67 @@ def _rules(a: SparkEncoded, b: SparkEncoded | None, blocking: Any) -> list[Any]:
     if blocking is None:
         return default_blocking(a.skeleton(), None if b is None else b.skeleton())
     if isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
-                             block.LengthFilter)):
+                             block.LengthFilter, DiceBlocking)):
         return [blocking]
     return list(blocking)
+
+
+def _clk_frame(e: SparkEncoded, side: str) -> tuple[EncodedFrame, np.ndarray]:
+    """The CLKs of ``e`` on the driver as a CLK-only frame in ``_row`` order, and the
+    ``_row`` of each (the record-level filters only: ``clk_nbits / 8`` bytes a record)."""
+    if e.clk_nbits is None:
+        raise ValueError(f"DiceBlocking needs a record-level filter (CLK), but frame {side} "
+                         "has none")
+    pdf = e.df.select(ROW, "clk", _pr("clk")).toPandas().sort_values(ROW, kind="stable") \
+        .reset_index(drop=True)
+    clk = BitMatrix(_unpack_rows(pdf["clk"], e.clk_nbits), e.clk_nbits,
+                    present=pdf[_pr("clk")].to_numpy(dtype=bool))
+    rows = pdf[ROW].to_numpy(dtype=np.int64)
+    return EncodedFrame(rows.astype(str).astype(object), {}, clk, {}, dict(e.meta)), rows
+
+
+def _dice_candidates(rule: DiceBlocking, a: SparkEncoded, b: SparkEncoded | None
+                     ) -> "DataFrame":
+    """Candidate pairs of :class:`~nislink.linkage.DiceBlocking` on Spark: the threshold
+    from :meth:`DiceBlocking.resolve_threshold` on the CLKs (collected to the driver, so
+    the same sample of random pairs as locally), then each partition of ``a`` against the
+    CLKs of ``b`` (broadcast) with the local popcount-pruned kernel
+    :func:`nislink.compare.threshold_pairs`."""
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    fa, rows_a = _clk_frame(a, "a")
+    if b is None:
+        fb, rows_b = fa, rows_a
+    else:
+        fb, rows_b = _clk_frame(b, "b")
+        if fb.clk.nbits != fa.clk.nbits:  # type: ignore[union-attr]
+            raise ValueError(f"DiceBlocking: the CLKs differ in length ({fa.clk.nbits}, "  # type: ignore[union-attr]
+                             f"{fb.clk.nbits})")  # type: ignore[union-attr]
+    t = rule.resolve_threshold(fa, None if b is None else fb)
+    nbits = int(a.clk_nbits)  # type: ignore[arg-type]
+    sc = a.df.sparkSession.sparkContext
+    shared = sc.broadcast((fb.clk.bits, fb.clk.present, rows_b))  # type: ignore[union-attr]
+    dedupe = b is None
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        bits_b, present_b, rb_all = shared.value
+        other = BitMatrix(bits_b, nbits, present=present_b)
+        for pdf in batches:
+            if not len(pdf):
+                continue
+            mine = BitMatrix(_unpack_rows(pdf["clk"], nbits), nbits,
+                             present=pdf[_pr("clk")].to_numpy(dtype=bool))
+            ia, ib, _ = threshold_pairs(mine, other, t)
+            ra = pdf[ROW].to_numpy(dtype=np.int64)[ia]
+            rb = rb_all[ib]
+            if dedupe:
+                keep = ra < rb
+                ra, rb = ra[keep], rb[keep]
+            yield pd.DataFrame({"ra": ra, "rb": rb})
+
+    sch = T.StructType([T.StructField("ra", T.LongType(), False),
+                        T.StructField("rb", T.LongType(), False)])
+    return a.df.select(ROW, "clk", _pr("clk")).mapInPandas(run, schema=sch)
 
 
 def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
@@ -672,7 +731,8 @@ def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
     ``blocking``: ``None`` for :func:`nislink.linkage.default_blocking`, or a list of
     :mod:`nislink.block` rules (:class:`~nislink.block.TokenBlocking`, which may name
     pair tokens such as ``"surname+dob"``, :class:`~nislink.block.LSHBlocking`,
-    :class:`~nislink.block.LengthFilter`). The pairs equal
+    :class:`~nislink.block.LengthFilter`), or :class:`~nislink.linkage.DiceBlocking`
+    alone (the default for frames that hold only a CLK). The pairs equal
     :func:`nislink.linkage.candidates` on the same data. ``b=None`` de-duplicates
     ``a`` (``ra < rb``). :class:`~nislink.block.AllPairs` is not offered on Spark.
     """
@@ -680,6 +740,11 @@ def candidate_pairs(a: SparkEncoded, b: SparkEncoded | None = None,
     from pyspark.sql import types as T  # noqa: PLC0415
 
     rules = _rules(a, b, blocking)
+    dice = [r for r in rules if isinstance(r, DiceBlocking)]
+    if dice:
+        if len(rules) != 1:
+            raise ValueError("DiceBlocking cannot be combined with other blocking rules")
+        return _dice_candidates(dice[0], a, b)
     plan = _KeyPlan()
     filters: list[Any] = []
     kid = 0
@@ -871,7 +936,14 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
     bb = a if b is None else b
     mdl = _scoring_model(model, a, b)
     lay_a, lay_b = _layout(a), _layout(bb)
-    need_f = sorted({f for c in mdl.comparisons for f in c.inputs[0]})
+    need_f = sorted({f for c in mdl.comparisons if not c.record for f in c.inputs[0]})
+    need_clk = any(c.record for c in mdl.comparisons)
+    relative = [j for j, c in enumerate(mdl.comparisons) if c.relative]
+    if need_clk:
+        for e, side_name in ((a, "a"), (bb, "b")):
+            if e.clk_nbits is None:
+                raise KeyError(f"frame {side_name} has no record-level filter (CLK), which "
+                               "the model compares")
     # a view's own exact token is optional (used when both sides have it); the rest is not
     need_t = sorted({t for c in mdl.comparisons for t in c.inputs[1]
                      if (t in a.tokens and t in bb.tokens) or t == c.token
@@ -888,11 +960,15 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
         cols = [F.col(ROW).alias(r), F.col("id").alias(p + "id")]
         for f in need_f:
             cols += [F.col(_bf(f)).alias(p + _bf(f)), F.col(_pr(f)).alias(p + _pr(f))]
+        if need_clk:
+            cols += [F.col("clk").alias(p + "clk"), F.col(_pr("clk")).alias(p + _pr("clk"))]
         cols += [F.col(_tk(t)).alias(p + _tk(t)) for t in need_t]
         return e.df.select(*cols)
 
     joined = pairs.select("ra", "rb").join(side(a, "a__", "ra"), "ra") \
         .join(side(bb, "b__", "rb"), "rb")
+    if relative:
+        joined = joined.join(_rank_levels(pairs, a, bb, b is None), ["ra", "rb"], "left")
     out_schema = T.StructType([
         T.StructField("ra", T.LongType()), T.StructField("rb", T.LongType()),
         T.StructField("id_a", T.StringType()), T.StructField("id_b", T.StringType()),
@@ -904,10 +980,16 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
             n = len(pdf)
             if n == 0:
                 continue
-            fa = _frame_from_pandas(pdf, lay_a, "a__", need_f, need_t, clk=False)
-            fb = _frame_from_pandas(pdf, lay_b, "b__", need_f, need_t, clk=False)
+            fa = _frame_from_pandas(pdf, lay_a, "a__", need_f, need_t, clk=need_clk)
+            fb = _frame_from_pandas(pdf, lay_b, "b__", need_f, need_t, clk=need_clk)
             idx = np.arange(n, dtype=np.int64)
-            s = mdl.score(fa, fb, idx, idx)
+            lev = None
+            if relative:  # the rank among all candidates, computed on Spark
+                lev = np.empty((n, len(mdl.comparisons)), dtype=np.int8)
+                rank = pdf["_rank"].fillna(-1).to_numpy(dtype=np.int8)
+                for j, c in enumerate(mdl.comparisons):
+                    lev[:, j] = rank if c.relative else c.levels(fa, fb, idx, idx)
+            s = mdl.score(fa, fb, idx, idx, levels=lev)
             w = s["match_weight"].to_numpy()
             yield pd.DataFrame({"ra": pdf["ra"].to_numpy(np.int64),
                                 "rb": pdf["rb"].to_numpy(np.int64),
@@ -915,6 +997,54 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
                                 "match_probability": weight_to_probability(w)})
 
     return joined.mapInPandas(run, schema=out_schema)
+
+
+def _rank_levels(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, dedupe: bool
+                 ) -> "DataFrame":
+    """``ra, rb, _rank``: the CLK rank level of each candidate pair among all candidates
+    (:attr:`nislink.model.FieldComparison.relative`: 0 neither record's most similar
+    candidate, 1 one record's, 2 both records'; in de-duplication a record's candidates are
+    the pairs it is on either side of). The Dice is the local kernel's, so ties are ties on
+    both engines; pairs whose CLK is missing on a side get no row (missing)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    nbits = int(a.clk_nbits)  # type: ignore[arg-type]
+
+    def clk_side(e: SparkEncoded, p: str, r: str) -> "DataFrame":
+        return e.df.select(F.col(ROW).alias(r), F.col("clk").alias(p + "clk"),
+                           F.col(_pr("clk")).alias(p + "present"))
+
+    def dice(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for pdf in batches:
+            ok = pdf["a_present"].to_numpy(dtype=bool) & pdf["b_present"].to_numpy(dtype=bool)
+            pdf = pdf[ok]
+            if not len(pdf):
+                continue
+            fa = BitMatrix(_unpack_rows(pdf["a_clk"], nbits), nbits)
+            fb = BitMatrix(_unpack_rows(pdf["b_clk"], nbits), nbits)
+            idx = np.arange(len(pdf), dtype=np.int64)
+            d = dice_pairs(fa, fb, idx, idx).astype(np.float64)
+            yield pd.DataFrame({"ra": pdf["ra"].to_numpy(np.int64),
+                                "rb": pdf["rb"].to_numpy(np.int64), "d": d})
+
+    sch = T.StructType([T.StructField("ra", T.LongType(), False),
+                        T.StructField("rb", T.LongType(), False),
+                        T.StructField("d", T.DoubleType(), False)])
+    d = pairs.select("ra", "rb").join(clk_side(a, "a_", "ra"), "ra") \
+        .join(clk_side(b, "b_", "rb"), "rb").mapInPandas(dice, schema=sch)
+    if dedupe:
+        ends = d.select(F.col("ra").alias("r"), "d").unionAll(
+            d.select(F.col("rb").alias("r"), "d"))
+        best = ends.groupBy("r").agg(F.max("d").alias("best"))
+        best_a = best.select(F.col("r").alias("ra"), F.col("best").alias("best_a"))
+        best_b = best.select(F.col("r").alias("rb"), F.col("best").alias("best_b"))
+    else:
+        best_a = d.groupBy("ra").agg(F.max("d").alias("best_a"))
+        best_b = d.groupBy("rb").agg(F.max("d").alias("best_b"))
+    return d.join(best_a, "ra").join(best_b, "rb").select(
+        "ra", "rb", ((F.col("d") >= F.col("best_a")).cast("int")
+                     + (F.col("d") >= F.col("best_b")).cast("int")).alias("_rank"))
 
 
 def fit_model(

@@ -5,8 +5,8 @@
   imported and when it links real encoded files;
 * the import graph (read from the source with ``ast``: what runs when a module is
   imported) has no cycle, and each room imports only the foundations and earlier rooms:
-  clean -> encode -> block -> compare -> model -> resolve -> evaluate -> linkage, with the
-  applications (privacy, synth, nis, spark, cli, demo) on top;
+  clean -> encode -> block -> compare -> model -> resolve -> evaluate -> linkage -> review,
+  with the applications (privacy, synth, nis, spark, cli, demo) on top;
 * imports inside functions are the few listed here, each with its reason;
 * no private name (``_x``) and no private module crosses a module boundary.
 """
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The linkage unit's modules and the foundations it shares with the data owners.
 LINKAGE_SIDE = ("nislink.frame", "nislink.errors", "nislink.io", "nislink.block",
                 "nislink.compare", "nislink.model", "nislink.resolve", "nislink.linkage",
-                "nislink.evaluate")
+                "nislink.evaluate", "nislink.review")
 #: Modules (and packages) that only data owners need: they hold or use identifiers and keys.
 OWNER_SIDE = ("nislink.encode", "nislink.secrets", "nislink.clean")
 
@@ -96,6 +96,7 @@ STAGES = (
     ("resolve", ("nislink.resolve",)),
     ("evaluate", ("nislink.evaluate",)),
     ("linkage", ("nislink.linkage",)),
+    ("review", ("nislink.review",)),
 )
 OWNER_STAGES = ("clean", "encode")
 APPLICATIONS = ("nislink.privacy", "nislink.synth", "nislink.nis", "nislink.spark",

@@ -1,4 +1,4 @@
-"""Tests for nislink.clean.frame: frame cleaning, rejection policy, explain()."""
+"""Tests for nislink.clean.frame (module nislink.clean.frames): frame cleaning, rejection policy, explain()."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from nislink.clean import Status
 from nislink.clean.dates import check_dob
-from nislink.clean.frame import KINDS, explain, frame
+from nislink.clean import KINDS, explain, frame
 from nislink.clean.ids import check_nino, check_upn, upn_check_letter
 from nislink.clean.names import check_name
 from nislink.clean.postcodes import check_postcode
-from nislink.clean.sex import check_sex
+from nislink.clean.sex_codes import check_sex
 
 TODAY = dt.date(2026, 11, 22)
 MAPPING = {

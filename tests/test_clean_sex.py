@@ -1,4 +1,4 @@
-"""Tests for nislink.clean.sex (codes after the NHS Data Dictionary / ISO/IEC 5218)."""
+"""Tests for nislink.clean.sex_codes (codes after the NHS Data Dictionary / ISO/IEC 5218)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nislink.clean import Status
-from nislink.clean.sex import FEMALE_CODES, MALE_CODES, UNKNOWN_CODES, check_sex, sex
+from nislink.clean.sex_codes import FEMALE_CODES, MALE_CODES, UNKNOWN_CODES, check_sex, sex
 
 VALID = [
     ("M", "M"),

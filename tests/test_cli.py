@@ -92,13 +92,14 @@ def test_synth_command_rejects_bad_people(tmp_path: Path, capsys: pytest.Capture
 
 
 SUBCOMMANDS = ["demo", "secret", "clean", "encode", "link", "dedupe", "evaluate", "purge",
-               "withdraw", "privacy-report", "synth"]
+               "withdraw", "privacy-report", "synth", "review", "review export",
+               "review import"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     assert exit_.value.code == 0
     assert "usage: nislink " + command in capsys.readouterr().out
 

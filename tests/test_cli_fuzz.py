@@ -24,11 +24,18 @@ from nislink.cli import build_parser, main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
+def _subcommands(parser: argparse.ArgumentParser | None = None,
+                 prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every command, a command with steps (``review export``) named with its step."""
+    parser = parser or build_parser()
     for action in parser._actions:  # noqa: SLF001 - argparse keeps subparsers here
         if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            return dict(action.choices)
+            out: dict[str, argparse.ArgumentParser] = {}
+            for name, sub in action.choices.items():
+                out.update(_subcommands(sub, f"{prefix}{name} ") or {f"{prefix}{name}": sub})
+            return out
+    if prefix:
+        return {}
     raise AssertionError("no subcommands")
 
 
@@ -111,7 +118,8 @@ def _value(data: st.DataObject, pool: Path, kind: str) -> str:
 # the commands that read user files are drawn more often than the generators
 WEIGHTED = ["encode", "encode", "link", "link", "dedupe", "clean", "clean", "evaluate",
             "privacy-report", "withdraw", "purge", "secret", "synth", "demo",
-            "check-output", "check-output", "model", "model"]
+            "check-output", "check-output", "model show", "model threshold", "model explain",
+            "review export", "review import"]
 OUTPUT_DESTS = {"output", "rejects", "save_model", "out", "save_scores", "report", "chart",
                 "histogram"}
 
@@ -119,7 +127,7 @@ OUTPUT_DESTS = {"output", "rejects", "save_model", "out", "save_scores", "report
 def _draw_args(data: st.DataObject, pool: Path) -> list[str]:
     assert set(WEIGHTED) == set(SUBCOMMANDS)
     name = data.draw(st.sampled_from(WEIGHTED), label="command")
-    args = [name]
+    args = name.split()  # a command with steps: `review export ...`, `model show ...`
     _draw_options(data, pool, SUBCOMMANDS[name], args)
     if data.draw(st.integers(0, 9)) == 0:  # an unknown option or a stray value
         args.insert(data.draw(st.integers(1, len(args))), _value(data, pool, "any"))

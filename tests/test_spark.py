@@ -7,14 +7,18 @@ Needs the ``[spark]`` extra (PySpark 4) and Java 17; not skipped: CI installs bo
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nislink import io
 from nislink import spark as ns
 from nislink.block import LengthFilter, LSHBlocking, TokenBlocking
 from nislink.encode.encoder import Encoder
+from nislink.frame import BitMatrix, EncodedFrame
 from nislink.linkage import candidates, dedupe, link
 from nislink.schema import Schema
 from nislink.secrets import Secret, SecretError
@@ -258,3 +262,61 @@ def test_setup_errors(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped
     monkeypatch.setenv("JAVA_HOME", str(fake))
     with pytest.raises(ns.SparkSetupError, match="Java 11"):
         ns.check_java()
+
+
+# --------------------------------------------------------------------------- CLK only
+CLKS = Path(__file__).parent / "data" / "clkhash" / "clks"
+
+
+@pytest.fixture(scope="module")
+def clk_files():  # type: ignore[no-untyped-def]
+    """500 + 500 FEBRL4 records as clkhash CLKs (tests/data/clkhash), and the truth."""
+    ids = json.loads((CLKS / "febrl4_ids.json").read_text())
+    a = io.read_clks(CLKS / "febrl4_a.json", ids=ids["a"])
+    b = io.read_clks(CLKS / "febrl4_b.json", ids=ids["b"])
+    ent = {x.split("-")[1]: x for x in ids["b"]}
+    truth = {(x, ent[x.split("-")[1]]) for x in ids["a"] if x.split("-")[1] in ent}
+    return a, b, truth
+
+
+@pytest.mark.slow  # Spark jobs: about 25 s on an idle 2-core machine, 80 s on a busy one
+def test_clk_only_link_and_dedupe_equal_local(spark, clk_files) -> None:  # type: ignore[no-untyped-def]
+    a, b, truth = clk_files
+    assert not a.fields and not a.tokens  # nothing but the CLK
+    sa, sb = ns.from_local(spark, a, partitions=3), ns.from_local(spark, b, partitions=2)
+    # links: candidates by DiceBlocking (the default of CLK-only frames, its threshold from
+    # the data), rank levels over all candidates, one-to-one: as locally
+    loc = link(a, b)
+    res = ns.link(sa, sb, model=loc.model)
+    got = res.to_pandas()
+    assert res.candidates == loc.candidates
+    assert list(got["id_a"]) == list(loc.pairs["id_a"])
+    assert list(got["id_b"]) == list(loc.pairs["id_b"])
+    np.testing.assert_allclose(got["match_weight"], loc.pairs["match_weight"], rtol=0,
+                               atol=1e-9)
+    tp = len(set(zip(got["id_a"], got["id_b"])) & truth)
+    assert tp / len(got) >= 0.99 and tp / len(truth) >= 0.98
+    # every candidate's weight, rank level included, equals the local score
+    sc = res.scores.toPandas().sort_values(["ra", "rb"]).reset_index(drop=True)
+    local = link(a, b, model=loc.model, keep_scores=True).scores.sort_values(
+        ["ia", "ib"]).reset_index(drop=True)
+    assert list(sc["ra"]) == list(local["ia"]) and list(sc["rb"]) == list(local["ib"])
+    np.testing.assert_allclose(sc["match_weight"], local["match_weight"], rtol=0, atol=1e-9)
+    # de-duplication (the two files pooled): the candidates and every weight, the rank of a
+    # record among the pairs it is on either side of included, equal the local ones (the
+    # clusters are the generic connected components, checked above)
+    both = _pooled(a, b)
+    ld = dedupe(both, min_weight=0.0, keep_scores=True)
+    sboth = ns.from_local(spark, both, partitions=3)
+    pairs = ns.candidate_pairs(sboth, None)
+    sd = ns.score(pairs, sboth, None, ld.model).toPandas().sort_values(["ra", "rb"])
+    lsc = ld.scores.sort_values(["ia", "ib"])
+    assert list(sd["ra"]) == list(lsc["ia"]) and list(sd["rb"]) == list(lsc["ib"])
+    np.testing.assert_allclose(sd["match_weight"], lsc["match_weight"], rtol=0, atol=1e-9)
+    assert len(ld.pairs) > 0.9 * len(truth)  # the pooled files' matches are found
+
+
+def _pooled(a, b):  # type: ignore[no-untyped-def]
+    """The records of two CLK-only frames in one frame (a first)."""
+    clk = BitMatrix(np.vstack([a.clk.bits, b.clk.bits]), a.clk.nbits)
+    return EncodedFrame(np.concatenate([a.ids, b.ids]), {}, clk, {}, dict(a.meta))

@@ -16,7 +16,7 @@ from nislink.clean.ids import nino as clean_nino
 from nislink.clean.ids import upn as clean_upn
 from nislink.clean.names import name as clean_name
 from nislink.clean.postcodes import postcode as clean_postcode
-from nislink.clean.sex import sex as clean_sex
+from nislink.clean.sex_codes import sex as clean_sex
 from nislink.synth import generate_population, generate_study
 from nislink.synth.identifiers import (
     NINO_BAD_PREFIXES,

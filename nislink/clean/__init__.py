@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from nislink.clean._result import Checked, Status, is_missing
 from nislink.clean.dates import check_dob, dob, dob_series
-from nislink.clean.frame import KINDS, explain, frame
+from nislink.clean.frames import KINDS, explain, frame
 from nislink.clean.ids import check_nino, check_upn, nino, upn, upn_check_letter
 from nislink.clean.names import (
     canonical_forename,
@@ -35,7 +35,7 @@ from nislink.clean.postcodes import (
     postcode_series,
     postcode_unit,
 )
-from nislink.clean.sex import check_sex, sex
+from nislink.clean.sex_codes import check_sex, sex
 
 __all__ = [
     "KINDS",

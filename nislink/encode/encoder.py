@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 from anyascii import anyascii
 
-from nislink.clean import is_missing
-from nislink.clean.frame import frame as clean_frame
+from nislink.clean import Status, is_missing
+from nislink.clean.frames import frame as clean_frame
 from nislink.clean.names import given_name, surname_core
 from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
@@ -89,7 +89,8 @@ from nislink.schema import (
 )
 from nislink.secrets import Secret
 
-__all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS", "U_HIST_ROWS", "U_HIST_PAIRS"]
+__all__ = ["Encoder", "CLEAN_KIND", "REJECT_COLUMNS", "U_HIST_ROWS", "U_HIST_PAIRS",
+           "cleaned_statuses"]
 
 U_HIST_ROWS = 20_000
 """Records (the first of a file, in order) whose random pairs make ``meta["u_hist"]``."""
@@ -106,7 +107,7 @@ CLEAN_KIND = {
     "nino": "nino",
     "upn": "upn",
 }
-"""Which :func:`nislink.clean.frame.frame` kind cleans each schema field kind."""
+"""Which :func:`nislink.clean.frame` kind cleans each schema field kind."""
 
 REJECT_COLUMNS = ["row", "id", "field", "reason"]
 
@@ -263,6 +264,12 @@ class Encoder:
                 if col_kind.get(col, kind) != kind:
                     raise ValueError(f"column {col!r} is used by fields of different kinds")
                 col_kind[col] = kind
+        # a frame cleaned by nislink.clean.frame: its status columns are set aside and its
+        # values cleaned again (cleaning is idempotent: the same values, bit-identical
+        # encodings), keeping the first cleaning's reasons for values it turned to missing
+        given = cleaned_statuses(df, col_kind)
+        if given:
+            df = df.drop(columns=[f"{c}_status" for c in given])
         n = len(df)
         long_rej, short = _too_long(df, schema, colmap, id_column)
         if col_kind or id_column is not None:
@@ -301,6 +308,9 @@ class Encoder:
                 values[f.name] = cleaned[codes]
             if f.kind in CLEAN_KIND:
                 st = clean[f"{col}_status"].astype(object).to_numpy()
+                if col in given:  # missing now, but not accepted the first time: say why
+                    first = given[col][kept]
+                    st = np.where((st == "missing") & (first != None), first, st)  # noqa: E711
                 status[f.name] = np.where(st == "ok", 0, np.where(
                     st == "missing", 1, np.where(st == "out_of_range", 3, 2)))
             else:
@@ -1088,6 +1098,38 @@ def _too_long(df: pd.DataFrame, schema: Schema, colmap: dict[str, str], id_colum
                for r, v in zip(rows.tolist(), df[id_column].to_numpy(dtype=object)[rows])]
     return pd.DataFrame({"row": rows.astype(np.int64), "id": ids, "field": fields_out,
                          "reason": reasons}), short
+
+
+_STATUS_SET = frozenset(s.value for s in Status)
+
+
+def cleaned_statuses(df: pd.DataFrame, columns: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """The ``<column>_status`` columns that :func:`nislink.clean.frame` added to ``df`` for
+    the mapped ``columns`` (column -> kind), as object arrays (``None`` where blank): the
+    mark of a cleaned frame, which :meth:`Encoder.encode` accepts as it accepts the raw one.
+
+    A status column holding anything but a cleaning status (:class:`nislink.clean.Status`)
+    is an error naming the column and the first such row (by position and label).
+    """
+    out: dict[str, np.ndarray] = {}
+    for col in columns:
+        sc = f"{col}_status"
+        if sc not in df.columns:
+            continue
+        vals = df[sc].astype(object).to_numpy()
+        vals = np.where(pd.isna(vals), None, vals).astype(object)
+        bad = [i for i, v in enumerate(vals.tolist())
+               if v is not None and str(v) not in _STATUS_SET]
+        if bad:
+            i = bad[0]
+            raise ValueError(
+                f"column {sc!r}, row {i} (label {df.index[i]!r}): not a cleaning status "
+                f"({len(bad)} such rows); a column named <column>_status next to a mapped "
+                f"column must be the status nislink.clean.frame wrote (one of "
+                f"{', '.join(sorted(_STATUS_SET))}); rename it")
+        out[col] = np.array([None if v is None else str(v) for v in vals.tolist()],
+                            dtype=object)
+    return out
 
 
 def _dates_to_iso(series: pd.Series) -> np.ndarray:

@@ -49,7 +49,7 @@ end_date            date       intervention end; required for ended; not before 
   not an error; the start date cannot be before the ``assessment_date`` (when given).
 
 Identifier *values* (name spellings, postcode and NINO formats) are not judged here:
-:func:`nislink.clean.frame.frame` normalises them and flags bad values field by field.
+:func:`nislink.clean.frame` normalises them and flags bad values field by field.
 This module refuses rows that break the submission format, so that the LA can correct
 them; by default that includes an impossible or out-of-range date of birth
 (``reject_bad_dob=False`` leaves those to the cleaning stage).

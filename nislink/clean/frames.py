@@ -46,7 +46,7 @@ from nislink.clean.dates import check_dob
 from nislink.clean.ids import check_nino, check_upn
 from nislink.clean.names import check_name
 from nislink.clean.postcodes import check_postcode
-from nislink.clean.sex import check_sex
+from nislink.clean.sex_codes import check_sex
 from nislink.clean.vectorise import factorize
 
 __all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame"]
