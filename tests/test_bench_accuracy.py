@@ -3,25 +3,16 @@ on small data (the clkhash + anonlink path needs the peers' virtualenv and is no
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+from benchmark_module import load_benchmark
 
 
 def _load():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH / "bench_accuracy.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_accuracy"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_accuracy")
 
 
 ba = _load()

@@ -6,13 +6,11 @@ hindsight."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+
+from benchmark_module import load_benchmark
 
 from nislink.errors import NislinkError
 from nislink.evaluate import (
@@ -23,17 +21,8 @@ from nislink.evaluate import (
 )
 from nislink.linkage import link
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
 def _bench():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_threshold", BENCH / "bench_threshold.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_threshold"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_threshold")
 
 
 def _table() -> pd.DataFrame:
