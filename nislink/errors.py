@@ -73,6 +73,11 @@ class DataQualityWarning(NislinkWarning):
     """A field is mostly missing or rejected, or an optional column is absent."""
 
 
+class NoSharedPeopleWarning(NislinkWarning):
+    """Two CLK-only files show no more high-similarity pairs than strangers would: the
+    links found are likely all false (the files may share nobody)."""
+
+
 # -- clkhash interoperability ---------------------------------------------------------------
 class ClkhashSchemaError(NislinkError, ValueError):
     """A clkhash linkage schema is invalid or uses something nislink does not support."""

@@ -28,8 +28,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nislink import block
-from nislink.compare import dice_pairs, threshold_pairs
-from nislink.errors import IncompatibleEncodings
+from nislink.compare import dice_pairs, threshold_pairs, topk
+from nislink.errors import IncompatibleEncodings, NoSharedPeopleWarning
 from nislink.frame import EncodedFrame, mix64
 from nislink.io import check_compatible
 from nislink.layout import (
@@ -57,6 +57,7 @@ __all__ = [
     "link",
     "dedupe",
     "link_many",
+    "shared_people_check",
 ]
 
 @dataclass
@@ -487,7 +488,55 @@ def link(
         kept = kept.iloc[sel]
     timings["resolve"] = time.perf_counter() - t
     pairs = _with_ids(_order_pairs(kept.copy()), enc_a, enc_b)
+    if mdl.comparisons and all(c.record for c in mdl.comparisons) and len(pairs):
+        shared_people_check(enc_a, enc_b, pairs["ia"].to_numpy(), pairs["ib"].to_numpy(),
+                            mdl, seed=seed)
     return LinkResult(pairs, mdl, int(len(ia)), scores if keep_scores else None, timings)
+
+
+def shared_people_check(enc_a: EncodedFrame, enc_b: EncodedFrame, ia: np.ndarray,
+                        ib: np.ndarray, model: FellegiSunter, *, sample: int = 1000,
+                        quantile: float = 0.99, seed: int = 0) -> dict[str, Any]:
+    """Do the links of two CLK-only files show people the files share?
+
+    With one similarity per pair, EM always finds a "match" class, even between files
+    that share nobody. The null is a record's *best stranger*: for ``sample`` records of
+    each file, the highest Dice with the other records of its own file (different records
+    of one file are different people), turned into the best of as many strangers as the
+    other file holds (``F(x)^(n/P)`` for a pool of ``P``). Among links between files that
+    share nobody, about ``1 - quantile`` of them reach that null's ``quantile``; the files
+    show shared people when more than three times that many (and more than 10) do.
+    Otherwise a :class:`~nislink.errors.NoSharedPeopleWarning` is raised. The figures go
+    to ``model.info["shared_people"]`` and are returned.
+    """
+    rng = np.random.default_rng(seed + 101)
+    d_link = dice_pairs(enc_a.clk, enc_b.clk, ia, ib)
+    cuts = []
+    for own, other in ((enc_a, enc_b), (enc_b, enc_a)):
+        if len(own) < 3:
+            continue
+        pick = np.sort(rng.choice(len(own), size=min(sample, len(own)), replace=False))
+        qa, qb, qs = topk(own.clk.take(pick), own.clk, 2)  # itself and its best stranger
+        keep = pick[qa] != qb
+        first = pd.Series(qs[keep]).groupby(qa[keep]).max().to_numpy()
+        pool = len(own) - 1
+        q = quantile ** (pool / max(len(other), 1)) if len(other) > pool else quantile
+        cuts.append(float(np.quantile(first, min(q, 1.0))))
+    cut = max(cuts) if cuts else 1.0
+    above = int((d_link >= cut).sum())
+    expected = (1.0 - quantile) * len(d_link)
+    shared = bool(above > 3.0 * expected and above > 10)
+    info = {"links": int(len(d_link)), "shared": shared, "dice_cut": cut,
+            "links_above_cut": above, "strangers_expected_above_cut": expected}
+    if not shared:
+        warnings.warn(
+            f"these CLK-only files look as if they share nobody: of {len(d_link)} links, "
+            f"{above} reach Dice {cut:.2f}, which about {100 * (1 - quantile):.0f}% of "
+            "links between strangers reach too; treat the links as false unless you know "
+            "the files overlap (model.info['shared_people'])",
+            NoSharedPeopleWarning, stacklevel=3)
+    model.info["shared_people"] = info
+    return info
 
 
 #: Option names of the first release and their replacements (kept for one release).

@@ -142,3 +142,28 @@ def test_record_comparison_checks() -> None:
         FieldComparison("clk", field="clk", token="x", record=True)
     with pytest.raises(ValueError, match="relative needs record"):
         FieldComparison("r", field="f", relative=True)
+
+
+def test_files_that_share_nobody_are_flagged(files) -> None:  # type: ignore[no-untyped-def]
+    """EM on one similarity always finds a "match" class; when two CLK-only files share
+    nobody the links are all false, and a NoSharedPeopleWarning says so. Real overlapping
+    files pass the check silently."""
+    import warnings
+
+    from nislink.errors import NoSharedPeopleWarning
+
+    a, b, truth = files
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoSharedPeopleWarning)
+        res = nislink.link(a, b)  # 500 shared people: no warning
+    info = res.model.info["shared_people"]
+    assert info["shared"] and info["links_above_cut"] > 3 * info["strangers_expected_above_cut"]
+    # A's first 250 records against B's records of the other 250 people
+    partner = dict(truth)
+    first = a.take(np.arange(250))
+    mine = {partner[x] for x in first.ids if x in partner}
+    other = b.take(np.flatnonzero([x not in mine for x in b.ids]))
+    with pytest.warns(NoSharedPeopleWarning, match="share nobody"):
+        res = nislink.link(first, other)
+    assert len(res.pairs) > 0  # the false links EM finds anyway
+    assert not res.model.info["shared_people"]["shared"]
