@@ -520,8 +520,8 @@ def shared_people_check(enc_a: EncodedFrame, enc_b: EncodedFrame, ia: np.ndarray
         keep = pick[qa] != qb
         first = pd.Series(qs[keep]).groupby(qa[keep]).max().to_numpy()
         pool = len(own) - 1
-        q = quantile ** (pool / max(len(other), 1)) if len(other) > pool else quantile
-        cuts.append(float(np.quantile(first, min(q, 1.0))))
+        q = quantile ** (pool / max(len(other), 1))  # best of len(other), not of pool
+        cuts.append(float(np.quantile(first, q)))
     cut = max(cuts) if cuts else 1.0
     above = int((d_link >= cut).sum())
     expected = (1.0 - quantile) * len(d_link)

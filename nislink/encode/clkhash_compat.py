@@ -7,24 +7,7 @@ This module re-exports the public names so that existing imports keep working.
 
 from __future__ import annotations
 
-from nislink.encode.clkhash import (
-    ClkhashEntryError,
-    ClkhashFeature,
-    ClkhashSchema,
-    ClkhashSchemaError,
-    clkhash_keys,
-    from_base64,
-    parse_clkhash_schema,
-    to_base64,
-)
+from nislink.encode import clkhash as _clkhash
+from nislink.encode.clkhash import *  # noqa: F403 - the re-exports themselves
 
-__all__ = [
-    "ClkhashEntryError",
-    "ClkhashFeature",
-    "ClkhashSchema",
-    "ClkhashSchemaError",
-    "clkhash_keys",
-    "from_base64",
-    "parse_clkhash_schema",
-    "to_base64",
-]
+__all__ = list(_clkhash.__all__)
