@@ -34,7 +34,7 @@ The blocking metrics :func:`~nislink.evaluate.pairs_completeness` and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,8 +321,11 @@ def _key_join(
     vb: np.ndarray | None,
     max_block: int,
     stats: BlockingStats,
+    b_common: np.ndarray | None = None,
 ) -> _Join:
-    """Join index on equal keys (``va``/``vb``: which rows take part)."""
+    """Join index on equal keys (``va``/``vb``: which rows take part). ``b_common``: sorted
+    keys to treat as too common on B whatever their count here (B is a chunk of a larger
+    file, and these keys are held by more than ``max_block`` records of the whole)."""
     na = len(ka)
     if kb is None:  # self-join: partners are the later members of the same group
         rows = np.flatnonzero(va)
@@ -378,6 +381,9 @@ def _key_join(
     # sizes of each key on the A side, to apply the cap to both sides
     asize = np.bincount(g, minlength=len(uniq))
     big = (usize > max_block) | (asize > max_block)
+    if b_common is not None and len(b_common):
+        at = np.minimum(np.searchsorted(b_common, uniq), len(b_common) - 1)
+        big |= b_common[at] == uniq
     stats.dropped_blocks[name] = int((big & (asize > 0)).sum())
     stats.dropped_pairs[name] = int((usize[big] * asize[big]).sum())
     ok = ~big[g]
@@ -493,7 +499,8 @@ def _density_sample(pcs: np.ndarray, nbits: int, k: int = 64) -> np.ndarray:
 
 
 def _build_joins(
-    a: EncodedFrame, b: EncodedFrame | None, rule: Rule, stats: BlockingStats
+    a: EncodedFrame, b: EncodedFrame | None, rule: Rule, stats: BlockingStats,
+    b_common: Mapping[str, np.ndarray] | None = None,
 ) -> list[_Join]:
     na = len(a)
     if isinstance(rule, AllPairs):
@@ -524,6 +531,7 @@ def _build_joins(
                 _key_join(
                     f"token:{name}", ta, ta != 0, tb,
                     None if tb is None else tb != 0, rule.max_block_size, stats,
+                    None if b_common is None else b_common.get(name),
                 )
             )
         return joins
@@ -633,13 +641,19 @@ def iter_candidate_pairs(
     *,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
     stats: BlockingStats | None = None,
+    b_common: Mapping[str, np.ndarray] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield candidate pairs ``(ia, ib)`` in chunks, in bounded memory.
 
     Chunks cover consecutive row ranges of ``a``; each is sorted by ``(ia, ib)`` without
     duplicates, so their concatenation equals :func:`candidate_pairs`. A chunk expands at
     most ``chunk_pairs`` pairs (before de-duplication) unless one row alone has more.
-    ``b=None`` de-duplicates ``a`` (pairs ``ia < ib`` only).
+    ``b=None`` de-duplicates ``a`` (pairs ``ia < ib`` only). ``b_common`` (token name ->
+    sorted token values) names values that :class:`TokenBlocking` must skip as too common
+    on ``b``'s side even when fewer records of ``b`` hold them: ``b`` is then one piece of a
+    larger file and the values are those held by more than ``max_block_size`` records of
+    the whole (:func:`nislink.streaming.link_stream`), so that every piece is blocked as
+    the whole file would be.
     """
     if not isinstance(a, EncodedFrame) or (b is not None and not isinstance(b, EncodedFrame)):
         raise TypeError("candidate pairs need EncodedFrame inputs")
@@ -648,8 +662,10 @@ def iter_candidate_pairs(
     gens, filters = _split_rules(rules)
     st = stats if stats is not None else BlockingStats()
     joins: list[_Join] = []
+    if b_common is not None and b is None:
+        raise ValueError("b_common applies to linking two files, not to de-duplication")
     for rule in gens:
-        joins.extend(_build_joins(a, b, rule, st))
+        joins.extend(_build_joins(a, b, rule, st, b_common))
     flt = []
     for f in filters:
         fa = _filter_of(a, f.field, "LengthFilter")
@@ -692,6 +708,7 @@ def candidate_pairs(
     *,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
     stats: BlockingStats | None = None,
+    b_common: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs ``(ia, ib)`` (``int64`` row positions) from the union of ``rules``.
 
@@ -700,7 +717,8 @@ def candidate_pairs(
     LSHBlocking(threshold=0.8, completeness=0.99), LengthFilter(0.8)])``. Pass a
     :class:`BlockingStats` to learn what each rule produced, dropped and filtered.
     """
-    chunks = list(iter_candidate_pairs(a, b, rules, chunk_pairs=chunk_pairs, stats=stats))
+    chunks = list(iter_candidate_pairs(a, b, rules, chunk_pairs=chunk_pairs, stats=stats,
+                                       b_common=b_common))
     if not chunks:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])

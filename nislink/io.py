@@ -38,7 +38,7 @@ import datetime as _dt
 import json
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import blake3
@@ -60,6 +60,10 @@ __all__ = [
     "save",
     "load",
     "read_meta",
+    "iter_chunks",
+    "read_tokens",
+    "read_ids",
+    "read_rows",
     "check_compatible",
     "read_clks",
     "write_clks",
@@ -238,6 +242,37 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+
+def _frame_from_table(table: pa.Table | pa.RecordBatch, layout: dict[str, Any],
+                      meta: dict[str, Any]) -> EncodedFrame:
+    """The :class:`EncodedFrame` of a table (or batch) of an encoded file's rows."""
+    n = table.num_rows
+
+    def bm(name: str, nbits: int) -> BitMatrix:
+        bf = "clk" if name == "clk" else f"bf:{name}"
+        words = (nbits + 63) // 64
+        col = table.column(bf)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        buf = col.buffers()[1]
+        raw = np.frombuffer(buf, dtype="<u8", count=n * words,
+                            offset=col.offset * 8 * words).reshape(n, words)
+        return BitMatrix(raw.astype(np.uint64), nbits,
+                         popcount=table.column(f"pc:{name}").to_numpy().astype(np.int32),
+                         present=table.column(f"present:{name}").to_numpy(
+                             zero_copy_only=False).astype(bool))
+
+    ids = np.array(table.column("id").to_pylist(), dtype=object)
+    fields = {name: bm(name, nbits) for name, nbits in layout["fields"]}
+    clk = bm("clk", layout["clk_nbits"]) if layout["clk_nbits"] is not None else None
+    tokens = {name: table.column(f"tok:{name}").to_numpy().astype(np.uint64)
+              for name in layout["tokens"]}
+    frame_meta = {k: v for k, v in meta.items()
+                  if k not in ("format", "format_version", "checksum", "fields",
+                               "clk_nbits", "tokens")}
+    return EncodedFrame(ids=ids, fields=fields, clk=clk, tokens=tokens, meta=frame_meta)
+
+
 def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
     """Read an encoded file, verifying its row count and checksum.
 
@@ -262,30 +297,11 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
     if n != meta.get("rows"):
         raise _fail(p, f"{n} rows, but the metadata says {meta.get('rows')}")
 
-    def bm(name: str, nbits: int) -> BitMatrix:
-        bf = "clk" if name == "clk" else f"bf:{name}"
-        words = (nbits + 63) // 64
-        col = table.column(bf).combine_chunks()
-        buf = col.buffers()[1]
-        raw = np.frombuffer(buf, dtype="<u8", count=n * words,
-                            offset=col.offset * 8 * words).reshape(n, words)
-        return BitMatrix(raw.astype(np.uint64), nbits,
-                         popcount=table.column(f"pc:{name}").to_numpy().astype(np.int32),
-                         present=table.column(f"present:{name}").to_numpy(
-                             zero_copy_only=False).astype(bool))
-
     try:
-        ids = np.array(table.column("id").to_pylist(), dtype=object)
-        fields = {name: bm(name, nbits) for name, nbits in layout["fields"]}
-        clk = bm("clk", layout["clk_nbits"]) if layout["clk_nbits"] is not None else None
-        tokens = {name: table.column(f"tok:{name}").to_numpy().astype(np.uint64)
-                  for name in layout["tokens"]}
-        frame_meta = {k: v for k, v in meta.items()
-                      if k not in ("format", "format_version", "checksum", "fields",
-                                   "clk_nbits", "tokens")}
-        frame = EncodedFrame(ids=ids, fields=fields, clk=clk, tokens=tokens, meta=frame_meta)
+        frame = _frame_from_table(table, layout, meta)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise _fail(p, f"the data is inconsistent ({exc})") from None
+    fields, clk = frame.fields, frame.clk
     if verify:
         ck = _Checksum(expected.names)
         ck.update(_columns(frame))
@@ -297,6 +313,121 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
     _check_retention(p, meta.get("destroy_by"))
     return frame
 
+
+
+def _open_checked(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema, pq.ParquetFile]:
+    """Metadata, layout, expected Arrow schema and the open file, with the layout and row
+    count checked against the metadata (the data itself is checked while it is read)."""
+    meta = read_meta(p)
+    layout = {k: meta.get(k) for k in ("fields", "clk_nbits", "tokens")}
+    try:
+        expected = _arrow_schema(layout)
+    except (TypeError, AttributeError, KeyError, ValueError):
+        raise _fail(p, "the metadata's layout is malformed") from None
+    try:
+        pf = pq.ParquetFile(p)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail(p, f"not a readable Parquet file ({type(exc).__name__})") from None
+    if pf.schema_arrow.remove_metadata() != expected:
+        raise _fail(p, "the columns do not match the layout in the metadata")
+    if pf.metadata.num_rows != meta.get("rows"):
+        raise _fail(p, f"{pf.metadata.num_rows} rows, but the metadata says {meta.get('rows')}")
+    return meta, layout, expected, pf
+
+
+def iter_chunks(path: str | os.PathLike[str], rows: int = 500_000, *,
+                verify: bool = True) -> Iterator[EncodedFrame]:
+    """Read an encoded file as consecutive frames of at most ``rows`` rows, in bounded memory.
+
+    The frames, concatenated, are the file :func:`load` reads. With ``verify`` the checksum
+    and popcounts are checked as the rows stream past; a mismatch raises
+    :class:`EncodedFileError` when the last chunk has been read, so a consumer must read
+    to the end before it trusts what it computed (:func:`nislink.streaming.link_stream`
+    does). Warns like :func:`load` when the file is past its destroy-by date.
+    """
+    p = os.fspath(path)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be a whole number of at least 1, got {rows!r}")
+    meta, layout, expected, pf = _open_checked(p)
+    _check_retention(p, meta.get("destroy_by"))
+    ck = _Checksum(expected.names) if verify else None
+    try:
+        for batch in pf.iter_batches(batch_size=rows):
+            frame = _frame_from_table(batch, layout, meta)
+            if ck is not None:
+                ck.update(_columns(frame))
+                for name, m in _filters_of(frame):
+                    if not np.array_equal(m.popcount, popcount_rows(m.bits)):
+                        raise _fail(p, f"popcounts of {name!r} do not match its bits")
+            yield frame
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    if ck is not None and ck.hexdigest() != meta.get("checksum"):
+        raise _fail(p, "checksum mismatch: the file is corrupt or was modified")
+
+
+def _filters_of(frame: EncodedFrame) -> list[tuple[str, BitMatrix]]:
+    return list(frame.fields.items()) + ([("clk", frame.clk)] if frame.clk is not None else [])
+
+
+def read_tokens(path: str | os.PathLike[str], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The token columns ``names`` of an encoded file (``uint64``, one per row), read
+    without the filters: what blocking and term frequencies need from a file too large
+    to load. Not verified against the checksum (:func:`iter_chunks` is)."""
+    p = os.fspath(path)
+    meta, layout, _, pf = _open_checked(p)
+    missing = [n for n in names if n not in layout["tokens"]]
+    if missing:
+        raise KeyError(f"{p}: no token {missing[0]!r}; tokens are {sorted(layout['tokens'])}")
+    if not names:
+        return {}
+    try:
+        table = pf.read(columns=[f"tok:{n}" for n in names])
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    return {n: table.column(f"tok:{n}").to_numpy().astype(np.uint64) for n in names}
+
+
+def read_ids(path: str | os.PathLike[str]) -> np.ndarray:
+    """The record ids of an encoded file, in row order, read without the rest."""
+    p = os.fspath(path)
+    _, _, _, pf = _open_checked(p)
+    try:
+        return np.array(pf.read(columns=["id"]).column("id").to_pylist(), dtype=object)
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+
+
+def read_rows(path: str | os.PathLike[str], positions: np.ndarray,
+              rows: int = 500_000) -> EncodedFrame:
+    """The rows of an encoded file at ``positions`` (increasing row numbers), read chunk by
+    chunk so that only the chosen rows are held: a sample of a file too large to load."""
+    pos = np.asarray(positions, dtype=np.int64)
+    if len(pos) > 1 and np.any(np.diff(pos) <= 0):
+        raise ValueError("positions must be strictly increasing")
+    p = os.fspath(path)
+    meta, layout, _, pf = _open_checked(p)
+    n = int(meta["rows"])
+    if len(pos) and (pos[0] < 0 or pos[-1] >= n):
+        raise IndexError(f"{p}: row positions out of range (the file has {n} rows)")
+    parts: list[pa.RecordBatch] = []
+    start = 0
+    try:
+        for batch in pf.iter_batches(batch_size=rows):
+            end = start + batch.num_rows
+            lo, hi = np.searchsorted(pos, [start, end])
+            if hi > lo:
+                parts.append(batch.take(pa.array(pos[lo:hi] - start)))
+            start = end
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    table = pa.Table.from_batches(parts, schema=pf.schema_arrow) if parts else \
+        pf.schema_arrow.empty_table()
+    return _frame_from_table(table, layout, meta)
 
 def _check_retention(path: str, destroy_by: Any) -> None:
     if not destroy_by:

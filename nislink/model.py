@@ -34,6 +34,8 @@ loaded as JSON; no token value or frequency table is ever written into a saved m
 
 from __future__ import annotations
 
+import copy
+
 import json
 import math
 import warnings
@@ -1313,9 +1315,26 @@ class FellegiSunter:
     def _tf_log2_u(
         self, c: FieldComparison, a: EncodedFrame, b: EncodedFrame, values: np.ndarray
     ) -> np.ndarray:
-        srcs = [a.tokens[c.token]] if a is b else [a.tokens[c.token], b.tokens[c.token]]
-        uniq, freq = _tf_table(srcs)  # type: ignore[index]
+        tables = getattr(self, "_tf_tables", None)
+        if tables is not None and c.name in tables:
+            uniq, freq = tables[c.name]
+        else:
+            srcs = [a.tokens[c.token]] if a is b else [a.tokens[c.token], b.tokens[c.token]]
+            uniq, freq = _tf_table(srcs)  # type: ignore[index]
         return tf_log2(uniq, freq, values, self.tf_min)
+
+    def with_tf_tables(
+        self, tables: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> "FellegiSunter":
+        """A copy of the model that takes term frequencies from ``tables`` (comparison
+        name -> sorted distinct token values and their shares, over the whole data)
+        instead of from the frames it scores: for scoring pieces of data too large to hold
+        at once (a chunk of a streamed file, a batch of pairs on Spark), so that every
+        piece is scored as the whole would be. The tables are not saved with the model."""
+        m = copy.copy(self)
+        m._tf_tables = {k: (np.asarray(u, dtype=np.uint64), np.asarray(f, dtype=np.float64))
+                        for k, (u, f) in tables.items()}
+        return m
 
     def contributions(
         self,

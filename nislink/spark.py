@@ -48,7 +48,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields as dc_fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,7 +63,7 @@ from nislink.io import check_compatible
 from nislink.linkage import DiceBlocking, combine_tokens, default_blocking, renamed_options
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
-from nislink.model import FellegiSunter, tf_log2, weight_to_probability
+from nislink.model import FellegiSunter, weight_to_probability
 from nislink.resolve import one_to_one as _assign
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -882,17 +882,6 @@ def _length_filter(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, flt: An
 # --------------------------------------------------------------------------- scoring
 
 
-class _TableTF(FellegiSunter):
-    """A FellegiSunter whose term frequencies come from tables computed over the whole
-    data on Spark (the scoring UDF sees a batch of pairs, not the whole frames)."""
-
-    tf_tables: dict[str, tuple[np.ndarray, np.ndarray]]
-
-    def _tf_log2_u(self, c, a, b, values):  # type: ignore[no-untyped-def]
-        uniq, freq = self.tf_tables[c.name]
-        return tf_log2(uniq, freq, values, self.tf_min)
-
-
 def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np.ndarray]:
     from pyspark.sql import functions as F  # noqa: PLC0415
 
@@ -914,11 +903,9 @@ def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None
     model.check_fitted()
     if not any(c.tf_adjust and c.token is not None for c in model.comparisons):
         return model
-    m = _TableTF(**{f.name: getattr(model, f.name) for f in dc_fields(FellegiSunter)})
     sides = [a] if b is None else [a, b]
-    m.tf_tables = {c.name: _tf_table(sides, c.token) for c in model.comparisons
-                   if c.tf_adjust and c.token is not None}
-    return m
+    return model.with_tf_tables({c.name: _tf_table(sides, c.token) for c in model.comparisons
+                                 if c.tf_adjust and c.token is not None})
 
 
 def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
