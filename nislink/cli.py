@@ -548,6 +548,8 @@ def cmd_link(args: argparse.Namespace) -> int:
     _check_paths([("file A", args.file_a), ("file B", args.file_b), ("model", args.model)],
                  [("the output", args.output), ("--save-model", args.save_model),
                   ("--save-scores", args.save_scores), ("--report", args.report)])
+    if args.stream_rows is not None:
+        return _link_streamed(args)
     a, b = _load_encoded(args.file_a, rows=True), _load_encoded(args.file_b, rows=True)
     model = _model(args.model)
     try:
@@ -570,6 +572,46 @@ def cmd_link(args: argparse.Namespace) -> int:
     _save_scores_and_report(args, res, a, b)
     print(f"linked {len(a)} x {len(b)} records: {res.candidates} candidate pairs, "
           f"{len(res.pairs)} links -> {args.output}")
+    return 0
+
+
+def _link_streamed(args: argparse.Namespace) -> int:
+    """``nislink link --stream-rows N``: file B read N rows at a time."""
+    from nislink.io import EncodedFileError, read_meta
+    from nislink.linkage import IncompatibleEncodings
+    from nislink.streaming import link_stream
+
+    _positive(args.stream_rows, "--stream-rows")
+    _positive(args.sample_rows, "--sample-rows")
+    if args.save_scores or args.report:
+        raise UserError("--save-scores and --report need every scored pair in memory; they "
+                        "cannot be used with --stream-rows")
+    a = _load_encoded(args.file_a, rows=True)
+    if not Path(args.file_b).is_file():
+        raise UserError(f"encoded file not found: {args.file_b}")
+    try:
+        n_b = int(read_meta(args.file_b)["rows"])
+        if n_b == 0:
+            raise UserError(f"{args.file_b}: the encoded file has no rows; nothing to do")
+        res = link_stream(a, args.file_b, chunk_rows=args.stream_rows,
+                          sample_rows=args.sample_rows, min_weight=args.min_weight,
+                          model=_model(args.model),
+                          one_to_one=None if args.one_to_one == "none" else args.one_to_one,
+                          progress=not args.quiet)
+    except (IncompatibleEncodings, EncodedFileError) as exc:
+        raise UserError(str(exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"cannot link {args.file_a} and {args.file_b}: "
+                        f"{str(exc).strip(chr(39))}") from None
+    cols = ["id_a", "id_b", "match_weight", "match_probability"]
+    _write_table(res.pairs[cols], args.output)
+    if args.save_model:
+        with atomic_path(args.save_model) as tmp:
+            assert tmp is not None
+            res.model.to_json(Path(tmp))
+    print(f"linked {len(a)} x {n_b} records ({args.file_b} streamed {args.stream_rows} rows "
+          f"at a time): {res.candidates} candidate pairs, {len(res.pairs)} links -> "
+          f"{args.output}")
     return 0
 
 
@@ -1143,6 +1185,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "above --min-weight)")
     p.add_argument("--model", help="score with this trained model (JSON) instead of fitting")
     p.add_argument("--save-model", help="write the fitted model as JSON")
+    p.add_argument("--stream-rows", type=int, default=None, metavar="N",
+                   help="read file B N rows at a time, for a file B too large to load "
+                        "(file A is held in memory); the links are those of an in-memory "
+                        "run with the same model")
+    p.add_argument("--sample-rows", type=int, default=1_000_000, metavar="N",
+                   help="with --stream-rows: fit the model on a random sample of N records "
+                        "of file B (default 1,000,000)")
     _add_scores_and_report_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_link)

@@ -350,7 +350,7 @@ def candidates(
     return _candidates(a, b, blocking)
 
 
-def _prepare_model(
+def prepare_model(
     model: FellegiSunter | None,
     a: EncodedFrame,
     b: EncodedFrame,
@@ -358,6 +358,9 @@ def _prepare_model(
     tf_adjust: bool | list[str],
     comparisons: list[FieldComparison] | None,
 ) -> tuple[FellegiSunter, bool]:
+    """The model to score with and whether it must be fitted: ``model`` (fitted when it
+    lacks ``m``, ``u`` or a prior) or a new one with :func:`comparisons_for`'s
+    comparisons (or ``comparisons``)."""
     if model is not None:
         fitted = model.prior is not None and all(
             c.name in model.m and c.name in model.u for c in model.comparisons
@@ -390,7 +393,9 @@ def _score_candidates(
     return scores
 
 
-def _order_pairs(df: pd.DataFrame) -> pd.DataFrame:
+def order_pairs(df: pd.DataFrame) -> pd.DataFrame:
+    """Scored pairs in the order of :func:`link`'s output: decreasing weight, then
+    ``(ia, ib)``."""
     return df.sort_values(["match_weight", "ia", "ib"], ascending=[False, True, True],
                           kind="mergesort").reset_index(drop=True)
 
@@ -466,7 +471,7 @@ def link(
     t = time.perf_counter()
     ia, ib = _candidates(enc_a, enc_b, blocking)
     timings["block"] = time.perf_counter() - t
-    mdl, need_fit = _prepare_model(model, enc_a, enc_b, dice_levels, tf_adjust, comparisons)
+    mdl, need_fit = prepare_model(model, enc_a, enc_b, dice_levels, tf_adjust, comparisons)
     if len(ia) == 0:
         if need_fit:
             raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
@@ -487,7 +492,7 @@ def link(
         )
         kept = kept.iloc[sel]
     timings["resolve"] = time.perf_counter() - t
-    pairs = _with_ids(_order_pairs(kept.copy()), enc_a, enc_b)
+    pairs = _with_ids(order_pairs(kept.copy()), enc_a, enc_b)
     if mdl.comparisons and all(c.record for c in mdl.comparisons) and len(pairs):
         shared_people_check(enc_a, enc_b, pairs["ia"].to_numpy(), pairs["ib"].to_numpy(),
                             mdl, seed=seed)
@@ -651,7 +656,7 @@ def dedupe(
         key = np.unique(ia * np.int64(len(enc)) + ib)
         ia, ib = key // len(enc), key % len(enc)
     timings["block"] = time.perf_counter() - t
-    mdl, need_fit = _prepare_model(model, enc, enc, dice_levels, tf_adjust, comparisons)
+    mdl, need_fit = prepare_model(model, enc, enc, dice_levels, tf_adjust, comparisons)
     if len(ia) == 0 and need_fit:
         raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
     rule, why = prior_rule_choice(enc) if prior_rule == "auto" else (prior_rule, "")
@@ -673,7 +678,7 @@ def dedupe(
     labels = cluster(len(enc), kept["ia"].to_numpy(), kept["ib"].to_numpy(),
                      kept["match_weight"].to_numpy(), method=method)
     timings["resolve"] = time.perf_counter() - t
-    pairs = _with_ids(_order_pairs(kept.copy()), enc, enc)
+    pairs = _with_ids(order_pairs(kept.copy()), enc, enc)
     clusters = pd.DataFrame({"id": enc.ids, "cluster_id": labels})
     return DedupeResult(pairs, clusters, mdl, int(len(ia)), scores if keep_scores else None,
                         timings)

@@ -40,8 +40,8 @@ from nislink.frame import EncodedFrame
 from nislink.linkage import (
     DiceBlocking,
     LinkResult,
-    _order_pairs,
-    _prepare_model,
+    order_pairs,
+    prepare_model,
     combine_tokens,
     default_blocking,
     shared_people_check,
@@ -192,7 +192,14 @@ def link_stream(
                                "both files")
     a_blk = with_combined_tokens(enc_a, combos) if combos else enc_a
 
-    mdl, need_fit = _prepare_model(model, enc_a, sample, dice_levels, tf_adjust, comparisons)
+    mdl, need_fit = prepare_model(model, enc_a, sample, dice_levels, tf_adjust, comparisons)
+    ranked = [c.name for c in mdl.comparisons if c.relative]
+    if ranked:
+        raise ValueError(
+            f"comparison {ranked[0]!r} ranks each record's candidates across the whole file "
+            "(the default of CLK-only files), which a streamed file cannot give chunk by "
+            "chunk: link in memory, or pass comparisons without it (e.g. "
+            "[FieldComparison(RECORD_FILTER, field=RECORD_FILTER, record=True)])")
 
     # pass 2: file-wide block caps and term frequencies, from the token columns only
     t = time.perf_counter()
@@ -283,7 +290,7 @@ def link_stream(
                       kept["match_weight"].to_numpy(), method=one_to_one)
         kept, id_b = kept.iloc[sel], id_b[sel]
     kept = kept.assign(_id_b=id_b)
-    out = _order_pairs(kept.copy())
+    out = order_pairs(kept.copy())
     pairs = pd.DataFrame({
         "id_a": enc_a.ids[out["ia"].to_numpy()], "id_b": out["_id_b"].to_numpy(),
         "match_weight": out["match_weight"].to_numpy(),

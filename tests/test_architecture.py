@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The linkage unit's modules and the foundations it shares with the data owners.
 LINKAGE_SIDE = ("nislink.frame", "nislink.errors", "nislink.io", "nislink.block",
                 "nislink.compare", "nislink.model", "nislink.resolve", "nislink.linkage",
-                "nislink.evaluate", "nislink.review")
+                "nislink.streaming", "nislink.evaluate", "nislink.review")
 #: Modules (and packages) that only data owners need: they hold or use identifiers and keys.
 OWNER_SIDE = ("nislink.encode", "nislink.secrets", "nislink.clean")
 
@@ -95,7 +95,7 @@ STAGES = (
     ("model", ("nislink.model",)),
     ("resolve", ("nislink.resolve",)),
     ("evaluate", ("nislink.evaluate",)),
-    ("linkage", ("nislink.linkage",)),
+    ("linkage", ("nislink.linkage", "nislink.streaming")),
     ("review", ("nislink.review",)),
 )
 OWNER_STAGES = ("clean", "encode")
