@@ -23,6 +23,10 @@ they were made. Usage::
     python benchmarks/bench_stream.py --people 1000000 --b-rows 10000000
     python benchmarks/bench_stream.py --people 20000 --b-rows 200000     # a few minutes
     python benchmarks/bench_stream.py --people 20000 --b-rows 200000 --check-in-memory
+    python benchmarks/bench_stream.py --series 1000:10000,10000:100000,100000:1000000
+
+``--series`` runs each size in its own process and draws the cost-against-size chart
+(``docs/img/cost_vs_size.png``); a size already run in its ``--workdir`` is reused.
 
 ``--check-in-memory`` also links the two files in memory with the streamed run's model
 and checks that the links are identical (for sizes that fit).
@@ -182,6 +186,61 @@ def link_phase(workdir: Path, chunk_rows: int, sample_rows: int, check: bool
     return out
 
 
+def _workdir(people: int, b_rows: int, seed: int) -> Path:
+    return Path(__file__).resolve().parent / f".stream-{people}-{b_rows}-{seed}"
+
+
+def series(args: argparse.Namespace) -> int:
+    """Each size in a fresh process (its own peak memory), then one chart."""
+    rows = []
+    for item in args.series.split(","):
+        people, b_rows = (int(x) for x in item.split(":"))
+        wd = _workdir(people, b_rows, args.seed)
+        cmd = [sys.executable, __file__, "--people", str(people), "--b-rows", str(b_rows),
+               "--seed", str(args.seed), "--chunk-rows", str(args.chunk_rows),
+               "--sample-rows", str(args.sample_rows), "--workdir", str(wd)]
+        if not (wd / "result.json").exists() or args.fresh:
+            subprocess.run(cmd + (["--fresh"] if args.fresh else []), check=True,
+                           stdout=subprocess.DEVNULL)
+        rows.append(json.loads((wd / "result.json").read_text()))
+    df = pd.DataFrame(rows)
+    show = ["rows_a", "rows_b", "t_encode_a", "t_encode_b", "t_link", "cpu_link",
+            "peak_prepare_mib", "peak_link_mib", "pairs_completeness", "f1_one_to_one"]
+    print(df[show].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    plot(df, args.chart)
+    return 0
+
+
+def plot(df: pd.DataFrame, path: str) -> None:
+    """Seconds and peak memory against the larger file's size (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = df["rows_b"].to_numpy()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.loglog(n, df["t_encode_a"] + df["t_encode_b"], "o-", label="encode both files "
+               "(2 workers)")
+    ax1.loglog(n, df["t_link"], "s-", label="link, B streamed")
+    ax1.loglog(n, df["t_encode_a"] + df["t_encode_b"] + df["t_link"], "^-",
+               label="encode + link")
+    ax1.axhline(900, color="grey", ls=":", label="15 minutes")
+    ax1.set_xlabel("records in file B (file A: a tenth)")
+    ax1.set_ylabel("seconds (wall, 2 shared cores)")
+    ax1.legend(fontsize=8)
+    ax2.loglog(n, df["peak_link_mib"] / 1024, "s-", label="linking process")
+    ax2.loglog(n, df["peak_prepare_mib"] / 1024, "o-", label="encoding (largest process)")
+    ax2.axhline(20, color="grey", ls=":", label="20 GiB")
+    ax2.set_xlabel("records in file B (file A: a tenth)")
+    ax2.set_ylabel("peak resident memory, GiB")
+    ax2.legend(fontsize=8)
+    fig.suptitle("nislink cost against size (uk_default, synthetic UK study)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart -> {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Prepare (or reuse) the files in a child process, then link them here."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -194,10 +253,16 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: benchmarks/.stream-<people>-<b-rows>-<seed>)")
     ap.add_argument("--fresh", action="store_true", help="rebuild the files")
     ap.add_argument("--check-in-memory", action="store_true")
+    ap.add_argument("--series", default=None, metavar="P:B,...",
+                    help="run each people:b-rows size in its own process and draw the "
+                         "cost-against-size chart (e.g. 1000:10000,10000:100000)")
+    ap.add_argument("--chart", default=str(Path(__file__).resolve().parents[1] / "docs" / "img"
+                                           / "cost_vs_size.png"))
     ap.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    wd = Path(args.workdir or Path(__file__).resolve().parent
-              / f".stream-{args.people}-{args.b_rows}-{args.seed}")
+    if args.series:
+        return series(args)
+    wd = Path(args.workdir) if args.workdir else _workdir(args.people, args.b_rows, args.seed)
     if args.prepare_only:
         prepare(args.people, args.b_rows, args.seed, wd)
         return 0

@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -541,6 +541,16 @@ def _model(path: str | None) -> object | None:
                         f"({redact(why)[:120]})") from None
 
 
+def _write_links(args: argparse.Namespace, res: Any) -> None:
+    """The links table (``-o``) and, with ``--save-model``, the fitted model."""
+    cols = ["id_a", "id_b", "match_weight", "match_probability"]
+    _write_table(res.pairs[cols], args.output)
+    if args.save_model:
+        with atomic_path(args.save_model) as tmp:
+            assert tmp is not None
+            res.model.to_json(Path(tmp))
+
+
 def cmd_link(args: argparse.Namespace) -> int:
     """``nislink link``: link two encoded files one-to-one (no secret needed)."""
     from nislink.linkage import IncompatibleEncodings, link
@@ -563,12 +573,7 @@ def cmd_link(args: argparse.Namespace) -> int:
         raise UserError(f"cannot link {args.file_a} and {args.file_b}"
                         f"{' with model ' + args.model if args.model else ''}: "
                         f"{str(exc).strip(chr(39))}") from None
-    cols = ["id_a", "id_b", "match_weight", "match_probability"]
-    _write_table(res.pairs[cols], args.output)
-    if args.save_model:
-        with atomic_path(args.save_model) as tmp:
-            assert tmp is not None
-            res.model.to_json(Path(tmp))
+    _write_links(args, res)
     _save_scores_and_report(args, res, a, b)
     print(f"linked {len(a)} x {len(b)} records: {res.candidates} candidate pairs, "
           f"{len(res.pairs)} links -> {args.output}")
@@ -603,12 +608,7 @@ def _link_streamed(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as exc:
         raise UserError(f"cannot link {args.file_a} and {args.file_b}: "
                         f"{str(exc).strip(chr(39))}") from None
-    cols = ["id_a", "id_b", "match_weight", "match_probability"]
-    _write_table(res.pairs[cols], args.output)
-    if args.save_model:
-        with atomic_path(args.save_model) as tmp:
-            assert tmp is not None
-            res.model.to_json(Path(tmp))
+    _write_links(args, res)
     print(f"linked {len(a)} x {n_b} records ({args.file_b} streamed {args.stream_rows} rows "
           f"at a time): {res.candidates} candidate pairs, {len(res.pairs)} links -> "
           f"{args.output}")
