@@ -10,6 +10,10 @@ Usage::
     python benchmarks/bench_scale.py                 # 10,000 and 100,000 people
     python benchmarks/bench_scale.py --n 1000000     # one size
     python benchmarks/bench_scale.py --sizes 10000,100000,1000000
+    python benchmarks/bench_scale.py --n 1000000 --b-rows 10000000   # B streamed
+    python benchmarks/bench_scale.py --series 1000:10000,10000:100000,100000:1000000,1000000:10000000
+
+With ``--b-rows`` file B is larger than memory and is streamed: see ``bench_stream.py``.
 
 Note: A and B hold some people more than once (duplicates, MoJ aliases, people in both
 MoJ and DWP), so a one-to-one linkage cannot reach recall 1 against every true pair.
@@ -25,6 +29,7 @@ import gc
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,7 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=None, help="one size (people)")
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated people counts")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--b-rows", type=int, default=None,
+                    help="larger than memory: make file B this many records (the study's "
+                         "extracts plus other people's) and stream it (bench_stream.py)")
+    ap.add_argument("--series", default=None, metavar="P:B,...",
+                    help="cost against size, streamed (bench_stream.py --series)")
     args = ap.parse_args(argv)
+    if args.b_rows or args.series:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_stream  # noqa: PLC0415
+
+        more = ["--seed", str(args.seed)]
+        if args.series:
+            return bench_stream.main(["--series", args.series, *more])
+        return bench_stream.main(["--people", str(args.n or 1_000_000), "--b-rows",
+                                  str(args.b_rows), *more])
     sizes = [args.n] if args.n else [int(x) for x in args.sizes.split(",")]
     rows = []
     for n in sizes:

@@ -220,14 +220,16 @@ def plot(df: pd.DataFrame, path: str) -> None:
 
     n = df["rows_b"].to_numpy()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.loglog(n, df["t_encode_a"] + df["t_encode_b"], "o-", label="encode both files "
-               "(2 workers)")
-    ax1.loglog(n, df["t_link"], "s-", label="link, B streamed")
-    ax1.loglog(n, df["t_encode_a"] + df["t_encode_b"] + df["t_link"], "^-",
-               label="encode + link")
+    enc_wall = df["t_encode_a"] + df["t_encode_b"]
+    ax1.loglog(n, enc_wall, "o-", color="C0", label="encode both files, wall (2 workers)")
+    ax1.loglog(n, df["cpu_encode_a"] + df["cpu_encode_b"], "o--", color="C0",
+               label="encode both files, CPU")
+    ax1.loglog(n, df["t_link"], "s-", color="C1", label="link, B streamed, wall")
+    ax1.loglog(n, df["cpu_link"], "s--", color="C1", label="link, B streamed, CPU")
+    ax1.loglog(n, enc_wall + df["t_link"], "^-", color="C2", label="encode + link, wall")
     ax1.axhline(900, color="grey", ls=":", label="15 minutes")
     ax1.set_xlabel("records in file B (file A: a tenth)")
-    ax1.set_ylabel("seconds (wall, 2 shared cores)")
+    ax1.set_ylabel("seconds (2 shared cores)")
     ax1.legend(fontsize=8)
     ax2.loglog(n, df["peak_link_mib"] / 1024, "s-", label="linking process")
     ax2.loglog(n, df["peak_prepare_mib"] / 1024, "o-", label="encoding (largest process)")
