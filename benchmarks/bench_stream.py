@@ -78,6 +78,40 @@ def _depts(study: Any, prefix: str = "") -> pd.DataFrame:
                       _prep(study.moj, "moj_id", prefix)], ignore_index=True)
 
 
+class _RssSampler:
+    """Resident memory of this process every 0.1 s while the ``with`` block runs."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[tuple[float, float]] = [(time.perf_counter(), _rss_mib())]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.samples.append((time.perf_counter(), _rss_mib()))
+
+    def __enter__(self) -> "_RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.perf_counter(), _rss_mib()))
+
+    def peak(self, t0: float, t1: float) -> float:
+        """Largest sample taken between ``t0`` and ``t1`` (perf_counter seconds)."""
+        inside = [m for t, m in self.samples if t0 <= t <= t1]
+        return max(inside) if inside else float("nan")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def prepare(people: int, b_rows: int, seed: int, workdir: Path) -> dict[str, Any]:
     """Generate and encode A and B into ``workdir``; return the figures (a manifest)."""
     from nislink.encode import encode_file
@@ -162,10 +196,18 @@ def link_phase(workdir: Path, chunk_rows: int, sample_rows: int, check: bool
         hit = pos[ok][true_keys[pos[ok]] == keys[ok]]
         found[hit] = True
 
+    rss = _RssSampler()
     t1, c1 = time.perf_counter(), _cpu()
-    res = link_stream(a, b_path, chunk_rows=chunk_rows, sample_rows=sample_rows,
-                      on_candidates=on_candidates)
+    with rss:
+        res = link_stream(a, b_path, chunk_rows=chunk_rows, sample_rows=sample_rows,
+                          on_candidates=on_candidates)
     t_link, c_link = time.perf_counter() - t1, _cpu() - c1
+    # peak resident memory of each pass, from the samples and the stage timings (in order)
+    phase_peaks, edge = {}, t1
+    for k, v in res.timings.items():
+        phase_peaks[f"rss_{k}_mib"] = rss.peak(edge, edge + v)
+        edge += v
+    rss_before = rss.peak(0.0, t1)
     m = evaluate_pairs(res.pairs, pd.DataFrame({"id_a": truth["rid_a"], "id_b": truth["rid_b"]}))
     reachable = len(greedy_one_to_one(ta, tb, np.zeros(len(ta))))
     pr, rr = m["precision"], m["tp"] / max(reachable, 1)
@@ -175,7 +217,7 @@ def link_phase(workdir: Path, chunk_rows: int, sample_rows: int, check: bool
            "f1_one_to_one": 2 * pr * rr / (pr + rr) if pr + rr else 0.0,
            "t_load_a": t_load, "t_link": t_link, "cpu_link": c_link,
            **{f"t_{k}": v for k, v in res.timings.items()},
-           "peak_link_mib": _peak_mib()}
+           "peak_link_mib": _peak_mib(), "rss_at_start_mib": rss_before, **phase_peaks}
     if check:
         b = io.load(b_path)
         from nislink.linkage import link

@@ -138,7 +138,7 @@ class _Checksum:
                     parts.append(b)
                 h.update(b"".join(parts))
             else:
-                h.update(np.ascontiguousarray(data).tobytes())
+                h.update(memoryview(np.ascontiguousarray(data)).cast("B"))
 
     def hexdigest(self) -> str:
         outer = blake3.blake3()
@@ -335,9 +335,50 @@ def _open_checked(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema, pq
     return meta, layout, expected, pf
 
 
+#: Rows per Arrow batch when a file is streamed: chunks are assembled from batches of this
+#: size, converted to NumPy at once, so Arrow holds one small batch at a time.
+_BATCH_ROWS = 32_768
+
+
+def _concat(frames: list[EncodedFrame]) -> EncodedFrame:
+    """Frames of one file, one after the other (one copy of each array)."""
+    if len(frames) == 1:
+        return frames[0]
+    f0 = frames[0]
+
+    def bm(get: Any) -> BitMatrix:
+        ms = [get(f) for f in frames]
+        return BitMatrix(np.concatenate([m.bits for m in ms]), ms[0].nbits,
+                         popcount=np.concatenate([m.popcount for m in ms]),
+                         present=np.concatenate([m.present for m in ms]))
+
+    return EncodedFrame(
+        ids=np.concatenate([f.ids for f in frames]),
+        fields={k: bm(lambda f, k=k: f.fields[k]) for k in f0.fields},
+        clk=bm(lambda f: f.clk) if f0.clk is not None else None,
+        tokens={k: np.concatenate([f.tokens[k] for f in frames]) for k in f0.tokens},
+        meta=f0.meta)
+
+
+def _batches(p: str, pf: pq.ParquetFile, layout: dict[str, Any], meta: dict[str, Any]
+             ) -> Iterator[EncodedFrame]:
+    """The file as small frames of ``_BATCH_ROWS`` rows (Arrow memory released as it goes)."""
+    pool = pa.default_memory_pool()
+    try:
+        for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+            frame = _frame_from_table(batch, layout, meta)
+            del batch
+            yield frame
+            pool.release_unused()
+    except (pa.ArrowException, OSError) as exc:
+        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+
+
 def iter_chunks(path: str | os.PathLike[str], rows: int = 500_000, *,
                 verify: bool = True) -> Iterator[EncodedFrame]:
-    """Read an encoded file as consecutive frames of at most ``rows`` rows, in bounded memory.
+    """Read an encoded file as consecutive frames of ``rows`` rows (the last may be
+    shorter), in bounded memory.
 
     The frames, concatenated, are the file :func:`load` reads. With ``verify`` the checksum
     and popcounts are checked as the rows stream past; a mismatch raises
@@ -351,18 +392,33 @@ def iter_chunks(path: str | os.PathLike[str], rows: int = 500_000, *,
     meta, layout, expected, pf = _open_checked(p)
     _check_retention(p, meta.get("destroy_by"))
     ck = _Checksum(expected.names) if verify else None
-    try:
-        for batch in pf.iter_batches(batch_size=rows):
-            frame = _frame_from_table(batch, layout, meta)
-            if ck is not None:
-                ck.update(_columns(frame))
-                for name, m in _filters_of(frame):
-                    if not np.array_equal(m.popcount, popcount_rows(m.bits)):
-                        raise _fail(p, f"popcounts of {name!r} do not match its bits")
-            yield frame
-    except (pa.ArrowException, OSError) as exc:
-        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
-                    ) from None
+    pending: list[EncodedFrame] = []
+    held = 0
+
+    def emit(frames: list[EncodedFrame]) -> EncodedFrame:
+        frame = _concat(frames)
+        if ck is not None:
+            ck.update(_columns(frame))
+            for name, m in _filters_of(frame):
+                if not np.array_equal(m.popcount, popcount_rows(m.bits)):
+                    raise _fail(p, f"popcounts of {name!r} do not match its bits")
+        return frame
+
+    for small in _batches(p, pf, layout, meta):
+        while len(small):
+            take = min(rows - held, len(small))
+            if take == len(small):
+                pending.append(small)
+                small = small.take(np.arange(0))
+            else:
+                pending.append(small.take(np.arange(take)))
+                small = small.take(np.arange(take, len(small)))
+            held += take
+            if held == rows:
+                yield emit(pending)
+                pending, held = [], 0
+    if pending:
+        yield emit(pending)
     if ck is not None and ck.hexdigest() != meta.get("checksum"):
         raise _fail(p, "checksum mismatch: the file is corrupt or was modified")
 
@@ -401,10 +457,9 @@ def read_ids(path: str | os.PathLike[str]) -> np.ndarray:
                     ) from None
 
 
-def read_rows(path: str | os.PathLike[str], positions: np.ndarray,
-              rows: int = 500_000) -> EncodedFrame:
-    """The rows of an encoded file at ``positions`` (increasing row numbers), read chunk by
-    chunk so that only the chosen rows are held: a sample of a file too large to load."""
+def read_rows(path: str | os.PathLike[str], positions: np.ndarray) -> EncodedFrame:
+    """The rows of an encoded file at ``positions`` (increasing row numbers), read in small
+    batches so that only the chosen rows are held: a sample of a file too large to load."""
     pos = np.asarray(positions, dtype=np.int64)
     if len(pos) > 1 and np.any(np.diff(pos) <= 0):
         raise ValueError("positions must be strictly increasing")
@@ -413,21 +468,21 @@ def read_rows(path: str | os.PathLike[str], positions: np.ndarray,
     n = int(meta["rows"])
     if len(pos) and (pos[0] < 0 or pos[-1] >= n):
         raise IndexError(f"{p}: row positions out of range (the file has {n} rows)")
-    parts: list[pa.RecordBatch] = []
+    parts: list[EncodedFrame] = []
     start = 0
-    try:
-        for batch in pf.iter_batches(batch_size=rows):
-            end = start + batch.num_rows
-            lo, hi = np.searchsorted(pos, [start, end])
-            if hi > lo:
-                parts.append(batch.take(pa.array(pos[lo:hi] - start)))
-            start = end
-    except (pa.ArrowException, OSError) as exc:
-        raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
-                    ) from None
-    table = pa.Table.from_batches(parts, schema=pf.schema_arrow) if parts else \
-        pf.schema_arrow.empty_table()
-    return _frame_from_table(table, layout, meta)
+    for small in _batches(p, pf, layout, meta):
+        end = start + len(small)
+        lo, hi = np.searchsorted(pos, [start, end])
+        if hi > lo:
+            parts.append(small.take(pos[lo:hi] - start))
+        start = end
+        if hi == len(pos):
+            break
+    if not parts:
+        empty = pf.schema_arrow.empty_table()
+        return _frame_from_table(empty, layout, meta)
+    return _concat(parts)
+
 
 def _check_retention(path: str, destroy_by: Any) -> None:
     if not destroy_by:

@@ -176,7 +176,7 @@ def link_stream(
     rng = np.random.default_rng(seed)
     pos = np.arange(nb, dtype=np.int64) if sample_rows >= nb else \
         np.sort(rng.choice(nb, size=sample_rows, replace=False)).astype(np.int64)
-    sample = io.read_rows(p, pos, rows=chunk_rows)
+    sample = io.read_rows(p, pos)
     io.check_compatible(enc_a, sample, names=["file a", p])
     timings["sample"] = time.perf_counter() - t
 

@@ -42,7 +42,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     return a, b, path
 
 
-def test_iter_chunks_read_rows_tokens_and_ids_agree_with_load(files: tuple) -> None:
+@pytest.mark.parametrize("batch", [97, 32_768])
+def test_iter_chunks_read_rows_tokens_and_ids_agree_with_load(
+        files: tuple, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks are assembled from Arrow batches of ``io._BATCH_ROWS`` rows: a chunk may
+    span batches, and a batch chunks."""
+    monkeypatch.setattr(io, "_BATCH_ROWS", batch)
     _, b, path = files
     chunks = list(io.iter_chunks(path, 777))
     assert [len(c) for c in chunks[:-1]] == [777] * (len(chunks) - 1)
@@ -56,7 +61,7 @@ def test_iter_chunks_read_rows_tokens_and_ids_agree_with_load(files: tuple) -> N
         assert np.array_equal(np.concatenate([c.tokens[name] for c in chunks]), b.tokens[name])
     assert list(io.read_ids(path)) == list(b.ids)
     pos = np.array([0, 1, 776, 777, 778, len(b) - 1])
-    r = io.read_rows(path, pos, rows=777)
+    r = io.read_rows(path, pos)
     assert list(r.ids) == list(b.ids[pos])
     assert np.array_equal(r.fields["surname"].bits, b.fields["surname"].bits[pos])
     t = io.read_tokens(path, ["mk1", "surname"])
