@@ -302,6 +302,8 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise _fail(p, f"the data is inconsistent ({exc})") from None
     fields, clk = frame.fields, frame.clk
+    del table
+    pa.default_memory_pool().release_unused()  # the Arrow copy is no longer needed
     if verify:
         ck = _Checksum(expected.names)
         ck.update(_columns(frame))
@@ -325,7 +327,9 @@ def _open_checked(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema, pq
     except (TypeError, AttributeError, KeyError, ValueError):
         raise _fail(p, "the metadata's layout is malformed") from None
     try:
-        pf = pq.ParquetFile(p)
+        # no pre-buffering: it holds a row group's whole compressed data (and keeps it
+        # allocated), about 1.2 GB over a 1M-row file of 300 columns, against 0.5 GB
+        pf = pq.ParquetFile(p, pre_buffer=False, buffer_size=1 << 20)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail(p, f"not a readable Parquet file ({type(exc).__name__})") from None
     if pf.schema_arrow.remove_metadata() != expected:

@@ -242,6 +242,9 @@ def link_stream(
                 prior_rule=None, fix_u=fix_u, em_sessions=em_sessions, dependence=dependence)
         mdl.info["stream_sample"] = {"rows": int(len(sample)), "of": nb, "seed": seed}
         del levels, ia, ib
+    clk_only = bool(mdl.comparisons) and all(c.record for c in mdl.comparisons)
+    if not clk_only:
+        del sample  # only the CLK-only guard at the end needs it
     mdl.check_fitted()
     scorer = mdl.with_tf_tables(tables) if tables else mdl
     timings["fit"] = time.perf_counter() - t
@@ -298,7 +301,7 @@ def link_stream(
         "ia": out["ia"].to_numpy(), "ib": out["ib"].to_numpy(),
     })
     timings["resolve"] = time.perf_counter() - t
-    if mdl.comparisons and all(c.record for c in mdl.comparisons) and len(pairs):
+    if clk_only and len(pairs):
         # the CLK-only guard, on the links whose record of b is in the sample
         at = np.searchsorted(pos, pairs["ib"].to_numpy())
         inside = (at < len(pos)) & (pos[np.minimum(at, len(pos) - 1)] == pairs["ib"].to_numpy())
