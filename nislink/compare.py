@@ -28,9 +28,12 @@ Conventions:
 
 Speed: when `numba <https://numba.pydata.org>`_ is installed the kernels are compiled
 (one hardware popcount per 64-bit word, both cores, cache-tiled); otherwise a NumPy
-fallback (BLAS matrix products on unpacked bits) gives identical results, more slowly. ``NISLINK_NO_NUMBA=1`` forces the
-fallback. The first call of a compiled kernel in a fresh environment compiles it (a few
-seconds, cached on disk afterwards).
+fallback (BLAS matrix products on unpacked bits) gives identical results, more slowly.
+``NISLINK_NO_NUMBA=1`` forces the fallback. On CPUs with AVX-512 VPOPCNTDQ,
+:func:`threshold_pairs` uses a vector kernel instead (512-bit AND and popcount, two rows of
+``a`` by four rows of ``b`` per step, see ``threshold_rows_vec``), with identical results;
+``NISLINK_VECTOR_KERNEL=1`` or ``0`` forces the choice. The first call of a compiled kernel
+in a fresh environment compiles it (a few seconds, cached on disk afterwards).
 """
 
 from __future__ import annotations
