@@ -294,8 +294,8 @@ if HAVE_NUMBA:
         """``(p, q)``: ``|A[i+r] & B[j+c]|`` in bits ``16c..16c+15`` of ``p`` (r=0), ``q`` (r=1).
 
         ``A`` and ``B`` are 2-D C-contiguous uint64 arrays whose rows are ``8 * nv`` words
-        (zero padded); rows ``i, i+1`` of A and ``j..j+3`` of B must exist. Counts must be
-        below 2**16 (rows of at most 65,535 bits).
+        (zero padded); rows ``i, i+1`` of A and ``j..j+3`` of B must exist in memory (they
+        are read whatever the caller then uses). Counts must be below 2**16.
         """
         if not (isinstance(A, types.Array) and A.dtype == types.uint64 and A.ndim == 2
                 and A.layout == "C" and isinstance(B, types.Array) and B.dtype == types.uint64
@@ -829,7 +829,11 @@ def _thr_compiled(
         oj = np.empty(m * cap2, dtype=np.int64)
         osc = np.empty(m * cap2, dtype=np.float32)
         oc = np.zeros(m, dtype=np.int64)
-        run(np.ascontiguousarray(A[over]), pa[over], lo[over], hi[over], cap2, oj, osc, oc)
+        # (the vector kernel reads rows of A in pairs: one zero row after them for it; the
+        # per-word kernel takes its row count from A)
+        a_over = np.zeros((m + (tables is not None), A.shape[1]), dtype=A.dtype)
+        a_over[:m] = A[over]
+        run(a_over, pa[over], lo[over], hi[over], cap2, oj, osc, oc)
         mask2 = np.arange(cap2)[None, :] < oc[:, None]
         rows = np.concatenate([rows, over[np.nonzero(mask2)[0]]])
         js = np.concatenate([js, oj.reshape(m, cap2)[mask2]])

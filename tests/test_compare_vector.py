@@ -197,3 +197,16 @@ def test_and_popcount_2x4_fields_and_instructions():
     asm = _eight_counts.inspect_asm(_eight_counts.signatures[0])
     if C._host_has_vector_popcount():
         assert "vpopcntq" in asm and "zmm" in asm
+
+
+def test_vector_kernel_rows_with_more_results_than_the_first_pass_holds(monkeypatch):
+    """Rows with more than 16 results are rerun with room for all (an odd number of them,
+    so the 2 x 4 step has a row without a partner there too)."""
+    _kernel(True, monkeypatch)
+    rng = np.random.default_rng(4)
+    x = np.tile(rng.random((1, 1000)) < 0.4, (17, 1))
+    x = np.vstack([x, rng.random((6, 1000)) < 0.4])
+    a = BitMatrix.from_bool(x)
+    got = C.threshold_pairs(a, a, 0.9)
+    assert_same(got, reference(a, a, 0.9))
+    assert len(got[0]) >= 17 * 17
