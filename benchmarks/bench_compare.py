@@ -9,7 +9,9 @@ records, Dice mostly 0.7-0.95). Then, at each threshold, it times
   ``anonlink.similarities.dice_coefficient`` (its C++ kernel), run in the peers'
   virtualenv (``benchmarks/peers.py``) on the same filters, read from a temporary file;
 * nislink: :func:`nislink.compare.threshold_pairs` with one thread and with all threads
-  (anonlink's kernel is single-threaded); and optionally the NumPy fallback.
+  (anonlink's kernel is single-threaded); optionally (``--words-kernel``) its per-word
+  kernel on one thread (the default before the vector kernel, and still the default on CPUs
+  without AVX-512 VPOPCNTDQ), and (``--numpy``) the NumPy fallback.
 
 Throughput is comparisons per second = ``n * n / seconds`` (all pairs, so pruning counts
 for whoever does it), best of ``--repeat`` runs. The two pair sets are checked to be equal.
@@ -24,7 +26,7 @@ of them (a typo in a name or address field, a date of birth days out, each at ra
 among non-matches are those of real CLKs.
 
 Usage: ``python benchmarks/bench_compare.py [--n 20000] [--thresholds 0.7 0.8]
-[--data random|clk]``.
+[--data random|clk] [--words-kernel] [--numpy]``.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--numpy", action="store_true", help="also time the NumPy fallback")
     ap.add_argument("--no-peer", action="store_true", help="skip anonlink")
+    ap.add_argument("--words-kernel", action="store_true",
+                    help="also time the per-word compiled kernel (one thread)")
     ap.add_argument("--data", choices=["random", "clk"], default="random",
                     help="random bits with planted pairs, or CLKs of realistic records")
     args = ap.parse_args(argv)
@@ -189,20 +193,29 @@ def main(argv: list[str] | None = None) -> None:
     # warm up (compiles the kernels on first use)
     small = np.arange(min(n, 50))
     C.threshold_pairs(a.take(small), b.take(small), 0.5)
+    if args.words_kernel and C._USE_VECTOR:
+        C._USE_VECTOR = False
+        C.threshold_pairs(a.take(small), b.take(small), 0.5)
+        C._USE_VECTOR = True
     threads_all = None
     if C.HAVE_NUMBA:
         import numba
 
         threads_all = numba.config.NUMBA_NUM_THREADS
+    vector = C.compiled() and C._use_vector_kernel(a.words)
     print(f"nislink kernels: {'compiled (numba)' if C.compiled() else 'NumPy fallback'}"
+          + (f", threshold kernel: {'vector' if vector else 'per-word'}" if C.compiled() else "")
           + (f", {threads_all} threads available" if threads_all else ""))
-    configs: list[tuple[str, int | None]] = []
+    # (label, threads, vector kernel on?)
+    configs: list[tuple[str, int | None, bool]] = []
     if C.compiled():
-        configs.append(("nislink, 1 thread", 1))
+        configs.append(("nislink, 1 thread", 1, C._USE_VECTOR))
         if threads_all and threads_all > 1:
-            configs.append((f"nislink, {threads_all} threads", threads_all))
+            configs.append((f"nislink, {threads_all} threads", threads_all, C._USE_VECTOR))
+        if args.words_kernel and vector:
+            configs.append(("nislink per-word, 1 thread", 1, False))
     else:
-        configs.append(("nislink (NumPy)", None))
+        configs.append(("nislink (NumPy)", None, False))
 
     # Engines are interleaved (anonlink, then nislink, per threshold, per repeat) and the
     # best time of each is kept, so load from other processes hits all of them alike.
@@ -228,10 +241,15 @@ def main(argv: list[str] | None = None) -> None:
                     key = (t, "anonlink")
                     best[key] = min(best.get(key, np.inf), res["seconds"])
                     found[key] = (res["pairs"], res["digest"])
-                for label, nt in configs:
+                for label, nt, vec in configs:
                     if nt is not None:
                         C.set_threads(nt)
-                    secs, (ia, ib, _) = time_nislink(a, b, t, 1)
+                    default_vector = C._USE_VECTOR
+                    C._USE_VECTOR = vec
+                    try:
+                        secs, (ia, ib, _) = time_nislink(a, b, t, 1)
+                    finally:
+                        C._USE_VECTOR = default_vector
                     best[(t, label)] = min(best.get((t, label), np.inf), secs)
                     found[(t, label)] = (len(ia), digest(ia, ib))
     finally:
@@ -248,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         if ref:
             print(f"{t:>9.2f} {'anonlink 0.15.3 (C++)':<26} {ref:>8.3f} "
                   f"{ref_rate / 1e6:>9.1f} {found[(t, 'anonlink')][0]:>8} {'1.00x':>11}")
-        for label, _ in configs:
+        for label, _, _ in configs:
             secs = best[(t, label)]
             rate = n * n / secs
             ratio = f"{rate / ref_rate:.2f}x" if ref_rate else "-"

@@ -10,13 +10,15 @@ from hypothesis import strategies as st
 import nislink.compare as C
 from nislink.encode import BitMatrix
 
-# Run every test on the compiled kernels (when numba is installed) and on the NumPy fallback.
-MODES = [False] + ([True] if C.HAVE_NUMBA else [])
+# Run every test on the NumPy fallback and on both compiled threshold kernels: the
+# per-word one and the vector one (whichever is this CPU's default).
+MODES = ["numpy"] + (["words", "vector"] if C.HAVE_NUMBA else [])
 
 
-@pytest.fixture(params=MODES, ids=lambda m: "compiled" if m else "numpy")
+@pytest.fixture(params=MODES)
 def mode(request, monkeypatch):
-    monkeypatch.setattr(C, "_USE_COMPILED", request.param)
+    monkeypatch.setattr(C, "_USE_COMPILED", request.param != "numpy")
+    monkeypatch.setattr(C, "_USE_VECTOR", request.param == "vector")
     return request.param
 
 
