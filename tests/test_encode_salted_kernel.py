@@ -83,6 +83,45 @@ def test_joined_words_equal_blake3(nwords: int) -> None:
         assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
 
 
+@pytest.mark.parametrize("n", [1, 16, 17, 50])
+def test_joined_words_every_alignment_up_to_a_full_block(n: int) -> None:
+    """Left parts of every length mod 4 (the salt is placed word by word at each byte
+    offset), joined messages up to exactly 64 bytes, batches around the 16 lanes."""
+    rng = np.random.default_rng(100 + n)
+    key = rng.bytes(32)
+    a = [rng.bytes(i) for i in range(33)]
+    b = [rng.bytes(i) for i in range(31)]
+    ia = rng.integers(0, len(a), n)
+    ib = np.array([min(len(b) - 1, 63 - len(a[i])) for i in ia])  # mostly 64 bytes in all
+    ib[::3] = rng.integers(0, 5, len(ib[::3]))
+    got = joined_xof_words(*byte_table(a), ia, *byte_table(b), ib, key, 20)
+    for r in range(n):
+        msg = a[ia[r]] + b"\x1f" + b[ib[r]]
+        assert len(msg) <= MAX_MESSAGE
+        d = blake3.blake3(msg, key=key).digest(length=80)
+        assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
+
+
+@pytest.mark.parametrize("npairs", [1, 16, 17])
+def test_salted_filters_lane_edges(npairs: int) -> None:
+    rng = np.random.default_rng(200 + npairs)
+    key = rng.bytes(32)
+    tokens = [rng.bytes(i % 34) for i in range(40)]
+    counts = [1, 3, 4, 0, 16, 16]
+    starts = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    salts = [rng.bytes(29), rng.bytes(1), b""]
+    pair_name = [int(x) for x in rng.integers(0, len(counts), npairs)]
+    pair_salt = [int(x) for x in rng.integers(0, len(salts), npairs)]
+    tt, tl = byte_table(tokens)
+    st_, sl = byte_table(salts)
+    for bpf, length in ((1, 256), (17, 1000), (120, 256)):
+        got = salted_filters(tt, tl, np.array(starts), np.array(counts), st_, sl,
+                             np.array(pair_name), np.array(pair_salt), bpf, length, key)
+        want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf,
+                            length, key)
+        assert np.array_equal(got, want)
+
+
 def test_kernels_refuse_long_messages() -> None:
     t, tl = byte_table([b"a" * 40])
     s, sl = byte_table([b"b" * 30])
