@@ -188,14 +188,17 @@ def test_encoder_kernels_equal_general_path(monkeypatch) -> None:  # type: ignor
     assert fast.meta["u_hist"] == slow.meta["u_hist"]
 
 
+@pytest.mark.parametrize("n", [1, 16, 17, 300])
 @pytest.mark.parametrize("big", [True, False])
-def test_compiled_sha1_md5_equal_numpy_reference(big: bool) -> None:
+def test_compiled_sha1_md5_equal_numpy_reference(big: bool, n: int) -> None:
+    """The 16-lane vector SHA-1 / MD5 compressions, on batches that fill the lanes partly,
+    exactly and over several rounds."""
     from nislink.encode.clkhash import hmac_np
 
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11 + n)
     width = 5 if big else 4
-    state = rng.integers(0, 2**32, (300, width), dtype=np.uint64).astype(np.uint32)
-    words = rng.integers(0, 2**32, (300, 16), dtype=np.uint64).astype(np.uint32)
+    state = rng.integers(0, 2**32, (n, width), dtype=np.uint64).astype(np.uint32)
+    words = rng.integers(0, 2**32, (n, 16), dtype=np.uint64).astype(np.uint32)
     ref = (hmac_np._sha1_compress if big else hmac_np._md5_compress)(state, words)
     assert np.array_equal(hmac_np._compress_compiled(big, state, words), ref)
 

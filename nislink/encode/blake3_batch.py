@@ -7,10 +7,11 @@ hash (and every 64-byte block of its extendable output) is one call of the compr
 function: this module runs that compression for a whole batch in compiled code.
 
 One compression serves every kernel here: :func:`_compress16`, 16 messages side by side
-written directly in LLVM vector IR (``<16 x i32>`` adds and xors, funnel-shift rotates),
-so that an AVX-512 CPU runs each step of G for 16 messages in one ``zmm`` instruction
-with native rotates, where numba's scalar code widened 32-bit arithmetic to 64 bits and
-emitted no vector rotates. Messages are assembled word by word from byte tables.
+written directly in LLVM vector IR (``<16 x i32>`` adds and xors, funnel-shift rotates;
+:mod:`nislink.encode.simd`), so that an AVX-512 CPU runs each step of G for 16 messages
+in one ``zmm`` instruction with native rotates, where numba's scalar code widened 32-bit
+arithmetic to 64 bits and emitted no vector rotates. Messages are assembled word by word
+from byte tables.
 
 Only the BLAKE3 specification is used (O'Connor, Aumasson, Neves, Wilcox-O'Hearn 2020,
 section 2): the IV, the message schedule, the flags ``CHUNK_START | CHUNK_END | ROOT |
@@ -27,8 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.core.extending import intrinsic
+
+from nislink.encode.simd import LANES, U32_1D, U32_2D, Lanes
 
 __all__ = ["MAX_MESSAGE", "keyed_xof_short", "byte_table", "joined_xof_words", "salted_filters"]
 
@@ -41,15 +43,8 @@ _FLAGS = np.uint32(1 | 2 | 8 | 16)  # CHUNK_START | CHUNK_END | ROOT | KEYED_HAS
 _LITTLE = sys.byteorder == "little"
 
 
-LANES = 16
-"""Messages compressed side by side by :func:`_compress16`: one 512-bit register of 32-bit
-words (AVX-512 holds a lane-vector in one ``zmm`` register; narrower CPUs split it)."""
-
 _PERM = (2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8)
 """The BLAKE3 message permutation (specification, section 2.2)."""
-
-_U32_2D = types.Array(types.uint32, 2, "C")
-_U32_1D = types.Array(types.uint32, 1, "C")
 
 
 @intrinsic
@@ -60,58 +55,35 @@ def _compress16(typingctx, m, v, key, counter, mlen):  # type: ignore[no-untyped
     ``key``: the 8 key words; ``counter`` / ``mlen``: ``(LANES,)`` ``uint32``, each lane's
     output-block counter and message length. Writes the 16 output words of each lane into
     ``v`` (``(16, LANES)``, rows as ``m``); flags ``CHUNK_START | CHUNK_END | ROOT |
-    KEYED_HASH``.
-
-    Written as LLVM vector IR: each of the 16 state words is one ``<16 x i32>`` value, the
-    quarter-round G is vector adds, xors and ``llvm.fshr.v16i32`` rotates (one ``vprord``
-    / ``vprold`` with AVX-512; LLVM lowers the same IR to shifts on any other x86 or ARM
-    CPU, so the result does not depend on the machine). The seven rounds and the message
-    permutation are unrolled at compile time (the permutation only renames values).
+    KEYED_HASH``. Vector IR (:mod:`nislink.encode.simd`): each of the 16 state words is
+    one ``<16 x i32>`` value, G is vector adds, xors and rotates, and the seven rounds and
+    the message permutation (which only renames values) are unrolled at compile time.
     """
-    if not (m == _U32_2D and v == _U32_2D and key == _U32_1D and counter == _U32_1D
-            and mlen == _U32_1D):
+    if not (m == U32_2D and v == U32_2D and key == U32_1D and counter == U32_1D
+            and mlen == U32_1D):
         return None
     sig = types.void(m, v, key, counter, mlen)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        i32 = ir.IntType(32)
-        vt = ir.VectorType(i32, LANES)
-        data = [context.make_array(t)(context, builder, a).data for t, a in zip(sig.args, args)]
-        mp, vp, cp, lp = (builder.bitcast(data[j], vt.as_pointer()) for j in (0, 1, 3, 4))
-        kp = data[2]
-        fshr = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vt, [vt, vt, vt]), "llvm.fshr.v16i32")
-
-        def const(x: int) -> ir.Constant:
-            return ir.Constant(vt, [x] * LANES)
-
-        def splat(x: ir.Value) -> ir.Value:
-            one = builder.insert_element(ir.Constant(vt, ir.Undefined), x, ir.Constant(i32, 0))
-            return builder.shuffle_vector(one, ir.Constant(vt, ir.Undefined),
-                                          ir.Constant(vt, [0] * LANES))
-
-        def row(p: ir.Value, i: int) -> ir.Value:
-            return builder.load(builder.gep(p, [ir.Constant(i32, i)]), align=4)
-
-        def rotr(x: ir.Value, n: int) -> ir.Value:
-            return builder.call(fshr, [x, x, const(n)])
-
-        add, xor = builder.add, builder.xor
-        msg = [row(mp, i) for i in range(16)]
-        keys = [splat(builder.load(builder.gep(kp, [ir.Constant(i32, i)]), align=4))
+        x = Lanes(builder)
+        mp, vp = (x.rows(context, builder, sig.args[j], args[j]) for j in (0, 1))
+        cp, lp = (x.rows(context, builder, sig.args[j], args[j]) for j in (3, 4))
+        kp = x.scalars(context, builder, sig.args[2], args[2])
+        msg = [x.load(mp, i) for i in range(16)]
+        keys = [x.splat(builder.load(builder.gep(kp, [ir.Constant(x.i32, i)]), align=4))
                 for i in range(8)]
-        s = keys + [const(int(x)) for x in _IV[:4]] + [row(cp, 0), const(0), row(lp, 0),
-                                                      const(int(_FLAGS))]
+        s = keys + [x.const(int(c)) for c in _IV[:4]] + [x.load(cp, 0), x.const(0),
+                                                         x.load(lp, 0), x.const(int(_FLAGS))]
 
-        def g(a: int, b: int, c: int, d: int, x: ir.Value, y: ir.Value) -> None:
-            s[a] = add(add(s[a], s[b]), x)
-            s[d] = rotr(xor(s[d], s[a]), 16)
-            s[c] = add(s[c], s[d])
-            s[b] = rotr(xor(s[b], s[c]), 12)
-            s[a] = add(add(s[a], s[b]), y)
-            s[d] = rotr(xor(s[d], s[a]), 8)
-            s[c] = add(s[c], s[d])
-            s[b] = rotr(xor(s[b], s[c]), 7)
+        def g(a: int, b: int, c: int, d: int, mx: ir.Value, my: ir.Value) -> None:
+            s[a] = x.add(s[a], s[b], mx)
+            s[d] = x.rotr(x.xor(s[d], s[a]), 16)
+            s[c] = x.add(s[c], s[d])
+            s[b] = x.rotr(x.xor(s[b], s[c]), 12)
+            s[a] = x.add(s[a], s[b], my)
+            s[d] = x.rotr(x.xor(s[d], s[a]), 8)
+            s[c] = x.add(s[c], s[d])
+            s[b] = x.rotr(x.xor(s[b], s[c]), 7)
 
         for _ in range(7):
             g(0, 4, 8, 12, msg[0], msg[1])
@@ -124,9 +96,8 @@ def _compress16(typingctx, m, v, key, counter, mlen):  # type: ignore[no-untyped
             g(3, 4, 9, 14, msg[14], msg[15])
             msg = [msg[p] for p in _PERM]
         for i in range(8):  # the output function: words 0-7 and 8-15 of the extended output
-            builder.store(xor(s[i], s[8 + i]), builder.gep(vp, [ir.Constant(i32, i)]), align=4)
-            builder.store(xor(s[8 + i], keys[i]), builder.gep(vp, [ir.Constant(i32, 8 + i)]),
-                          align=4)
+            x.store(x.xor(s[i], s[8 + i]), vp, i)
+            x.store(x.xor(s[8 + i], keys[i]), vp, 8 + i)
         return context.get_dummy_value()
 
     return sig, codegen
