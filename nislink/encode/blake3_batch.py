@@ -252,21 +252,82 @@ def _check_joined(a_len: np.ndarray, b_len: np.ndarray) -> None:
         raise ValueError(f"joined messages longer than {MAX_MESSAGE} bytes")
 
 
+_U64_2D = types.Array(types.uint64, 2, "C")
+
+
+@intrinsic
+def _lane_bits256(typingctx, v, nw, mask, acc):  # type: ignore[no-untyped-def]
+    """Bloom positions of :data:`LANES` hashes at once, for a filter of at most 256 bits
+    (a power of two): lane ``ln`` sets bit ``v[w, ln] & mask[ln]`` for each ``w <
+    nw[ln]``; ``acc`` (``(4, LANES)`` ``uint64``) := the four filter words of every lane.
+    Vector IR: a position's word is chosen by compare-and-select, so no lane writes memory
+    that another lane reads (the scalar loop serialises on read-modify-writes of one row)."""
+    if not (v == U32_2D and nw == U32_1D and mask == U32_1D and acc == _U64_2D):
+        return None
+    sig = types.void(v, nw, mask, acc)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x = Lanes(builder)
+        vp, np_, mp = (x.rows(context, builder, sig.args[j], args[j]) for j in range(3))
+        i64 = ir.IntType(64)
+        v64 = ir.VectorType(i64, LANES)
+        ap = builder.bitcast(context.make_array(sig.args[3])(context, builder, args[3]).data,
+                             v64.as_pointer())
+        nwv = x.load(np_, 0)
+        maskv = x.load(mp, 0)
+        zero64 = ir.Constant(v64, [0] * LANES)
+        one64 = ir.Constant(v64, [1] * LANES)
+        words = [zero64] * 4
+        for w in range(16):
+            pos = x.and_(x.load(vp, w), maskv)
+            valid = builder.icmp_unsigned(">", nwv, x.const(w))
+            bit = builder.shl(one64, builder.zext(x.and_(pos, x.const(63)), v64))
+            q = builder.lshr(pos, x.const(6))
+            for k in range(4):
+                sel = builder.and_(valid, builder.icmp_unsigned("==", q, x.const(k)))
+                words[k] = builder.or_(words[k], builder.select(sel, bit, zero64))
+        for k in range(4):
+            builder.store(words[k], builder.gep(ap, [ir.Constant(x.i32, k)]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
-                 pair_name, pair_salt, bpf, length, key, out):
+def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+                     pair_name, pair_salt, bpf, length, key, out):
+    """:func:`_salted_body` for filters of at most 256 bits, a power of two."""
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len, pair_name,
+                 pair_salt, bpf, length, key, out, True)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+                     pair_name, pair_salt, bpf, length, key, out):
+    """:func:`_salted_body` for any filter length."""
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len, pair_name,
+                 pair_salt, bpf, length, key, out, False)
+
+
+@njit(cache=True, inline="always")
+def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+                 pair_name, pair_salt, bpf, length, key, out, vec_bits):
+    """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
+    set bits with :func:`_lane_bits256`."""
     nl = LANES
     m = np.zeros((16, nl), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
     counter = np.zeros(nl, dtype=np.uint32)
     mlen = np.zeros(nl, dtype=np.uint32)
     lane_row = np.zeros(nl, dtype=np.int64)
-    lane_nw = np.zeros(nl, dtype=np.int64)
+    lane_nw = np.zeros(nl, dtype=np.uint32)
     y = np.zeros((4, 17), dtype=np.uint32)  # the pair's salt suffix at each byte offset
     y_nw = np.zeros(4, dtype=np.int64)
     y_pair = np.full(4, -1, dtype=np.int64)
     pow2 = (length & (length - 1)) == 0
     lmask = np.uint32(length - 1)
+    mask = np.full(nl, lmask, dtype=np.uint32)
+    acc = np.zeros((4, nl), dtype=np.uint64)
     filled = 0
     for p in range(pair_name.shape[0]):
         vv = pair_name[p]
@@ -287,18 +348,35 @@ def _salted_rows(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  
                 counter[filled] = np.uint32(ob)
                 mlen[filled] = np.uint32(la + 1 + lb)
                 lane_row[filled] = p
-                lane_nw[filled] = min(16, kv - 16 * ob)
+                lane_nw[filled] = np.uint32(min(16, kv - 16 * ob))
                 filled += 1
                 if filled == nl:
                     _compress16(m, v, key, counter, mlen)
-                    _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
+                    if vec_bits:
+                        _lane_bits256(v, lane_nw, mask, acc)
+                        _or_lane_words(acc, lane_row, filled, out)
+                    else:
+                        _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
                     filled = 0
     if filled > 0:
         for ln in range(filled, nl):
             mlen[ln] = 0
             counter[ln] = 0
+            lane_nw[ln] = 0
         _compress16(m, v, key, counter, mlen)
-        _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
+        if vec_bits:
+            _lane_bits256(v, lane_nw, mask, acc)
+            _or_lane_words(acc, lane_row, filled, out)
+        else:
+            _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
+
+
+@njit(cache=True, inline="always")
+def _or_lane_words(acc, lane_row, filled, out):  # type: ignore[no-untyped-def]
+    for ln in range(filled):
+        r = lane_row[ln]
+        for q in range(out.shape[1]):
+            out[r, q] |= acc[q, ln]
 
 
 @njit(cache=True, inline="always")
@@ -328,7 +406,9 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(pair_name), (length + 63) // 64), dtype=np.uint64)
     tok_words = np.ascontiguousarray(tok_tab).view("<u4").astype(np.uint32)
-    _salted_rows(tok_words, tok_len, np.asarray(name_start, np.int64),
+    pow2 = (length & (length - 1)) == 0
+    kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
+    kernel(tok_words, tok_len, np.asarray(name_start, np.int64),
                  np.asarray(name_cnt, np.int64), salt_tab, salt_len,
                  np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),
                  float(bits_per_field), np.int64(length), kw, out)
