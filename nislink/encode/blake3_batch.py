@@ -32,7 +32,8 @@ from numba.core.extending import intrinsic
 
 from nislink.encode.simd import LANES, U32_1D, U32_2D, Lanes
 
-__all__ = ["MAX_MESSAGE", "keyed_xof_short", "byte_table", "joined_xof_words", "salted_filters"]
+__all__ = ["MAX_MESSAGE", "byte_table", "joined_xof_words", "keyed_xof_short", "keyed_xof_table",
+           "salted_filters"]
 
 MAX_MESSAGE = 64
 """Longest message (bytes) this batch path takes; longer ones go to ``blake3``."""
@@ -134,7 +135,6 @@ def keyed_xof_short(messages: Sequence[bytes], key: bytes, nbytes: int,
     n = len(messages)
     if len(key) != 32:
         raise ValueError("a BLAKE3 key is 32 bytes")
-    nblocks = max(1, -(-nbytes // 64))
     if n == 0:
         return np.zeros((0, nbytes), dtype=np.uint8)
     if lens is None:
@@ -142,11 +142,26 @@ def keyed_xof_short(messages: Sequence[bytes], key: bytes, nbytes: int,
     if lens.max(initial=0) > MAX_MESSAGE:
         raise ValueError(f"messages longer than {MAX_MESSAGE} bytes need the blake3 package")
     # fixed-width bytes: numpy pads each message with zeros to 64 bytes
-    padded = np.array(messages, dtype="S64") if n else np.zeros(0, dtype="S64")
-    blocks = np.frombuffer(padded.tobytes(), dtype="<u4").reshape(n, 16).astype(np.uint32)
+    padded = np.frombuffer(np.array(messages, dtype="S64").tobytes(), dtype=np.uint8)
+    return keyed_xof_table(padded.reshape(n, MAX_MESSAGE), lens, key, nbytes)
+
+
+def keyed_xof_table(table: np.ndarray, lens: np.ndarray, key: bytes,
+                    nbytes: int) -> np.ndarray:
+    """:func:`keyed_xof_short` of the rows of a byte table (:func:`byte_table`: row ``i``
+    holds message ``i`` zero-padded to 64 bytes, ``lens[i]`` its length)."""
+    if len(key) != 32:
+        raise ValueError("a BLAKE3 key is 32 bytes")
+    n = table.shape[0]
+    if n and np.max(lens) > MAX_MESSAGE:
+        raise ValueError(f"messages longer than {MAX_MESSAGE} bytes need the blake3 package")
+    nblocks = max(1, -(-nbytes // 64))
+    if n == 0:
+        return np.zeros((0, nbytes), dtype=np.uint8)
+    blocks = np.ascontiguousarray(table, dtype=np.uint8).view("<u4").astype(np.uint32)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.empty((n, 16 * nblocks), dtype=np.uint32)
-    _rows(blocks, lens, kw, nblocks, out)
+    _rows(blocks, np.asarray(lens, dtype=np.int64), kw, nblocks, out)
     raw = out.view(np.uint8) if _LITTLE else out.astype("<u4").view(np.uint8)
     return raw if raw.shape[1] == nbytes else np.ascontiguousarray(raw[:, :nbytes])
 
