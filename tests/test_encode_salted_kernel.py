@@ -230,3 +230,21 @@ def test_kernel_table_ascii_fast_path_equals_utf8_bytes() -> None:
         assert np.array_equal(got[0], want[0]) and got[1].tolist() == want[1].tolist()
     assert _kernel_table(np.array(["é" * 33], dtype=object)) is None  # 66 bytes
     assert _kernel_table(np.array(["y" * 65], dtype=object)) is None
+
+
+def test_text_digests_equal_bytes_path() -> None:
+    """Hashes of texts from their byte table equal the blake3 package on their UTF-8 bytes
+    (ASCII, non-ASCII, NUL, empty, and texts too long for one block)."""
+    from nislink.encode.bloom import keyed_digests
+    from nislink.encode.encoder import _text_digests, _text_uint64
+
+    key = bytes(range(32))
+    for texts in (["ab", "", "x" * 64, "forename:qgram:_a"] * 700, ["zoë", "a\x00", "é" * 32],
+                  ["y" * 65, "z"]):
+        want = keyed_digests([t.encode("utf-8") for t in texts], key, 40)
+        assert np.array_equal(_text_digests(np.array(texts, dtype=object), key, 40), want)
+        small = np.array([blake3.blake3(t.encode("utf-8"), key=key).digest(length=8)
+                          for t in texts[:5]], dtype=object)
+        got = _text_uint64(texts[:5], key)
+        for g, d in zip(got.tolist(), small.tolist()):
+            assert g == (int.from_bytes(d, "little") or 1)
