@@ -143,6 +143,21 @@ def test_join_codes_equal_per_record_join() -> None:
     assert len(set(uniq.tolist())) == len(uniq)  # "x|y"+"z" and "x"+"y|z" are one text
 
 
+def test_join_codes_without_separator_in_parts() -> None:
+    """No component holds ``|`` (the shortcut that skips factorising the texts): the same
+    codes and texts as a per-record join factorised in order of first appearance."""
+    rng = np.random.default_rng(6)
+    a = np.array(["x", "y", None, "q", "\x00"], dtype=object)[rng.integers(0, 5, 400)]
+    b = np.array(["z", "w", "", None], dtype=object)[rng.integers(0, 4, 400)]
+    parts = [pd.factorize(a, use_na_sentinel=True), pd.factorize(b, use_na_sentinel=True)]
+    codes, uniq = _join_codes([(c.astype(np.int64), np.asarray(u, object)) for c, u in parts])
+    joined = [None if x is None or y is None else f"{x}|{y}" for x, y in zip(a, b)]
+    first: dict[str, int] = {}
+    want = [-1 if t is None else first.setdefault(t, len(first)) for t in joined]
+    assert codes.tolist() == want
+    assert uniq.tolist() == list(first)
+
+
 def test_vectorised_dob_components_equal_scalar() -> None:
     rng = np.random.default_rng(9)
     days = np.datetime64("1890-01-01") + rng.integers(0, 50000, 2000).astype("timedelta64[D]")

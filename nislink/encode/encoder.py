@@ -997,6 +997,10 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     for j, (c, u) in enumerate(parts):
         piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
         texts = piece if j == 0 else texts + "|" + piece
+    if not any("|" in "".join(u.tolist()) for _, u in parts):
+        # no component holds "|": distinct combinations are distinct texts, already in
+        # order of first appearance (what factorize below would return)
+        return inv.astype(np.int64, copy=False), texts
     # distinct combinations can still give one text (a component holding "|")
     t_codes, t_uniq = factorize(texts)
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
