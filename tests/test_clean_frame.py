@@ -393,3 +393,30 @@ def test_frame_output_is_the_same_under_pandas3_semantics() -> None:
         rejects.drop(columns="id"), expected[1].drop(columns="id"), check_column_type=False
     )
     assert list(rejects["id"].where(rejects["id"].notna(), None)) == [" ", None]
+
+
+def test_bulk_string_kinds_equal_value_by_value() -> None:
+    """map_distinct's all-at-once classification of strings agrees with the value-by-value
+    one whenever it answers, and declines on NULs, lone surrogates and booleans."""
+    import numpy as np
+
+    from nislink.clean._result import pandas_confusable
+    from nislink.clean.vectorise import _plain_string_kinds
+
+    def one_by_one(vals):  # type: ignore[no-untyped-def]
+        return [(1 if pandas_confusable(v) else 0) if type(v) is str
+                else 1 if isinstance(v, (bool, np.bool_)) else 2 for v in vals]
+
+    cases = [["a", "b", None, 3.5, "zoë"], ["x"] * 5, [], ["a\x00"], ["\ud800", "b"],
+             ["a", True], [np.bool_(False)], [None, float("nan")], ["\ud800\udc00"]]
+    answered = 0
+    for case in cases:
+        vals = np.array(case + [None], dtype=object)[:-1] if case else np.array([], object)
+        got = _plain_string_kinds(vals)
+        want = one_by_one(vals)
+        if got is None:
+            assert any(k == 1 for k in want), case
+        else:
+            answered += 1
+            assert got.tolist() == want, case
+    assert answered == 4

@@ -83,6 +83,45 @@ def test_joined_words_equal_blake3(nwords: int) -> None:
         assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
 
 
+@pytest.mark.parametrize("n", [1, 16, 17, 50])
+def test_joined_words_every_alignment_up_to_a_full_block(n: int) -> None:
+    """Left parts of every length mod 4 (the salt is placed word by word at each byte
+    offset), joined messages up to exactly 64 bytes, batches around the 16 lanes."""
+    rng = np.random.default_rng(100 + n)
+    key = rng.bytes(32)
+    a = [rng.bytes(i) for i in range(33)]
+    b = [rng.bytes(i) for i in range(31)]
+    ia = rng.integers(0, len(a), n)
+    ib = np.array([min(len(b) - 1, 63 - len(a[i])) for i in ia])  # mostly 64 bytes in all
+    ib[::3] = rng.integers(0, 5, len(ib[::3]))
+    got = joined_xof_words(*byte_table(a), ia, *byte_table(b), ib, key, 20)
+    for r in range(n):
+        msg = a[ia[r]] + b"\x1f" + b[ib[r]]
+        assert len(msg) <= MAX_MESSAGE
+        d = blake3.blake3(msg, key=key).digest(length=80)
+        assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
+
+
+@pytest.mark.parametrize("npairs", [1, 16, 17])
+def test_salted_filters_lane_edges(npairs: int) -> None:
+    rng = np.random.default_rng(200 + npairs)
+    key = rng.bytes(32)
+    tokens = [rng.bytes(i % 34) for i in range(40)]
+    counts = [1, 3, 4, 0, 16, 16]
+    starts = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    salts = [rng.bytes(29), rng.bytes(1), b""]
+    pair_name = [int(x) for x in rng.integers(0, len(counts), npairs)]
+    pair_salt = [int(x) for x in rng.integers(0, len(salts), npairs)]
+    tt, tl = byte_table(tokens)
+    st_, sl = byte_table(salts)
+    for bpf, length in ((1, 256), (17, 1000), (120, 256)):
+        got = salted_filters(tt, tl, np.array(starts), np.array(counts), st_, sl,
+                             np.array(pair_name), np.array(pair_salt), bpf, length, key)
+        want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf,
+                            length, key)
+        assert np.array_equal(got, want)
+
+
 def test_kernels_refuse_long_messages() -> None:
     t, tl = byte_table([b"a" * 40])
     s, sl = byte_table([b"b" * 30])
@@ -102,6 +141,21 @@ def test_join_codes_equal_per_record_join() -> None:
     want = [None if x is None or y is None else f"{x}|{y}" for x, y in zip(a, b)]
     assert got.tolist() == want
     assert len(set(uniq.tolist())) == len(uniq)  # "x|y"+"z" and "x"+"y|z" are one text
+
+
+def test_join_codes_without_separator_in_parts() -> None:
+    """No component holds ``|`` (the shortcut that skips factorising the texts): the same
+    codes and texts as a per-record join factorised in order of first appearance."""
+    rng = np.random.default_rng(6)
+    a = np.array(["x", "y", None, "q", "\x00"], dtype=object)[rng.integers(0, 5, 400)]
+    b = np.array(["z", "w", "", None], dtype=object)[rng.integers(0, 4, 400)]
+    parts = [pd.factorize(a, use_na_sentinel=True), pd.factorize(b, use_na_sentinel=True)]
+    codes, uniq = _join_codes([(c.astype(np.int64), np.asarray(u, object)) for c, u in parts])
+    joined = [None if x is None or y is None else f"{x}|{y}" for x, y in zip(a, b)]
+    first: dict[str, int] = {}
+    want = [-1 if t is None else first.setdefault(t, len(first)) for t in joined]
+    assert codes.tolist() == want
+    assert uniq.tolist() == list(first)
 
 
 def test_vectorised_dob_components_equal_scalar() -> None:
@@ -149,14 +203,17 @@ def test_encoder_kernels_equal_general_path(monkeypatch) -> None:  # type: ignor
     assert fast.meta["u_hist"] == slow.meta["u_hist"]
 
 
+@pytest.mark.parametrize("n", [1, 16, 17, 300])
 @pytest.mark.parametrize("big", [True, False])
-def test_compiled_sha1_md5_equal_numpy_reference(big: bool) -> None:
+def test_compiled_sha1_md5_equal_numpy_reference(big: bool, n: int) -> None:
+    """The 16-lane vector SHA-1 / MD5 compressions, on batches that fill the lanes partly,
+    exactly and over several rounds."""
     from nislink.encode.clkhash import hmac_np
 
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11 + n)
     width = 5 if big else 4
-    state = rng.integers(0, 2**32, (300, width), dtype=np.uint64).astype(np.uint32)
-    words = rng.integers(0, 2**32, (300, 16), dtype=np.uint64).astype(np.uint32)
+    state = rng.integers(0, 2**32, (n, width), dtype=np.uint64).astype(np.uint32)
+    words = rng.integers(0, 2**32, (n, 16), dtype=np.uint64).astype(np.uint32)
     ref = (hmac_np._sha1_compress if big else hmac_np._md5_compress)(state, words)
     assert np.array_equal(hmac_np._compress_compiled(big, state, words), ref)
 
@@ -188,3 +245,21 @@ def test_kernel_table_ascii_fast_path_equals_utf8_bytes() -> None:
         assert np.array_equal(got[0], want[0]) and got[1].tolist() == want[1].tolist()
     assert _kernel_table(np.array(["é" * 33], dtype=object)) is None  # 66 bytes
     assert _kernel_table(np.array(["y" * 65], dtype=object)) is None
+
+
+def test_text_digests_equal_bytes_path() -> None:
+    """Hashes of texts from their byte table equal the blake3 package on their UTF-8 bytes
+    (ASCII, non-ASCII, NUL, empty, and texts too long for one block)."""
+    from nislink.encode.bloom import keyed_digests
+    from nislink.encode.encoder import _text_digests, _text_uint64
+
+    key = bytes(range(32))
+    for texts in (["ab", "", "x" * 64, "forename:qgram:_a"] * 700, ["zoë", "a\x00", "é" * 32],
+                  ["y" * 65, "z"]):
+        want = keyed_digests([t.encode("utf-8") for t in texts], key, 40)
+        assert np.array_equal(_text_digests(np.array(texts, dtype=object), key, 40), want)
+        small = np.array([blake3.blake3(t.encode("utf-8"), key=key).digest(length=8)
+                          for t in texts[:5]], dtype=object)
+        got = _text_uint64(texts[:5], key)
+        for g, d in zip(got.tolist(), small.tolist()):
+            assert g == (int.from_bytes(d, "little") or 1)

@@ -91,3 +91,22 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
         as_pandas(tmp_path / "nope.csv")
     with pytest.raises(TypeError, match="expects a pandas DataFrame, a pyarrow Table"):
         nislink.Encoder(nislink.Schema.uk_default(), SECRET).encode([1, 2, 3])
+
+
+def test_too_long_rows_mixed_values() -> None:
+    """Text longer than the limit is flagged, whatever else the column holds (numbers,
+    missing values, tuples, whose length is not a text length)."""
+    import numpy as np
+    import pandas as pd
+
+    from nislink.encode.columns import too_long_rows
+
+    df = pd.DataFrame({"a": ["x" * 5, None, "y" * 11, 3.0],
+                       "b": ["ok", "fine", None, "short"],
+                       "c": [("t",) * 20, "z", "w" * 10, None]})
+    got = too_long_rows(df, ["a", "b", "c", "missing"], limit=10)
+    assert list(got) == ["a"]
+    assert got["a"].tolist() == [False, False, True, False]
+    got = too_long_rows(df, ["c"], limit=9)
+    assert got["c"].tolist() == [False, False, True, False]
+    assert not too_long_rows(pd.DataFrame({"d": np.array(["é" * 10], dtype=object)}), ["d"], 10)

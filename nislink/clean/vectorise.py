@@ -51,6 +51,29 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniq
 
 
+def _plain_string_kinds(vals: np.ndarray) -> np.ndarray | None:
+    """The kinds :func:`map_distinct` gives (0 string, 1 one by one, 2 other) when no
+    string is confusable for pandas, found for all strings at once (one joined text holds
+    a NUL or a lone surrogate exactly when one of them does); ``None`` when some string is
+    confusable or a value is a boolean (the caller then classifies value by value)."""
+    items = vals.tolist()
+    is_str = np.fromiter((type(v) is str for v in items), dtype=bool, count=len(items))
+    strings = [v for v, s in zip(items, is_str.tolist()) if s] if not is_str.all() else items
+    joined = "".join(strings)
+    if "\x00" in joined:
+        return None
+    if not joined.isascii():
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    kinds = np.where(is_str, 0, 2).astype(np.int8)
+    if not is_str.all() and any(isinstance(v, (bool, np.bool_))
+                                for v, s in zip(items, is_str.tolist()) if not s):
+        return None
+    return kinds
+
+
 def map_distinct(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.ndarray, ...]]:
     """Split an object array into strings / booleans / other values, factorise each group
     and evaluate the distinct values once: ``strings(uniques)`` for text, ``scalar(uniques)``
@@ -61,18 +84,20 @@ def map_distinct(vals: np.ndarray, strings: Any, scalar: Any) -> list[tuple[np.n
     encoded, as equal to each other); these are evaluated one by one, like unhashable
     items (lists, dicts)."""
     n = len(vals)
-    kinds = np.fromiter(
-        (
-            (1 if pandas_confusable(v) else 0)
-            if type(v) is str
-            else 1
-            if isinstance(v, (bool, np.bool_))
-            else 2
-            for v in vals
-        ),
-        dtype=np.int8,
-        count=n,
-    )
+    kinds = _plain_string_kinds(vals)
+    if kinds is None:
+        kinds = np.fromiter(
+            (
+                (1 if pandas_confusable(v) else 0)
+                if type(v) is str
+                else 1
+                if isinstance(v, (bool, np.bool_))
+                else 2
+                for v in vals
+            ),
+            dtype=np.int8,
+            count=n,
+        )
     out = []
     for kind in (0, 1, 2):
         pos = np.flatnonzero(kinds == kind)

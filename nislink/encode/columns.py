@@ -189,8 +189,14 @@ def too_long_rows(df: pd.DataFrame, columns: Iterable[str],
             codes, uniq = factorize(values)
         except TypeError:  # unhashable entries: value by value
             codes, uniq = np.arange(len(values), dtype=np.int64), values
+        items = uniq.tolist()
+        try:  # usually every length is within the limit: one C-level pass shows it
+            if max(map(len, items), default=0) <= limit:
+                continue
+        except TypeError:  # values without a length (numbers, None)
+            pass
         u_len = np.fromiter((len(v) if isinstance(v, (str, bytes)) else 0
-                             for v in uniq.tolist()), dtype=np.int64, count=len(uniq))
+                             for v in items), dtype=np.int64, count=len(uniq))
         mask = (np.append(u_len, 0)[codes] if len(values) else u_len) > limit
         if mask.any():
             out[c] = mask

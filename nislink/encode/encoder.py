@@ -47,6 +47,7 @@ from nislink.clean.names import given_name, surname_core
 from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
 from nislink.encode.blake3_batch import (
+    keyed_xof_table,
     MAX_MESSAGE,
     byte_table,
     joined_xof_words,
@@ -536,7 +537,8 @@ class Encoder:
                 codes, uniq = component(name)
                 purpose, target = ("token", fname) if modifier is None else (
                     "component", f"{fname}_{modifier}")
-                h = keyed_uint64([u.encode("utf-8") for u in uniq], self._key(purpose, target))
+                h = _text_uint64(uniq, self._key(purpose, target),
+                                 table("field", fname) if modifier is None else None)
                 hash_cache[ck] = np.append(h, np.uint64(0))[codes]
             return hash_cache[ck]
 
@@ -615,13 +617,12 @@ class Encoder:
                         ok = np.array([bool(t) for t in texts], dtype=bool)
                         h = np.zeros(len(texts), dtype=np.uint64)
                         if ok.any():
-                            h[ok] = keyed_uint64([t.encode("utf-8") for t, k in
-                                                  zip(texts, ok) if k],
+                            h[ok] = _text_uint64([t for t, k in zip(texts, ok) if k],
                                                  self._key("datelevel", tname))
                         tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
             s_codes, s_uniq = salt_codes(salt_name)
-            h = keyed_uint64([u.encode("utf-8") for u in s_uniq], self._key("salttag", salt_name))
+            h = _text_uint64(s_uniq, self._key("salttag", salt_name), table("salt", salt_name))
             tokens[salt_tag(salt_name)] = np.append(h, np.uint64(0))[s_codes]
 
         for mk in schema.match_keys:
@@ -824,8 +825,7 @@ class Encoder:
         the keyed BLAKE3 output (sub-key ``mask <fp> <filter>``) of the salt's text."""
         s_codes, s_uniq = factorize(salts)
         words = (length + 63) // 64
-        raw = keyed_digests([u.encode("utf-8") for u in s_uniq], self._key("mask", out_name),
-                            8 * words)
+        raw = _text_digests(s_uniq, self._key("mask", out_name), 8 * words)
         m = raw.copy().view("<u8").reshape(len(s_uniq), words).astype(np.uint64)
         if length % 64:
             m[:, -1] &= np.uint64((1 << (length % 64)) - 1)
@@ -997,6 +997,10 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     for j, (c, u) in enumerate(parts):
         piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
         texts = piece if j == 0 else texts + "|" + piece
+    if not any("|" in "".join(u.tolist()) for _, u in parts):
+        # no component holds "|": distinct combinations are distinct texts, already in
+        # order of first appearance (what factorize below would return)
+        return inv.astype(np.int64, copy=False), texts
     # distinct combinations can still give one text (a component holding "|")
     t_codes, t_uniq = factorize(texts)
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
@@ -1056,6 +1060,28 @@ def _kernel_table(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if max(map(len, raw), default=0) > MAX_MESSAGE:
         return None
     return byte_table(raw)
+
+
+def _text_digests(texts: Any, key: bytes, nbytes: int,
+                  table: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`~nislink.encode.bloom.keyed_digests` of the UTF-8 bytes of ``texts``, from
+    their byte table (``table``, or :func:`_kernel_table`) when every text fits one BLAKE3
+    block: no ``bytes`` object per text. The same digests either way."""
+    texts = np.asarray(texts, dtype=object)
+    if table is None and len(texts):
+        table = _kernel_table(texts)
+    if table is not None and len(key) == 32:
+        return keyed_xof_table(table[0], table[1], key, nbytes)
+    return keyed_digests([t.encode("utf-8") for t in texts.tolist()], key, nbytes)
+
+
+def _text_uint64(texts: Any, key: bytes,
+                 table: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`~nislink.encode.bloom.keyed_uint64` of the UTF-8 bytes of ``texts`` (see
+    :func:`_text_digests`)."""
+    out = _text_digests(texts, key, 8, table).view("<u8").reshape(-1).astype(np.uint64)
+    out[out == 0] = 1
+    return out
 
 
 def _concat_bm(parts: list[BitMatrix]) -> BitMatrix:

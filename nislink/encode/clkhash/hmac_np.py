@@ -4,7 +4,10 @@ Written from the standards: SHA-1 (FIPS 180-4, section 6.1), MD5 (RFC 1321) and 
 (RFC 2104). For a message of at most 55 bytes, ``HMAC(key, m)`` is two compressions from
 fixed midstates: ``inner = C(mid_ipad, pad(m))`` and ``C(mid_opad, pad(inner))``, where the
 midstates (the state after the 64-byte ``key XOR ipad`` / ``key XOR opad`` block) are
-computed once per key. Each compression runs over all messages as ``uint32`` arrays.
+computed once per key. Each compression runs over all messages as ``uint32`` arrays: in
+compiled code 16 messages side by side in LLVM vector IR (:mod:`nislink.encode.simd`),
+with the NumPy functions :func:`_sha1_compress` / :func:`_md5_compress` as the readable
+references the tests compare it with.
 
 :func:`hmac_mod` returns ``int.from_bytes(HMAC(key, m), "big") % modulus`` for every
 message; longer messages are computed with :mod:`hmac` one by one. The tests check it
@@ -18,7 +21,10 @@ import hmac
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core.extending import intrinsic
+
+from nislink.encode.simd import LANES, U32_2D, Lanes
 
 __all__ = ["hmac_mod"]
 
@@ -82,79 +88,120 @@ def _md5_compress(state: np.ndarray, words: np.ndarray) -> np.ndarray:
     return np.stack([a, b, c, d], axis=1) + state
 
 
-_MD5_K_ARR = np.array(_MD5_K, dtype=np.uint32)
-_MD5_S_ARR = np.array(_MD5_S, dtype=np.int64)
+@intrinsic
+def _sha1_16(typingctx, state, words, out):  # type: ignore[no-untyped-def]
+    """SHA-1 compressions of :data:`LANES` blocks side by side: ``state`` ``(5, LANES)``,
+    ``words`` ``(16, LANES)`` (big-endian words as integers), ``out`` ``(5, LANES)``;
+    row ``i`` holds word ``i`` of every lane. :func:`_sha1_compress` in LLVM vector IR
+    (:mod:`nislink.encode.simd`), the 80 steps and the message schedule unrolled."""
+    if not (state == U32_2D and words == U32_2D and out == U32_2D):
+        return None
+    sig = types.void(state, words, out)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x = Lanes(builder)
+        sp, wp, op = (x.rows(context, builder, t, a) for t, a in zip(sig.args, args))
+        w = [x.load(wp, i) for i in range(16)]
+        for t in range(16, 80):
+            w.append(x.rotl(x.xor(w[t - 3], w[t - 8], w[t - 14], w[t - 16]), 1))
+        init = [x.load(sp, i) for i in range(5)]
+        a, b, c, d, e = init
+        for t in range(80):
+            if t < 20:
+                f = x.or_(x.and_(b, c), x.and_(x.not_(b), d))
+                k = 0x5A827999
+            elif t < 40:
+                f = x.xor(b, c, d)
+                k = 0x6ED9EBA1
+            elif t < 60:
+                f = x.or_(x.or_(x.and_(b, c), x.and_(b, d)), x.and_(c, d))
+                k = 0x8F1BBCDC
+            else:
+                f = x.xor(b, c, d)
+                k = 0xCA62C1D6
+            temp = x.add(x.rotl(a, 5), f, e, x.const(k), w[t])
+            e, d, c, b, a = d, c, x.rotl(b, 30), a, temp
+        for i, v in enumerate((a, b, c, d, e)):
+            x.store(x.add(v, init[i]), op, i)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
-@njit(cache=True, inline="always")
-def _rl(x, n):  # type: ignore[no-untyped-def]
-    return np.uint32((x << np.uint32(n)) | (x >> np.uint32(32 - n)))
+@intrinsic
+def _md5_16(typingctx, state, words, out):  # type: ignore[no-untyped-def]
+    """MD5 compressions of :data:`LANES` blocks side by side (``state`` / ``out``
+    ``(4, LANES)``, ``words`` ``(16, LANES)`` little-endian words): :func:`_md5_compress`
+    in LLVM vector IR, the 64 steps unrolled."""
+    if not (state == U32_2D and words == U32_2D and out == U32_2D):
+        return None
+    sig = types.void(state, words, out)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x = Lanes(builder)
+        sp, wp, op = (x.rows(context, builder, t, a) for t, a in zip(sig.args, args))
+        m = [x.load(wp, i) for i in range(16)]
+        init = [x.load(sp, i) for i in range(4)]
+        a, b, c, d = init
+        for i in range(64):
+            if i < 16:
+                f = x.or_(x.and_(b, c), x.and_(x.not_(b), d))
+                g = i
+            elif i < 32:
+                f = x.or_(x.and_(d, b), x.and_(x.not_(d), c))
+                g = (5 * i + 1) % 16
+            elif i < 48:
+                f = x.xor(b, c, d)
+                g = (3 * i + 5) % 16
+            else:
+                f = x.xor(c, x.or_(b, x.not_(d)))
+                g = (7 * i) % 16
+            f = x.add(f, a, x.const(_MD5_K[i]), m[g])
+            a, d, c = d, c, b
+            b = x.add(b, x.rotl(f, _MD5_S[i]))
+        for i, v in enumerate((a, b, c, d)):
+            x.store(x.add(v, init[i]), op, i)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _sha1_rows(state, words, out):  # type: ignore[no-untyped-def]
-    """Compiled :func:`_sha1_compress`: row ``r`` of ``out`` := C(``state[r]``,
-    ``words[r]``) (the tests check both against :func:`hmac.digest`)."""
-    w = np.zeros(80, dtype=np.uint32)
-    for r in range(words.shape[0]):
-        for t in range(16):
-            w[t] = words[r, t]
-        for t in range(16, 80):
-            w[t] = _rl(np.uint32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]), 1)
-        a, b, c, d, e = state[r, 0], state[r, 1], state[r, 2], state[r, 3], state[r, 4]
-        for t in range(80):
-            if t < 20:
-                f = np.uint32((b & c) | (~b & d))
-                k = np.uint32(0x5A827999)
-            elif t < 40:
-                f = np.uint32(b ^ c ^ d)
-                k = np.uint32(0x6ED9EBA1)
-            elif t < 60:
-                f = np.uint32((b & c) | (b & d) | (c & d))
-                k = np.uint32(0x8F1BBCDC)
-            else:
-                f = np.uint32(b ^ c ^ d)
-                k = np.uint32(0xCA62C1D6)
-            temp = np.uint32(_rl(a, 5) + f + e + k + w[t])
-            e = d
-            d = c
-            c = _rl(b, 30)
-            b = a
-            a = temp
-        out[r, 0] = np.uint32(a + state[r, 0])
-        out[r, 1] = np.uint32(b + state[r, 1])
-        out[r, 2] = np.uint32(c + state[r, 2])
-        out[r, 3] = np.uint32(d + state[r, 3])
-        out[r, 4] = np.uint32(e + state[r, 4])
+    """Row ``r`` of ``out`` := the SHA-1 compression of ``words[r]`` from ``state[r]``,
+    :data:`LANES` rows at a time (the tests check it against :func:`_sha1_compress` and,
+    through :func:`hmac_mod`, against :func:`hmac.digest`)."""
+    _lanes_rows(state, words, out, True)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _md5_rows(state, words, kk, ss, out):  # type: ignore[no-untyped-def]
-    """Compiled :func:`_md5_compress` row by row."""
-    for r in range(words.shape[0]):
-        a, b, c, d = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
-        for i in range(64):
-            if i < 16:
-                f = np.uint32((b & c) | (~b & d))
-                g = i
-            elif i < 32:
-                f = np.uint32((d & b) | (~d & c))
-                g = (5 * i + 1) % 16
-            elif i < 48:
-                f = np.uint32(b ^ c ^ d)
-                g = (3 * i + 5) % 16
-            else:
-                f = np.uint32(c ^ (b | ~d))
-                g = (7 * i) % 16
-            f = np.uint32(f + a + kk[i] + words[r, g])
-            a = d
-            d = c
-            c = b
-            b = np.uint32(b + _rl(f, ss[i]))
-        out[r, 0] = np.uint32(a + state[r, 0])
-        out[r, 1] = np.uint32(b + state[r, 1])
-        out[r, 2] = np.uint32(c + state[r, 2])
-        out[r, 3] = np.uint32(d + state[r, 3])
+def _md5_rows(state, words, out):  # type: ignore[no-untyped-def]
+    """Row ``r`` of ``out`` := the MD5 compression of ``words[r]`` from ``state[r]``."""
+    _lanes_rows(state, words, out, False)
+
+
+@njit(cache=True, inline="always")
+def _lanes_rows(state, words, out, big):  # type: ignore[no-untyped-def]
+    nl = LANES
+    width = state.shape[1]
+    st = np.zeros((width, nl), dtype=np.uint32)
+    wd = np.zeros((16, nl), dtype=np.uint32)
+    res = np.zeros((width, nl), dtype=np.uint32)
+    n = words.shape[0]
+    for r0 in range(0, n, nl):
+        r1 = min(r0 + nl, n)
+        for ln in range(r1 - r0):
+            for i in range(width):
+                st[i, ln] = state[r0 + ln, i]
+            for i in range(16):
+                wd[i, ln] = words[r0 + ln, i]
+        if big:
+            _sha1_16(st, wd, res)
+        else:
+            _md5_16(st, wd, res)
+        for ln in range(r1 - r0):
+            for i in range(width):
+                out[r0 + ln, i] = res[i, ln]
 
 
 def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.ndarray:
@@ -165,7 +212,7 @@ def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.nd
     if big:
         _sha1_rows(state, words, out)
     else:
-        _md5_rows(state, words, _MD5_K_ARR, _MD5_S_ARR, out)
+        _md5_rows(state, words, out)
     return out
 
 
