@@ -112,14 +112,10 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def prepare(people: int, b_rows: int, seed: int, workdir: Path) -> dict[str, Any]:
-    """Generate and encode A and B into ``workdir``; return the figures (a manifest)."""
-    from nislink.encode import encode_file
-    from nislink.schema import Schema
-    from nislink.secrets import Secret
+def _generate(people: int, b_rows: int, seed: int, workdir: Path) -> dict[str, Any]:
+    """Write the raw files A and B and the true pairs; the figures of the generation."""
     from nislink.synth import generate_study
 
-    workdir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), _cpu()
     study = generate_study(people, seed)
     a_raw = _prep(study.la, "la_id")
@@ -145,11 +141,26 @@ def prepare(people: int, b_rows: int, seed: int, workdir: Path) -> dict[str, Any
         k += 1  # other people: an independent study with its own seed, ids prefixed
         part = _depts(generate_study(people, seed + 1000 * k), prefix=f"X{k}-")
     writer.close()
-    del own, part
-    t_synth, c_synth = time.perf_counter() - t0, _cpu() - c0
+    return {"people": people, "b_rows_asked": b_rows, "seed": seed,
+            "t_synth": time.perf_counter() - t0, "cpu_synth": _cpu() - c0}
 
-    out: dict[str, Any] = {"people": people, "b_rows_asked": b_rows, "seed": seed,
-                           "t_synth": t_synth, "cpu_synth": c_synth}
+
+def prepare(people: int, b_rows: int, seed: int, workdir: Path) -> dict[str, Any]:
+    """Generate and encode A and B into ``workdir``; return the figures (a manifest)."""
+    from nislink.encode import encode_file
+    from nislink.schema import Schema
+    from nislink.secrets import Secret
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    raw = workdir / "raw.json"
+    key = {"people": people, "b_rows_asked": b_rows, "seed": seed}
+    if raw.exists() and {k: v for k, v in json.loads(raw.read_text()).items()
+                         if k in key} == key:
+        synth = json.loads(raw.read_text())  # the raw files are made: encode them again
+    else:
+        synth = _generate(people, b_rows, seed, workdir)
+        raw.write_text(json.dumps(synth))
+    out: dict[str, Any] = dict(synth)
     secret = Secret.from_bytes(SECRET_BYTES)
     for side in ("a", "b"):
         t, c = time.perf_counter(), _cpu()
@@ -295,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-rows", type=int, default=1_000_000)
     ap.add_argument("--workdir", default=None, help="where the files go "
                     "(default: benchmarks/.stream-<people>-<b-rows>-<seed>)")
-    ap.add_argument("--fresh", action="store_true", help="rebuild the files")
+    ap.add_argument("--fresh", action="store_true", help="encode the files again (the raw "
+                    "synthetic files are generated again only when the sizes or seed change)")
     ap.add_argument("--check-in-memory", action="store_true")
     ap.add_argument("--series", default=None, metavar="P:B,...",
                     help="run each people:b-rows size in its own process and draw the "
