@@ -364,19 +364,24 @@ def _concat(frames: list[EncodedFrame]) -> EncodedFrame:
         meta=f0.meta)
 
 
-def _batches(p: str, pf: pq.ParquetFile, layout: dict[str, Any], meta: dict[str, Any]
-             ) -> Iterator[EncodedFrame]:
-    """The file as small frames of ``_BATCH_ROWS`` rows (Arrow memory released as it goes)."""
+def _arrow_batches(p: str, pf: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    """The file as Arrow batches of ``_BATCH_ROWS`` rows (Arrow's pool released as it goes)."""
     pool = pa.default_memory_pool()
     try:
         for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
-            frame = _frame_from_table(batch, layout, meta)
+            yield batch
             del batch
-            yield frame
             pool.release_unused()
     except (pa.ArrowException, OSError) as exc:
         raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
                     ) from None
+
+
+def _batches(p: str, pf: pq.ParquetFile, layout: dict[str, Any], meta: dict[str, Any]
+             ) -> Iterator[EncodedFrame]:
+    """The file as small frames of ``_BATCH_ROWS`` rows."""
+    for batch in _arrow_batches(p, pf):
+        yield _frame_from_table(batch, layout, meta)
 
 
 def iter_chunks(path: str | os.PathLike[str], rows: int = 500_000, *,
@@ -474,11 +479,12 @@ def read_rows(path: str | os.PathLike[str], positions: np.ndarray) -> EncodedFra
         raise IndexError(f"{p}: row positions out of range (the file has {n} rows)")
     parts: list[EncodedFrame] = []
     start = 0
-    for small in _batches(p, pf, layout, meta):
-        end = start + len(small)
+    for batch in _arrow_batches(p, pf):  # take the rows, then convert only those
+        end = start + batch.num_rows
         lo, hi = np.searchsorted(pos, [start, end])
         if hi > lo:
-            parts.append(small.take(pos[lo:hi] - start))
+            parts.append(_frame_from_table(batch.take(pa.array(pos[lo:hi] - start)),
+                                           layout, meta))
         start = end
         if hi == len(pos):
             break
