@@ -130,6 +130,19 @@ if HAVE_NUMBA:
                     s += _popcnt64(A[i, w] & B[j, w])
                 out[i, j] = s
 
+    @njit(cache=True, nogil=True, inline="always")
+    def _tile_span(lo, hi, r0, r1, counts):  # type: ignore[no-untyped-def]  # pragma: no cover
+        """The rows of B that rows ``r0:r1`` of A may meet (the union of their popcount
+        windows ``lo:hi``), with those rows' result counts reset."""
+        jmin = hi[r0]
+        jmax = lo[r0]
+        for i in range(r0, r1):
+            counts[i] = 0
+            if hi[i] > lo[i]:
+                jmin = min(jmin, lo[i])
+                jmax = max(jmax, hi[i])
+        return jmin, jmax
+
     @njit(parallel=True, cache=True, nogil=True, boundscheck=False)
     def threshold_rows(
         A, B, pa, pb, lo, hi, t, nbits, cap, tile_a, tile_b, out_j, out_s, counts
@@ -147,13 +160,7 @@ if HAVE_NUMBA:
         for tix in prange(ntiles):
             r0 = tix * tile_a
             r1 = min(n, r0 + tile_a)
-            jmin = hi[r0]
-            jmax = lo[r0]
-            for i in range(r0, r1):
-                counts[i] = 0
-                if hi[i] > lo[i]:
-                    jmin = min(jmin, lo[i])
-                    jmax = max(jmax, hi[i])
+            jmin, jmax = _tile_span(lo, hi, r0, r1, counts)
             for jt in range(jmin, jmax, tile_b):
                 je = min(jmax, jt + tile_b)
                 for i in range(r0, r1):
@@ -196,13 +203,7 @@ if HAVE_NUMBA:
         for tix in prange(ntiles):
             r0 = tix * tile_a
             r1 = min(n, r0 + tile_a)
-            jmin = hi[r0]
-            jmax = lo[r0]
-            for i in range(r0, r1):
-                counts[i] = 0
-                if hi[i] > lo[i]:
-                    jmin = min(jmin, lo[i])
-                    jmax = max(jmax, hi[i])
+            jmin, jmax = _tile_span(lo, hi, r0, r1, counts)
             for jt in range(jmin, jmax, tile_b):
                 je = min(jmax, jt + tile_b)
                 for i in range(r0, r1):
@@ -419,13 +420,7 @@ if HAVE_NUMBA:
         for tix in prange(ntiles):
             r0 = tix * tile_a
             r1 = min(n, r0 + tile_a)
-            jmin = hi[r0]
-            jmax = lo[r0]
-            for i in range(r0, r1):
-                counts[i] = 0
-                if hi[i] > lo[i]:
-                    jmin = min(jmin, lo[i])
-                    jmax = max(jmax, hi[i])
+            jmin, jmax = _tile_span(lo, hi, r0, r1, counts)
             for jt in range(jmin, jmax, tile_b):
                 je = min(jmax, jt + tile_b)
                 for i in range(r0, r1, 2):

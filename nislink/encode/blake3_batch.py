@@ -366,24 +366,28 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  
                 lane_nw[filled] = np.uint32(min(16, kv - 16 * ob))
                 filled += 1
                 if filled == nl:
-                    _compress16(m, v, key, counter, mlen)
-                    if vec_bits:
-                        _lane_bits256(v, lane_nw, mask, acc)
-                        _or_lane_words(acc, lane_row, filled, out)
-                    else:
-                        _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
+                    _hash_and_set(m, v, key, counter, mlen, vec_bits, lane_nw, mask, acc,
+                                  lane_row, filled, pow2, lmask, length, out)
                     filled = 0
     if filled > 0:
         for ln in range(filled, nl):
             mlen[ln] = 0
             counter[ln] = 0
             lane_nw[ln] = 0
-        _compress16(m, v, key, counter, mlen)
-        if vec_bits:
-            _lane_bits256(v, lane_nw, mask, acc)
-            _or_lane_words(acc, lane_row, filled, out)
-        else:
-            _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
+        _hash_and_set(m, v, key, counter, mlen, vec_bits, lane_nw, mask, acc, lane_row,
+                      filled, pow2, lmask, length, out)
+
+
+@njit(cache=True, inline="always")
+def _hash_and_set(m, v, key, counter, mlen, vec_bits, lane_nw, mask, acc,  # type: ignore[no-untyped-def]
+                  lane_row, filled, pow2, lmask, length, out):
+    """Hash the lanes gathered so far and set their bits in their rows of ``out``."""
+    _compress16(m, v, key, counter, mlen)
+    if vec_bits:
+        _lane_bits256(v, lane_nw, mask, acc)
+        _or_lane_words(acc, lane_row, filled, out)
+    else:
+        _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
 
 
 @njit(cache=True, inline="always")
