@@ -52,6 +52,10 @@ from nislink.resolve import one_to_one as _assign
 
 __all__ = ["link_stream", "common_values"]
 
+#: Records of the larger file read in pass 1 when a trained model is given (the sample
+#: then only settles the blocking rules; nothing is fitted on it).
+SMALL_SAMPLE = 1_000
+
 
 def common_values(values: np.ndarray, cap: int) -> np.ndarray:
     """Sorted distinct non-zero ``values`` held by more than ``cap`` rows."""
@@ -146,7 +150,8 @@ def link_stream(
     For a file too large to load (see the module docstring for the three passes).
     ``chunk_rows`` records of ``path_b`` are held at a time; the model is fitted on a
     random sample of ``sample_rows`` of its records (drawn with ``seed``) unless a trained
-    ``model`` is given. The other options are :func:`nislink.linkage.link`'s; ``blocking``
+    ``model`` is given (then only ``SMALL_SAMPLE`` records are read in that pass, unless
+    a ``DiceBlocking`` rule needs the sample for its threshold). The other options are :func:`nislink.linkage.link`'s; ``blocking``
     is ``None`` (the default rules) or a list of :class:`~nislink.block.TokenBlocking`,
     :class:`~nislink.block.AllPairs` and :class:`~nislink.block.LengthFilter` rules, or
     one :class:`~nislink.linkage.DiceBlocking` (its threshold, when not given, is taken
@@ -171,8 +176,14 @@ def link_stream(
     nb = int(meta_b["rows"])
     timings: dict[str, float] = {}
 
-    # pass 1: the sample (it settles the rules and fits the model)
+    # pass 1: the sample (it settles the rules and fits the model). With a trained model
+    # and keyed-token frames nothing is fitted or estimated from it: a few rows will do.
     t = time.perf_counter()
+    trained = model is not None and model.prior is not None and bool(model.comparisons) \
+        and all(c.name in model.m and c.name in model.u for c in model.comparisons)
+    if trained and enc_a.tokens and not isinstance(blocking, DiceBlocking) and not (
+            isinstance(blocking, list) and any(isinstance(r, DiceBlocking) for r in blocking)):
+        sample_rows = min(sample_rows, SMALL_SAMPLE)
     rng = np.random.default_rng(seed)
     pos = np.arange(nb, dtype=np.int64) if sample_rows >= nb else \
         np.sort(rng.choice(nb, size=sample_rows, replace=False)).astype(np.int64)
