@@ -138,7 +138,9 @@ class _Checksum:
                     parts.append(b)
                 h.update(b"".join(parts))
             else:
-                h.update(memoryview(np.ascontiguousarray(data)).cast("B"))
+                arr = np.ascontiguousarray(data)
+                if arr.size:  # no copy (a memoryview cannot be cast with zeros in its shape)
+                    h.update(memoryview(arr).cast("B"))
 
     def hexdigest(self) -> str:
         outer = blake3.blake3()
