@@ -244,7 +244,6 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
-
 def _frame_from_table(table: pa.Table | pa.RecordBatch, layout: dict[str, Any],
                       meta: dict[str, Any]) -> EncodedFrame:
     """The :class:`EncodedFrame` of a table (or batch) of an encoded file's rows."""
@@ -316,7 +315,6 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
                 raise _fail(p, f"popcounts of {name!r} do not match its bits")
     _check_retention(p, meta.get("destroy_by"))
     return frame
-
 
 
 def _open_checked(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema, pq.ParquetFile]:

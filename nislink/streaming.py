@@ -148,17 +148,18 @@ def link_stream(
     """Link ``enc_a`` (in memory) to the encoded file ``path_b``, read in chunks.
 
     For a file too large to load (see the module docstring for the three passes).
-    ``chunk_rows`` records of ``path_b`` are held at a time; the model is fitted on a
-    random sample of ``sample_rows`` of its records (drawn with ``seed``) unless a trained
-    ``model`` is given (then only ``SMALL_SAMPLE`` records are read in that pass, unless
-    a ``DiceBlocking`` rule needs the sample for its threshold). The other options are :func:`nislink.linkage.link`'s; ``blocking``
-    is ``None`` (the default rules) or a list of :class:`~nislink.block.TokenBlocking`,
-    :class:`~nislink.block.AllPairs` and :class:`~nislink.block.LengthFilter` rules, or
-    one :class:`~nislink.linkage.DiceBlocking` (its threshold, when not given, is taken
-    from ``enc_a`` and the sample). ``LSHBlocking`` is refused (its bands are planned from
-    both whole files). ``on_candidates``, when given, is called with each chunk's
-    candidate pairs ``(ia, ib)`` (``ib`` a row position in ``path_b``) before they are
-    scored: a way to measure blocking (pairs completeness) without keeping every pair.
+    ``chunk_rows`` records of ``path_b`` are held at a time; the model is fitted on a random
+    sample of ``sample_rows`` of its records (drawn with ``seed``) unless a trained
+    ``model`` is given (then only ``SMALL_SAMPLE`` records are read in that pass, unless a
+    ``DiceBlocking`` rule needs the sample for its threshold). The other options are
+    :func:`nislink.linkage.link`'s; ``blocking`` is ``None`` (the default rules) or a list
+    of :class:`~nislink.block.TokenBlocking`, :class:`~nislink.block.AllPairs` and
+    :class:`~nislink.block.LengthFilter` rules, or one
+    :class:`~nislink.linkage.DiceBlocking` (its threshold, when not given, is taken from
+    ``enc_a`` and the sample). ``LSHBlocking`` is refused (its bands are planned from both
+    whole files). ``on_candidates``, when given, is called with each chunk's candidate pairs
+    ``(ia, ib)`` (``ib`` a row position in ``path_b``) before they are scored: a way to
+    measure blocking (pairs completeness) without keeping every pair.
 
     Returns a :class:`~nislink.linkage.LinkResult` whose ``ib`` are row positions in
     ``path_b``; ``timings`` has ``sample`` (pass 1), ``tokens`` (pass 2), ``fit``,
