@@ -35,7 +35,6 @@ loaded as JSON; no token value or frequency table is ever written into a saved m
 from __future__ import annotations
 
 import copy
-
 import json
 import math
 import warnings
