@@ -541,14 +541,19 @@ def _model(path: str | None) -> object | None:
                         f"({redact(why)[:120]})") from None
 
 
+def _save_model(model: Any, path: str) -> None:
+    """Write a fitted model as JSON, atomically."""
+    with atomic_path(path) as tmp:
+        assert tmp is not None
+        model.to_json(Path(tmp))
+
+
 def _write_links(args: argparse.Namespace, res: Any) -> None:
     """The links table (``-o``) and, with ``--save-model``, the fitted model."""
     cols = ["id_a", "id_b", "match_weight", "match_probability"]
     _write_table(res.pairs[cols], args.output)
     if args.save_model:
-        with atomic_path(args.save_model) as tmp:
-            assert tmp is not None
-            res.model.to_json(Path(tmp))
+        _save_model(res.model, args.save_model)
 
 
 def cmd_link(args: argparse.Namespace) -> int:
@@ -702,9 +707,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     _write_table(sheet, args.output)
     if args.save_model:
-        with atomic_path(args.save_model) as tmp:
-            assert tmp is not None
-            res.model.to_json(Path(tmp))  # type: ignore[attr-defined]
+        _save_model(res.model, args.save_model)  # type: ignore[attr-defined]
     print(f"{len(sheet)} candidate pairs with match weight in [{args.min_weight:g}, "
           f"{args.max_weight:g}] -> {args.output}; fill in the decision column (match, "
           "non-match, unsure) and read it back with nislink review import")
@@ -739,9 +742,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
             model = review.refit(res, a, b, decisions)  # type: ignore[arg-type]
         except review.ReviewError as exc:
             raise UserError(str(exc)) from None
-        with atomic_path(args.save_model) as tmp:
-            assert tmp is not None
-            model.to_json(Path(tmp))
+        _save_model(model, args.save_model)
         info = model.info["review_refit"]
         print(f"re-fitted with {info['match']} matches and {info['non-match']} non-matches "
               f"-> {args.save_model}; link with --model {args.save_model}")

@@ -244,6 +244,16 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def _meta_layout(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema]:
+    """An encoded file's metadata, its layout and the Arrow schema the layout implies."""
+    meta = read_meta(p)
+    layout = {k: meta.get(k) for k in ("fields", "clk_nbits", "tokens")}
+    try:
+        return meta, layout, _arrow_schema(layout)
+    except (TypeError, AttributeError, KeyError, ValueError):
+        raise _fail(p, "the metadata's layout is malformed") from None
+
+
 def _frame_from_table(table: pa.Table | pa.RecordBatch, layout: dict[str, Any],
                       meta: dict[str, Any]) -> EncodedFrame:
     """The :class:`EncodedFrame` of a table (or batch) of an encoded file's rows."""
@@ -281,17 +291,12 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
     Warns with :class:`RetentionWarning` when the file is past its destroy-by date.
     """
     p = os.fspath(path)
-    meta = read_meta(p)
+    meta, layout, expected = _meta_layout(p)
     try:
         table = pq.read_table(p)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail(p, f"the data cannot be read, truncated or corrupt ({type(exc).__name__})"
                     ) from None
-    layout = {k: meta.get(k) for k in ("fields", "clk_nbits", "tokens")}
-    try:
-        expected = _arrow_schema(layout)
-    except (TypeError, AttributeError, KeyError, ValueError):
-        raise _fail(p, "the metadata's layout is malformed") from None
     if table.schema.remove_metadata() != expected:
         raise _fail(p, "the columns do not match the layout in the metadata")
     n = table.num_rows
@@ -320,12 +325,7 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> EncodedFrame:
 def _open_checked(p: str) -> tuple[dict[str, Any], dict[str, Any], pa.Schema, pq.ParquetFile]:
     """Metadata, layout, expected Arrow schema and the open file, with the layout and row
     count checked against the metadata (the data itself is checked while it is read)."""
-    meta = read_meta(p)
-    layout = {k: meta.get(k) for k in ("fields", "clk_nbits", "tokens")}
-    try:
-        expected = _arrow_schema(layout)
-    except (TypeError, AttributeError, KeyError, ValueError):
-        raise _fail(p, "the metadata's layout is malformed") from None
+    meta, layout, expected = _meta_layout(p)
     try:
         # no pre-buffering: it holds a row group's whole compressed data (and keeps it
         # allocated), about 1.2 GB over a 1M-row file of 300 columns, against 0.5 GB

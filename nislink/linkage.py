@@ -119,6 +119,37 @@ def _timings(progress: bool, desc: str) -> dict[str, float]:
     return _StageTimings(desc) if progress else {}
 
 
+def blocking_rules(blocking: Any, a: EncodedFrame, b: EncodedFrame | None) -> list[Any]:
+    """``blocking`` as a list of rules: ``None`` is :func:`default_blocking` of the two
+    frames, one rule a list of one. A :class:`DiceBlocking` must stand alone."""
+    if blocking is None:
+        rules = default_blocking(a, b)
+    elif isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
+                               block.LengthFilter, DiceBlocking)):
+        rules = [blocking]
+    else:
+        rules = list(blocking)
+    if any(isinstance(r, DiceBlocking) for r in rules) and len(rules) != 1:
+        raise ValueError("DiceBlocking cannot be combined with other blocking rules")
+    return rules
+
+
+def pair_token_combos(rules: list[Any], a: EncodedFrame, b: EncodedFrame | None
+                      ) -> list[tuple[str, ...]]:
+    """The pair tokens (``"surname+dob"``) that ``rules`` name and ``a`` lacks, as tuples of
+    token names for :func:`with_combined_tokens`; a ``KeyError`` when a part is missing from
+    either frame."""
+    need = sorted({t for r in rules if isinstance(r, block.TokenBlocking) for t in r.tokens
+                   if "+" in t and t not in a.tokens})
+    combos = [tuple(t.split("+")) for t in need]
+    for c in combos:
+        for part in c:
+            if part not in a.tokens or (b is not None and part not in b.tokens):
+                raise KeyError(f"blocking token {'+'.join(c)!r}: token {part!r} is not "
+                               "in both frames")
+    return combos
+
+
 def _candidates(
     a: EncodedFrame, b: EncodedFrame | None, blocking: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -136,27 +167,11 @@ def _candidates(
 
     if isinstance(blocking, dict):
         return block.candidate_pairs(a, b, **blocking)
-    if blocking is None:
-        rules = default_blocking(a, b)
-    elif isinstance(blocking, (block.TokenBlocking, block.LSHBlocking, block.AllPairs,
-                               block.LengthFilter, DiceBlocking)):
-        rules = [blocking]
-    else:
-        rules = list(blocking)
+    rules = blocking_rules(blocking, a, b)
     if any(isinstance(r, DiceBlocking) for r in rules):
-        if len(rules) != 1:
-            raise ValueError("DiceBlocking cannot be combined with other blocking rules")
         return rules[0].pairs(a, b)
-    # add any "x+y" pair tokens the rules name
-    need = sorted({t for r in rules if isinstance(r, block.TokenBlocking) for t in r.tokens
-                   if "+" in t and t not in a.tokens})
-    if need:
-        combos = [tuple(t.split("+")) for t in need]
-        for c in combos:
-            for part in c:
-                if part not in a.tokens or (b is not None and part not in b.tokens):
-                    raise KeyError(f"blocking token {'+'.join(c)!r}: token {part!r} is not "
-                                   "in both frames")
+    combos = pair_token_combos(rules, a, b)
+    if combos:  # add the "x+y" pair tokens the rules name
         a = with_combined_tokens(a, combos)
         b = None if b is None else with_combined_tokens(b, combos)
     return block.candidate_pairs(a, b, rules)

@@ -40,10 +40,11 @@ from nislink.frame import EncodedFrame
 from nislink.linkage import (
     DiceBlocking,
     LinkResult,
-    order_pairs,
-    prepare_model,
+    blocking_rules,
     combine_tokens,
-    default_blocking,
+    order_pairs,
+    pair_token_combos,
+    prepare_model,
     shared_people_check,
     with_combined_tokens,
 )
@@ -89,16 +90,12 @@ def _tf_table(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
 
 
 def _rules(blocking: Any, a: EncodedFrame, sample: EncodedFrame) -> list[Any]:
-    if blocking is None:
-        return default_blocking(a, sample)
-    if isinstance(blocking, (block.TokenBlocking, block.AllPairs, block.LengthFilter,
-                             block.LSHBlocking, DiceBlocking)):
-        blocking = [blocking]
-    if isinstance(blocking, (dict, tuple)) and not isinstance(blocking, list):
+    """:func:`~nislink.linkage.blocking_rules`, less the rules a stream cannot take."""
+    if isinstance(blocking, (dict, tuple)):
         raise TypeError("link_stream takes blocking=None or a list of rules (TokenBlocking, "
                         "AllPairs, LengthFilter or one DiceBlocking), not keyword options "
                         "or precomputed pairs")
-    rules = list(blocking)
+    rules = blocking_rules(blocking, a, sample)
     for r in rules:
         if isinstance(r, block.LSHBlocking):
             raise ValueError("link_stream cannot stream LSHBlocking (its bands are planned "
@@ -107,15 +104,7 @@ def _rules(blocking: Any, a: EncodedFrame, sample: EncodedFrame) -> list[Any]:
         if not isinstance(r, (block.TokenBlocking, block.AllPairs, block.LengthFilter,
                               DiceBlocking)):
             raise TypeError(f"unknown blocking rule {r!r}")
-    if any(isinstance(r, DiceBlocking) for r in rules) and len(rules) != 1:
-        raise ValueError("DiceBlocking cannot be combined with other blocking rules")
     return rules
-
-
-def _combos(rules: list[Any], a: EncodedFrame) -> list[tuple[str, ...]]:
-    need = sorted({t for r in rules if isinstance(r, block.TokenBlocking) for t in r.tokens
-                   if "+" in t and t not in a.tokens})
-    return [tuple(t.split("+")) for t in need]
 
 
 def _check_int(name: str, v: Any, low: int) -> int:
@@ -196,12 +185,7 @@ def link_stream(
     dice = next((r for r in rules if isinstance(r, DiceBlocking)), None)
     if dice is not None and dice.threshold is None:
         dice = replace(dice, threshold=dice.resolve_threshold(enc_a, sample))
-    combos = _combos(rules, enc_a)
-    for c in combos:
-        for part in c:
-            if part not in enc_a.tokens or part not in sample.tokens:
-                raise KeyError(f"blocking token {'+'.join(c)!r}: token {part!r} is not in "
-                               "both files")
+    combos = pair_token_combos(rules, enc_a, sample)
     a_blk = with_combined_tokens(enc_a, combos) if combos else enc_a
 
     mdl, need_fit = prepare_model(model, enc_a, sample, dice_levels, tf_adjust, comparisons)
@@ -222,6 +206,8 @@ def link_stream(
                 if caps.setdefault(name, r.max_block_size) != r.max_block_size:
                     raise ValueError(f"token {name!r} is in two blocking rules with different "
                                      "max_block_size; link_stream needs one cap per token")
+    tf_tokens = {c.name: c.token for c in mdl.comparisons if c.tf_adjust and c.token}
+    b_counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each column read once
     common: dict[str, np.ndarray] = {}
     for name, cap in caps.items():
         parts = name.split("+") if name not in meta_b["tokens"] else [name]
@@ -229,12 +215,15 @@ def link_stream(
         vals = cols[name] if len(parts) == 1 else combine_tokens(
             EncodedFrame(np.empty(nb, dtype=object), {}, None, cols, {}), parts)
         common[name] = common_values(vals, cap)
+        for part in parts:
+            if part in tf_tokens.values() and part not in b_counts:
+                b_counts[part] = _counts(cols[part])
         del cols, vals
-    tf_tokens = {c.name: c.token for c in mdl.comparisons if c.tf_adjust and c.token}
     tables = {}
     for cname, tok in tf_tokens.items():
-        tables[cname] = _tf_table([_counts(enc_a.tokens[tok]),
-                                   _counts(io.read_tokens(p, [tok])[tok])])
+        if tok not in b_counts:
+            b_counts[tok] = _counts(io.read_tokens(p, [tok])[tok])
+        tables[cname] = _tf_table([_counts(enc_a.tokens[tok]), b_counts[tok]])
     timings["tokens"] = time.perf_counter() - t
 
     def pairs_of(b: EncodedFrame) -> tuple[np.ndarray, np.ndarray]:
