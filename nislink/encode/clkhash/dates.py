@@ -87,8 +87,9 @@ def fast_date(value: str, layout: tuple[tuple[str, int], ...] | None) -> str | N
 
 def fast_dates(
     uniques: np.ndarray, layout: tuple[tuple[str, int], ...] | None
-) -> list[str | None] | None:
-    """Vectorised :func:`fast_date` over distinct values (``None`` where strptime is needed)."""
+) -> np.ndarray | None:
+    """Vectorised :func:`fast_date` over distinct values: an object array holding the
+    ``%Y%m%d`` string of each value, or ``None`` where strptime is needed."""
     if layout is None or len(uniques) == 0:
         return None
     width = sum(w for _, w in layout)
@@ -102,6 +103,7 @@ def fast_dates(
     digits = (codes[:, :width] >= 48) & (codes[:, :width] <= 57)
     values = codes[:, :width].astype(np.int64) - 48
     parts: dict[str, np.ndarray] = {}
+    columns: dict[str, list[int]] = {}
     pos = 0
     for code, w in layout:
         if code in "Ymd":
@@ -110,6 +112,7 @@ def fast_dates(
             for c in range(pos, pos + w):
                 num = num * 10 + values[:, c]
             parts[code] = num
+            columns[code] = list(range(pos, pos + w))
         else:
             ok &= codes[:, pos] == ord(code)
         pos += w
@@ -117,8 +120,9 @@ def fast_dates(
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
     mdays = np.asarray(_DAYS)[np.clip(m, 0, 12)] - ((m == 2) & ~leap)
     ok &= (y >= 1000) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= mdays)
-    out: list[str | None] = [None] * len(fixed)
-    ys, ms, ds = y.tolist(), m.tolist(), d.tolist()
-    for i in np.flatnonzero(ok).tolist():
-        out[i] = f"{ys[i]:04d}{ms[i]:02d}{ds[i]:02d}"
+    # every field of an accepted value is its full width of ASCII digits, so its
+    # %Y%m%d form is those characters in Y, m, d order
+    ymd = np.ascontiguousarray(codes[:, columns["Y"] + columns["m"] + columns["d"]])
+    out = np.full(len(fixed), None, dtype=object)
+    out[ok] = ymd[ok].view("<U8").ravel().astype(object)
     return out

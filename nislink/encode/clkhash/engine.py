@@ -330,10 +330,18 @@ def _formatted(
     for u, value in enumerate(uniques):
         if not isinstance(value, str):
             raise fail(u, f"expected a string, got {type(value).__name__}")
-    fast: list[str | None] | None = None
+    fast: np.ndarray | None = None
     if feature.format_type == "date":
         fast = fast_dates(uniques, date_layout(feature.date_format or ""))
     sentinel = feature.missing_sentinel
+    if fast is not None:
+        # the fast path's values are ASCII dates, which pass validation; the sentinel and
+        # the values it left (None) take the loop below
+        if sentinel is not None:
+            fast[uniques == sentinel] = None
+        for u in np.flatnonzero(np.equal(fast, None)).tolist():
+            fast[u] = _formatted_one(feature, uniques[u], validate, lambda p, u=u: fail(u, p))
+        return fast.tolist()
     unconstrained = (
         feature.format_type == "string" and feature.pattern is None and feature.case == "mixed"
         and feature.min_length is None and feature.max_length is None
@@ -347,23 +355,23 @@ def _formatted(
                 replacement = feature.format_value(sentinel)
                 values = [replacement if v == sentinel else v for v in values]
             return values
-    out: list[str] = []
-    for u, value in enumerate(uniques):
-        if sentinel is not None and value == sentinel:
-            out.append(feature.format_value(value))
-            continue
-        if validate:
-            problem = feature.check_value(value)
-            if problem is not None:
-                raise fail(u, f"value {problem}")
-        if fast is not None and fast[u] is not None:
-            out.append(fast[u])  # type: ignore[arg-type]
-            continue
-        try:
-            out.append(feature.format_value(value))
-        except ValueError as exc:
-            raise fail(u, f"value {exc}") from None
-    return out
+    return [_formatted_one(feature, value, validate, lambda p, u=u: fail(u, p))
+            for u, value in enumerate(uniques)]
+
+
+def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
+                   fail: Any) -> str:
+    """One value validated and formatted (``fail(problem)`` makes the error to raise)."""
+    if feature.missing_sentinel is not None and value == feature.missing_sentinel:
+        return feature.format_value(value)
+    if validate:
+        problem = feature.check_value(value)
+        if problem is not None:
+            raise fail(f"value {problem}")
+    try:
+        return feature.format_value(value)
+    except ValueError as exc:
+        raise fail(f"value {exc}") from None
 
 
 def _all_encodable(values: np.ndarray, encoding: str, sentinel: str | None) -> bool:

@@ -216,22 +216,33 @@ def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.nd
     return out
 
 
-def _blocks(messages: list[bytes], prefix_len: int, big_endian: bool) -> np.ndarray:
-    """Padded final blocks (``(T, 16)`` words) of messages <= 55 bytes after ``prefix_len``."""
+def _blocks(messages: list[bytes], prefix_len: int, big_endian: bool,
+            lengths: np.ndarray | None = None) -> np.ndarray:
+    """Padded final blocks (``(T, 16)`` words) of messages <= 55 bytes after ``prefix_len``
+    (``lengths``: their byte lengths, if the caller has them)."""
     count = len(messages)
-    lengths = np.fromiter(map(len, messages), dtype=np.int64, count=count)
+    if lengths is None:
+        lengths = np.fromiter(map(len, messages), dtype=np.int64, count=count)
     buf = np.zeros((count, 64), dtype=np.uint8)
     flat = np.frombuffer(b"".join(messages), dtype=np.uint8)
-    if len(flat):
-        rows = np.repeat(np.arange(count), lengths)
-        starts = np.cumsum(lengths) - lengths
-        cols = np.arange(len(flat)) - np.repeat(starts, lengths)
-        buf[rows, cols] = flat
-    buf[np.arange(count), lengths] = 0x80
+    _fill_blocks(flat, lengths, buf)
     bits = (lengths + prefix_len) * 8
     order = ">u8" if big_endian else "<u8"
     buf[:, 56:] = bits.astype(order).view(np.uint8).reshape(count, 8)
     return buf.view(">u4" if big_endian else "<u4").astype(_U32)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _fill_blocks(flat, lengths, buf):  # type: ignore[no-untyped-def]
+    """Row ``r`` of ``buf`` := message ``r`` (the next ``lengths[r]`` bytes of ``flat``)
+    followed by the padding byte 0x80."""
+    pos = 0
+    for r in range(lengths.shape[0]):
+        ln = lengths[r]
+        for i in range(ln):
+            buf[r, i] = flat[pos + i]
+        buf[r, ln] = 0x80
+        pos += ln
 
 
 def _midstates(key: bytes, algo: str) -> tuple[np.ndarray, np.ndarray]:
@@ -258,7 +269,8 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
     if not 1 <= modulus <= 2**32:
         raise ValueError("modulus must be in [1, 2**32]")
     out = np.zeros(len(messages), dtype=np.int64)
-    short = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages)) <= _MAX_SHORT
+    lengths = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages))
+    short = lengths <= _MAX_SHORT
     for i in np.flatnonzero(~short).tolist():
         out[i] = int.from_bytes(hmac.digest(key, messages[i], algo), "big") % modulus
     idx = np.flatnonzero(short)
@@ -274,7 +286,7 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
     for lo in range(0, len(idx), chunk):
         part = idx[lo:lo + chunk]
         blocks = _blocks(messages[lo:lo + chunk] if len(idx) == len(messages)
-                         else [messages[i] for i in part.tolist()], 64, big)
+                         else [messages[i] for i in part.tolist()], 64, big, lengths[part])
         count = len(part)
         inner = compress(np.repeat(mid_in, count, axis=0), blocks)
         nwords = inner.shape[1]
