@@ -414,6 +414,32 @@ def test_parallel_encoding_identical() -> None:
                           two.fields["forename~postcode&dob_year"].present)
 
 
+def test_parallel_outputs_written_in_place_and_fallback(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Workers write their rows into one shared mapping (no results pickled back); a part
+    whose layout differed from the probe's would be sent back and concatenated instead:
+    both give the one-process encodings, with three workers as with two."""
+    import nislink.encode.encoder as enc_mod
+
+    df = people(3100, seed=22)
+    one = Encoder(Schema.uk_default(), KEY_A, workers=1).encode(df, id_column="id")
+    three = Encoder(Schema.uk_default(), KEY_A, workers=3).encode(df, id_column="id")
+    assert same(one, three)
+    assert three.fields["forename"].bits.base is not None  # a view over the mapping
+    clk_one = Encoder(uk_with_clk(), KEY_A, workers=1).encode(df, id_column="id")
+    clk_two = Encoder(uk_with_clk(), KEY_A, workers=2).encode(df, id_column="id")
+    assert clk_two.clk is not None and same(clk_one, clk_two)
+    real_put = enc_mod._SharedOutputs.put
+
+    def put_first_only(self, res, lo):  # type: ignore[no-untyped-def]
+        return real_put(self, res, lo) if lo == 0 else False
+
+    monkeypatch.setattr(enc_mod._SharedOutputs, "put", put_first_only)
+    two = Encoder(Schema.uk_default(), KEY_A, workers=2).encode(df, id_column="id")
+    assert same(one, two)
+    for name, tok in one.tokens.items():
+        assert np.array_equal(tok, two.tokens[name]) and tok.dtype == two.tokens[name].dtype
+
+
 _ANY = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
     ["Smith", "01/02/1980", "1980-02-30", "SW1A 1AA", "M", "AB123456C", "nan", " ", "0"]))
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import mmap
 import os
 import re
 import warnings
@@ -484,11 +485,24 @@ class Encoder:
         if w <= 1:
             return self._encode_values(values, n)
 
-        def part(lo: int, hi: int) -> tuple[dict[str, BitMatrix], BitMatrix | None,
-                                            dict[str, np.ndarray]]:
-            return self._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
+        ranges = row_ranges(n, w)
+        # the outputs' layout (names, widths, types) from a few records; every process
+        # then writes its rows straight into shared memory: nothing is pickled back or
+        # concatenated
+        m = min(n, _PROBE_ROWS)
+        shared = _SharedOutputs(self._encode_values({k: v[:m] for k, v in values.items()}, m),
+                                n)
 
-        return _concat_results(run_forked(part, row_ranges(n, w)))
+        def part(lo: int, hi: int) -> Any:
+            res = self._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
+            return None if shared.put(res, lo) else res
+
+        back = run_forked(part, ranges)
+        if all(r is None for r in back):
+            return shared.result()
+        # a part whose layout differs from the probe's (not expected): concatenate
+        return _concat_results([shared.result(lo, hi) if r is None else r
+                                for r, (lo, hi) in zip(back, ranges)])
 
     def _encode_values(
         self, values: dict[str, np.ndarray], n: int
@@ -1081,6 +1095,76 @@ def _text_uint64(texts: Any, key: bytes,
     :func:`_text_digests`)."""
     out = _text_digests(texts, key, 8, table).view("<u8").reshape(-1).astype(np.uint64)
     out[out == 0] = 1
+    return out
+
+
+_PROBE_ROWS = 16
+"""Records encoded once to learn the layout of a parallel encoding's outputs."""
+
+
+class _SharedOutputs:
+    """The arrays of an encoding's outputs (field filters, record filter, tokens) for ``n``
+    records in one anonymous shared mapping, laid out like ``probe`` (an
+    :meth:`Encoder._encode_values` result for a few records): forked workers write their
+    row ranges in place (:meth:`put`), and the parent reads the whole (:meth:`result`)."""
+
+    def __init__(self, probe: tuple[dict[str, BitMatrix], BitMatrix | None,
+                                    dict[str, np.ndarray]], n: int) -> None:
+        fields, clk, tokens = probe
+        self.nbits = {k: bm.nbits for k, bm in fields.items()}
+        self.clk_nbits = clk.nbits if clk is not None else None
+        layout = _output_arrays(probe)
+        sizes = [n * int(np.prod(a.shape[1:], dtype=np.int64)) for a in layout.values()]
+        offsets, total = [], 0
+        for a, size in zip(layout.values(), sizes):
+            offsets.append(total)
+            total += -(-size * a.dtype.itemsize // 8) * 8  # each array 8-byte aligned
+        self._buf = mmap.mmap(-1, max(total, 8))
+        self.arrays = {
+            key: np.frombuffer(self._buf, dtype=a.dtype, count=size, offset=off).reshape(
+                (n, *a.shape[1:]))
+            for (key, a), size, off in zip(layout.items(), sizes, offsets)}
+
+    def put(self, res: tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]],
+            lo: int) -> bool:
+        """Write ``res`` (the outputs of records ``lo``, ``lo + 1``, ...) in place; False
+        (nothing written) when its layout is not the probe's."""
+        parts = _output_arrays(res)
+        if parts.keys() != self.arrays.keys() or any(
+                a.dtype != self.arrays[k].dtype or a.shape[1:] != self.arrays[k].shape[1:]
+                for k, a in parts.items()):
+            return False
+        for k, a in parts.items():
+            self.arrays[k][lo:lo + len(a)] = a
+        return True
+
+    def result(self, lo: int = 0, hi: int | None = None
+               ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
+        """The outputs of records ``lo:hi`` (all by default), as arrays over the mapping."""
+        a = {k: v[lo:hi] for k, v in self.arrays.items()}
+
+        def bm(kind: str, name: str, nbits: int) -> BitMatrix:
+            return BitMatrix(a[kind, name, "bits"], nbits, a[kind, name, "popcount"],
+                             a[kind, name, "present"])
+
+        fields = {name: bm("field", name, nbits) for name, nbits in self.nbits.items()}
+        clk = bm("clk", "", self.clk_nbits) if self.clk_nbits is not None else None
+        tokens = {name: a[kind, name, ""] for kind, name, _ in a if kind == "token"}
+        return fields, clk, tokens
+
+
+def _output_arrays(res: tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]
+                   ) -> dict[tuple[str, str, str], np.ndarray]:
+    """Every array of an :meth:`Encoder._encode_values` result, by (kind, name, part)."""
+    fields, clk, tokens = res
+    out: dict[tuple[str, str, str], np.ndarray] = {}
+    for kind, name, bm in [*(("field", k, b) for k, b in fields.items()),
+                           *((("clk", "", clk),) if clk is not None else ())]:
+        out[kind, name, "bits"] = bm.bits
+        out[kind, name, "popcount"] = bm.popcount
+        out[kind, name, "present"] = bm.present
+    for name, tok in tokens.items():
+        out["token", name, ""] = tok
     return out
 
 
