@@ -185,16 +185,16 @@ def too_long_rows(df: pd.DataFrame, columns: Iterable[str],
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         values = s.to_numpy(dtype=object)
+        try:  # usually every length is within the limit: one C-level pass shows it
+            if max(map(len, values[pd.notna(values)].tolist()), default=0) <= limit:
+                continue
+        except TypeError:  # values without a length (numbers, booleans)
+            pass
         try:  # one length per distinct value
             codes, uniq = factorize(values)
         except TypeError:  # unhashable entries: value by value
             codes, uniq = np.arange(len(values), dtype=np.int64), values
         items = uniq.tolist()
-        try:  # usually every length is within the limit: one C-level pass shows it
-            if max(map(len, items), default=0) <= limit:
-                continue
-        except TypeError:  # values without a length (numbers, None)
-            pass
         u_len = np.fromiter((len(v) if isinstance(v, (str, bytes)) else 0
                              for v in items), dtype=np.int64, count=len(uniq))
         mask = (np.append(u_len, 0)[codes] if len(values) else u_len) > limit
