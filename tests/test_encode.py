@@ -440,6 +440,32 @@ def test_parallel_outputs_written_in_place_and_fallback(monkeypatch) -> None:  #
         assert np.array_equal(tok, two.tokens[name]) and tok.dtype == two.tokens[name].dtype
 
 
+def test_cleaning_in_parts_rejects_as_one_process() -> None:
+    """With several workers each process cleans its own rows; ids are counted over the
+    whole input first, so an id held by rows in different parts is rejected in both, and
+    the rejects table, the field summary and the encodings are those of one process."""
+    df = people(3600, seed=23)
+    df.loc[10, "id"] = df.loc[3500, "id"]  # one id in the first and the last part
+    df.loc[[20, 2500], ["forename", "surname", "dob", "nino", "upn"]] = None  # nothing usable
+    df.loc[30, "surname"] = "x" * 300  # too long: rejected before cleaning
+    df.loc[1900, "id"] = None  # missing id
+    df.loc[40, "dob"] = "31/02/1980"  # an invalid date: the row is kept, dob rejected
+    runs = {}
+    for w in (1, 2, 3):
+        enc = Encoder(Schema.uk_default(), KEY_A, workers=w)
+        enc.warn = False
+        runs[w] = (enc.encode(df, id_column="id"), enc.rejects, enc.summary)
+    one, rej1, sum1 = runs[1]
+    assert set(rej1["row"]) == {10, 3500, 20, 2500, 30, 1900}
+    assert "duplicated id" in rej1.loc[rej1["row"] == 3500, "reason"].item()
+    for w in (2, 3):
+        enc_w, rej_w, sum_w = runs[w]
+        assert same(one, enc_w)
+        pd.testing.assert_frame_equal(rej1, rej_w)
+        assert sum1.counts == sum_w.counts and sum1.rows == sum_w.rows
+        assert enc_w.meta["u_hist"] == one.meta["u_hist"]
+
+
 _ANY = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
     ["Smith", "01/02/1980", "1980-02-30", "SW1A 1AA", "M", "AB123456C", "nan", " ", "0"]))
 

@@ -49,7 +49,7 @@ from nislink.clean.postcodes import check_postcode
 from nislink.clean.sex_codes import check_sex
 from nislink.clean.vectorise import factorize
 
-__all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame"]
+__all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame", "id_usage"]
 
 #: Identifier kinds that :func:`frame` understands.
 KINDS: tuple[str, ...] = ("name", "forename", "surname", "dob", "postcode", "sex", "nino", "upn")
@@ -202,6 +202,23 @@ def _blank(series: pd.Series) -> np.ndarray:
     return out
 
 
+def id_usage(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(missing, count)`` per row of an id column: whether the id is missing (None, NaN,
+    NA, NaT or blank text) and how many rows hold the same (present) id (0 if missing).
+    The duplicate rule of :func:`frame`."""
+    missing = _blank(ids)
+    try:
+        codes, _ = pd.factorize(ids, use_na_sentinel=True)
+    except TypeError:  # unhashable ids: compare their reprs
+        codes, _ = pd.factorize(pd.Series([repr(v) for v in ids.tolist()]))
+    codes = np.where(missing, -1, codes)
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=1)
+    count = np.zeros(len(ids), dtype=np.int64)
+    count[present] = counts[codes[present]]
+    return missing, count
+
+
 def frame(
     df: pd.DataFrame,
     columns: Mapping[str, str],
@@ -210,6 +227,7 @@ def frame(
     dayfirst: bool = True,
     today: _dt.date | None = None,
     earliest: _dt.date | str | Mapping[str, _dt.date | str | None] | None = None,
+    id_counts: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean ``df`` per ``columns`` (column name -> kind); return ``(clean, rejects)``.
 
@@ -217,7 +235,10 @@ def frame(
     present and unique (it is kept unchanged). ``dayfirst`` and ``today`` are passed to
     the date-of-birth parser (``today`` defaults to the current date, resolved once), and
     ``earliest``, the first plausible date of birth (default 1900-01-01; one date, or a
-    mapping from date column to date), to the range check.
+    mapping from date column to date), to the range check. ``id_counts``: when ``df`` is
+    one slice of a larger input cleaned in parts, the number of rows of the whole input
+    sharing each row's id (:func:`id_usage` of the whole id column), so that an id
+    duplicated across slices is still rejected.
     See the module docstring for the output layout and the rejection policy.
 
     Raises ``ValueError`` when a mapped column or the id column is missing from ``df``,
@@ -266,17 +287,13 @@ def frame(
     id_dup = np.zeros(n, dtype=bool)
     id_count = np.zeros(n, dtype=np.int64)
     if id_column is not None:
-        ids = df[id_column]
-        id_missing = _blank(ids)
-        try:
-            id_codes, _ = pd.factorize(ids, use_na_sentinel=True)
-        except TypeError:  # unhashable ids: compare their reprs
-            id_codes, _ = pd.factorize(pd.Series([repr(v) for v in ids.tolist()]))
-        id_codes = np.where(id_missing, -1, id_codes)
-        present = id_codes >= 0
-        counts = np.bincount(id_codes[present], minlength=1)
-        id_count = np.zeros(n, dtype=np.int64)
-        id_count[present] = counts[id_codes[present]]
+        if id_counts is None:
+            id_missing, id_count = id_usage(df[id_column])
+        else:
+            id_count = np.asarray(id_counts, dtype=np.int64)
+            if id_count.shape != (n,):
+                raise ValueError(f"id_counts has {id_count.shape} entries for {n} rows")
+            id_missing = _blank(df[id_column])
         id_dup = id_count > 1
     rejected = no_ident | id_missing | id_dup
     keep = ~rejected

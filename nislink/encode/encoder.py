@@ -36,6 +36,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from anyascii import anyascii
 
 from nislink.clean import Status, is_missing
 from nislink.clean.frames import frame as clean_frame
+from nislink.clean.frames import id_usage
 from nislink.clean.names import given_name, surname_core
 from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
@@ -253,7 +255,16 @@ class Encoder:
         """Normalised values per field for kept rows; kept positions; rejects table; status
         per field of kept rows (0 present, 1 missing, 2 rejected). Rows with a value longer
         than :data:`~nislink.encode.columns.MAX_FIELD_CHARS` are rejected before cleaning."""
+        prep = self._clean_setup(df, colmap, id_column)
+        values, kept, rejects, status = self._clean_rows(prep, np.flatnonzero(prep.short))
+        if len(prep.long_rej):
+            rejects = pd.concat([rejects, prep.long_rej], ignore_index=True)
+        return values, kept, rejects, status
 
+    def _clean_setup(self, df: pd.DataFrame, colmap: dict[str, str],
+                     id_column: str | None, id_counts: bool = False) -> _CleanSetup:
+        """What cleaning needs from the whole input before its rows are cleaned (in one
+        go, or in parts: ``id_counts`` counts the ids over the whole input)."""
         schema = self.schema
         col_kind: dict[str, str] = {}
         for f in schema.fields:
@@ -272,18 +283,33 @@ class Encoder:
         given = cleaned_statuses(df, col_kind)
         if given:
             df = df.drop(columns=[f"{c}_status" for c in given])
-        n = len(df)
         long_rej, short = _too_long(df, schema, colmap, id_column)
+        counts = None
+        if id_counts and id_column is not None:
+            counts = np.zeros(len(df), dtype=np.int64)
+            counts[short] = id_usage(df[id_column][short])[1]
+        return _CleanSetup(df, colmap, id_column, col_kind, given, long_rej, short, counts)
+
+    def _clean_rows(
+        self, prep: _CleanSetup, rows: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame, dict[str, np.ndarray]]:
+        """:meth:`_clean` of the rows at positions ``rows`` (rows without too-long values,
+        increasing) of the prepared input; the rejects are those of cleaning only."""
+        schema = self.schema
+        df, colmap, id_column, col_kind, given = (prep.df, prep.colmap, prep.id_column,
+                                                  prep.col_kind, prep.given)
+        whole = len(rows) == len(df)
         if col_kind or id_column is not None:
             earliest = {colmap[f.name]: f.earliest for f in schema.fields
                         if f.kind == "dob" and f.earliest is not None}
-            clean, rej = clean_frame(df[short] if len(long_rej) else df, col_kind,
-                                     id_column=id_column, dayfirst=self.dayfirst,
-                                     today=self.today, earliest=earliest or None)
+            clean, rej = clean_frame(
+                df if whole else df.iloc[rows], col_kind, id_column=id_column,
+                dayfirst=self.dayfirst, today=self.today, earliest=earliest or None,
+                id_counts=None if prep.id_counts is None else prep.id_counts[rows])
             kept = clean.index.to_numpy(dtype=np.int64)
         else:
             clean, rej = df, pd.DataFrame(columns=["row", "field", "reason"])
-            kept = np.flatnonzero(short).astype(np.int64)
+            kept = np.asarray(rows, dtype=np.int64)
         rejects = pd.DataFrame({
             "row": rej["row"].to_numpy(dtype=np.int64) if len(rej) else np.zeros(0, np.int64),
             "id": rej["id"].to_numpy(dtype=object) if "id" in rej else None,
@@ -292,8 +318,6 @@ class Encoder:
                                dtype=object)
             if len(rej) else np.zeros(0, object),
         })
-        if len(long_rej):
-            rejects = pd.concat([rejects, long_rej], ignore_index=True)
         values: dict[str, np.ndarray] = {}
         status: dict[str, np.ndarray] = {}
         for f in schema.fields:
@@ -363,41 +387,20 @@ class Encoder:
         for name in absent:
             if colmap[name] not in work.columns:
                 work[colmap[name]] = None
-        values, kept, rejects, status = self._clean(work, colmap, id_column)
-
-        # rows the schema itself rejects: a 'reject' field missing, or nothing to encode
-        extra_rows: list[int] = []
-        extra_fields: list[str] = []
-        extra_reasons: list[str] = []
-        keep = np.ones(len(kept), dtype=bool)
-        any_value = np.zeros(len(kept), dtype=bool)
-        for f in schema.fields:
-            present = np.array([v is not None for v in values[f.name]], dtype=bool)
-            any_value |= present
-            if f.missing == "reject":
-                bad = keep & ~present
-                for p in np.flatnonzero(bad):
-                    extra_rows.append(int(kept[p]))
-                    extra_fields.append(f.name)
-                    extra_reasons.append(f"{f.name}: missing (the schema requires it)")
-                keep &= present
-        nothing = keep & ~any_value
-        for p in np.flatnonzero(nothing):
-            extra_rows.append(int(kept[p]))
-            extra_fields.append(",".join(f.name for f in schema.fields))
-            extra_reasons.append("no field could be encoded")
-        keep &= ~nothing
-        if extra_rows:
-            ids_extra = (work[id_column].to_numpy(dtype=object)[extra_rows]
-                         if id_column is not None else None)
-            more = pd.DataFrame({"row": np.array(extra_rows, dtype=np.int64), "id": ids_extra,
-                                 "field": extra_fields, "reason": extra_reasons})
-            rejects = pd.concat([rejects, more], ignore_index=True)
-        kept = kept[keep]
-        values = {k: v[keep] for k, v in values.items()}
+        w = self._n_workers(len(work))
+        done = self._clean_encode_parallel(work, colmap, id_column, w) if w > 1 else None
+        if done is not None:
+            kept, rejects, status, outputs, u_values = done
+        else:
+            values, kept, rejects, status = self._clean(work, colmap, id_column)
+            values, kept, status, more = self._schema_rejects(work, id_column, values, kept,
+                                                              status)
+            rejects = pd.concat([rejects, more], ignore_index=True) if len(more) else rejects
+            outputs = None  # after the checks below
+            u_values = {f: v[:U_HIST_ROWS] for f, v in values.items()
+                        if f in self._u_hist_fields()}
         self.summary = FieldSummary.from_status(
-            {k: v[keep] for k, v in status.items()}, absent,
-            [f.name for f in schema.fields if f.kind in SPARSE_KINDS])
+            status, absent, [f.name for f in schema.fields if f.kind in SPARSE_KINDS])
         rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
         rejects["row"] = labels[rejects["row"].to_numpy(dtype=np.int64)].to_numpy(dtype=object) \
             if len(rejects) else rejects["row"].astype(object)
@@ -412,11 +415,10 @@ class Encoder:
         if len(set(ids.tolist())) != len(ids):
             raise ValueError("record ids are not unique (as text); pass a unique id_column")
 
-        fields_out, clk, tokens = self._encode_parallel(values, len(kept))
+        fields_out, clk, tokens = outputs if outputs is not None else self._encode_values(
+            values, len(kept))
         result = EncodedFrame(ids=ids, fields=fields_out, clk=clk, tokens=tokens,
                               meta=self._meta(len(ids), party, destroy_by))
-        u_values = {f: v[:U_HIST_ROWS] for f, v in values.items()
-                    if f in self._u_hist_fields()}
         if u_values:
             result.meta["u_hist"] = self.u_histograms(u_values)
             result.u_values = u_values  # owner side only (encode_file merges chunks): never saved
@@ -477,32 +479,102 @@ class Encoder:
             w = 1
         return max(1, min(w, n // 1000 or 1))
 
-    def _encode_parallel(
-        self, values: dict[str, np.ndarray], n: int
-    ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
-        """:meth:`_encode_values` on contiguous parts in forked processes, concatenated."""
-        w = self._n_workers(n)
-        if w <= 1:
-            return self._encode_values(values, n)
+    def _schema_rejects(
+        self, work: pd.DataFrame, id_column: str | None, values: dict[str, np.ndarray],
+        kept: np.ndarray, status: dict[str, np.ndarray],
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], pd.DataFrame]:
+        """Rows the schema itself rejects among the cleaned ones: a 'reject' field missing,
+        or nothing to encode. Returns the values, positions and statuses of the rows kept,
+        and the rejects table of the others."""
+        schema = self.schema
+        extra_rows: list[int] = []
+        extra_fields: list[str] = []
+        extra_reasons: list[str] = []
+        keep = np.ones(len(kept), dtype=bool)
+        any_value = np.zeros(len(kept), dtype=bool)
+        for f in schema.fields:
+            present = np.not_equal(values[f.name], None)
+            any_value |= present
+            if f.missing == "reject":
+                bad = keep & ~present
+                for p in np.flatnonzero(bad):
+                    extra_rows.append(int(kept[p]))
+                    extra_fields.append(f.name)
+                    extra_reasons.append(f"{f.name}: missing (the schema requires it)")
+                keep &= present
+        nothing = keep & ~any_value
+        for p in np.flatnonzero(nothing):
+            extra_rows.append(int(kept[p]))
+            extra_fields.append(",".join(f.name for f in schema.fields))
+            extra_reasons.append("no field could be encoded")
+        keep &= ~nothing
+        ids_extra = (work[id_column].to_numpy(dtype=object)[extra_rows]
+                     if id_column is not None and extra_rows else None)
+        more = pd.DataFrame({"row": np.array(extra_rows, dtype=np.int64), "id": ids_extra,
+                             "field": extra_fields, "reason": extra_reasons})
+        if keep.all():
+            return values, kept, status, more
+        return ({k: v[keep] for k, v in values.items()}, kept[keep],
+                {k: v[keep] for k, v in status.items()}, more)
 
-        ranges = row_ranges(n, w)
-        # the outputs' layout (names, widths, types) from a few records; every process
-        # then writes its rows straight into shared memory: nothing is pickled back or
-        # concatenated
-        m = min(n, _PROBE_ROWS)
-        shared = _SharedOutputs(self._encode_values({k: v[:m] for k, v in values.items()}, m),
-                                n)
+    def _clean_encode_parallel(
+        self, work: pd.DataFrame, colmap: dict[str, str], id_column: str | None, w: int
+    ) -> tuple[np.ndarray, pd.DataFrame, dict[str, np.ndarray],
+               tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]],
+               dict[str, np.ndarray]] | None:
+        """Clean and encode in ``w`` forked processes, each taking contiguous rows from
+        cleaning to encodings: ``(kept positions, rejects, statuses, outputs, values for
+        the u histograms)``, the same as in one process. Ids are counted over the whole
+        input first (an id held by two parts is a duplicate). Each process writes its
+        encodings into one shared mapping at its rows' offset (layout from a probe of a few
+        records); the parts are then moved together over the rejected rows. ``None`` when
+        no probe record is kept (the caller then works in one process)."""
+        prep = self._clean_setup(work, colmap, id_column, id_counts=True)
+        short = np.flatnonzero(prep.short)
+        u_fields = self._u_hist_fields()
+
+        def clean_part(rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                  pd.DataFrame, dict[str, np.ndarray]]:
+            values, kept, rejects, status = self._clean_rows(prep, rows)
+            values, kept, status, more = self._schema_rejects(work, id_column, values, kept,
+                                                              status)
+            if len(more):
+                rejects = pd.concat([rejects, more], ignore_index=True)
+            return values, kept, rejects, status
+
+        p_values, p_kept, _, _ = clean_part(short[:_PROBE_ROWS * 4])
+        if len(p_kept) == 0:
+            return None
+        m = min(len(p_kept), _PROBE_ROWS)
+        shared = _SharedOutputs(
+            self._encode_values({k: v[:m] for k, v in p_values.items()}, m), len(short))
 
         def part(lo: int, hi: int) -> Any:
-            res = self._encode_values({k: v[lo:hi] for k, v in values.items()}, hi - lo)
-            return None if shared.put(res, lo) else res
+            values, kept, rejects, status = clean_part(short[lo:hi])
+            res = self._encode_values(values, len(kept))
+            written = shared.put(res, lo)
+            u_part = {f: v[:U_HIST_ROWS] for f, v in values.items() if f in u_fields}
+            return kept, rejects, status, u_part, None if written else res
 
+        ranges = row_ranges(len(short), w)
         back = run_forked(part, ranges)
-        if all(r is None for r in back):
-            return shared.result()
-        # a part whose layout differs from the probe's (not expected): concatenate
-        return _concat_results([shared.result(lo, hi) if r is None else r
-                                for r, (lo, hi) in zip(back, ranges)])
+        at = 0
+        outs = []
+        for (lo, _), (kept, _, _, _, res) in zip(ranges, back):
+            k = len(kept)
+            if res is None and at != lo:  # close the gap left by rejected rows
+                for a in shared.arrays.values():
+                    a[at:at + k] = a[lo:lo + k]
+            outs.append(res if res is not None else shared.result(at, at + k))
+            at += k
+        outputs = shared.result(0, at) if all(b[4] is None for b in back) \
+            else _concat_results(outs)
+        kept = np.concatenate([b[0] for b in back])
+        rejects = pd.concat([prep.long_rej, *(b[1] for b in back)], ignore_index=True)
+        status = {f: np.concatenate([b[2][f] for b in back]) for f in back[0][2]}
+        u_values = {f: np.concatenate([b[3][f] for b in back])[:U_HIST_ROWS]
+                    for f in back[0][3]}
+        return kept, rejects, status, outputs, u_values
 
     def _encode_values(
         self, values: dict[str, np.ndarray], n: int
@@ -1096,6 +1168,23 @@ def _text_uint64(texts: Any, key: bytes,
     out = _text_digests(texts, key, 8, table).view("<u8").reshape(-1).astype(np.uint64)
     out[out == 0] = 1
     return out
+
+
+@dataclass
+class _CleanSetup:
+    """The input as :meth:`Encoder._clean_rows` cleans it: the frame (status columns of an
+    earlier cleaning set aside), the column of each field, the id column, the kind of each
+    cleaned column, the earlier statuses, the rejects for too-long values and the mask of
+    the other rows, and (when cleaning in parts) how many rows share each row's id."""
+
+    df: pd.DataFrame
+    colmap: dict[str, str]
+    id_column: str | None
+    col_kind: dict[str, str]
+    given: dict[str, np.ndarray]
+    long_rej: pd.DataFrame
+    short: np.ndarray
+    id_counts: np.ndarray | None
 
 
 _PROBE_ROWS = 16
