@@ -587,3 +587,18 @@ def test_a_failure_here_stops_the_forked_children_at_once() -> None:
     assert len(pids) == 2
     assert not [p for p in pids if Path(f"/proc/{p}").exists()
                 and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-3, 40) | st.integers(0, 2**62), max_size=300))
+def test_factor_codes_first_appearance(codes: list[int]) -> None:
+    """The hash-table numbering of codes: distinct non-negative codes in order of first
+    appearance, each entry pointing at its code, -1 for negative codes."""
+    from nislink.encode.encoder import _dense, _factor_codes
+
+    arr = np.array(codes, dtype=np.int64)
+    uniq, inv = _factor_codes(arr)
+    assert uniq.tolist() == [c for c in dict.fromkeys(codes) if c >= 0]
+    assert inv.tolist() == [uniq.tolist().index(c) if c >= 0 else -1 for c in codes]
+    if all(c >= 0 for c in codes):
+        assert _dense(arr).tolist() == inv.tolist()

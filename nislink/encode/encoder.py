@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from anyascii import anyascii
 
 from nislink.clean import Status, is_missing
@@ -1095,20 +1096,48 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
 def _factor_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(distinct non-negative codes, index of each entry into them or -1 where the code is
     negative)``, by hashing (no sort); distinct codes in order of first appearance."""
-    inv, uniq = pd.factorize(np.where(codes >= 0, codes, -1), use_na_sentinel=True)
-    inv = inv.astype(np.int64, copy=False)
-    uniq = np.asarray(uniq, dtype=np.int64)
-    neg = np.flatnonzero(uniq < 0)
-    if len(neg):  # -1 is a value for pandas: drop it and renumber
-        j = int(neg[0])
-        inv = np.where(inv == j, -1, np.where(inv > j, inv - 1, inv))
-        uniq = np.delete(uniq, j)
-    return uniq, inv
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    bits = max(4, int(2 * len(codes)).bit_length())  # load factor at most 1/2
+    uniq = np.empty(len(codes), dtype=np.int64)
+    inv = np.empty(len(codes), dtype=np.int64)
+    k = _first_seen(codes, np.full(1 << bits, -1, dtype=np.int64), bits, uniq, inv)
+    return uniq[:k].copy(), inv
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _first_seen(codes, table, bits, uniq, inv):  # type: ignore[no-untyped-def]
+    """Number the distinct non-negative ``codes`` in order of first appearance (``uniq``:
+    the codes, ``inv``: each entry's number, -1 for negative codes); returns how many.
+    ``table``: an open-addressing hash table (``2**bits`` slots, at least twice the
+    entries, all -1) of numbers, probed linearly from a multiplicative hash of the code."""
+    mask = table.shape[0] - 1
+    shift = np.uint64(64 - bits)
+    k = 0
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c < 0:
+            inv[i] = -1
+            continue
+        h = np.int64((np.uint64(c) * np.uint64(0x9E3779B97F4A7C15)) >> shift) & mask
+        while True:
+            j = table[h]
+            if j < 0:
+                table[h] = k
+                uniq[k] = c
+                inv[i] = k
+                k += 1
+                break
+            if uniq[j] == c:
+                inv[i] = j
+                break
+            h = (h + 1) & mask
+    return k
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
-    """Codes renumbered ``0 .. m-1`` (non-negative codes only)."""
-    return pd.factorize(codes)[0].astype(np.int64, copy=False)
+    """Codes renumbered ``0 .. m-1`` in order of first appearance (non-negative codes
+    only)."""
+    return _factor_codes(codes)[1]
 
 
 def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
