@@ -4,10 +4,11 @@ Written from the standards: SHA-1 (FIPS 180-4, section 6.1), MD5 (RFC 1321) and 
 (RFC 2104). For a message of at most 55 bytes, ``HMAC(key, m)`` is two compressions from
 fixed midstates: ``inner = C(mid_ipad, pad(m))`` and ``C(mid_opad, pad(inner))``, where the
 midstates (the state after the 64-byte ``key XOR ipad`` / ``key XOR opad`` block) are
-computed once per key. Each compression runs over all messages as ``uint32`` arrays: in
-compiled code 16 messages side by side in LLVM vector IR (:mod:`nislink.encode.simd`),
-with the NumPy functions :func:`_sha1_compress` / :func:`_md5_compress` as the readable
-references the tests compare it with.
+computed once per key. One compiled pass (:func:`_hmac_mod_rows`) assembles each
+message's padded block from its bytes and runs both compressions for 16 messages side by
+side in LLVM vector IR (:mod:`nislink.encode.simd`), with the NumPy functions
+:func:`_sha1_compress` / :func:`_md5_compress` as the readable references the tests
+compare the compressions with.
 
 :func:`hmac_mod` returns ``int.from_bytes(HMAC(key, m), "big") % modulus`` for every
 message; longer messages are computed with :mod:`hmac` one by one. The tests check it
@@ -204,6 +205,78 @@ def _lanes_rows(state, words, out, big):  # type: ignore[no-untyped-def]
                 out[r0 + ln, i] = res[i, ln]
 
 
+@njit(cache=True, nogil=True, boundscheck=False)
+def _hmac_mod_rows(flat, lengths, mid_in, mid_out, big, modulus, out):  # type: ignore[no-untyped-def]
+    """``out[r]`` := ``int.from_bytes(HMAC(key, m_r), "big") % modulus`` for the messages
+    ``m_r`` laid end to end in ``flat`` (``lengths[r]`` bytes each, at most 55), from the
+    key's inner and outer midstates; SHA-1 if ``big``, else MD5. Per :data:`LANES`
+    messages: each padded block is assembled from the bytes (big- or little-endian
+    words), the inner and the outer compression run side by side, and the digest is
+    reduced word by word."""
+    nl = LANES
+    width = mid_in.shape[0]
+    st = np.zeros((width, nl), dtype=np.uint32)
+    wd = np.zeros((16, nl), dtype=np.uint32)
+    res = np.zeros((width, nl), dtype=np.uint32)
+    n = lengths.shape[0]
+    pos = 0
+    m = np.uint64(modulus)
+    for r0 in range(0, n, nl):
+        r1 = min(r0 + nl, n)
+        for ln in range(nl):
+            for i in range(16):
+                wd[i, ln] = 0
+            for i in range(width):
+                st[i, ln] = mid_in[i]
+            if r0 + ln >= r1:
+                continue
+            ln_bytes = lengths[r0 + ln]
+            for j in range(ln_bytes + 1):
+                byte = np.uint32(flat[pos + j]) if j < ln_bytes else np.uint32(0x80)
+                shift = np.uint32(8 * (3 - (j & 3))) if big else np.uint32(8 * (j & 3))
+                wd[j >> 2, ln] |= byte << shift
+            bits = np.uint64(8 * (64 + ln_bytes))
+            if big:
+                wd[14, ln] = np.uint32(bits >> np.uint64(32))
+                wd[15, ln] = np.uint32(bits & np.uint64(0xFFFFFFFF))
+            else:
+                wd[14, ln] = np.uint32(bits & np.uint64(0xFFFFFFFF))
+                wd[15, ln] = np.uint32(bits >> np.uint64(32))
+            pos += ln_bytes
+        if big:
+            _sha1_16(st, wd, res)
+        else:
+            _md5_16(st, wd, res)
+        obits = np.uint32(8 * (64 + 4 * width))
+        for ln in range(nl):
+            for i in range(16):
+                wd[i, ln] = 0
+            for i in range(width):
+                wd[i, ln] = res[i, ln]
+                st[i, ln] = mid_out[i]
+            if big:
+                wd[width, ln] = np.uint32(0x80000000)
+                wd[15, ln] = obits
+            else:
+                wd[width, ln] = np.uint32(0x80)
+                wd[14, ln] = obits
+        if big:
+            _sha1_16(st, wd, res)
+        else:
+            _md5_16(st, wd, res)
+        for ln in range(r1 - r0):
+            acc = np.uint64(0)
+            for i in range(width):
+                word = res[i, ln]
+                if not big:  # MD5 digest bytes are the words little-endian: read big-endian
+                    word = (((word & np.uint32(0xFF)) << np.uint32(24))
+                            | ((word & np.uint32(0xFF00)) << np.uint32(8))
+                            | ((word >> np.uint32(8)) & np.uint32(0xFF00))
+                            | (word >> np.uint32(24)))
+                acc = ((acc << np.uint64(32)) + np.uint64(word)) % m
+            out[r0 + ln] = np.int64(acc)
+
+
 def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.ndarray:
     """The compiled compression of every row (SHA-1 if ``big``, else MD5)."""
     state = np.ascontiguousarray(state, dtype=_U32)
@@ -214,35 +287,6 @@ def _compress_compiled(big: bool, state: np.ndarray, words: np.ndarray) -> np.nd
     else:
         _md5_rows(state, words, out)
     return out
-
-
-def _blocks(messages: list[bytes], prefix_len: int, big_endian: bool,
-            lengths: np.ndarray | None = None) -> np.ndarray:
-    """Padded final blocks (``(T, 16)`` words) of messages <= 55 bytes after ``prefix_len``
-    (``lengths``: their byte lengths, if the caller has them)."""
-    count = len(messages)
-    if lengths is None:
-        lengths = np.fromiter(map(len, messages), dtype=np.int64, count=count)
-    buf = np.zeros((count, 64), dtype=np.uint8)
-    flat = np.frombuffer(b"".join(messages), dtype=np.uint8)
-    _fill_blocks(flat, lengths, buf)
-    bits = (lengths + prefix_len) * 8
-    order = ">u8" if big_endian else "<u8"
-    buf[:, 56:] = bits.astype(order).view(np.uint8).reshape(count, 8)
-    return buf.view(">u4" if big_endian else "<u4").astype(_U32)
-
-
-@njit(cache=True, nogil=True, boundscheck=False)
-def _fill_blocks(flat, lengths, buf):  # type: ignore[no-untyped-def]
-    """Row ``r`` of ``buf`` := message ``r`` (the next ``lengths[r]`` bytes of ``flat``)
-    followed by the padding byte 0x80."""
-    pos = 0
-    for r in range(lengths.shape[0]):
-        ln = lengths[r]
-        for i in range(ln):
-            buf[r, i] = flat[pos + i]
-        buf[r, ln] = 0x80
-        pos += ln
 
 
 def _midstates(key: bytes, algo: str) -> tuple[np.ndarray, np.ndarray]:
@@ -278,33 +322,9 @@ def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.n
         return out
     big = algo == "sha1"
     mid_in, mid_out = _midstates(key, algo)
-
-    def compress(state: np.ndarray, words: np.ndarray) -> np.ndarray:
-        return _compress_compiled(big, state, words)
-
-    chunk = 1 << 16
-    for lo in range(0, len(idx), chunk):
-        part = idx[lo:lo + chunk]
-        blocks = _blocks(messages[lo:lo + chunk] if len(idx) == len(messages)
-                         else [messages[i] for i in part.tolist()], 64, big, lengths[part])
-        count = len(part)
-        inner = compress(np.repeat(mid_in, count, axis=0), blocks)
-        nwords = inner.shape[1]
-        outer_block = np.zeros((count, 16), dtype=_U32)
-        outer_block[:, :nwords] = inner
-        bits = (64 + 4 * nwords) * 8
-        if big:
-            outer_block[:, nwords] = _U32(0x80000000)
-            outer_block[:, 15] = _U32(bits)
-        else:
-            outer_block[:, nwords] = _U32(0x80)
-            outer_block[:, 14] = _U32(bits)
-        digest = compress(np.repeat(mid_out, count, axis=0), outer_block)
-        if not big:  # MD5 digest bytes are the words little-endian; read them big-endian
-            digest = digest.byteswap()
-        acc = np.zeros(count, dtype=np.uint64)
-        m = np.uint64(modulus)
-        for j in range(nwords):
-            acc = ((acc << np.uint64(32)) + digest[:, j].astype(np.uint64)) % m
-        out[part] = acc.astype(np.int64)
+    picked = messages if len(idx) == len(messages) else [messages[i] for i in idx.tolist()]
+    flat = np.frombuffer(b"".join(picked), dtype=np.uint8)
+    res = np.zeros(len(idx), dtype=np.int64)
+    _hmac_mod_rows(flat, lengths[idx], mid_in[0], mid_out[0], big, modulus, res)
+    out[idx] = res
     return out
