@@ -258,6 +258,13 @@ def _value_filters(
             None,
             feature.identifier,
         ) from None
+    if feature.hash_type == "doubleHash" and hash_l <= 2**32:
+        # positions h1 + j * h2 (mod l) computed as the bits are set, never as a table
+        h1, h2 = _double_hashes(feature, token_bytes, key_pair, hash_l)
+        _scatter_double(filters, np.ascontiguousarray(occ_value, dtype=np.int64),
+                        np.ascontiguousarray(occ_token, dtype=np.int64),
+                        np.ascontiguousarray(occ_k, dtype=np.int64), h1, h2, np.int64(hash_l))
+        return filters
     positions = _token_positions(feature, token_bytes, token_kmax, key_pair, hash_l)
     _scatter_compiled(filters, occ_value, occ_token, occ_k, positions)
     return filters
@@ -412,9 +419,18 @@ def _token_positions(
                 len(rows), 32
             )
         return shorts[:, :kmax] % hash_l
+    h1, h2 = _double_hashes(feature, tokens, key_pair, hash_l)
+    steps = np.arange(kmax, dtype=np.int64)
+    return (h1[:, None] + steps[None, :] * h2[:, None]) % hash_l
+
+
+def _double_hashes(feature: ClkhashFeature, tokens: list[bytes], key_pair: tuple[bytes, bytes],
+                   hash_l: int) -> tuple[np.ndarray, np.ndarray]:
+    """doubleHash's ``h1 = HMAC-SHA1 mod l`` and ``h2 = HMAC-MD5 mod l`` of each token
+    (``h2`` moved off zero as clkhash does when the feature prevents singularity); token
+    ``t``'s ``j``-th position is ``(h1[t] + j * h2[t]) mod l``."""
     key_sha1, key_md5 = key_pair
     if hash_l <= 2**32:
-        
         h1 = hmac_mod(tokens, key_sha1, "sha1", hash_l)
         h2 = hmac_mod(tokens, key_md5, "md5", hash_l)
     else:  # pragma: no cover - filters of more than 2**32 bits
@@ -430,8 +446,7 @@ def _token_positions(
                                    "big") % hash_l
                 j += 1
             h2[t] = m
-    steps = np.arange(kmax, dtype=np.int64)
-    return (h1[:, None] + steps[None, :] * h2[:, None]) % hash_l
+    return h1, h2
 
 
 def _scatter(
@@ -475,6 +490,21 @@ def _scatter_rows(filters, occ_value, occ_token, occ_k, positions):  # type: ign
         t = occ_token[i]
         for j in range(occ_k[i]):
             pos = positions[t, j]
+            filters[r, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _scatter_double(filters, occ_value, occ_token, occ_k, h1, h2, length):  # type: ignore[no-untyped-def]
+    """:func:`_scatter_rows` with doubleHash positions: occurrence ``i`` of token ``t``
+    sets ``(h1[t] + j * h2[t]) mod length`` for ``j < occ_k[i]`` (``h1``, ``h2`` below
+    ``length <= 2**32``: no overflow in ``int64``)."""
+    for i in range(occ_value.shape[0]):
+        r = occ_value[i]
+        t = occ_token[i]
+        a = h1[t]
+        b = h2[t]
+        for j in range(occ_k[i]):
+            pos = (a + j * b) % length
             filters[r, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
 
 
