@@ -79,3 +79,25 @@ def test_compression_is_vector_ir() -> None:
     ir_text = "".join(fresh.inspect_llvm().values())
     assert re.search(r"llvm\.fsh[lr]\.v16i32", ir_text)  # LLVM may turn fshr into fshl
     assert "<16 x i32>" in ir_text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=40))
+def test_joined_table_equals_byte_table(items: list[bytes]) -> None:
+    """Items given end to end fill the same table as one ``bytes`` object per item (NULs,
+    empty items and 64-byte items included); the encoder's table of texts agrees too."""
+    from nislink.encode.blake3_batch import byte_table, joined_table
+    from nislink.encode.encoder import _kernel_table
+
+    lens = np.array([len(b) for b in items], dtype=np.int64)
+    ref, ref_lens = byte_table(items)
+    assert np.array_equal(joined_table(b"".join(items), lens), ref)
+    texts = np.array([b.decode("latin-1") for b in items], dtype=object)
+    got = _kernel_table(texts)
+    want = [t.encode("utf-8") for t in texts.tolist()]
+    if max(map(len, want), default=0) > 64:
+        assert got is None
+    else:
+        assert got is not None
+        assert np.array_equal(got[0], byte_table(want)[0])
+        assert got[1].tolist() == [len(w) for w in want]

@@ -32,8 +32,8 @@ from numba.core.extending import intrinsic
 
 from nislink.encode.simd import LANES, U32_1D, U32_2D, Lanes
 
-__all__ = ["MAX_MESSAGE", "byte_table", "joined_xof_words", "keyed_xof_short", "keyed_xof_table",
-           "salted_filters"]
+__all__ = ["MAX_MESSAGE", "byte_table", "joined_table", "joined_xof_words", "keyed_xof_short",
+           "keyed_xof_table", "salted_filters"]
 
 MAX_MESSAGE = 64
 """Longest message (bytes) this batch path takes; longer ones go to ``blake3``."""
@@ -185,6 +185,29 @@ def byte_table(items: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, MAX_MESSAGE), dtype=np.uint8), lens
     table = np.frombuffer(np.array(items, dtype="S64").tobytes(), dtype=np.uint8)
     return table.reshape(n, MAX_MESSAGE), lens
+
+
+def joined_table(joined: bytes, lens: np.ndarray) -> np.ndarray:
+    """:func:`byte_table` of items given end to end (``joined``, item ``i`` the next
+    ``lens[i]`` bytes; every item at most :data:`MAX_MESSAGE` bytes): no ``bytes`` object
+    per item."""
+    lens = np.asarray(lens, dtype=np.int64)
+    if lens.max(initial=0) > MAX_MESSAGE:
+        raise ValueError(f"items longer than {MAX_MESSAGE} bytes")
+    if int(lens.sum()) != len(joined):
+        raise ValueError("the lengths do not add up to the joined bytes")
+    table = np.zeros((len(lens), MAX_MESSAGE), dtype=np.uint8)
+    _fill_rows(np.frombuffer(joined, dtype=np.uint8), lens, table)
+    return table
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _fill_rows(flat, lens, table):  # type: ignore[no-untyped-def]
+    pos = 0
+    for r in range(lens.shape[0]):
+        for i in range(lens[r]):
+            table[r, i] = flat[pos + i]
+        pos += lens[r]
 
 
 @njit(cache=True, inline="always")

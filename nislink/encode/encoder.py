@@ -54,6 +54,7 @@ from nislink.encode.blake3_batch import (
     keyed_xof_table,
     MAX_MESSAGE,
     byte_table,
+    joined_table,
     joined_xof_words,
     salted_filters,
 )
@@ -1162,19 +1163,16 @@ def _kernel_table(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     items = texts.tolist()
     n = len(items)
     lens = np.fromiter(map(len, items), dtype=np.int64, count=n)
-    if n and lens.max() <= MAX_MESSAGE:
-        # ASCII texts (the usual case): their code points are their UTF-8 bytes
-        chars = np.array(items, dtype=f"<U{max(1, int(lens.max()))}")
-        cp = chars.view(np.uint32).reshape(n, -1)
-        # numpy drops trailing NULs: a text holding NUL takes the general path below
-        if (cp < 128).all() and np.array_equal((cp != 0).sum(axis=1), lens):
-            tab = np.zeros((n, MAX_MESSAGE), dtype=np.uint8)
-            tab[:, :cp.shape[1]] = cp
-            return tab, lens
-    raw = [t.encode("utf-8") for t in items]
-    if max(map(len, raw), default=0) > MAX_MESSAGE:
-        return None
-    return byte_table(raw)
+    if n and lens.max() > MAX_MESSAGE:
+        return None  # more than 64 characters: more than 64 bytes
+    try:  # ASCII texts (the usual case): one encoding of them all, characters are bytes
+        joined = "".join(items).encode("ascii")
+    except UnicodeEncodeError:
+        raw = [t.encode("utf-8") for t in items]
+        if max(map(len, raw), default=0) > MAX_MESSAGE:
+            return None
+        return byte_table(raw)
+    return joined_table(joined, lens), lens
 
 
 def _text_digests(texts: Any, key: bytes, nbytes: int,
