@@ -182,12 +182,27 @@ def _md5_rows(state, words, out):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
+def _lane_buffers(width):  # type: ignore[no-untyped-def]
+    """The state, message-word and result arrays of :data:`LANES` compressions (a state
+    of ``width`` words: 5 for SHA-1, 4 for MD5), rows as the intrinsics take them."""
+    return (np.zeros((width, LANES), dtype=np.uint32), np.zeros((16, LANES), dtype=np.uint32),
+            np.zeros((width, LANES), dtype=np.uint32))
+
+
+@njit(cache=True, inline="always")
+def _compress_lanes(big, st, wd, res):  # type: ignore[no-untyped-def]
+    """:func:`_sha1_16` if ``big``, else :func:`_md5_16`."""
+    if big:
+        _sha1_16(st, wd, res)
+    else:
+        _md5_16(st, wd, res)
+
+
+@njit(cache=True, inline="always")
 def _lanes_rows(state, words, out, big):  # type: ignore[no-untyped-def]
     nl = LANES
     width = state.shape[1]
-    st = np.zeros((width, nl), dtype=np.uint32)
-    wd = np.zeros((16, nl), dtype=np.uint32)
-    res = np.zeros((width, nl), dtype=np.uint32)
+    st, wd, res = _lane_buffers(width)
     n = words.shape[0]
     for r0 in range(0, n, nl):
         r1 = min(r0 + nl, n)
@@ -196,10 +211,7 @@ def _lanes_rows(state, words, out, big):  # type: ignore[no-untyped-def]
                 st[i, ln] = state[r0 + ln, i]
             for i in range(16):
                 wd[i, ln] = words[r0 + ln, i]
-        if big:
-            _sha1_16(st, wd, res)
-        else:
-            _md5_16(st, wd, res)
+        _compress_lanes(big, st, wd, res)
         for ln in range(r1 - r0):
             for i in range(width):
                 out[r0 + ln, i] = res[i, ln]
@@ -215,9 +227,7 @@ def _hmac_mod_rows(flat, lengths, mid_in, mid_out, big, modulus, out):  # type: 
     reduced word by word."""
     nl = LANES
     width = mid_in.shape[0]
-    st = np.zeros((width, nl), dtype=np.uint32)
-    wd = np.zeros((16, nl), dtype=np.uint32)
-    res = np.zeros((width, nl), dtype=np.uint32)
+    st, wd, res = _lane_buffers(width)
     n = lengths.shape[0]
     pos = 0
     m = np.uint64(modulus)
@@ -243,10 +253,7 @@ def _hmac_mod_rows(flat, lengths, mid_in, mid_out, big, modulus, out):  # type: 
                 wd[14, ln] = np.uint32(bits & np.uint64(0xFFFFFFFF))
                 wd[15, ln] = np.uint32(bits >> np.uint64(32))
             pos += ln_bytes
-        if big:
-            _sha1_16(st, wd, res)
-        else:
-            _md5_16(st, wd, res)
+        _compress_lanes(big, st, wd, res)
         obits = np.uint32(8 * (64 + 4 * width))
         for ln in range(nl):
             for i in range(16):
@@ -260,10 +267,7 @@ def _hmac_mod_rows(flat, lengths, mid_in, mid_out, big, modulus, out):  # type: 
             else:
                 wd[width, ln] = np.uint32(0x80)
                 wd[14, ln] = obits
-        if big:
-            _sha1_16(st, wd, res)
-        else:
-            _md5_16(st, wd, res)
+        _compress_lanes(big, st, wd, res)
         for ln in range(r1 - r0):
             acc = np.uint64(0)
             for i in range(width):
