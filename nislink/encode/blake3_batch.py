@@ -158,7 +158,8 @@ def keyed_xof_table(table: np.ndarray, lens: np.ndarray, key: bytes,
     nblocks = max(1, -(-nbytes // 64))
     if n == 0:
         return np.zeros((0, nbytes), dtype=np.uint8)
-    blocks = np.ascontiguousarray(table, dtype=np.uint8).view("<u4").astype(np.uint32)
+    blocks = np.ascontiguousarray(table, dtype=np.uint8).view("<u4").astype(np.uint32,
+                                                                           copy=False)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.empty((n, 16 * nblocks), dtype=np.uint32)
     _rows(blocks, np.asarray(lens, dtype=np.int64), kw, nblocks, out)
@@ -279,7 +280,7 @@ def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
     _check_joined(a_len, b_len)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(ia), nwords), dtype=np.uint32)
-    a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32)
+    a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32, copy=False)
     _joined_words(a_words, a_len, np.asarray(ia, np.int64), b_tab, b_len,
                   np.asarray(ib, np.int64), kw, nwords, out)
     return out
@@ -447,7 +448,7 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     _check_joined(tok_len, salt_len)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(pair_name), (length + 63) // 64), dtype=np.uint64)
-    tok_words = np.ascontiguousarray(tok_tab).view("<u4").astype(np.uint32)
+    tok_words = np.ascontiguousarray(tok_tab).view("<u4").astype(np.uint32, copy=False)
     pow2 = (length & (length - 1)) == 0
     kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
     kernel(tok_words, tok_len, np.asarray(name_start, np.int64),
