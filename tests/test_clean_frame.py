@@ -420,3 +420,27 @@ def test_bulk_string_kinds_equal_value_by_value() -> None:
             answered += 1
             assert got.tolist() == want, case
     assert answered == 4
+
+
+def test_frame_in_slices_with_whole_input_id_counts() -> None:
+    """A frame cleaned in slices rejects an id that two slices share when given the id
+    counts of the whole input (``id_usage``); a count array of the wrong length is an
+    error."""
+    from nislink.clean.frames import id_usage
+
+    df = pd.DataFrame({"id": ["a", "b", "c", "a", " ", "d"],
+                       "surname": ["Smith", "Jones", "Brown", "Smith", "Khan", "Ali"]})
+    missing, counts = id_usage(df["id"])
+    assert missing.tolist() == [False, False, False, False, True, False]
+    assert counts.tolist() == [2, 1, 1, 2, 0, 1]
+    whole_clean, whole_rej = frame(df, {"surname": "surname"}, id_column="id")
+    parts = [frame(df.iloc[lo:hi], {"surname": "surname"}, id_column="id",
+                   id_counts=counts[lo:hi]) for lo, hi in ((0, 3), (3, 6))]
+    assert pd.concat([p[0] for p in parts]).equals(whole_clean)
+    pd.testing.assert_frame_equal(pd.concat([p[1] for p in parts], ignore_index=True),
+                                  whole_rej.reset_index(drop=True))
+    assert sorted(whole_rej["row"].tolist()) == [0, 3, 4]
+    alone = frame(df.iloc[3:6], {"surname": "surname"}, id_column="id")[1]
+    assert sorted(alone["row"].tolist()) == [4]  # without the counts: the duplicate is missed
+    with pytest.raises(ValueError, match="id_counts has"):
+        frame(df, {"surname": "surname"}, id_column="id", id_counts=np.ones(2))

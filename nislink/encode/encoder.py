@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
 from anyascii import anyascii
+from numba import njit
 
 from nislink.clean import Status, is_missing
 from nislink.clean.frames import frame as clean_frame
