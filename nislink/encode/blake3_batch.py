@@ -211,21 +211,33 @@ def _fill_rows(flat, lens, table):  # type: ignore[no-untyped-def]
         pos += lens[r]
 
 
+def _suffix_table(tab: np.ndarray) -> np.ndarray:
+    """``(len(tab), 17)`` ``uint32``: the little-endian words of ``0x1F`` followed by each
+    row of the byte table ``tab`` (zero-padded), from which :func:`_suffix_words` shifts a
+    message's suffix into place."""
+    b = np.zeros((tab.shape[0], 4 * 17), dtype=np.uint8)
+    b[:, 0] = 0x1F
+    b[:, 1:1 + tab.shape[1]] = tab
+    return b.view("<u4").astype(np.uint32, copy=False)
+
+
 @njit(cache=True, inline="always")
-def _suffix_words(tab, s, lb, r, y):  # type: ignore[no-untyped-def]
+def _suffix_words(sw, s, lb, r, y):  # type: ignore[no-untyped-def]
     """``y[r, 0 : nw]`` := the little-endian words of ``r`` zero bytes, ``0x1F`` and the
-    ``lb`` bytes of ``tab[s]``; returns ``nw``. Word by word from the bytes: writing bytes
-    and reading them back as words would stall store forwarding on every message."""
+    ``lb`` bytes of row ``s`` (``sw``: :func:`_suffix_table`); returns ``nw``: the words
+    of ``0x1F || row`` shifted up by ``r`` bytes, whole words at a time."""
     nw = (r + lb + 4) // 4
-    for i in range(nw):
-        acc = np.uint32(0)
-        for k in range(4):
-            q = 4 * i + k - r - 1  # byte q of the salt; -1 is the separator
-            if q == -1:
-                acc |= np.uint32(0x1F) << np.uint32(8 * k)
-            elif 0 <= q < lb:
-                acc |= np.uint32(tab[s, q]) << np.uint32(8 * k)
-        y[r, i] = acc
+    if r == 0:
+        for i in range(nw):
+            y[0, i] = sw[s, i]
+    else:
+        up = np.uint32(8 * r)
+        down = np.uint32(32 - 8 * r)
+        prev = np.uint32(0)
+        for i in range(nw):
+            cur = sw[s, i]
+            y[r, i] = (cur << up) | (prev >> down)
+            prev = cur
     return nw
 
 
@@ -244,7 +256,7 @@ def _put_message(m, ln, a_words, x, la, y, nw):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _joined_words(a_words, a_len, ia, b_tab, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
+def _joined_words(a_words, a_len, ia, b_sw, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
     nl = LANES
     m = np.zeros((16, nl), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
@@ -258,7 +270,7 @@ def _joined_words(a_words, a_len, ia, b_tab, b_len, ib, key, nwords, out):  # ty
             x = ia[r0 + ln]
             la = a_len[x]
             lb = b_len[ib[r0 + ln]]
-            nw = _suffix_words(b_tab, ib[r0 + ln], lb, la & 3, y)
+            nw = _suffix_words(b_sw, ib[r0 + ln], lb, la & 3, y)
             _put_message(m, ln, a_words, x, la, y, nw)
             mlen[ln] = np.uint32(la + 1 + lb)
         for ob in range((nwords + 15) // 16):
@@ -281,7 +293,7 @@ def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(ia), nwords), dtype=np.uint32)
     a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32, copy=False)
-    _joined_words(a_words, a_len, np.asarray(ia, np.int64), b_tab, b_len,
+    _joined_words(a_words, a_len, np.asarray(ia, np.int64), _suffix_table(b_tab), b_len,
                   np.asarray(ib, np.int64), kw, nwords, out)
     return out
 
@@ -333,23 +345,23 @@ def _lane_bits256(typingctx, v, nw, mask, acc):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for filters of at most 256 bits, a power of two."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len, pair_name,
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len, pair_name,
                  pair_salt, bpf, length, key, out, True)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for any filter length."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len, pair_name,
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len, pair_name,
                  pair_salt, bpf, length, key, out, False)
 
 
 @njit(cache=True, inline="always")
-def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  # type: ignore[no-untyped-def]
+def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
                  pair_name, pair_salt, bpf, length, key, out, vec_bits):
     """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
     set bits with :func:`_lane_bits256`."""
@@ -380,7 +392,7 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_tab, salt_len,  
             la = tok_len[j]
             r = la & 3
             if y_pair[r] != p:
-                y_nw[r] = _suffix_words(salt_tab, s, lb, r, y)
+                y_nw[r] = _suffix_words(salt_sw, s, lb, r, y)
                 y_pair[r] = p
             for ob in range((kv + 15) // 16):
                 _put_message(m, filled, tok_words, j, la, y, y_nw[r])
@@ -452,7 +464,7 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     pow2 = (length & (length - 1)) == 0
     kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
     kernel(tok_words, tok_len, np.asarray(name_start, np.int64),
-                 np.asarray(name_cnt, np.int64), salt_tab, salt_len,
+                 np.asarray(name_cnt, np.int64), _suffix_table(salt_tab), salt_len,
                  np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),
                  float(bits_per_field), np.int64(length), kw, out)
     return out
