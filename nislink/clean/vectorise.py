@@ -57,7 +57,10 @@ def _plain_string_kinds(vals: np.ndarray) -> np.ndarray | None:
     a NUL or a lone surrogate exactly when one of them does); ``None`` when some string is
     confusable or a value is a boolean (the caller then classifies value by value)."""
     items = vals.tolist()
-    is_str = np.fromiter((type(v) is str for v in items), dtype=bool, count=len(items))
+    if set(map(type, items)) <= {str}:  # all plain strings (the usual case): one C pass
+        is_str = np.ones(len(items), dtype=bool)
+    else:
+        is_str = np.fromiter((type(v) is str for v in items), dtype=bool, count=len(items))
     strings = [v for v, s in zip(items, is_str.tolist()) if s] if not is_str.all() else items
     joined = "".join(strings)
     if "\x00" in joined:

@@ -1151,8 +1151,11 @@ def _swap_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarra
     pair = np.where(ok, ca * np.int64(max(len(ub), 1)) + cb, -1)
     u_pair, inv = _factor_codes(pair)
     nb = max(len(ub), 1)
-    xs, ys = ua[u_pair // nb].tolist(), ub[u_pair % nb].tolist()
-    texts = np.array(["\x1e".join(sorted((x, y))) for x, y in zip(xs, ys)], dtype=object)
+    xs = np.asarray(ua, dtype=object)[u_pair // nb]
+    ys = np.asarray(ub, dtype=object)[u_pair % nb]
+    # the smaller text first, as sorted() puts it (element-wise string comparisons)
+    texts = (np.minimum(xs, ys) + "\x1e" + np.maximum(xs, ys)) if len(xs) else \
+        np.zeros(0, dtype=object)
     t_codes, t_uniq = factorize(texts)
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
 
