@@ -1,13 +1,14 @@
 """SipHash-2-4 (Aumasson and Bernstein 2012), scalar and vectorised over NumPy arrays.
 
 Used to combine the keyed component values of a match key into one keyed 64-bit token
-per record without a Python-level call per record. The vectorised form hashes messages
+per record without a Python-level call per record. The compiled form hashes messages
 made of whole 64-bit words (``m`` little-endian ``uint64`` per record).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["siphash24", "siphash24_words"]
 
@@ -57,23 +58,49 @@ def siphash24(key: bytes, message: bytes) -> int:
     return v0 ^ v1 ^ v2 ^ v3
 
 
-def _vrotl(x: np.ndarray, b: int) -> np.ndarray:
+@njit(cache=True, inline="always")
+def _nrotl(x, b):  # type: ignore[no-untyped-def]
     return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
 
 
-def _vround(v: list[np.ndarray]) -> None:
-    v0, v1, v2, v3 = v
-    v0 += v1
-    v1 = _vrotl(v1, 13) ^ v0
-    v0 = _vrotl(v0, 32)
-    v2 += v3
-    v3 = _vrotl(v3, 16) ^ v2
-    v0 += v3
-    v3 = _vrotl(v3, 21) ^ v0
-    v2 += v1
-    v1 = _vrotl(v1, 17) ^ v2
-    v2 = _vrotl(v2, 32)
-    v[0], v[1], v[2], v[3] = v0, v1, v2, v3
+@njit(cache=True, nogil=True, boundscheck=False)
+def _siphash_rows(words, k0, k1, out):  # type: ignore[no-untyped-def]
+    """``out[r]`` := SipHash-2-4 of row ``r`` of ``words`` (compiled, record by record)."""
+    n, m = words.shape
+    for r in range(n):
+        v0 = k0 ^ np.uint64(0x736F6D6570736575)
+        v1 = k1 ^ np.uint64(0x646F72616E646F6D)
+        v2 = k0 ^ np.uint64(0x6C7967656E657261)
+        v3 = k1 ^ np.uint64(0x7465646279746573)
+        for j in range(m + 1):
+            # the message words, then the final word: the length in bits 56-63
+            w = words[r, j] if j < m else np.uint64((8 * m) & 0xFF) << np.uint64(56)
+            v3 ^= w
+            for _ in range(2):
+                v0 += v1
+                v1 = _nrotl(v1, 13) ^ v0
+                v0 = _nrotl(v0, 32)
+                v2 += v3
+                v3 = _nrotl(v3, 16) ^ v2
+                v0 += v3
+                v3 = _nrotl(v3, 21) ^ v0
+                v2 += v1
+                v1 = _nrotl(v1, 17) ^ v2
+                v2 = _nrotl(v2, 32)
+            v0 ^= w
+        v2 ^= np.uint64(0xFF)
+        for _ in range(4):
+            v0 += v1
+            v1 = _nrotl(v1, 13) ^ v0
+            v0 = _nrotl(v0, 32)
+            v2 += v3
+            v3 = _nrotl(v3, 16) ^ v2
+            v0 += v3
+            v3 = _nrotl(v3, 21) ^ v0
+            v2 += v1
+            v1 = _nrotl(v1, 17) ^ v2
+            v2 = _nrotl(v2, 32)
+        out[r] = v0 ^ v1 ^ v2 ^ v3
 
 
 def siphash24_words(key: bytes, words: np.ndarray) -> np.ndarray:
@@ -81,29 +108,8 @@ def siphash24_words(key: bytes, words: np.ndarray) -> np.ndarray:
     message of ``8m`` bytes (each word little-endian). Returns ``(n,)`` ``uint64``."""
     if len(key) != 16:
         raise ValueError("SipHash needs a 16-byte key")
-    words = np.asarray(words, dtype=np.uint64)
-    n, m = words.shape
-    k0 = np.uint64(int.from_bytes(key[:8], "little"))
-    k1 = np.uint64(int.from_bytes(key[8:], "little"))
-    with np.errstate(over="ignore"):
-        v = [
-            np.full(n, k0 ^ np.uint64(_C[0]), dtype=np.uint64),
-            np.full(n, k1 ^ np.uint64(_C[1]), dtype=np.uint64),
-            np.full(n, k0 ^ np.uint64(_C[2]), dtype=np.uint64),
-            np.full(n, k1 ^ np.uint64(_C[3]), dtype=np.uint64),
-        ]
-        for j in range(m):
-            w = words[:, j]
-            v[3] = v[3] ^ w
-            _vround(v)
-            _vround(v)
-            v[0] = v[0] ^ w
-        b = np.uint64(((8 * m) & 0xFF) << 56)
-        v[3] = v[3] ^ b
-        _vround(v)
-        _vround(v)
-        v[0] = v[0] ^ b
-        v[2] = v[2] ^ np.uint64(0xFF)
-        for _ in range(4):
-            _vround(v)
-        return v[0] ^ v[1] ^ v[2] ^ v[3]
+    words = np.ascontiguousarray(words, dtype=np.uint64)
+    out = np.empty(words.shape[0], dtype=np.uint64)
+    _siphash_rows(words, np.uint64(int.from_bytes(key[:8], "little")),
+                  np.uint64(int.from_bytes(key[8:], "little")), out)
+    return out
