@@ -211,33 +211,28 @@ def _fill_rows(flat, lens, table):  # type: ignore[no-untyped-def]
         pos += lens[r]
 
 
-def _suffix_table(tab: np.ndarray) -> np.ndarray:
-    """``(len(tab), 17)`` ``uint32``: the little-endian words of ``0x1F`` followed by each
-    row of the byte table ``tab`` (zero-padded), from which :func:`_suffix_words` shifts a
-    message's suffix into place."""
-    b = np.zeros((tab.shape[0], 4 * 17), dtype=np.uint8)
-    b[:, 0] = 0x1F
-    b[:, 1:1 + tab.shape[1]] = tab
-    return b.view("<u4").astype(np.uint32, copy=False)
-
-
 @njit(cache=True, inline="always")
-def _suffix_words(sw, s, lb, r, y):  # type: ignore[no-untyped-def]
+def _suffix_words(tw, s, lb, r, y):  # type: ignore[no-untyped-def]
     """``y[r, 0 : nw]`` := the little-endian words of ``r`` zero bytes, ``0x1F`` and the
-    ``lb`` bytes of row ``s`` (``sw``: :func:`_suffix_table`); returns ``nw``: the words
-    of ``0x1F || row`` shifted up by ``r`` bytes, whole words at a time."""
+    ``lb`` bytes of row ``s`` of a byte table (``tw``: the table read as ``(rows, 16)``
+    little-endian words; a row ``s`` past its end is the empty text); returns ``nw``. The
+    row's words shifted up by ``r + 1`` bytes, a word at a time, with the separator put in
+    byte ``r``: no byte loop and no table built per call."""
     nw = (r + lb + 4) // 4
-    if r == 0:
-        for i in range(nw):
-            y[0, i] = sw[s, i]
+    have = s < tw.shape[0]
+    if r == 3:  # a shift of a whole word
+        y[3, 0] = np.uint32(0x1F) << np.uint32(24)
+        for i in range(1, nw):
+            y[3, i] = tw[s, i - 1] if have else np.uint32(0)
     else:
-        up = np.uint32(8 * r)
-        down = np.uint32(32 - 8 * r)
+        up = np.uint32(8 * (r + 1))
+        down = np.uint32(32 - 8 * (r + 1))
         prev = np.uint32(0)
         for i in range(nw):
-            cur = sw[s, i]
+            cur = tw[s, i] if have and i < 16 else np.uint32(0)
             y[r, i] = (cur << up) | (prev >> down)
             prev = cur
+        y[r, 0] |= np.uint32(0x1F) << np.uint32(8 * r)
     return nw
 
 
@@ -256,7 +251,7 @@ def _put_message(m, ln, a_words, x, la, y, nw):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _joined_words(a_words, a_len, ia, b_sw, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
+def _joined_words(a_words, a_len, ia, b_words, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
     nl = LANES
     m = np.zeros((16, nl), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
@@ -270,7 +265,7 @@ def _joined_words(a_words, a_len, ia, b_sw, b_len, ib, key, nwords, out):  # typ
             x = ia[r0 + ln]
             la = a_len[x]
             lb = b_len[ib[r0 + ln]]
-            nw = _suffix_words(b_sw, ib[r0 + ln], lb, la & 3, y)
+            nw = _suffix_words(b_words, ib[r0 + ln], lb, la & 3, y)
             _put_message(m, ln, a_words, x, la, y, nw)
             mlen[ln] = np.uint32(la + 1 + lb)
         for ob in range((nwords + 15) // 16):
@@ -293,9 +288,16 @@ def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(ia), nwords), dtype=np.uint32)
     a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32, copy=False)
-    _joined_words(a_words, a_len, np.asarray(ia, np.int64), _suffix_table(b_tab), b_len,
+    _joined_words(a_words, a_len, np.asarray(ia, np.int64), _table_words(b_tab), b_len,
                   np.asarray(ib, np.int64), kw, nwords, out)
     return out
+
+
+def _table_words(tab: np.ndarray) -> np.ndarray:
+    """A byte table (rows of :data:`MAX_MESSAGE` bytes) read as little-endian ``uint32``
+    words, without a copy when it is contiguous."""
+    return np.ascontiguousarray(tab, dtype=np.uint8).view("<u4").astype(np.uint32,
+                                                                         copy=False)
 
 
 def _check_joined(a_len: np.ndarray, b_len: np.ndarray) -> None:
@@ -345,23 +347,23 @@ def _lane_bits256(typingctx, v, nw, mask, acc):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for filters of at most 256 bits, a power of two."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len, pair_name,
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len, pair_name,
                  pair_salt, bpf, length, key, out, True)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for any filter length."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len, pair_name,
+    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len, pair_name,
                  pair_salt, bpf, length, key, out, False)
 
 
 @njit(cache=True, inline="always")
-def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  # type: ignore[no-untyped-def]
+def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                  pair_name, pair_salt, bpf, length, key, out, vec_bits):
     """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
     set bits with :func:`_lane_bits256`."""
@@ -392,7 +394,7 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_sw, salt_len,  #
             la = tok_len[j]
             r = la & 3
             if y_pair[r] != p:
-                y_nw[r] = _suffix_words(salt_sw, s, lb, r, y)
+                y_nw[r] = _suffix_words(salt_words, s, lb, r, y)
                 y_pair[r] = p
             for ob in range((kv + 15) // 16):
                 _put_message(m, filled, tok_words, j, la, y, y_nw[r])
@@ -454,7 +456,8 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     pairs with ``bits_per_field`` (docs/encoding.md, sections 4-5): value ``v`` has the
     tokens ``tok[name_start[v] : name_start[v] + name_cnt[v]]``; each token's message is
     ``token || 0x1F || salt``; with ``t`` tokens each sets the positions ``w[i] mod length``
-    for ``i < max(1, min(bpf, rint(bpf / t)))``, ``w`` its keyed BLAKE3 output words."""
+    for ``i < max(1, min(bpf, rint(bpf / t)))``, ``w`` its keyed BLAKE3 output words. A
+    salt index past the rows of ``salt_tab`` is the empty salt (its ``salt_len`` 0)."""
     if len(key) != 32:
         raise ValueError("a BLAKE3 key is 32 bytes")
     _check_joined(tok_len, salt_len)
@@ -464,7 +467,7 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     pow2 = (length & (length - 1)) == 0
     kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
     kernel(tok_words, tok_len, np.asarray(name_start, np.int64),
-                 np.asarray(name_cnt, np.int64), _suffix_table(salt_tab), salt_len,
+                 np.asarray(name_cnt, np.int64), _table_words(salt_tab), salt_len,
                  np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),
                  float(bits_per_field), np.int64(length), kw, out)
     return out

@@ -791,10 +791,9 @@ class Encoder:
                 s_tab = salt_table if salt_table is not None else _kernel_table(s_uniq)
                 if s_tab is not None and (tok_tab[1].max(initial=0) + 1
                                           + s_tab[1].max(initial=0) <= MAX_MESSAGE):
-                    # the missing salt "" is the last row, as in s_ext
-                    fast = (tok_tab[0], tok_tab[1],
-                            np.vstack([s_tab[0], np.zeros((1, MAX_MESSAGE), np.uint8)]),
-                            np.append(s_tab[1], 0))
+                    # the missing salt "" is index len(s_uniq), as in s_ext: past the
+                    # table's rows, which the kernel reads as the empty text
+                    fast = (tok_tab[0], tok_tab[1], s_tab[0], np.append(s_tab[1], 0))
         if fast is not None:
             # the compiled path: messages assembled and hashed, bits set, in one kernel
             occ_val = np.zeros(0, dtype=np.int64)
