@@ -763,7 +763,6 @@ class Encoder:
             v_codes, v_uniq = factorised if factorised is not None else factorize(vals)
             s_codes, s_uniq = salt_factorised if salt_factorised is not None else factorize(salt)
             ns = len(s_uniq) + 1
-            s_ext = np.append(s_uniq, "").astype(object)  # unmasked: missing salt is ""
             s_codes = np.where(s_codes < 0, ns - 1, s_codes)
             ok = v_codes >= 0
             if strict:
@@ -772,7 +771,6 @@ class Encoder:
             u_pair, codes = _factor_codes(pair)
             uniq = u_pair
             u_name = (u_pair // ns).astype(np.int64)
-            u_salt = s_ext[u_pair % ns]
             memo_key = (f.name, id(v_uniq))
             if memo is not None and memo_key in memo:
                 name_text, per_name, start, tok_tab, _ = memo[memo_key]
@@ -794,6 +792,10 @@ class Encoder:
                     # the missing salt "" is index len(s_uniq), as in s_ext: past the
                     # table's rows, which the kernel reads as the empty text
                     fast = (tok_tab[0], tok_tab[1], s_tab[0], np.append(s_tab[1], 0))
+        u_salt: np.ndarray | None = None
+        if salt is not None and (fast is None or masked):
+            # each distinct pair's salt text (unmasked, a missing salt is "")
+            u_salt = np.append(s_uniq, "").astype(object)[u_pair % ns]
         if fast is not None:
             # the compiled path: messages assembled and hashed, bits set, in one kernel
             occ_val = np.zeros(0, dtype=np.int64)
