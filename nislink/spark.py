@@ -60,7 +60,13 @@ from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
 from nislink.frame import BitMatrix, EncodedFrame
 from nislink.io import check_compatible
-from nislink.linkage import DiceBlocking, combine_tokens, default_blocking, renamed_options
+from nislink.linkage import (
+    DiceBlocking,
+    combine_tokens,
+    default_blocking,
+    renamed_options,
+    with_combined_tokens,
+)
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
 from nislink.model import FellegiSunter, weight_to_probability
@@ -469,6 +475,7 @@ def encode(
     today: _dt.date | None = None,
     dayfirst: bool = True,
     allow_absent: bool | None = None,
+    batch_rows: int = 100_000,
 ) -> SparkEncoded:
     """Encode a Spark DataFrame of raw records, as :meth:`nislink.Encoder.encode` does.
 
@@ -484,6 +491,8 @@ def encode(
     themselves (see the module docstring). Returns a :class:`SparkEncoded` whose
     ``rejects`` lists the rows that could not be encoded (row = ``_row``, the record's
     position mark, id, field, reason). The result is persisted (memory and disk).
+    Each task encodes its records in chunks of up to ``batch_rows`` (each distinct value
+    is hashed once per chunk: larger chunks are faster and take more memory).
     """
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
@@ -525,37 +534,69 @@ def encode(
     out_schema = _spark_schema(fields_nbits, has_clk, tokens,
                                extra=[("_rej_field", "string"), ("_rej_reason", "string")])
     names = out_schema.fieldNames()
+    from pyspark.sql.pandas.types import to_arrow_schema  # noqa: PLC0415
 
-    def _encode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    arrow_schema = to_arrow_schema(out_schema)
+    chunk = max(1, int(batch_rows))
+
+    def _encode_table(enc: Encoder, tab: Any) -> Iterator[Any]:
+        import pyarrow as pa  # noqa: PLC0415
+
+        pdf = tab.to_pandas()
+        rows = pdf[ROW].to_numpy(dtype=np.int64)
+        data = pdf.drop(columns=[ROW])
+        data.index = pd.Index(rows)
+        ef = enc.encode(data, columns=cols or None, id_column=id_column)
+        id_text = pd.Index([str(v) for v in data[id_column].tolist()])
+        pos = id_text.get_indexer(pd.Index(ef.ids))
+        rj = ef.rejects
+        if rj is not None and len(rj):
+            nb = len(rj)
+            arrays = {ROW: pa.array(rj["row"].to_numpy(dtype=np.int64)),
+                      "id": pa.array([None if _absent_id(v) else str(v) for v in rj["id"]],
+                                     pa.string()),
+                      "_rej_field": pa.array(rj["field"].astype(str).tolist(), pa.string()),
+                      "_rej_reason": pa.array(rj["reason"].astype(str).tolist(), pa.string())}
+            yield pa.RecordBatch.from_arrays(
+                [arrays[c] if c in arrays else pa.nulls(nb, arrow_schema.field(c).type)
+                 for c in names], schema=arrow_schema)
+        n = len(ef)
+        arrays = {ROW: pa.array(rows[pos]), "id": pa.array(list(ef.ids), pa.string())}
+        for f, bm in ef.fields.items():
+            arrays[_bf(f)] = _arrow_binary(bm.bits)
+            arrays[_pr(f)] = pa.array(np.asarray(bm.present, dtype=bool))
+        if ef.clk is not None:
+            arrays["clk"] = _arrow_binary(ef.clk.bits)
+            arrays[_pr("clk")] = pa.array(np.asarray(ef.clk.present, dtype=bool))
+        for t, v in ef.tokens.items():
+            arrays[_tk(t)] = pa.array(_u2i(v))
+        yield pa.RecordBatch.from_arrays(
+            [arrays[c] if c in arrays else pa.nulls(n, arrow_schema.field(c).type)
+             for c in names], schema=arrow_schema)
+
+    def _encode_batches(batches: Iterator[Any]) -> Iterator[Any]:
+        # Arrow batches are gathered into chunks of ``batch_rows`` records: the encoder
+        # hashes each distinct value once per chunk, so larger chunks do less work
+        import pyarrow as pa  # noqa: PLC0415
+
         enc = Encoder(schema, key.open(), dayfirst=dayfirst, today=today, workers=1)
         enc.warn = False  # executors' warnings never reach the user
-        for pdf in batches:
-            rows = pdf[ROW].to_numpy(dtype=np.int64)
-            data = pdf.drop(columns=[ROW])
-            data.index = pd.Index(rows)
-            ef = enc.encode(data, columns=cols or None, id_column=id_column)
-            id_text = pd.Index([str(v) for v in data[id_column].tolist()])
-            pos = id_text.get_indexer(pd.Index(ef.ids))
-            good = pd.DataFrame(_frame_to_pandas(ef, rows[pos]))
-            good["_rej_field"] = None
-            good["_rej_reason"] = None
-            rj = ef.rejects
-            if rj is not None and len(rj):
-                bad = pd.DataFrame({ROW: rj["row"].to_numpy(dtype=np.int64),
-                                    "id": [None if _absent_id(v) else str(v) for v in rj["id"]],
-                                    "_rej_field": rj["field"].astype(str).to_numpy(),
-                                    "_rej_reason": rj["reason"].astype(str).to_numpy()})
-                for c in names:
-                    if c not in bad.columns:
-                        bad[c] = pd.Series([None] * len(bad), dtype=object)
-                yield bad[names]
-            yield good[names]
+        held: list[Any] = []
+        size = 0
+        for rb in batches:
+            held.append(rb)
+            size += rb.num_rows
+            if size >= chunk:
+                yield from _encode_table(enc, pa.Table.from_batches(held))
+                held, size = [], 0
+        if size:
+            yield from _encode_table(enc, pa.Table.from_batches(held))
 
     # an absent optional column is encoded as missing, as the local encoder does
     src = df.select(*[F.col(c) if c in df.columns else F.lit(None).cast("string").alias(c)
                       for c in dict.fromkeys([id_column, *need])]) \
         .withColumn(ROW, F.monotonically_increasing_id())
-    allrows = src.mapInPandas(_encode_batches, schema=out_schema) \
+    allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
         .persist(StorageLevel.MEMORY_AND_DISK)
     encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")
     rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
@@ -908,24 +949,12 @@ def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None
                                  if c.tf_adjust and c.token is not None})
 
 
-def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
-          model: FellegiSunter) -> "DataFrame":
-    """Score candidate pairs (``ra, rb``) with a trained model.
-
-    Returns ``ra, rb, id_a, id_b, match_weight, match_probability``; the weights equal
-    :meth:`nislink.model.FellegiSunter.score` on the same pairs.
-    """
-    from pyspark.sql import functions as F  # noqa: PLC0415
-    from pyspark.sql import types as T  # noqa: PLC0415
-
-    if not isinstance(model, FellegiSunter):
-        raise TypeError("score() needs a trained nislink FellegiSunter model")
-    bb = a if b is None else b
-    mdl = _scoring_model(model, a, b)
-    lay_a, lay_b = _layout(a), _layout(bb)
+def _model_inputs(mdl: FellegiSunter, a: SparkEncoded, bb: SparkEncoded
+                  ) -> tuple[list[str], list[str], bool]:
+    """The fields, tokens and whether the CLK that ``mdl`` compares; a ``KeyError`` when a
+    frame lacks one."""
     need_f = sorted({f for c in mdl.comparisons if not c.record for f in c.inputs[0]})
     need_clk = any(c.record for c in mdl.comparisons)
-    relative = [j for j, c in enumerate(mdl.comparisons) if c.relative]
     if need_clk:
         for e, side_name in ((a, "a"), (bb, "b")):
             if e.clk_nbits is None:
@@ -942,6 +971,26 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
         for t in need_t:
             if t not in e.tokens:
                 raise KeyError(f"frame {side} has no token {t!r} (has {sorted(e.tokens)})")
+    return need_f, need_t, need_clk
+
+
+def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
+          model: FellegiSunter) -> "DataFrame":
+    """Score candidate pairs (``ra, rb``) with a trained model.
+
+    Returns ``ra, rb, id_a, id_b, match_weight, match_probability``; the weights equal
+    :meth:`nislink.model.FellegiSunter.score` on the same pairs.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if not isinstance(model, FellegiSunter):
+        raise TypeError("score() needs a trained nislink FellegiSunter model")
+    bb = a if b is None else b
+    mdl = _scoring_model(model, a, b)
+    lay_a, lay_b = _layout(a), _layout(bb)
+    need_f, need_t, need_clk = _model_inputs(mdl, a, bb)
+    relative = [j for j, c in enumerate(mdl.comparisons) if c.relative]
 
     def side(e: SparkEncoded, p: str, r: str) -> "DataFrame":
         cols = [F.col(ROW).alias(r), F.col("id").alias(p + "id")]
@@ -1069,6 +1118,267 @@ def fit_model(
     if b is None:
         return _dedupe(la, blocking=blocking, seed=seed, **options).model
     return _link(la, take(b), blocking=blocking, seed=seed, **options).model
+
+
+# --------------------------------------------------------------------------- tiled linking
+#
+# Linking with token rules (the default blocking) runs blocking and scoring together in
+# tiles: A is split into ``ka`` parts and B into ``kb`` parts (by a hash of ``_row``);
+# tile (p, q) receives A's part p and B's part q in one co-grouped task, blocks them with
+# the local :func:`nislink.block.candidate_pairs` and scores the pairs with the local
+# model kernels (pair positions into the two parts: no per-pair payload is built or
+# shuffled). Each record travels to ``kb`` (or ``ka``) tiles; each candidate pair belongs
+# to exactly one tile, so the union of the tiles' pairs is already distinct. Block-size
+# caps count the whole files: the values of each blocking token held by more than
+# ``max_block_size`` records on a side are found on Spark first (:func:`_common_values`)
+# and skipped in every tile (``b_common``), so every tile blocks as the whole would.
+
+
+def _arrow_words(col: Any, nbits: int) -> np.ndarray:
+    """``uint64`` words of a binary Arrow column of equal-length rows (zero-copy view of
+    the data buffer when the rows are contiguous and equally long)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    words = (nbits + 63) // 64
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0:
+        return np.zeros((0, words), dtype=np.uint64)
+    if arr.null_count == 0:
+        bufs = arr.buffers()
+        odt = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        off = np.frombuffer(bufs[1], dtype=odt)[arr.offset: arr.offset + n + 1]
+        w = words * 8
+        if int(off[-1]) - int(off[0]) == n * w and bool((np.diff(off) == w).all()):
+            data = np.frombuffer(bufs[2], dtype=np.uint8)[int(off[0]): int(off[-1])]
+            return data.view("<u8").reshape(n, words).astype(np.uint64, copy=False)
+    return _unpack_rows(arr.to_pylist(), nbits)
+
+
+def _arrow_binary(bits: np.ndarray) -> Any:
+    """A binary Arrow array with one row per row of ``bits`` (its little-endian words),
+    built from two buffers (no Python object per row)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    le = np.ascontiguousarray(bits.astype("<u8", copy=False))
+    n, w = le.shape[0], le.shape[1] * 8
+    off = (np.arange(n + 1, dtype=np.int64) * w)
+    if n and off[-1] >= 2**31:
+        return pa.array(_pack_rows(bits), type=pa.binary())
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(off.astype(np.int32)),
+                                                  pa.py_buffer(le.reshape(-1).view(np.uint8))])
+
+
+def _frame_from_arrow(tab: Any, lay: _Layout, fields: Sequence[str], tokens: Sequence[str]
+                      ) -> EncodedFrame:
+    """An EncodedFrame of the columns ``fields``/``tokens`` of an Arrow table of encodings
+    (rows in table order)."""
+    fl = {}
+    for f in fields:
+        fl[f] = BitMatrix(_arrow_words(tab.column(_bf(f)), lay.fields[f]), lay.fields[f],
+                          present=tab.column(_pr(f)).to_numpy(zero_copy_only=False)
+                          .astype(bool))
+    toks = {t: _i2u(tab.column(_tk(t)).to_numpy(zero_copy_only=False).astype(np.int64))
+            for t in tokens}
+    ids = np.asarray(tab.column("id").to_pylist(), dtype=object)
+    return EncodedFrame(ids, fl, None, toks, dict(lay.meta))
+
+
+def _token_rules(rules: Sequence[Any]) -> bool:
+    """True when the rules are token rules (and length filters) only: the tiled path."""
+    if not rules or not any(isinstance(r, block.TokenBlocking) for r in rules):
+        return False
+    caps: dict[str, int] = {}
+    for r in rules:
+        if isinstance(r, block.LengthFilter):
+            if r.field is None:  # the CLK's length: the old path (CLKs are not tiled)
+                return False
+        elif isinstance(r, block.TokenBlocking):
+            for t in r.tokens:  # one cap per token name (caps are applied by name)
+                if caps.setdefault(t, int(r.max_block_size)) != int(r.max_block_size):
+                    return False
+        else:
+            return False
+    return True
+
+
+def _rule_tokens(rules: Sequence[Any]) -> list[tuple[str, tuple[str, ...], int]]:
+    """``(name, parts, cap)`` of every blocking token (``"x+y"`` pair tokens split)."""
+    out = []
+    for r in rules:
+        if isinstance(r, block.TokenBlocking):
+            for t in r.tokens:
+                out.append((t, tuple(t.split("+")) if "+" in t else (t,), int(r.max_block_size)))
+    return out
+
+
+def _common_values(e: SparkEncoded, toks: Sequence[tuple[str, tuple[str, ...], int]]
+                   ) -> dict[str, np.ndarray]:
+    """For each blocking token, the values held by more than its cap of records of ``e``
+    (sorted ``uint64``). Two light passes: a value held by more than ``cap`` records is
+    held by at least ``ceil((cap + 1) / P)`` records of one of the ``P`` partitions, so each
+    partition proposes those; the proposals are then counted exactly over every
+    partition."""
+    import pyarrow as pa  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if not toks:
+        return {}
+    base = sorted({p for _, parts, _ in toks for p in parts})
+    for _, parts, _ in toks:
+        for p in parts:
+            if p not in e.tokens:
+                raise KeyError(f"TokenBlocking: no token {p!r}; tokens are {sorted(e.tokens)}")
+    src = e.df.select(*[_tk(t) for t in base])
+    nparts = max(1, src.rdd.getNumPartitions())
+    sch = T.StructType([T.StructField("k", T.IntegerType(), False),
+                        T.StructField("v", T.LongType(), False),
+                        T.StructField("n", T.LongType(), False)])
+
+    def values(batches: Iterator[Any]) -> dict[str, np.ndarray]:
+        cols: dict[str, list[np.ndarray]] = {t: [] for t in base}
+        for rb in batches:
+            for t in base:
+                cols[t].append(rb.column(_tk(t)).to_numpy(zero_copy_only=False)
+                               .astype(np.int64))
+        tk = {t: _i2u(np.concatenate(v)) if v else np.zeros(0, np.uint64)
+              for t, v in cols.items()}
+        return {name: (tk[parts[0]] if len(parts) == 1 else _combine_tokens_np(tk, parts))
+                for name, parts, _ in toks} if len(next(iter(tk.values()))) else {}
+
+    def emit(k: int, v: np.ndarray, n: np.ndarray) -> Any:
+        return pa.RecordBatch.from_arrays(
+            [pa.array(np.full(len(v), k, np.int32)), pa.array(_u2i(v)), pa.array(n)],
+            schema=pa.schema([("k", pa.int32()), ("v", pa.int64()), ("n", pa.int64())]))
+
+    def propose(batches: Iterator[Any]) -> Iterator[Any]:
+        got = values(batches)
+        for k, (name, _, cap) in enumerate(toks):
+            if name not in got:
+                continue
+            x = got[name]
+            v, n = np.unique(x[x != 0], return_counts=True)
+            keep = n >= -(-(cap + 1) // nparts)
+            if keep.any():
+                yield emit(k, v[keep], n[keep].astype(np.int64))
+
+    prop = src.mapInArrow(propose, schema=sch).select("k", "v").distinct().collect()
+    cand: dict[int, np.ndarray] = {}
+    for r in prop:
+        cand.setdefault(int(r["k"]), []).append(int(r["v"]))  # type: ignore[arg-type]
+    if not cand:
+        return {}
+    cand = {k: np.sort(_i2u(np.array(v, dtype=np.int64))) for k, v in cand.items()}
+
+    def count(batches: Iterator[Any]) -> Iterator[Any]:
+        got = values(batches)
+        for k, want in cand.items():
+            name = toks[k][0]
+            if name not in got:
+                continue
+            x = got[name]
+            at = np.minimum(np.searchsorted(want, x), len(want) - 1)
+            hit = want[at] == x
+            n = np.bincount(at[hit], minlength=len(want)).astype(np.int64)
+            yield emit(k, want[n > 0], n[n > 0])
+
+    rows = src.mapInArrow(count, schema=sch).groupBy("k", "v").sum("n").collect()
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        k = int(r["k"])
+        if int(r["sum(n)"]) > toks[k][2]:
+            out.setdefault(toks[k][0], []).append(int(r["v"]))
+    return {name: np.sort(_i2u(np.array(v, dtype=np.int64))) for name, v in out.items()}
+
+
+def _tile_parts(n_a: int, n_b: int, tile_records: int) -> tuple[int, int]:
+    """Parts of A and B: enough that a tile holds about ``tile_records`` records, and at
+    least two of each (so at least four tiles run in parallel)."""
+    k = max(2, -(-(n_a + n_b) // max(1, int(tile_records))))
+    return k, k
+
+
+def _tiled_scores(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
+                  model: FellegiSunter, min_weight: float | None,
+                  tiles: tuple[int, int]) -> "DataFrame":
+    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
+    match_probability`` of the pairs at or above ``min_weight`` (every pair when
+    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
+    import pyarrow as pa  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    mdl = _scoring_model(model, a, b)
+    need_f, need_t, need_clk = _model_inputs(mdl, a, b)
+    if need_clk:
+        raise ValueError("tiled scoring does not compare CLKs")  # callers check first
+    toks = _rule_tokens(rules)
+    filters = [r for r in rules if isinstance(r, block.LengthFilter)]
+    for flt in filters:
+        for e, side in ((a, "a"), (b, "b")):
+            if flt.field not in e.fields:
+                raise KeyError(f"LengthFilter: no field {flt.field!r} in frame {side}; "
+                               f"fields are {sorted(e.fields)}")
+    combos = sorted({parts for _, parts, _ in toks if len(parts) > 1})
+    common: dict[str, np.ndarray] = {}
+    for e in (a, b):
+        for name, v in _common_values(e, toks).items():
+            common[name] = np.union1d(common.get(name, np.zeros(0, np.uint64)), v)
+    fields = sorted(set(need_f) | {f.field for f in filters})
+    base = sorted({p for _, parts, _ in toks for p in parts})
+    tokens = sorted(set(need_t) | set(base))
+    lay_a, lay_b = _layout(a), _layout(b)
+    ka, kb = int(tiles[0]), int(tiles[1])
+    cols = [ROW, "id", *[c for f in fields for c in (_bf(f), _pr(f))],
+            *[_tk(t) for t in tokens]]
+    part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(ka))
+    ta = a.df.select(*cols).withColumn(
+        "_tile", F.explode(F.sequence(part * kb, part * kb + (kb - 1))))
+    part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(kb))
+    tb = b.df.select(*cols).withColumn(
+        "_tile", F.explode(F.transform(F.sequence(F.lit(0), F.lit(ka - 1)),
+                                       lambda x: x * kb + part)))
+    gen = [r for r in rules if isinstance(r, block.TokenBlocking)]
+    floor = None if min_weight is None else float(min_weight)
+    out_schema = pa.schema([("ra", pa.int64()), ("rb", pa.int64()), ("id_a", pa.string()),
+                            ("id_b", pa.string()), ("match_weight", pa.float64()),
+                            ("match_probability", pa.float64())])
+
+    def run(left: Any, right: Any) -> Any:
+        if left.num_rows == 0 or right.num_rows == 0:
+            return out_schema.empty_table()
+        left = left.sort_by(ROW)
+        right = right.sort_by(ROW)
+        fa = _frame_from_arrow(left, lay_a, fields, tokens)
+        fb = _frame_from_arrow(right, lay_b, fields, tokens)
+        if combos:
+            fa = with_combined_tokens(fa, list(combos))
+            fb = with_combined_tokens(fb, list(combos))
+        ia, ib = block.candidate_pairs(fa, fb, [*gen, *filters], b_common=common)
+        s = mdl.score(fa, fb, ia, ib)
+        w = s["match_weight"].to_numpy()
+        if floor is not None:
+            keep = w >= floor
+            ia, ib, w = ia[keep], ib[keep], w[keep]
+        ra = left.column(ROW).to_numpy().astype(np.int64)
+        rb = right.column(ROW).to_numpy().astype(np.int64)
+        n = len(ia)
+        body = pa.table({"ra": np.r_[-1, ra[ia]], "rb": np.r_[len(s), rb[ib]],
+                         "id_a": pa.array([None, *fa.ids[ia].tolist()], pa.string()),
+                         "id_b": pa.array([None, *fb.ids[ib].tolist()], pa.string()),
+                         "match_weight": np.r_[np.nan, w],
+                         "match_probability": np.r_[np.nan, weight_to_probability(w)]},
+                        schema=out_schema)
+        assert body.num_rows == n + 1
+        return body
+
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    sch = T.StructType([
+        T.StructField("ra", T.LongType()), T.StructField("rb", T.LongType()),
+        T.StructField("id_a", T.StringType()), T.StructField("id_b", T.StringType()),
+        T.StructField("match_weight", T.DoubleType()),
+        T.StructField("match_probability", T.DoubleType())])
+    return ta.groupBy("_tile").cogroup(tb.groupBy("_tile")).applyInArrow(run, schema=sch)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -1210,6 +1520,9 @@ def link(
     blocking: Any = None,
     one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
+    tiles: tuple[int, int] | None = None,
+    tile_records: int = 1_500_000,
+    collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkLinkResult:
     """Link two parties' encodings on Spark: block, score, threshold, one-to-one.
@@ -1221,6 +1534,15 @@ def link(
     :func:`nislink.link` (whose first-release names ``threshold`` and
     ``one_to_one_method`` are accepted here too, with a ``DeprecationWarning``). With the
     same trained model the pairs equal :func:`nislink.link`'s.
+
+    With token blocking (the default rules for schema encodings) blocking and scoring run
+    together in tiles (A in ``tiles[0]`` parts times B in ``tiles[1]`` parts; by default
+    enough parts for about ``tile_records`` records a tile, at least 2 x 2): each tile is
+    blocked and scored by the local kernels, and only the pairs at or above ``min_weight``
+    leave it. Other rules (LSH, a CLK length filter) and models that compare CLKs join the
+    candidate pairs to both sides' encodings instead. One-to-one assignment runs on the
+    driver (:func:`nislink.resolve.one_to_one`) when at most ``collect_limit`` pairs
+    reach ``min_weight``, else on Spark by connected components (:func:`one_to_one`).
     """
     opts = renamed_options("link", deprecated, min_weight=min_weight, one_to_one=one_to_one)
     min_weight, one_to_one_method = opts["min_weight"], opts["one_to_one"]
@@ -1232,14 +1554,48 @@ def link(
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
 
-    pairs = candidate_pairs(a, b, blocking).persist(StorageLevel.MEMORY_AND_DISK)
-    n_cand = int(_action(pairs.count, "blocking"))
-    scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
-    kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
+    rules = _rules(a, b, blocking)
+    tiled = _token_rules(rules) and not any(c.record or c.relative
+                                            for c in model.comparisons)
+    if tiled:
+        parts = tuple(tiles) if tiles is not None else _tile_parts(
+            int(a.df.count()), int(b.df.count()), tile_records)
+        if len(parts) != 2 or min(int(x) for x in parts) < 1:
+            raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
+        out = _tiled_scores(a, b, rules, model, float(min_weight), parts) \
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        total = _action(lambda: out.filter(F.col("ra") < 0).agg(F.sum("rb")).collect(),
+                        "blocking and scoring")[0][0]
+        n_cand = int(total or 0)
+        kept = out.filter(F.col("ra") >= 0)
+        scored = _tiled_scores(a, b, rules, model, None, parts).filter(F.col("ra") >= 0)
+    else:
+        pairs = candidate_pairs(a, b, rules).persist(StorageLevel.MEMORY_AND_DISK)
+        n_cand = int(_action(pairs.count, "blocking"))
+        scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
+        kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
     if one_to_one_method:
-        kept = _one_to_one_df(kept, method=one_to_one_method)
+        kept = _resolve_one_to_one(kept, one_to_one_method, collect_limit)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
     return SparkLinkResult(out, model, n_cand, scored)
+
+
+def _resolve_one_to_one(kept: "DataFrame", method: str, collect_limit: int) -> "DataFrame":
+    """One-to-one assignment of the kept pairs: collected and resolved by
+    :func:`nislink.resolve.one_to_one` on the driver when there are at most
+    ``collect_limit``, else on Spark (:func:`one_to_one`). Both give the local result."""
+    if method not in ("greedy", "optimal"):
+        raise ValueError(f"unknown assignment method {method!r} (use 'greedy' or 'optimal')")
+    cols = ["ra", "rb", "id_a", "id_b", "match_weight", "match_probability"]
+    sel = kept.select(*cols)
+    if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
+        return _one_to_one_df(sel, method=method)
+    pdf = sel.toPandas()
+    ia = np.unique(pdf["ra"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+    ib = np.unique(pdf["rb"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+    pick = _assign(ia, ib, pdf["match_weight"].to_numpy(np.float64), method=method)
+    res = pdf.iloc[np.sort(pick)].reset_index(drop=True)
+    return kept.sparkSession.createDataFrame(res, schema=sel.schema)
 
 
 def dedupe(
