@@ -597,7 +597,7 @@ def encode(
                       for c in dict.fromkeys([id_column, *need])]) \
         .withColumn(ROW, F.monotonically_increasing_id())
     allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")
     rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
         F.col(ROW).alias("row"), "id", F.col("_rej_field").alias("field"),
@@ -1169,21 +1169,6 @@ def _arrow_binary(bits: np.ndarray) -> Any:
                                                   pa.py_buffer(le.reshape(-1).view(np.uint8))])
 
 
-def _frame_from_arrow(tab: Any, lay: _Layout, fields: Sequence[str], tokens: Sequence[str]
-                      ) -> EncodedFrame:
-    """An EncodedFrame of the columns ``fields``/``tokens`` of an Arrow table of encodings
-    (rows in table order)."""
-    fl = {}
-    for f in fields:
-        fl[f] = BitMatrix(_arrow_words(tab.column(_bf(f)), lay.fields[f]), lay.fields[f],
-                          present=tab.column(_pr(f)).to_numpy(zero_copy_only=False)
-                          .astype(bool))
-    toks = {t: _i2u(tab.column(_tk(t)).to_numpy(zero_copy_only=False).astype(np.int64))
-            for t in tokens}
-    ids = np.asarray(tab.column("id").to_pylist(), dtype=object)
-    return EncodedFrame(ids, fl, None, toks, dict(lay.meta))
-
-
 def _token_rules(rules: Sequence[Any]) -> bool:
     """True when the rules are token rules (and length filters) only: the tiled path."""
     if not rules or not any(isinstance(r, block.TokenBlocking) for r in rules):
@@ -1212,83 +1197,110 @@ def _rule_tokens(rules: Sequence[Any]) -> list[tuple[str, tuple[str, ...], int]]
     return out
 
 
-def _common_values(e: SparkEncoded, toks: Sequence[tuple[str, tuple[str, ...], int]]
-                   ) -> dict[str, np.ndarray]:
-    """For each blocking token, the values held by more than its cap of records of ``e``
-    (sorted ``uint64``). Two light passes: a value held by more than ``cap`` records is
-    held by at least ``ceil((cap + 1) / P)`` records of one of the ``P`` partitions, so each
-    partition proposes those; the proposals are then counted exactly over every
-    partition."""
+def _common_values(sides: Sequence[SparkEncoded],
+                   toks: Sequence[tuple[str, tuple[str, ...], int]]) -> dict[str, np.ndarray]:
+    """For each blocking token, the values held by more than its cap of records on any of
+    ``sides`` (sorted ``uint64``). Two light passes over the token columns of all sides
+    at once: a value held by more than ``cap`` records of a side is held by at least
+    ``ceil((cap + 1) / P)`` records of one of that side's ``P`` partitions, so each
+    partition proposes those; the proposals are then counted exactly."""
     import pyarrow as pa  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
     from pyspark.sql import types as T  # noqa: PLC0415
 
     if not toks:
         return {}
     base = sorted({p for _, parts, _ in toks for p in parts})
-    for _, parts, _ in toks:
-        for p in parts:
+    for e in sides:
+        for p in base:
             if p not in e.tokens:
                 raise KeyError(f"TokenBlocking: no token {p!r}; tokens are {sorted(e.tokens)}")
-    src = e.df.select(*[_tk(t) for t in base])
-    nparts = max(1, src.rdd.getNumPartitions())
-    sch = T.StructType([T.StructField("k", T.IntegerType(), False),
+    srcs = [e.df.select(F.lit(i).alias("_side"), F.array(*[_tk(t) for t in base]).alias("tk"))
+            for i, e in enumerate(sides)]
+    nparts = [max(1, x.rdd.getNumPartitions()) for x in srcs]
+    src = srcs[0]
+    for x in srcs[1:]:
+        src = src.unionAll(x)
+    sch = T.StructType([T.StructField("s", T.IntegerType(), False),
+                        T.StructField("k", T.IntegerType(), False),
                         T.StructField("v", T.LongType(), False),
                         T.StructField("n", T.LongType(), False)])
+    asch = pa.schema([("s", pa.int32()), ("k", pa.int32()), ("v", pa.int64()),
+                      ("n", pa.int64())])
 
-    def values(batches: Iterator[Any]) -> dict[str, np.ndarray]:
-        cols: dict[str, list[np.ndarray]] = {t: [] for t in base}
+    def values(batches: Iterator[Any]) -> tuple[int, dict[str, np.ndarray]]:
+        side, mats = -1, []
         for rb in batches:
-            for t in base:
-                cols[t].append(rb.column(_tk(t)).to_numpy(zero_copy_only=False)
-                               .astype(np.int64))
-        tk = {t: _i2u(np.concatenate(v)) if v else np.zeros(0, np.uint64)
-              for t, v in cols.items()}
-        return {name: (tk[parts[0]] if len(parts) == 1 else _combine_tokens_np(tk, parts))
-                for name, parts, _ in toks} if len(next(iter(tk.values()))) else {}
+            if rb.num_rows:
+                side = int(rb.column(0)[0].as_py())
+                mats.append(_arrow_longs(rb.column(1), len(base)))
+        if not mats:
+            return side, {}
+        m = np.concatenate(mats)
+        tk = {t: _i2u(np.ascontiguousarray(m[:, j])) for j, t in enumerate(base)}
+        return side, {name: (tk[parts[0]] if len(parts) == 1 else
+                             _combine_tokens_np(tk, parts)) for name, parts, _ in toks}
 
-    def emit(k: int, v: np.ndarray, n: np.ndarray) -> Any:
+    def emit(side: int, k: int, v: np.ndarray, n: np.ndarray) -> Any:
         return pa.RecordBatch.from_arrays(
-            [pa.array(np.full(len(v), k, np.int32)), pa.array(_u2i(v)), pa.array(n)],
-            schema=pa.schema([("k", pa.int32()), ("v", pa.int64()), ("n", pa.int64())]))
+            [pa.array(np.full(len(v), side, np.int32)), pa.array(np.full(len(v), k, np.int32)),
+             pa.array(_u2i(v)), pa.array(np.asarray(n, np.int64))], schema=asch)
 
     def propose(batches: Iterator[Any]) -> Iterator[Any]:
-        got = values(batches)
+        side, got = values(batches)
         for k, (name, _, cap) in enumerate(toks):
             if name not in got:
                 continue
             x = got[name]
             v, n = np.unique(x[x != 0], return_counts=True)
-            keep = n >= -(-(cap + 1) // nparts)
+            keep = n >= -(-(cap + 1) // nparts[side])
             if keep.any():
-                yield emit(k, v[keep], n[keep].astype(np.int64))
+                yield emit(side, k, v[keep], n[keep])
 
-    prop = src.mapInArrow(propose, schema=sch).select("k", "v").distinct().collect()
-    cand: dict[int, np.ndarray] = {}
-    for r in prop:
-        cand.setdefault(int(r["k"]), []).append(int(r["v"]))  # type: ignore[arg-type]
-    if not cand:
+    prop = src.mapInArrow(propose, schema=sch).select("s", "k", "v").distinct().collect()
+    if not prop:
         return {}
-    cand = {k: np.sort(_i2u(np.array(v, dtype=np.int64))) for k, v in cand.items()}
+    cand: dict[tuple[int, int], Any] = {}
+    for r in prop:
+        cand.setdefault((int(r["s"]), int(r["k"])), []).append(int(r["v"]))
+    cand = {key: np.sort(_i2u(np.array(v, dtype=np.int64))) for key, v in cand.items()}
 
     def count(batches: Iterator[Any]) -> Iterator[Any]:
-        got = values(batches)
-        for k, want in cand.items():
+        side, got = values(batches)
+        for (sd, k), want in cand.items():
             name = toks[k][0]
-            if name not in got:
+            if sd != side or name not in got:
                 continue
             x = got[name]
             at = np.minimum(np.searchsorted(want, x), len(want) - 1)
             hit = want[at] == x
-            n = np.bincount(at[hit], minlength=len(want)).astype(np.int64)
-            yield emit(k, want[n > 0], n[n > 0])
+            n = np.bincount(at[hit], minlength=len(want))
+            yield emit(side, k, want[n > 0], n[n > 0])
 
-    rows = src.mapInArrow(count, schema=sch).groupBy("k", "v").sum("n").collect()
+    rows = src.mapInArrow(count, schema=sch).groupBy("s", "k", "v") \
+        .agg(F.sum("n").alias("n")).filter(F.col("n") > F.element_at(
+            F.array(*[F.lit(int(c)) for _, _, c in toks]), F.col("k") + 1)).collect()
     out: dict[str, list[int]] = {}
     for r in rows:
-        k = int(r["k"])
-        if int(r["sum(n)"]) > toks[k][2]:
-            out.setdefault(toks[k][0], []).append(int(r["v"]))
-    return {name: np.sort(_i2u(np.array(v, dtype=np.int64))) for name, v in out.items()}
+        out.setdefault(toks[int(r["k"])][0], []).append(int(r["v"]))
+    return {name: np.unique(_i2u(np.array(v, dtype=np.int64))) for name, v in out.items()}
+
+
+def _arrow_longs(col: Any, width: int) -> np.ndarray:
+    """An ``(n, width)`` ``int64`` matrix from an Arrow list column of ``width`` longs a row
+    (a view of the child values when there are no nulls)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0 or width == 0:
+        return np.zeros((n, width), dtype=np.int64)
+    flat = arr.flatten()
+    if arr.null_count == 0 and flat.null_count == 0 and len(flat) == n * width:
+        return flat.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) \
+            .reshape(n, width)
+    return np.array([[0 if x is None else x for x in row] for row in arr.to_pylist()],
+                    dtype=np.int64).reshape(n, width)
 
 
 def _tile_parts(n_a: int, n_b: int, tile_records: int) -> tuple[int, int]:
@@ -1298,15 +1310,23 @@ def _tile_parts(n_a: int, n_b: int, tile_records: int) -> tuple[int, int]:
     return k, k
 
 
-def _tiled_scores(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
-                  model: FellegiSunter, min_weight: float | None,
-                  tiles: tuple[int, int]) -> "DataFrame":
-    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
-    match_probability`` of the pairs at or above ``min_weight`` (every pair when
-    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
-    import pyarrow as pa  # noqa: PLC0415
-    from pyspark.sql import functions as F  # noqa: PLC0415
+@dataclass
+class _TilePlan:
+    """What every tile needs (built once on the driver; shipped in the task closure)."""
 
+    model: FellegiSunter
+    rules: list[Any]
+    combos: list[tuple[str, ...]]
+    common: dict[str, np.ndarray]
+    fields: list[str]
+    tokens: list[str]
+    nbits: dict[str, int]
+    meta_a: dict[str, Any]
+    meta_b: dict[str, Any]
+
+
+def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
+               model: FellegiSunter) -> _TilePlan:
     mdl = _scoring_model(model, a, b)
     need_f, need_t, need_clk = _model_inputs(mdl, a, b)
     if need_clk:
@@ -1318,26 +1338,66 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
             if flt.field not in e.fields:
                 raise KeyError(f"LengthFilter: no field {flt.field!r} in frame {side}; "
                                f"fields are {sorted(e.fields)}")
-    combos = sorted({parts for _, parts, _ in toks if len(parts) > 1})
-    common: dict[str, np.ndarray] = {}
-    for e in (a, b):
-        for name, v in _common_values(e, toks).items():
-            common[name] = np.union1d(common.get(name, np.zeros(0, np.uint64)), v)
     fields = sorted(set(need_f) | {f.field for f in filters})
-    base = sorted({p for _, parts, _ in toks for p in parts})
-    tokens = sorted(set(need_t) | set(base))
-    lay_a, lay_b = _layout(a), _layout(b)
+    for f in fields:
+        if a.fields[f] != b.fields[f]:
+            raise ValueError(f"field {f!r}: filters differ in length ({a.fields[f]}, "
+                             f"{b.fields[f]})")
+    return _TilePlan(
+        mdl, [r for r in rules if isinstance(r, block.TokenBlocking)] + filters,
+        sorted({parts for _, parts, _ in toks if len(parts) > 1}),
+        _common_values([a, b], toks), fields,
+        sorted(set(need_t) | {p for _, parts, _ in toks for p in parts}),
+        {f: a.fields[f] for f in fields}, dict(a.meta), dict(b.meta))
+
+
+def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
+    """``_row, id, blob, pr, tk``: the filters the tiles need as one binary column (the
+    fields' words one after another), their presence flags and the tokens as arrays (one
+    column each instead of one per field and token: far cheaper to shuffle)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    blob = F.concat(*[F.col(_bf(f)) for f in plan.fields]) if plan.fields else F.lit(b"")
+    return e.df.select(ROW, "id", blob.alias("blob"),
+                       F.array(*[F.col(_pr(f)) for f in plan.fields]).alias("pr"),
+                       F.array(*[F.col(_tk(t)) for t in plan.tokens]).alias("tk"))
+
+
+def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any]) -> EncodedFrame:
+    """The EncodedFrame of a tile's side from its packed columns (rows in table order)."""
+    n = tab.num_rows
+    widths = [(plan.nbits[f] + 63) // 64 for f in plan.fields]
+    words = _arrow_words(tab.column("blob"), 64 * sum(widths))
+    prs = tab.column("pr").combine_chunks().flatten().to_numpy(zero_copy_only=False) \
+        .astype(bool).reshape(n, len(plan.fields))
+    tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
+    fl, at = {}, 0
+    for j, (f, w) in enumerate(zip(plan.fields, widths)):
+        fl[f] = BitMatrix(np.ascontiguousarray(words[:, at:at + w]), plan.nbits[f],
+                          present=np.ascontiguousarray(prs[:, j]))
+        at += w
+    toks = {t: _i2u(np.ascontiguousarray(tks[:, j])) for j, t in enumerate(plan.tokens)}
+    ids = np.asarray(tab.column("id").to_pylist(), dtype=object)
+    return EncodedFrame(ids, fl, None, toks, dict(meta))
+
+
+def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
+                  min_weight: float | None, tiles: tuple[int, int]) -> "DataFrame":
+    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
+    match_probability`` of the pairs at or above ``min_weight`` (every pair when
+    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
+    import pyarrow as pa  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
     ka, kb = int(tiles[0]), int(tiles[1])
-    cols = [ROW, "id", *[c for f in fields for c in (_bf(f), _pr(f))],
-            *[_tk(t) for t in tokens]]
     part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(ka))
-    ta = a.df.select(*cols).withColumn(
+    ta = _packed(a, plan).withColumn(
         "_tile", F.explode(F.sequence(part * kb, part * kb + (kb - 1))))
     part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(kb))
-    tb = b.df.select(*cols).withColumn(
+    tb = _packed(b, plan).withColumn(
         "_tile", F.explode(F.transform(F.sequence(F.lit(0), F.lit(ka - 1)),
                                        lambda x: x * kb + part)))
-    gen = [r for r in rules if isinstance(r, block.TokenBlocking)]
     floor = None if min_weight is None else float(min_weight)
     out_schema = pa.schema([("ra", pa.int64()), ("rb", pa.int64()), ("id_a", pa.string()),
                             ("id_b", pa.string()), ("match_weight", pa.float64()),
@@ -1348,30 +1408,25 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
             return out_schema.empty_table()
         left = left.sort_by(ROW)
         right = right.sort_by(ROW)
-        fa = _frame_from_arrow(left, lay_a, fields, tokens)
-        fb = _frame_from_arrow(right, lay_b, fields, tokens)
-        if combos:
-            fa = with_combined_tokens(fa, list(combos))
-            fb = with_combined_tokens(fb, list(combos))
-        ia, ib = block.candidate_pairs(fa, fb, [*gen, *filters], b_common=common)
-        s = mdl.score(fa, fb, ia, ib)
-        w = s["match_weight"].to_numpy()
+        fa = _unpacked(left, plan, plan.meta_a)
+        fb = _unpacked(right, plan, plan.meta_b)
+        if plan.combos:
+            fa = with_combined_tokens(fa, plan.combos)
+            fb = with_combined_tokens(fb, plan.combos)
+        ia, ib = block.candidate_pairs(fa, fb, plan.rules, b_common=plan.common)
+        ncand = len(ia)
+        w = plan.model.score(fa, fb, ia, ib)["match_weight"].to_numpy()
         if floor is not None:
             keep = w >= floor
             ia, ib, w = ia[keep], ib[keep], w[keep]
         ra = left.column(ROW).to_numpy().astype(np.int64)
         rb = right.column(ROW).to_numpy().astype(np.int64)
-        n = len(ia)
-        body = pa.table({"ra": np.r_[-1, ra[ia]], "rb": np.r_[len(s), rb[ib]],
+        return pa.table({"ra": np.r_[-1, ra[ia]], "rb": np.r_[ncand, rb[ib]],
                          "id_a": pa.array([None, *fa.ids[ia].tolist()], pa.string()),
                          "id_b": pa.array([None, *fb.ids[ib].tolist()], pa.string()),
                          "match_weight": np.r_[np.nan, w],
                          "match_probability": np.r_[np.nan, weight_to_probability(w)]},
                         schema=out_schema)
-        assert body.num_rows == n + 1
-        return body
-
-    from pyspark.sql import types as T  # noqa: PLC0415
 
     sch = T.StructType([
         T.StructField("ra", T.LongType()), T.StructField("rb", T.LongType()),
@@ -1562,13 +1617,14 @@ def link(
             int(a.df.count()), int(b.df.count()), tile_records)
         if len(parts) != 2 or min(int(x) for x in parts) < 1:
             raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
-        out = _tiled_scores(a, b, rules, model, float(min_weight), parts) \
-            .persist(StorageLevel.MEMORY_AND_DISK)
+        plan = _action(lambda: _tile_plan(a, b, rules, model), "blocking statistics")
+        out = _tiled_scores(a, b, plan, float(min_weight), parts) \
+            .persist(StorageLevel.MEMORY_AND_DISK_DESER)
         total = _action(lambda: out.filter(F.col("ra") < 0).agg(F.sum("rb")).collect(),
                         "blocking and scoring")[0][0]
         n_cand = int(total or 0)
         kept = out.filter(F.col("ra") >= 0)
-        scored = _tiled_scores(a, b, rules, model, None, parts).filter(F.col("ra") >= 0)
+        scored = _tiled_scores(a, b, plan, None, parts).filter(F.col("ra") >= 0)
     else:
         pairs = candidate_pairs(a, b, rules).persist(StorageLevel.MEMORY_AND_DISK)
         n_cand = int(_action(pairs.count, "blocking"))
