@@ -47,6 +47,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -1510,13 +1511,37 @@ def one_to_one(scored: "DataFrame", *, method: str = "greedy",
 _one_to_one_df = one_to_one  # for link(), whose option of the same name shadows it
 
 
-def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
+def _components(edges: "DataFrame", src: str, dst: str, collect_limit: int) -> "DataFrame":
+    """``node, component`` (the smallest node of its component): computed on the driver
+    (:mod:`scipy.sparse.csgraph`) when there are at most ``collect_limit`` edges, else by
+    :func:`connected_components` on Spark; the two agree by definition."""
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
+    from scipy.sparse.csgraph import connected_components as _cc  # noqa: PLC0415
+
+    sel = edges.select(src, dst)
+    if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
+        return connected_components(edges, src, dst)
+    pdf = sel.toPandas()
+    u, v = pdf[src].to_numpy(np.int64), pdf[dst].to_numpy(np.int64)
+    nodes, inv = np.unique(np.r_[u, v], return_inverse=True)
+    k, m = len(nodes), len(u)
+    inv = inv.reshape(-1)
+    _, lab = _cc(coo_matrix((np.ones(m, np.int8), (inv[:m], inv[m:])), shape=(k, k)),
+                 directed=False)
+    low = np.full(int(lab.max()) + 1 if k else 0, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(low, lab, nodes)
+    return edges.sparkSession.createDataFrame(
+        pd.DataFrame({"node": nodes, "component": low[lab]}), "node long, component long")
+
+
+def _cluster_labels(nodes: "DataFrame", edges: "DataFrame",
+                    collect_limit: int = 0) -> "DataFrame":
     """``_row, cluster_id`` for every row of ``nodes`` (``_row``, ``id``): connected
     components numbered in order of their smallest ``_row`` (as resolve.cluster does)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     spark = nodes.sparkSession
-    comp = connected_components(edges, "ra", "rb")
+    comp = _components(edges, "ra", "rb", collect_limit)
     lab = nodes.join(comp.select(F.col("node").alias(ROW), "component"), ROW, "left") \
         .withColumn("label", F.coalesce("component", F.col(ROW))).drop("component")
     distinct = lab.select("label").distinct().orderBy("label")
@@ -1531,14 +1556,18 @@ def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
 @dataclass
 class SparkLinkResult:
     """Result of :func:`link`: ``pairs`` (Spark DataFrame ``id_a, id_b, match_weight,
-    match_probability, ra, rb``), the ``model`` used, the number of ``candidates`` and
-    ``scores``, every scored candidate pair (persisted; ``ra, rb, id_a, id_b,
-    match_weight, match_probability``)."""
+    match_probability, ra, rb``), the ``model`` used, the number of ``candidates``,
+    ``scores``, every scored candidate pair (``ra, rb, id_a, id_b, match_weight,
+    match_probability``; with token rules computed again from the encodings when used,
+    otherwise persisted) and ``timings``: seconds of the stages run by :func:`link`
+    (``statistics``: block-size caps and term frequencies; ``block_score``;
+    ``one_to_one`` when it ran on the driver; with other rules ``blocking``)."""
 
     pairs: "DataFrame"
     model: FellegiSunter
     candidates: int
     scores: "DataFrame | None" = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         """The pairs on the driver, ordered as :func:`nislink.link` orders them."""
@@ -1576,7 +1605,7 @@ def link(
     one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
     tiles: tuple[int, int] | None = None,
-    tile_records: int = 1_500_000,
+    tile_records: int = 800_000,
     collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkLinkResult:
@@ -1612,12 +1641,16 @@ def link(
     rules = _rules(a, b, blocking)
     tiled = _token_rules(rules) and not any(c.record or c.relative
                                             for c in model.comparisons)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     if tiled:
         parts = tuple(tiles) if tiles is not None else _tile_parts(
             int(a.df.count()), int(b.df.count()), tile_records)
         if len(parts) != 2 or min(int(x) for x in parts) < 1:
             raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
         plan = _action(lambda: _tile_plan(a, b, rules, model), "blocking statistics")
+        timings["statistics"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         out = _tiled_scores(a, b, plan, float(min_weight), parts) \
             .persist(StorageLevel.MEMORY_AND_DISK_DESER)
         total = _action(lambda: out.filter(F.col("ra") < 0).agg(F.sum("rb")).collect(),
@@ -1625,18 +1658,21 @@ def link(
         n_cand = int(total or 0)
         kept = out.filter(F.col("ra") >= 0)
         scored = _tiled_scores(a, b, plan, None, parts).filter(F.col("ra") >= 0)
+        timings["block_score"] = time.perf_counter() - t0
     else:
         pairs = candidate_pairs(a, b, rules).persist(StorageLevel.MEMORY_AND_DISK)
         n_cand = int(_action(pairs.count, "blocking"))
+        timings["blocking"] = time.perf_counter() - t0
         scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
         kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
     if one_to_one_method:
-        kept = _resolve_one_to_one(kept, one_to_one_method, collect_limit)
+        kept = _resolve_one_to_one(kept, one_to_one_method, collect_limit, timings)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
-    return SparkLinkResult(out, model, n_cand, scored)
+    return SparkLinkResult(out, model, n_cand, scored, timings)
 
 
-def _resolve_one_to_one(kept: "DataFrame", method: str, collect_limit: int) -> "DataFrame":
+def _resolve_one_to_one(kept: "DataFrame", method: str, collect_limit: int,
+                        timings: dict[str, float] | None = None) -> "DataFrame":
     """One-to-one assignment of the kept pairs: collected and resolved by
     :func:`nislink.resolve.one_to_one` on the driver when there are at most
     ``collect_limit``, else on Spark (:func:`one_to_one`). Both give the local result."""
@@ -1646,12 +1682,16 @@ def _resolve_one_to_one(kept: "DataFrame", method: str, collect_limit: int) -> "
     sel = kept.select(*cols)
     if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
         return _one_to_one_df(sel, method=method)
+    t0 = time.perf_counter()
     pdf = sel.toPandas()
     ia = np.unique(pdf["ra"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
     ib = np.unique(pdf["rb"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
     pick = _assign(ia, ib, pdf["match_weight"].to_numpy(np.float64), method=method)
     res = pdf.iloc[np.sort(pick)].reset_index(drop=True)
-    return kept.sparkSession.createDataFrame(res, schema=sel.schema)
+    out = kept.sparkSession.createDataFrame(res, schema=sel.schema)
+    if timings is not None:
+        timings["one_to_one"] = time.perf_counter() - t0
+    return out
 
 
 def dedupe(
@@ -1661,10 +1701,12 @@ def dedupe(
     min_weight: float = 0.0,
     blocking: Any = None,
     fit_options: Mapping[str, Any] | None = None,
+    collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkDedupeResult:
     """De-duplicate one party's encodings: pairs at or above ``min_weight`` and clusters
-    (connected components, numbered by their first record, as
+    (connected components, computed on the driver when at most ``collect_limit`` pairs
+    reach ``min_weight``, else on Spark; numbered by their first record, as
     :func:`nislink.linkage.dedupe` with ``method="components"``)."""
     min_weight = renamed_options("dedupe", deprecated, min_weight=min_weight)["min_weight"]
     if not isinstance(a, SparkEncoded):
@@ -1678,7 +1720,8 @@ def dedupe(
     n_cand = int(pairs.count())
     kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(min_weight))) \
         .persist(StorageLevel.MEMORY_AND_DISK)
-    clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb")) \
+    clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb"),
+                               collect_limit) \
         .select("id", "cluster_id", ROW)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
     return SparkDedupeResult(out, clusters, model, n_cand)
