@@ -597,6 +597,11 @@ def encode(
     src = df.select(*[F.col(c) if c in df.columns else F.lit(None).cast("string").alias(c)
                       for c in dict.fromkeys([id_column, *need])]) \
         .withColumn(ROW, F.monotonically_increasing_id())
+    # many small input partitions (a DataFrame made from pandas has one per Arrow batch)
+    # are merged, after _row is fixed, so that each task encodes large chunks
+    par = max(1, int(df.sparkSession.sparkContext.defaultParallelism))
+    if src.rdd.getNumPartitions() > par:
+        src = src.coalesce(par)
     allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")

@@ -118,6 +118,15 @@ def test_spark_encodings_bitwise_identical(  # type: ignore[no-untyped-def]
     se3 = ns.encode(sdf, Schema.uk_default(), SECRET, id_column="la_id", party="la",
                     today=TODAY, batch_rows=97)
     _same_frames(ea, se3.to_local())
+    # a DataFrame made from pandas (one partition per Arrow batch of 113 rows here) is
+    # merged into fewer, larger tasks; _row still follows the input order
+    raw = spark.createDataFrame(la)
+    assert raw.rdd.getNumPartitions() > spark.sparkContext.defaultParallelism
+    se4 = ns.encode(raw, Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
+    assert se4.df.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    order = se4.df.select(ns.ROW, "id").toPandas().sort_values(ns.ROW)["id"].tolist()
+    assert order == [i for i in la["la_id"] if i != "BAD1"]
+    _same_frames(ea, se4.to_local())
     # a key that cannot be loaded: one clear error, naming the cause, never the key
     (tmp_path / "key.hex").unlink()
     with pytest.raises(SecretError, match="cannot read secret file"):
