@@ -54,6 +54,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components as _cc
 
 from nislink import block
 from nislink.compare import dice_pairs, threshold_pairs
@@ -541,8 +544,6 @@ def encode(
     chunk = max(1, int(batch_rows))
 
     def _encode_table(enc: Encoder, tab: Any) -> Iterator[Any]:
-        import pyarrow as pa  # noqa: PLC0415
-
         pdf = tab.to_pandas()
         rows = pdf[ROW].to_numpy(dtype=np.int64)
         data = pdf.drop(columns=[ROW])
@@ -578,8 +579,6 @@ def encode(
     def _encode_batches(batches: Iterator[Any]) -> Iterator[Any]:
         # Arrow batches are gathered into chunks of ``batch_rows`` records: the encoder
         # hashes each distinct value once per chunk, so larger chunks do less work
-        import pyarrow as pa  # noqa: PLC0415
-
         enc = Encoder(schema, key.open(), dayfirst=dayfirst, today=today, workers=1)
         enc.warn = False  # executors' warnings never reach the user
         held: list[Any] = []
@@ -1143,7 +1142,6 @@ def fit_model(
 def _arrow_words(col: Any, nbits: int) -> np.ndarray:
     """``uint64`` words of a binary Arrow column of equal-length rows (zero-copy view of
     the data buffer when the rows are contiguous and equally long)."""
-    import pyarrow as pa  # noqa: PLC0415
 
     words = (nbits + 63) // 64
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -1164,7 +1162,6 @@ def _arrow_words(col: Any, nbits: int) -> np.ndarray:
 def _arrow_binary(bits: np.ndarray) -> Any:
     """A binary Arrow array with one row per row of ``bits`` (its little-endian words),
     built from two buffers (no Python object per row)."""
-    import pyarrow as pa  # noqa: PLC0415
 
     le = np.ascontiguousarray(bits.astype("<u8", copy=False))
     n, w = le.shape[0], le.shape[1] * 8
@@ -1210,7 +1207,6 @@ def _common_values(sides: Sequence[SparkEncoded],
     at once: a value held by more than ``cap`` records of a side is held by at least
     ``ceil((cap + 1) / P)`` records of one of that side's ``P`` partitions, so each
     partition proposes those; the proposals are then counted exactly."""
-    import pyarrow as pa  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
     from pyspark.sql import types as T  # noqa: PLC0415
 
@@ -1295,7 +1291,6 @@ def _common_values(sides: Sequence[SparkEncoded],
 def _arrow_longs(col: Any, width: int) -> np.ndarray:
     """An ``(n, width)`` ``int64`` matrix from an Arrow list column of ``width`` longs a row
     (a view of the child values when there are no nulls)."""
-    import pyarrow as pa  # noqa: PLC0415
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     n = len(arr)
@@ -1392,7 +1387,6 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
     """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
     match_probability`` of the pairs at or above ``min_weight`` (every pair when
     ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
-    import pyarrow as pa  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
     from pyspark.sql import types as T  # noqa: PLC0415
 
@@ -1520,9 +1514,6 @@ def _components(edges: "DataFrame", src: str, dst: str, collect_limit: int) -> "
     """``node, component`` (the smallest node of its component): computed on the driver
     (:mod:`scipy.sparse.csgraph`) when there are at most ``collect_limit`` edges, else by
     :func:`connected_components` on Spark; the two agree by definition."""
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components as _cc  # noqa: PLC0415
-
     sel = edges.select(src, dst)
     if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
         return connected_components(edges, src, dst)
