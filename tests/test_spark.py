@@ -118,9 +118,11 @@ def test_spark_encodings_bitwise_identical(  # type: ignore[no-untyped-def]
     se3 = ns.encode(sdf, Schema.uk_default(), SECRET, id_column="la_id", party="la",
                     today=TODAY, batch_rows=97)
     _same_frames(ea, se3.to_local())
-    # a DataFrame made from pandas (one partition per Arrow batch of 113 rows here) is
-    # merged into fewer, larger tasks; _row still follows the input order
-    raw = spark.createDataFrame(la)
+    # many small input partitions (as from a DataFrame made from a large pandas frame)
+    # are merged into fewer, larger tasks; _row still follows the input order
+    raw = spark.createDataFrame(
+        spark.sparkContext.parallelize([tuple(r) for r in la.itertuples(index=False)], 9),
+        schema=spark.createDataFrame(la).schema)
     assert raw.rdd.getNumPartitions() > spark.sparkContext.defaultParallelism
     se4 = ns.encode(raw, Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
     assert se4.df.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
