@@ -10,7 +10,10 @@ concatenated (about ``1.3 n``). In one run:
    then :func:`nislink.spark.link` with the model from step 1 (so the two results can be
    compared: the benchmark reports whether the links are identical).
 
-Times are wall-clock seconds per stage. Peak memory is the largest resident set size of
+Times are wall-clock seconds per stage (``spark_link_*_s``: the stages inside
+:func:`nislink.spark.link`, from its ``timings``; the Spark link time also includes writing
+the links as Parquet and reading them back). ``spark_ratio`` is the Spark total over the
+local total. Peak memory is the largest resident set size of
 the whole process tree seen while a phase runs (sampled every 0.2 s with psutil): for the
 local phase this Python process; for the Spark phase the driver, the JVM and the Python
 workers together.
@@ -19,7 +22,7 @@ Usage::
 
     python benchmarks/bench_spark.py                     # 20,000 people
     python benchmarks/bench_spark.py --n 100000
-    python benchmarks/bench_spark.py --n 1000000 --driver-memory 12g --partitions 64
+    python benchmarks/bench_spark.py --n 1000000 --driver-memory 8g --partitions 8
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
     out.update(spark_start_s=t1 - t0, spark_encode_s=t2 - t1, spark_link_s=t3 - t2,
                spark_total_s=t3 - t1, spark_peak_mib=mem.mib,
                spark_candidates=sres.candidates, spark_links=len(links))
+    out.update({f"spark_link_{k}_s": v for k, v in sres.timings.items()})
+    out["spark_ratio"] = out["spark_total_s"] / out["local_total_s"]
     if check:
         x = local_pairs.sort_values(["id_a", "id_b"]).reset_index(drop=True)
         y = links.sort_values(["id_a", "id_b"]).reset_index(drop=True)

@@ -47,12 +47,16 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components as _cc
 
 from nislink import block
 from nislink.compare import dice_pairs, threshold_pairs
@@ -60,7 +64,13 @@ from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
 from nislink.frame import BitMatrix, EncodedFrame
 from nislink.io import check_compatible
-from nislink.linkage import DiceBlocking, combine_tokens, default_blocking, renamed_options
+from nislink.linkage import (
+    DiceBlocking,
+    combine_tokens,
+    default_blocking,
+    renamed_options,
+    with_combined_tokens,
+)
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
 from nislink.model import FellegiSunter, weight_to_probability
@@ -469,6 +479,7 @@ def encode(
     today: _dt.date | None = None,
     dayfirst: bool = True,
     allow_absent: bool | None = None,
+    batch_rows: int = 100_000,
 ) -> SparkEncoded:
     """Encode a Spark DataFrame of raw records, as :meth:`nislink.Encoder.encode` does.
 
@@ -484,6 +495,8 @@ def encode(
     themselves (see the module docstring). Returns a :class:`SparkEncoded` whose
     ``rejects`` lists the rows that could not be encoded (row = ``_row``, the record's
     position mark, id, field, reason). The result is persisted (memory and disk).
+    Each task encodes its records in chunks of up to ``batch_rows`` (each distinct value
+    is hashed once per chunk: larger chunks are faster and take more memory).
     """
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
@@ -525,38 +538,71 @@ def encode(
     out_schema = _spark_schema(fields_nbits, has_clk, tokens,
                                extra=[("_rej_field", "string"), ("_rej_reason", "string")])
     names = out_schema.fieldNames()
+    from pyspark.sql.pandas.types import to_arrow_schema  # noqa: PLC0415
 
-    def _encode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    arrow_schema = to_arrow_schema(out_schema)
+    chunk = max(1, int(batch_rows))
+
+    def _encode_table(enc: Encoder, tab: Any) -> Iterator[Any]:
+        pdf = tab.to_pandas()
+        rows = pdf[ROW].to_numpy(dtype=np.int64)
+        data = pdf.drop(columns=[ROW])
+        data.index = pd.Index(rows)
+        ef = enc.encode(data, columns=cols or None, id_column=id_column)
+        id_text = pd.Index([str(v) for v in data[id_column].tolist()])
+        pos = id_text.get_indexer(pd.Index(ef.ids))
+        rj = ef.rejects
+        if rj is not None and len(rj):
+            nb = len(rj)
+            arrays = {ROW: pa.array(rj["row"].to_numpy(dtype=np.int64)),
+                      "id": pa.array([None if _absent_id(v) else str(v) for v in rj["id"]],
+                                     pa.string()),
+                      "_rej_field": pa.array(rj["field"].astype(str).tolist(), pa.string()),
+                      "_rej_reason": pa.array(rj["reason"].astype(str).tolist(), pa.string())}
+            yield pa.RecordBatch.from_arrays(
+                [arrays[c] if c in arrays else pa.nulls(nb, arrow_schema.field(c).type)
+                 for c in names], schema=arrow_schema)
+        n = len(ef)
+        arrays = {ROW: pa.array(rows[pos]), "id": pa.array(list(ef.ids), pa.string())}
+        for f, bm in ef.fields.items():
+            arrays[_bf(f)] = _arrow_binary(bm.bits)
+            arrays[_pr(f)] = pa.array(np.asarray(bm.present, dtype=bool))
+        if ef.clk is not None:
+            arrays["clk"] = _arrow_binary(ef.clk.bits)
+            arrays[_pr("clk")] = pa.array(np.asarray(ef.clk.present, dtype=bool))
+        for t, v in ef.tokens.items():
+            arrays[_tk(t)] = pa.array(_u2i(v))
+        yield pa.RecordBatch.from_arrays(
+            [arrays[c] if c in arrays else pa.nulls(n, arrow_schema.field(c).type)
+             for c in names], schema=arrow_schema)
+
+    def _encode_batches(batches: Iterator[Any]) -> Iterator[Any]:
+        # Arrow batches are gathered into chunks of ``batch_rows`` records: the encoder
+        # hashes each distinct value once per chunk, so larger chunks do less work
         enc = Encoder(schema, key.open(), dayfirst=dayfirst, today=today, workers=1)
         enc.warn = False  # executors' warnings never reach the user
-        for pdf in batches:
-            rows = pdf[ROW].to_numpy(dtype=np.int64)
-            data = pdf.drop(columns=[ROW])
-            data.index = pd.Index(rows)
-            ef = enc.encode(data, columns=cols or None, id_column=id_column)
-            id_text = pd.Index([str(v) for v in data[id_column].tolist()])
-            pos = id_text.get_indexer(pd.Index(ef.ids))
-            good = pd.DataFrame(_frame_to_pandas(ef, rows[pos]))
-            good["_rej_field"] = None
-            good["_rej_reason"] = None
-            rj = ef.rejects
-            if rj is not None and len(rj):
-                bad = pd.DataFrame({ROW: rj["row"].to_numpy(dtype=np.int64),
-                                    "id": [None if _absent_id(v) else str(v) for v in rj["id"]],
-                                    "_rej_field": rj["field"].astype(str).to_numpy(),
-                                    "_rej_reason": rj["reason"].astype(str).to_numpy()})
-                for c in names:
-                    if c not in bad.columns:
-                        bad[c] = pd.Series([None] * len(bad), dtype=object)
-                yield bad[names]
-            yield good[names]
+        held: list[Any] = []
+        size = 0
+        for rb in batches:
+            held.append(rb)
+            size += rb.num_rows
+            if size >= chunk:
+                yield from _encode_table(enc, pa.Table.from_batches(held))
+                held, size = [], 0
+        if size:
+            yield from _encode_table(enc, pa.Table.from_batches(held))
 
     # an absent optional column is encoded as missing, as the local encoder does
     src = df.select(*[F.col(c) if c in df.columns else F.lit(None).cast("string").alias(c)
                       for c in dict.fromkeys([id_column, *need])]) \
         .withColumn(ROW, F.monotonically_increasing_id())
-    allrows = src.mapInPandas(_encode_batches, schema=out_schema) \
-        .persist(StorageLevel.MEMORY_AND_DISK)
+    # many small input partitions (a DataFrame made from pandas has one per Arrow batch)
+    # are merged, after _row is fixed, so that each task encodes large chunks
+    par = max(1, int(df.sparkSession.sparkContext.defaultParallelism))
+    if src.rdd.getNumPartitions() > par:
+        src = src.coalesce(par)
+    allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
+        .persist(StorageLevel.MEMORY_AND_DISK_DESER)
     encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")
     rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
         F.col(ROW).alias("row"), "id", F.col("_rej_field").alias("field"),
@@ -908,24 +954,12 @@ def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None
                                  if c.tf_adjust and c.token is not None})
 
 
-def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
-          model: FellegiSunter) -> "DataFrame":
-    """Score candidate pairs (``ra, rb``) with a trained model.
-
-    Returns ``ra, rb, id_a, id_b, match_weight, match_probability``; the weights equal
-    :meth:`nislink.model.FellegiSunter.score` on the same pairs.
-    """
-    from pyspark.sql import functions as F  # noqa: PLC0415
-    from pyspark.sql import types as T  # noqa: PLC0415
-
-    if not isinstance(model, FellegiSunter):
-        raise TypeError("score() needs a trained nislink FellegiSunter model")
-    bb = a if b is None else b
-    mdl = _scoring_model(model, a, b)
-    lay_a, lay_b = _layout(a), _layout(bb)
+def _model_inputs(mdl: FellegiSunter, a: SparkEncoded, bb: SparkEncoded
+                  ) -> tuple[list[str], list[str], bool]:
+    """The fields, tokens and whether the CLK that ``mdl`` compares; a ``KeyError`` when a
+    frame lacks one."""
     need_f = sorted({f for c in mdl.comparisons if not c.record for f in c.inputs[0]})
     need_clk = any(c.record for c in mdl.comparisons)
-    relative = [j for j, c in enumerate(mdl.comparisons) if c.relative]
     if need_clk:
         for e, side_name in ((a, "a"), (bb, "b")):
             if e.clk_nbits is None:
@@ -942,6 +976,26 @@ def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
         for t in need_t:
             if t not in e.tokens:
                 raise KeyError(f"frame {side} has no token {t!r} (has {sorted(e.tokens)})")
+    return need_f, need_t, need_clk
+
+
+def score(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded | None,
+          model: FellegiSunter) -> "DataFrame":
+    """Score candidate pairs (``ra, rb``) with a trained model.
+
+    Returns ``ra, rb, id_a, id_b, match_weight, match_probability``; the weights equal
+    :meth:`nislink.model.FellegiSunter.score` on the same pairs.
+    """
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if not isinstance(model, FellegiSunter):
+        raise TypeError("score() needs a trained nislink FellegiSunter model")
+    bb = a if b is None else b
+    mdl = _scoring_model(model, a, b)
+    lay_a, lay_b = _layout(a), _layout(bb)
+    need_f, need_t, need_clk = _model_inputs(mdl, a, bb)
+    relative = [j for j, c in enumerate(mdl.comparisons) if c.relative]
 
     def side(e: SparkEncoded, p: str, r: str) -> "DataFrame":
         cols = [F.col(ROW).alias(r), F.col("id").alias(p + "id")]
@@ -1071,6 +1125,317 @@ def fit_model(
     return _link(la, take(b), blocking=blocking, seed=seed, **options).model
 
 
+# --------------------------------------------------------------------------- tiled linking
+#
+# Linking with token rules (the default blocking) runs blocking and scoring together in
+# tiles: A is split into ``ka`` parts and B into ``kb`` parts (by a hash of ``_row``);
+# tile (p, q) receives A's part p and B's part q in one co-grouped task, blocks them with
+# the local :func:`nislink.block.candidate_pairs` and scores the pairs with the local
+# model kernels (pair positions into the two parts: no per-pair payload is built or
+# shuffled). Each record travels to ``kb`` (or ``ka``) tiles; each candidate pair belongs
+# to exactly one tile, so the union of the tiles' pairs is already distinct. Block-size
+# caps count the whole files: the values of each blocking token held by more than
+# ``max_block_size`` records on a side are found on Spark first (:func:`_common_values`)
+# and skipped in every tile (``b_common``), so every tile blocks as the whole would.
+
+
+def _arrow_words(col: Any, nbits: int) -> np.ndarray:
+    """``uint64`` words of a binary Arrow column of equal-length rows (zero-copy view of
+    the data buffer when the rows are contiguous and equally long)."""
+
+    words = (nbits + 63) // 64
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0:
+        return np.zeros((0, words), dtype=np.uint64)
+    if arr.null_count == 0:
+        bufs = arr.buffers()
+        odt = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        off = np.frombuffer(bufs[1], dtype=odt)[arr.offset: arr.offset + n + 1]
+        w = words * 8
+        if int(off[-1]) - int(off[0]) == n * w and bool((np.diff(off) == w).all()):
+            data = np.frombuffer(bufs[2], dtype=np.uint8)[int(off[0]): int(off[-1])]
+            return data.view("<u8").reshape(n, words).astype(np.uint64, copy=False)
+    return _unpack_rows(arr.to_pylist(), nbits)
+
+
+def _arrow_binary(bits: np.ndarray) -> Any:
+    """A binary Arrow array with one row per row of ``bits`` (its little-endian words),
+    built from two buffers (no Python object per row)."""
+
+    le = np.ascontiguousarray(bits.astype("<u8", copy=False))
+    n, w = le.shape[0], le.shape[1] * 8
+    off = (np.arange(n + 1, dtype=np.int64) * w)
+    if n and off[-1] >= 2**31:
+        return pa.array(_pack_rows(bits), type=pa.binary())
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(off.astype(np.int32)),
+                                                  pa.py_buffer(le.reshape(-1).view(np.uint8))])
+
+
+def _token_rules(rules: Sequence[Any]) -> bool:
+    """True when the rules are token rules (and length filters) only: the tiled path."""
+    if not rules or not any(isinstance(r, block.TokenBlocking) for r in rules):
+        return False
+    caps: dict[str, int] = {}
+    for r in rules:
+        if isinstance(r, block.LengthFilter):
+            if r.field is None:  # the CLK's length: the old path (CLKs are not tiled)
+                return False
+        elif isinstance(r, block.TokenBlocking):
+            for t in r.tokens:  # one cap per token name (caps are applied by name)
+                if caps.setdefault(t, int(r.max_block_size)) != int(r.max_block_size):
+                    return False
+        else:
+            return False
+    return True
+
+
+def _rule_tokens(rules: Sequence[Any]) -> list[tuple[str, tuple[str, ...], int]]:
+    """``(name, parts, cap)`` of every blocking token (``"x+y"`` pair tokens split)."""
+    out = []
+    for r in rules:
+        if isinstance(r, block.TokenBlocking):
+            for t in r.tokens:
+                out.append((t, tuple(t.split("+")) if "+" in t else (t,), int(r.max_block_size)))
+    return out
+
+
+def _common_values(sides: Sequence[SparkEncoded],
+                   toks: Sequence[tuple[str, tuple[str, ...], int]]) -> dict[str, np.ndarray]:
+    """For each blocking token, the values held by more than its cap of records on any of
+    ``sides`` (sorted ``uint64``). Two light passes over the token columns of all sides
+    at once: a value held by more than ``cap`` records of a side is held by at least
+    ``ceil((cap + 1) / P)`` records of one of that side's ``P`` partitions, so each
+    partition proposes those; the proposals are then counted exactly."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    if not toks:
+        return {}
+    base = sorted({p for _, parts, _ in toks for p in parts})
+    for e in sides:
+        for p in base:
+            if p not in e.tokens:
+                raise KeyError(f"TokenBlocking: no token {p!r}; tokens are {sorted(e.tokens)}")
+    srcs = [e.df.select(F.lit(i).alias("_side"), F.array(*[_tk(t) for t in base]).alias("tk"))
+            for i, e in enumerate(sides)]
+    nparts = [max(1, x.rdd.getNumPartitions()) for x in srcs]
+    src = srcs[0]
+    for x in srcs[1:]:
+        src = src.unionAll(x)
+    sch = T.StructType([T.StructField("s", T.IntegerType(), False),
+                        T.StructField("k", T.IntegerType(), False),
+                        T.StructField("v", T.LongType(), False),
+                        T.StructField("n", T.LongType(), False)])
+    asch = pa.schema([("s", pa.int32()), ("k", pa.int32()), ("v", pa.int64()),
+                      ("n", pa.int64())])
+
+    def values(batches: Iterator[Any]) -> tuple[int, dict[str, np.ndarray]]:
+        side, mats = -1, []
+        for rb in batches:
+            if rb.num_rows:
+                side = int(rb.column(0)[0].as_py())
+                mats.append(_arrow_longs(rb.column(1), len(base)))
+        if not mats:
+            return side, {}
+        m = np.concatenate(mats)
+        tk = {t: _i2u(np.ascontiguousarray(m[:, j])) for j, t in enumerate(base)}
+        return side, {name: (tk[parts[0]] if len(parts) == 1 else
+                             _combine_tokens_np(tk, parts)) for name, parts, _ in toks}
+
+    def emit(side: int, k: int, v: np.ndarray, n: np.ndarray) -> Any:
+        return pa.RecordBatch.from_arrays(
+            [pa.array(np.full(len(v), side, np.int32)), pa.array(np.full(len(v), k, np.int32)),
+             pa.array(_u2i(v)), pa.array(np.asarray(n, np.int64))], schema=asch)
+
+    def propose(batches: Iterator[Any]) -> Iterator[Any]:
+        side, got = values(batches)
+        for k, (name, _, cap) in enumerate(toks):
+            if name not in got:
+                continue
+            x = got[name]
+            v, n = np.unique(x[x != 0], return_counts=True)
+            keep = n >= -(-(cap + 1) // nparts[side])
+            if keep.any():
+                yield emit(side, k, v[keep], n[keep])
+
+    prop = src.mapInArrow(propose, schema=sch).select("s", "k", "v").distinct().collect()
+    if not prop:
+        return {}
+    cand: dict[tuple[int, int], Any] = {}
+    for r in prop:
+        cand.setdefault((int(r["s"]), int(r["k"])), []).append(int(r["v"]))
+    cand = {key: np.sort(_i2u(np.array(v, dtype=np.int64))) for key, v in cand.items()}
+
+    def count(batches: Iterator[Any]) -> Iterator[Any]:
+        side, got = values(batches)
+        for (sd, k), want in cand.items():
+            name = toks[k][0]
+            if sd != side or name not in got:
+                continue
+            x = got[name]
+            at = np.minimum(np.searchsorted(want, x), len(want) - 1)
+            hit = want[at] == x
+            n = np.bincount(at[hit], minlength=len(want))
+            yield emit(side, k, want[n > 0], n[n > 0])
+
+    rows = src.mapInArrow(count, schema=sch).groupBy("s", "k", "v") \
+        .agg(F.sum("n").alias("n")).filter(F.col("n") > F.element_at(
+            F.array(*[F.lit(int(c)) for _, _, c in toks]), F.col("k") + 1)).collect()
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        out.setdefault(toks[int(r["k"])][0], []).append(int(r["v"]))
+    return {name: np.unique(_i2u(np.array(v, dtype=np.int64))) for name, v in out.items()}
+
+
+def _arrow_longs(col: Any, width: int) -> np.ndarray:
+    """An ``(n, width)`` ``int64`` matrix from an Arrow list column of ``width`` longs a row
+    (a view of the child values when there are no nulls)."""
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0 or width == 0:
+        return np.zeros((n, width), dtype=np.int64)
+    flat = arr.flatten()
+    if arr.null_count == 0 and flat.null_count == 0 and len(flat) == n * width:
+        return flat.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) \
+            .reshape(n, width)
+    return np.array([[0 if x is None else x for x in row] for row in arr.to_pylist()],
+                    dtype=np.int64).reshape(n, width)
+
+
+def _tile_parts(n_a: int, n_b: int, tile_records: int) -> tuple[int, int]:
+    """Parts of A and B: enough that a tile holds about ``tile_records`` records, and at
+    least two of each (so at least four tiles run in parallel)."""
+    k = max(2, -(-(n_a + n_b) // max(1, int(tile_records))))
+    return k, k
+
+
+@dataclass
+class _TilePlan:
+    """What every tile needs (built once on the driver; shipped in the task closure)."""
+
+    model: FellegiSunter
+    rules: list[Any]
+    combos: list[tuple[str, ...]]
+    common: dict[str, np.ndarray]
+    fields: list[str]
+    tokens: list[str]
+    nbits: dict[str, int]
+    meta_a: dict[str, Any]
+    meta_b: dict[str, Any]
+
+
+def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
+               model: FellegiSunter) -> _TilePlan:
+    mdl = _scoring_model(model, a, b)
+    need_f, need_t, need_clk = _model_inputs(mdl, a, b)
+    if need_clk:
+        raise ValueError("tiled scoring does not compare CLKs")  # callers check first
+    toks = _rule_tokens(rules)
+    filters = [r for r in rules if isinstance(r, block.LengthFilter)]
+    for flt in filters:
+        for e, side in ((a, "a"), (b, "b")):
+            if flt.field not in e.fields:
+                raise KeyError(f"LengthFilter: no field {flt.field!r} in frame {side}; "
+                               f"fields are {sorted(e.fields)}")
+    fields = sorted(set(need_f) | {f.field for f in filters})
+    for f in fields:
+        if a.fields[f] != b.fields[f]:
+            raise ValueError(f"field {f!r}: filters differ in length ({a.fields[f]}, "
+                             f"{b.fields[f]})")
+    return _TilePlan(
+        mdl, [r for r in rules if isinstance(r, block.TokenBlocking)] + filters,
+        sorted({parts for _, parts, _ in toks if len(parts) > 1}),
+        _common_values([a, b], toks), fields,
+        sorted(set(need_t) | {p for _, parts, _ in toks for p in parts}),
+        {f: a.fields[f] for f in fields}, dict(a.meta), dict(b.meta))
+
+
+def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
+    """``_row, id, blob, pr, tk``: the filters the tiles need as one binary column (the
+    fields' words one after another), their presence flags and the tokens as arrays (one
+    column each instead of one per field and token: far cheaper to shuffle)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    blob = F.concat(*[F.col(_bf(f)) for f in plan.fields]) if plan.fields else F.lit(b"")
+    return e.df.select(ROW, "id", blob.alias("blob"),
+                       F.array(*[F.col(_pr(f)) for f in plan.fields]).alias("pr"),
+                       F.array(*[F.col(_tk(t)) for t in plan.tokens]).alias("tk"))
+
+
+def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any]) -> EncodedFrame:
+    """The EncodedFrame of a tile's side from its packed columns (rows in table order)."""
+    n = tab.num_rows
+    widths = [(plan.nbits[f] + 63) // 64 for f in plan.fields]
+    words = _arrow_words(tab.column("blob"), 64 * sum(widths))
+    prs = tab.column("pr").combine_chunks().flatten().to_numpy(zero_copy_only=False) \
+        .astype(bool).reshape(n, len(plan.fields))
+    tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
+    fl, at = {}, 0
+    for j, (f, w) in enumerate(zip(plan.fields, widths)):
+        fl[f] = BitMatrix(np.ascontiguousarray(words[:, at:at + w]), plan.nbits[f],
+                          present=np.ascontiguousarray(prs[:, j]))
+        at += w
+    toks = {t: _i2u(np.ascontiguousarray(tks[:, j])) for j, t in enumerate(plan.tokens)}
+    ids = np.asarray(tab.column("id").to_pylist(), dtype=object)
+    return EncodedFrame(ids, fl, None, toks, dict(meta))
+
+
+def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
+                  min_weight: float | None, tiles: tuple[int, int]) -> "DataFrame":
+    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
+    match_probability`` of the pairs at or above ``min_weight`` (every pair when
+    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    ka, kb = int(tiles[0]), int(tiles[1])
+    part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(ka))
+    ta = _packed(a, plan).withColumn(
+        "_tile", F.explode(F.sequence(part * kb, part * kb + (kb - 1))))
+    part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(kb))
+    tb = _packed(b, plan).withColumn(
+        "_tile", F.explode(F.transform(F.sequence(F.lit(0), F.lit(ka - 1)),
+                                       lambda x: x * kb + part)))
+    floor = None if min_weight is None else float(min_weight)
+    out_schema = pa.schema([("ra", pa.int64()), ("rb", pa.int64()), ("id_a", pa.string()),
+                            ("id_b", pa.string()), ("match_weight", pa.float64()),
+                            ("match_probability", pa.float64())])
+
+    def run(left: Any, right: Any) -> Any:
+        if left.num_rows == 0 or right.num_rows == 0:
+            return out_schema.empty_table()
+        left = left.sort_by(ROW)
+        right = right.sort_by(ROW)
+        fa = _unpacked(left, plan, plan.meta_a)
+        fb = _unpacked(right, plan, plan.meta_b)
+        if plan.combos:
+            fa = with_combined_tokens(fa, plan.combos)
+            fb = with_combined_tokens(fb, plan.combos)
+        ia, ib = block.candidate_pairs(fa, fb, plan.rules, b_common=plan.common)
+        ncand = len(ia)
+        w = plan.model.score(fa, fb, ia, ib)["match_weight"].to_numpy()
+        if floor is not None:
+            keep = w >= floor
+            ia, ib, w = ia[keep], ib[keep], w[keep]
+        ra = left.column(ROW).to_numpy().astype(np.int64)
+        rb = right.column(ROW).to_numpy().astype(np.int64)
+        return pa.table({"ra": np.r_[-1, ra[ia]], "rb": np.r_[ncand, rb[ib]],
+                         "id_a": pa.array([None, *fa.ids[ia].tolist()], pa.string()),
+                         "id_b": pa.array([None, *fb.ids[ib].tolist()], pa.string()),
+                         "match_weight": np.r_[np.nan, w],
+                         "match_probability": np.r_[np.nan, weight_to_probability(w)]},
+                        schema=out_schema)
+
+    sch = T.StructType([
+        T.StructField("ra", T.LongType()), T.StructField("rb", T.LongType()),
+        T.StructField("id_a", T.StringType()), T.StructField("id_b", T.StringType()),
+        T.StructField("match_weight", T.DoubleType()),
+        T.StructField("match_probability", T.DoubleType())])
+    return ta.groupBy("_tile").cogroup(tb.groupBy("_tile")).applyInArrow(run, schema=sch)
+
+
 # --------------------------------------------------------------------------- resolving
 
 
@@ -1145,13 +1510,34 @@ def one_to_one(scored: "DataFrame", *, method: str = "greedy",
 _one_to_one_df = one_to_one  # for link(), whose option of the same name shadows it
 
 
-def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
+def _components(edges: "DataFrame", src: str, dst: str, collect_limit: int) -> "DataFrame":
+    """``node, component`` (the smallest node of its component): computed on the driver
+    (:mod:`scipy.sparse.csgraph`) when there are at most ``collect_limit`` edges, else by
+    :func:`connected_components` on Spark; the two agree by definition."""
+    sel = edges.select(src, dst)
+    if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
+        return connected_components(edges, src, dst)
+    pdf = sel.toPandas()
+    u, v = pdf[src].to_numpy(np.int64), pdf[dst].to_numpy(np.int64)
+    nodes, inv = np.unique(np.r_[u, v], return_inverse=True)
+    k, m = len(nodes), len(u)
+    inv = inv.reshape(-1)
+    _, lab = _cc(coo_matrix((np.ones(m, np.int8), (inv[:m], inv[m:])), shape=(k, k)),
+                 directed=False)
+    low = np.full(int(lab.max()) + 1 if k else 0, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(low, lab, nodes)
+    return edges.sparkSession.createDataFrame(
+        pd.DataFrame({"node": nodes, "component": low[lab]}), "node long, component long")
+
+
+def _cluster_labels(nodes: "DataFrame", edges: "DataFrame",
+                    collect_limit: int = 0) -> "DataFrame":
     """``_row, cluster_id`` for every row of ``nodes`` (``_row``, ``id``): connected
     components numbered in order of their smallest ``_row`` (as resolve.cluster does)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     spark = nodes.sparkSession
-    comp = connected_components(edges, "ra", "rb")
+    comp = _components(edges, "ra", "rb", collect_limit)
     lab = nodes.join(comp.select(F.col("node").alias(ROW), "component"), ROW, "left") \
         .withColumn("label", F.coalesce("component", F.col(ROW))).drop("component")
     distinct = lab.select("label").distinct().orderBy("label")
@@ -1166,14 +1552,18 @@ def _cluster_labels(nodes: "DataFrame", edges: "DataFrame") -> "DataFrame":
 @dataclass
 class SparkLinkResult:
     """Result of :func:`link`: ``pairs`` (Spark DataFrame ``id_a, id_b, match_weight,
-    match_probability, ra, rb``), the ``model`` used, the number of ``candidates`` and
-    ``scores``, every scored candidate pair (persisted; ``ra, rb, id_a, id_b,
-    match_weight, match_probability``)."""
+    match_probability, ra, rb``), the ``model`` used, the number of ``candidates``,
+    ``scores``, every scored candidate pair (``ra, rb, id_a, id_b, match_weight,
+    match_probability``; with token rules computed again from the encodings when used,
+    otherwise persisted) and ``timings``: seconds of the stages run by :func:`link`
+    (``statistics``: block-size caps and term frequencies; ``block_score``;
+    ``one_to_one`` when it ran on the driver; with other rules ``blocking``)."""
 
     pairs: "DataFrame"
     model: FellegiSunter
     candidates: int
     scores: "DataFrame | None" = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         """The pairs on the driver, ordered as :func:`nislink.link` orders them."""
@@ -1210,6 +1600,9 @@ def link(
     blocking: Any = None,
     one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
+    tiles: tuple[int, int] | None = None,
+    tile_records: int = 800_000,
+    collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkLinkResult:
     """Link two parties' encodings on Spark: block, score, threshold, one-to-one.
@@ -1221,6 +1614,15 @@ def link(
     :func:`nislink.link` (whose first-release names ``threshold`` and
     ``one_to_one_method`` are accepted here too, with a ``DeprecationWarning``). With the
     same trained model the pairs equal :func:`nislink.link`'s.
+
+    With token blocking (the default rules for schema encodings) blocking and scoring run
+    together in tiles (A in ``tiles[0]`` parts times B in ``tiles[1]`` parts; by default
+    enough parts for about ``tile_records`` records a tile, at least 2 x 2): each tile is
+    blocked and scored by the local kernels, and only the pairs at or above ``min_weight``
+    leave it. Other rules (LSH, a CLK length filter) and models that compare CLKs join the
+    candidate pairs to both sides' encodings instead. One-to-one assignment runs on the
+    driver (:func:`nislink.resolve.one_to_one`) when at most ``collect_limit`` pairs
+    reach ``min_weight``, else on Spark by connected components (:func:`one_to_one`).
     """
     opts = renamed_options("link", deprecated, min_weight=min_weight, one_to_one=one_to_one)
     min_weight, one_to_one_method = opts["min_weight"], opts["one_to_one"]
@@ -1232,14 +1634,60 @@ def link(
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
 
-    pairs = candidate_pairs(a, b, blocking).persist(StorageLevel.MEMORY_AND_DISK)
-    n_cand = int(_action(pairs.count, "blocking"))
-    scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
-    kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
+    rules = _rules(a, b, blocking)
+    tiled = _token_rules(rules) and not any(c.record or c.relative
+                                            for c in model.comparisons)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if tiled:
+        parts = tuple(tiles) if tiles is not None else _tile_parts(
+            int(a.df.count()), int(b.df.count()), tile_records)
+        if len(parts) != 2 or min(int(x) for x in parts) < 1:
+            raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
+        plan = _action(lambda: _tile_plan(a, b, rules, model), "blocking statistics")
+        timings["statistics"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = _tiled_scores(a, b, plan, float(min_weight), parts) \
+            .persist(StorageLevel.MEMORY_AND_DISK_DESER)
+        total = _action(lambda: out.filter(F.col("ra") < 0).agg(F.sum("rb")).collect(),
+                        "blocking and scoring")[0][0]
+        n_cand = int(total or 0)
+        kept = out.filter(F.col("ra") >= 0)
+        scored = _tiled_scores(a, b, plan, None, parts).filter(F.col("ra") >= 0)
+        timings["block_score"] = time.perf_counter() - t0
+    else:
+        pairs = candidate_pairs(a, b, rules).persist(StorageLevel.MEMORY_AND_DISK)
+        n_cand = int(_action(pairs.count, "blocking"))
+        timings["blocking"] = time.perf_counter() - t0
+        scored = score(pairs, a, b, model).persist(StorageLevel.MEMORY_AND_DISK)
+        kept = scored.filter(F.col("match_weight") >= F.lit(float(min_weight)))
     if one_to_one_method:
-        kept = _one_to_one_df(kept, method=one_to_one_method)
+        kept = _resolve_one_to_one(kept, one_to_one_method, collect_limit, timings)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
-    return SparkLinkResult(out, model, n_cand, scored)
+    return SparkLinkResult(out, model, n_cand, scored, timings)
+
+
+def _resolve_one_to_one(kept: "DataFrame", method: str, collect_limit: int,
+                        timings: dict[str, float] | None = None) -> "DataFrame":
+    """One-to-one assignment of the kept pairs: collected and resolved by
+    :func:`nislink.resolve.one_to_one` on the driver when there are at most
+    ``collect_limit``, else on Spark (:func:`one_to_one`). Both give the local result."""
+    if method not in ("greedy", "optimal"):
+        raise ValueError(f"unknown assignment method {method!r} (use 'greedy' or 'optimal')")
+    cols = ["ra", "rb", "id_a", "id_b", "match_weight", "match_probability"]
+    sel = kept.select(*cols)
+    if int(collect_limit) <= 0 or sel.limit(int(collect_limit) + 1).count() > collect_limit:
+        return _one_to_one_df(sel, method=method)
+    t0 = time.perf_counter()
+    pdf = sel.toPandas()
+    ia = np.unique(pdf["ra"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+    ib = np.unique(pdf["rb"].to_numpy(np.int64), return_inverse=True)[1].reshape(-1)
+    pick = _assign(ia, ib, pdf["match_weight"].to_numpy(np.float64), method=method)
+    res = pdf.iloc[np.sort(pick)].reset_index(drop=True)
+    out = kept.sparkSession.createDataFrame(res, schema=sel.schema)
+    if timings is not None:
+        timings["one_to_one"] = time.perf_counter() - t0
+    return out
 
 
 def dedupe(
@@ -1249,10 +1697,12 @@ def dedupe(
     min_weight: float = 0.0,
     blocking: Any = None,
     fit_options: Mapping[str, Any] | None = None,
+    collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkDedupeResult:
     """De-duplicate one party's encodings: pairs at or above ``min_weight`` and clusters
-    (connected components, numbered by their first record, as
+    (connected components, computed on the driver when at most ``collect_limit`` pairs
+    reach ``min_weight``, else on Spark; numbered by their first record, as
     :func:`nislink.linkage.dedupe` with ``method="components"``)."""
     min_weight = renamed_options("dedupe", deprecated, min_weight=min_weight)["min_weight"]
     if not isinstance(a, SparkEncoded):
@@ -1266,7 +1716,8 @@ def dedupe(
     n_cand = int(pairs.count())
     kept = score(pairs, a, None, model).filter(F.col("match_weight") >= F.lit(float(min_weight))) \
         .persist(StorageLevel.MEMORY_AND_DISK)
-    clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb")) \
+    clusters = _cluster_labels(a.df.select(ROW, "id"), kept.select("ra", "rb"),
+                               collect_limit) \
         .select("id", "cluster_id", ROW)
     out = kept.select("id_a", "id_b", "match_weight", "match_probability", "ra", "rb")
     return SparkDedupeResult(out, clusters, model, n_cand)

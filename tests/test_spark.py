@@ -19,7 +19,7 @@ from nislink import spark as ns
 from nislink.block import LengthFilter, LSHBlocking, TokenBlocking
 from nislink.encode.encoder import Encoder
 from nislink.frame import BitMatrix, EncodedFrame
-from nislink.linkage import candidates, dedupe, link
+from nislink.linkage import candidates, combine_tokens, dedupe, link
 from nislink.schema import Schema
 from nislink.secrets import Secret, SecretError
 from nislink.synth import generate_study
@@ -113,6 +113,22 @@ def test_spark_encodings_bitwise_identical(  # type: ignore[no-untyped-def]
                     id_column="la_id", today=TODAY)
     l2 = se2.to_local()
     _same_frames(l2, ea.take(pd.Index(ea.ids).get_indexer(pd.Index(l2.ids))))
+    # records gathered into chunks of batch_rows (here many uneven chunks a task): the
+    # same bits (a record's encoding does not depend on its chunk)
+    se3 = ns.encode(sdf, Schema.uk_default(), SECRET, id_column="la_id", party="la",
+                    today=TODAY, batch_rows=97)
+    _same_frames(ea, se3.to_local())
+    # many small input partitions (as from a DataFrame made from a large pandas frame)
+    # are merged into fewer, larger tasks; _row still follows the input order
+    raw = spark.createDataFrame(
+        spark.sparkContext.parallelize([tuple(r) for r in la.itertuples(index=False)], 9),
+        schema=spark.createDataFrame(la).schema)
+    assert raw.rdd.getNumPartitions() > spark.sparkContext.defaultParallelism
+    se4 = ns.encode(raw, Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
+    assert se4.df.rdd.getNumPartitions() <= spark.sparkContext.defaultParallelism
+    order = se4.df.select(ns.ROW, "id").toPandas().sort_values(ns.ROW)["id"].tolist()
+    assert order == [i for i in la["la_id"] if i != "BAD1"]
+    _same_frames(ea, se4.to_local())
     # a key that cannot be loaded: one clear error, naming the cause, never the key
     (tmp_path / "key.hex").unlink()
     with pytest.raises(SecretError, match="cannot read secret file"):
@@ -199,6 +215,51 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
     _same_frames(eb, rb.to_local())
 
 
+def test_link_tiles_caps_and_resolution_paths(data, model, on_spark) -> None:  # type: ignore[no-untyped-def]
+    """Token rules run in tiles: block-size caps count the whole files (values too common
+    overall are skipped in every tile, even where a tile holds few of them), every
+    candidate is scored once, and the links equal the local ones whatever the tiling and
+    wherever one-to-one runs (driver or Spark). Other rules (LSH) join pairs to payloads
+    and give the local links too."""
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    rules = [TokenBlocking(["surname", "dob:ym", "forename+dob"], max_block_size=3),
+             LengthFilter(0.6, field="surname")]
+    toks = ns._rule_tokens(rules)
+    common = ns._common_values([sa, sb], toks)
+    for name, parts, cap in toks:  # exactly the values above the cap on either side
+        want = set()
+        for e in (ea, eb):
+            v = e.tokens[name] if len(parts) == 1 else combine_tokens(e, list(parts))
+            u, n = np.unique(v[v != 0], return_counts=True)
+            want |= set(u[n > cap].tolist())
+        assert set(common.get(name, np.zeros(0, np.uint64)).tolist()) == want, name
+    assert sum(len(v) for v in common.values()) > 5  # the caps do drop values here
+    ia, ib = candidates(ea, eb, rules)
+    loc = link(ea, eb, model=model, blocking=rules, min_weight=-2.0)
+    for tiles, limit in (((3, 2), 5_000_000), ((1, 1), 0), ((4, 5), 10)):
+        res = ns.link(sa, sb, model=model, blocking=rules, min_weight=-2.0, tiles=tiles,
+                      collect_limit=limit)
+        assert res.candidates == len(ia), tiles
+        sc = res.scores.toPandas()
+        assert len(sc) == len(ia)
+        assert set(zip(sc["ra"], sc["rb"])) == set(zip(ia.tolist(), ib.tolist())), tiles
+        got = res.to_pandas()
+        assert list(got["id_a"]) == list(loc.pairs["id_a"]), tiles
+        assert list(got["id_b"]) == list(loc.pairs["id_b"]), tiles
+        np.testing.assert_allclose(got["match_weight"], loc.pairs["match_weight"],
+                                   rtol=0, atol=1e-9)
+    lsh = [LSHBlocking(threshold=0.8, completeness=0.99, field="postcode"),
+           TokenBlocking(["surname+dob"])]
+    loc2 = link(ea, eb, model=model, blocking=lsh)
+    for limit in (0, 5_000_000):
+        got2 = ns.link(sa, sb, model=model, blocking=lsh, collect_limit=limit).to_pandas()
+        assert list(got2["id_a"]) == list(loc2.pairs["id_a"])
+        assert list(got2["id_b"]) == list(loc2.pairs["id_b"])
+    with pytest.raises(ValueError, match="tiles"):
+        ns.link(sa, sb, model=model, tiles=(0, 2))
+
+
 def test_dedupe_clusters_equal_local(data, on_spark) -> None:  # type: ignore[no-untyped-def]
     _, _, ea, _ = data
     sa, _ = on_spark
@@ -209,6 +270,10 @@ def test_dedupe_clusters_equal_local(data, on_spark) -> None:  # type: ignore[no
     assert set(zip(got["id_a"], got["id_b"])) == set(zip(loc.pairs["id_a"], loc.pairs["id_b"]))
     cl = res.clusters.toPandas().set_index("id").loc[list(loc.clusters["id"])]
     assert list(cl["cluster_id"]) == list(loc.clusters["cluster_id"])
+    # components on Spark (label propagation) instead of on the driver: the same clusters
+    res2 = ns.dedupe(sa, model=loc.model, min_weight=-5.0, collect_limit=0)
+    cl2 = res2.clusters.toPandas().set_index("id").loc[list(loc.clusters["id"])]
+    assert list(cl2["cluster_id"]) == list(loc.clusters["cluster_id"])
     assert loc.clusters["cluster_id"].nunique() < len(ea)  # some duplicates were merged
 
 
