@@ -63,6 +63,22 @@ def _nrotl(x, b):  # type: ignore[no-untyped-def]
     return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
 
 
+@njit(cache=True, inline="always")
+def _sipround(v0, v1, v2, v3):  # type: ignore[no-untyped-def]
+    """One SipRound on 64-bit words."""
+    v0 += v1
+    v1 = _nrotl(v1, 13) ^ v0
+    v0 = _nrotl(v0, 32)
+    v2 += v3
+    v3 = _nrotl(v3, 16) ^ v2
+    v0 += v3
+    v3 = _nrotl(v3, 21) ^ v0
+    v2 += v1
+    v1 = _nrotl(v1, 17) ^ v2
+    v2 = _nrotl(v2, 32)
+    return v0, v1, v2, v3
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def _siphash_rows(words, k0, k1, out):  # type: ignore[no-untyped-def]
     """``out[r]`` := SipHash-2-4 of row ``r`` of ``words`` (compiled, record by record)."""
@@ -77,29 +93,11 @@ def _siphash_rows(words, k0, k1, out):  # type: ignore[no-untyped-def]
             w = words[r, j] if j < m else np.uint64((8 * m) & 0xFF) << np.uint64(56)
             v3 ^= w
             for _ in range(2):
-                v0 += v1
-                v1 = _nrotl(v1, 13) ^ v0
-                v0 = _nrotl(v0, 32)
-                v2 += v3
-                v3 = _nrotl(v3, 16) ^ v2
-                v0 += v3
-                v3 = _nrotl(v3, 21) ^ v0
-                v2 += v1
-                v1 = _nrotl(v1, 17) ^ v2
-                v2 = _nrotl(v2, 32)
+                v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
             v0 ^= w
         v2 ^= np.uint64(0xFF)
         for _ in range(4):
-            v0 += v1
-            v1 = _nrotl(v1, 13) ^ v0
-            v0 = _nrotl(v0, 32)
-            v2 += v3
-            v3 = _nrotl(v3, 16) ^ v2
-            v0 += v3
-            v3 = _nrotl(v3, 21) ^ v0
-            v2 += v1
-            v1 = _nrotl(v1, 17) ^ v2
-            v2 = _nrotl(v2, 32)
+            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
         out[r] = v0 ^ v1 ^ v2 ^ v3
 
 
