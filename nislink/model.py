@@ -65,6 +65,7 @@ __all__ = [
     "MISSING",
     "RECORD_FILTER",
     "RECORD_RANK",
+    "CandidatePatterns",
     "FieldComparison",
     "FellegiSunter",
     "Model",
@@ -934,6 +935,50 @@ def tf_log2(uniq: np.ndarray, freq: np.ndarray, values: np.ndarray, tf_min: floa
     return np.log2(np.maximum(f, tf_min))
 
 
+@dataclass(frozen=True)
+class CandidatePatterns:
+    """The candidate pairs of two files (or one, for de-duplication) as distinct level
+    patterns with their counts: what :meth:`FellegiSunter.fit` needs of them when they are
+    counted elsewhere (on a Spark cluster: :func:`nislink.spark.fit_model`).
+
+    ``patterns`` is ``(K, F)`` ``int8`` (one column per comparison, ``-1`` = missing),
+    ``counts`` the ``K`` counts, ``n_a``/``n_b`` the files' record counts (equal, and
+    ``dedupe`` true, for one file).
+    """
+
+    patterns: np.ndarray
+    counts: np.ndarray
+    n_a: int
+    n_b: int
+    dedupe: bool = False
+
+    def __post_init__(self) -> None:
+        pats = np.asarray(self.patterns, dtype=np.int8)
+        counts = np.asarray(self.counts, dtype=np.int64)
+        if pats.ndim != 2 or counts.shape != (len(pats),):
+            raise ValueError(f"patterns must be (K, F) and counts (K,), got {pats.shape} "
+                             f"and {counts.shape}")
+        if len(counts) and int(counts.min()) < 1:
+            raise ValueError("pattern counts must be positive")
+        if min(int(self.n_a), int(self.n_b)) < 1:
+            raise ValueError(f"record counts must be positive, got {self.n_a}, {self.n_b}")
+        # lexicographic order: the order compress_patterns gives (identical EM sums)
+        order = np.lexsort(pats.T[::-1]) if len(pats) else np.zeros(0, np.int64)
+        object.__setattr__(self, "patterns", np.ascontiguousarray(pats[order]))
+        object.__setattr__(self, "counts", np.ascontiguousarray(counts[order]))
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of candidate pairs."""
+        return int(self.counts.sum())
+
+    @property
+    def total_pairs(self) -> int:
+        """Number of possible record pairs."""
+        n_a, n_b = int(self.n_a), int(self.n_b)
+        return n_a * (n_a - 1) // 2 if self.dedupe else n_a * n_b
+
+
 @dataclass
 class FellegiSunter:
     """A Fellegi-Sunter model over encoded fields.
@@ -1040,6 +1085,7 @@ class FellegiSunter:
         max_iter: int = 200,
         tol: float = 1e-6,
         levels: np.ndarray | None = None,
+        candidates: CandidatePatterns | None = None,
     ) -> FellegiSunter:
         """Estimate ``u`` (random pairs), ``m`` (EM), the prior and the dependence terms.
 
@@ -1068,15 +1114,36 @@ class FellegiSunter:
         ``dependence`` (default) pairwise dependence terms are estimated afterwards
         (:meth:`estimate_dependence`). Precomputed
         ``levels`` of the candidates may be passed to avoid recomputing them.
+
+        ``candidates`` replaces the candidate pairs of the last EM by their pattern counts
+        over larger files than ``a`` and ``b`` (:class:`CandidatePatterns`, e.g. counted
+        on a Spark cluster by :func:`nislink.spark.fit_model`): ``a`` and ``b`` are then
+        samples of those files that ``u``, the EM sessions and the dependence terms are
+        estimated on, ``ia``/``ib`` may be empty, and the last EM, ``lambda_candidates``
+        and the EM prior come from the full files' candidates. A prior from
+        ``prior_rule`` is the sample's share of pairs that agree on the rule.
         """
         dedupe = b is None
         bb = a if b is None else b
         self._ensure_comparisons(a, bb)
         ia = np.asarray(ia, dtype=np.int64)
         ib = np.asarray(ib, dtype=np.int64)
-        if len(ia) == 0:
+        if candidates is None and len(ia) == 0:
             raise ValueError("cannot fit a model on zero candidate pairs")
         clk_only = bool(self.comparisons) and all(c.record for c in self.comparisons)
+        if candidates is not None:
+            if candidates.n_pairs <= 0:
+                raise ValueError("cannot fit a model on zero candidate pairs")
+            if candidates.patterns.shape[1:] != (len(self.comparisons),):
+                raise ValueError(
+                    f"candidate patterns have {candidates.patterns.shape[1:]} columns; the "
+                    f"model has {len(self.comparisons)} comparisons")
+            if bool(candidates.dedupe) != dedupe:
+                raise ValueError("candidate patterns of one file cannot fit a linkage model "
+                                 "(or the other way round)")
+            if any(c.record for c in self.comparisons):
+                raise ValueError("candidate pattern counts cannot fit a model that compares "
+                                 "record-level filters (CLKs): fit it on the pairs instead")
         if clk_only and fix_u:
             # CLK only: random pairs cannot give u (their top Dice bands are the matches'
             # own rate, about 1/n of random pairs) and the rank has no meaning among them;
@@ -1124,17 +1191,25 @@ class FellegiSunter:
         covered = [bool(estimates[n]) for n in names]
         m_start = [np.mean(estimates[n], axis=0) if estimates[n] else m0[j]
                    for j, n in enumerate(names)]
-        lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None else levels
-        pats, counts, _ = compress_patterns(lev)
+        total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
+        if candidates is None:
+            lev = comparison_matrix(self.comparisons, a, bb, ia, ib) if levels is None \
+                else levels
+            pats, counts, _ = compress_patterns(lev)
+            n_cand, n_small, cand_total = len(ia), min(len(a), len(bb)), total
+        else:
+            lev = None
+            pats, counts = candidates.patterns, candidates.counts
+            n_cand, n_small = candidates.n_pairs, min(candidates.n_a, candidates.n_b)
+            cand_total = candidates.total_pairs
         lam0 = self.lambda_candidates if self.lambda_candidates else min(
-            0.5, max(1.0, float(min(len(a), len(bb)))) / len(ia))
+            0.5, max(1.0, float(n_small)) / n_cand)
         m, u, lam, iters = em_fit(
             pats, counts, m_start, u0, lam0, fix_u=fix_u, fix=covered, max_iter=max_iter,
             tol=tol,
         )
-        total = len(a) * (len(a) - 1) // 2 if dedupe else len(a) * len(bb)
-        if clk_only:
-            u = _u_to_all_pairs(self.comparisons, u, u0, lev, lam, len(ia), total)
+        if clk_only and lev is not None:
+            u = _u_to_all_pairs(self.comparisons, u, u0, lev, lam, n_cand, total)
         pooled: dict[str, list[int]] = {}
         for c, mm, uu in zip(self.comparisons, m, u):
             mm, moved = monotone_m(mm, uu, partial=bool(c.rungs))
@@ -1153,12 +1228,17 @@ class FellegiSunter:
             if prior_rule is not None:  # no pair agrees on the rule: it says nothing
                 self.info["prior_fallback"] = (
                     f"no record pair shares a value of {prior_rule}: EM prior used")
-            self.prior = min(max(lam * len(ia), 1.0) / total, 0.5)
+            self.prior = min(max(lam * n_cand, 1.0) / cand_total, 0.5)
             self.info["prior_source"] = "em"
         self.info.update(
-            em_iterations=int(iters), candidate_pairs=int(len(ia)), patterns=int(len(pats)),
+            em_iterations=int(iters), candidate_pairs=int(n_cand), patterns=int(len(pats)),
             fix_u=bool(fix_u), em_sessions=sessions_info,
         )
+        if candidates is not None:
+            self.info["candidates_counted"] = {
+                "n_a": int(candidates.n_a), "n_b": int(candidates.n_b),
+                "sample_a": int(len(a)), "sample_b": int(len(bb)),
+                "dedupe": bool(candidates.dedupe)}
         self.dependence = {}
         if dependence:
             self.estimate_dependence(a, None if dedupe else bb)
