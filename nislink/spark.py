@@ -68,12 +68,18 @@ from nislink.linkage import (
     DiceBlocking,
     combine_tokens,
     default_blocking,
+    prepare_model,
     renamed_options,
     with_combined_tokens,
 )
 from nislink.linkage import dedupe as _dedupe
 from nislink.linkage import link as _link
-from nislink.model import FellegiSunter, weight_to_probability
+from nislink.model import (
+    CandidatePatterns,
+    FellegiSunter,
+    compress_patterns,
+    weight_to_probability,
+)
 from nislink.resolve import one_to_one as _assign
 from nislink.schema import Schema
 from nislink.secrets import Secret
@@ -437,6 +443,49 @@ def _spark_schema(fields: Mapping[str, int], clk: bool, tokens: Sequence[str],
     return T.StructType(cols)
 
 
+def _encode_schema(clk: bool) -> Any:
+    """The encoding UDF's output: ``_row, id``, all fields' words in one binary
+    (``_blob``), their presence flags (``_prs``) and the tokens (``_tks``) as arrays, the
+    CLK, and the reject columns."""
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    cols = [T.StructField(ROW, T.LongType(), False), T.StructField("id", T.StringType(), True),
+            T.StructField("_blob", T.BinaryType(), True),
+            T.StructField("_prs", T.ArrayType(T.BooleanType(), False), True),
+            T.StructField("_tks", T.ArrayType(T.LongType(), False), True)]
+    if clk:
+        cols += [T.StructField("clk", T.BinaryType(), True),
+                 T.StructField(_pr("clk"), T.BooleanType(), True)]
+    cols += [T.StructField("_rej_field", T.StringType(), True),
+             T.StructField("_rej_reason", T.StringType(), True)]
+    return T.StructType(cols)
+
+
+def _unpacked_view(df: "DataFrame", fields: Mapping[str, int], clk: bool,
+                   tokens: Sequence[str]) -> "DataFrame":
+    """The encoding's columns (``_spark_schema``'s layout) as expressions over the packed
+    columns of :func:`_encode_schema`: evaluated only where a column is used."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    cols, at = [F.col(ROW), F.col("id")], 0
+    for j, (f, nbits) in enumerate(fields.items()):
+        width = 8 * ((int(nbits) + 63) // 64)
+        cols += [F.substring(F.col("_blob"), at + 1, width).alias(_bf(f)),
+                 F.col("_prs")[j].alias(_pr(f))]
+        at += width
+    if clk:
+        cols += [F.col("clk"), F.col(_pr("clk"))]
+    cols += [F.col("_tks")[j].alias(_tk(t)) for j, t in enumerate(tokens)]
+    return df.select(*cols)
+
+
+def _arrow_rows(mat: np.ndarray) -> Any:
+    """An Arrow list array with one row per row of the 2-D ``mat`` (from its buffer)."""
+    n, w = mat.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * w)
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(mat).reshape(-1)))
+
+
 def _frame_to_pandas(enc: EncodedFrame, rows: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {ROW: np.asarray(rows, dtype=np.int64),
                            "id": np.asarray(enc.ids, dtype=object)}
@@ -535,9 +584,13 @@ def encode(
     if dup:
         raise ValueError(f"id column {id_column!r} has duplicated ids; every record needs "
                          "a unique id")
-    out_schema = _spark_schema(fields_nbits, has_clk, tokens,
-                               extra=[("_rej_field", "string"), ("_rej_reason", "string")])
+    # the UDF hands back few, wide columns (the fields' words in one binary, presence flags
+    # and tokens as arrays): the JVM's Arrow-to-row conversion costs per column, about
+    # five times more for the 150 columns of uk_default than for these; the encoding's
+    # own columns are views of them (``_unpacked_view``)
+    out_schema = _encode_schema(has_clk)
     names = out_schema.fieldNames()
+    fnames = list(fields_nbits)
     from pyspark.sql.pandas.types import to_arrow_schema  # noqa: PLC0415
 
     arrow_schema = to_arrow_schema(out_schema)
@@ -564,17 +617,21 @@ def encode(
                  for c in names], schema=arrow_schema)
         n = len(ef)
         arrays = {ROW: pa.array(rows[pos]), "id": pa.array(list(ef.ids), pa.string())}
-        for f, bm in ef.fields.items():
-            arrays[_bf(f)] = _arrow_binary(bm.bits)
-            arrays[_pr(f)] = pa.array(np.asarray(bm.present, dtype=bool))
+        if fnames:
+            arrays["_blob"] = _arrow_binary(np.concatenate(
+                [ef.fields[f].bits for f in fnames], axis=1))
+            arrays["_prs"] = _arrow_rows(np.stack(
+                [np.asarray(ef.fields[f].present, dtype=bool) for f in fnames], axis=1))
+        if tokens:
+            arrays["_tks"] = _arrow_rows(np.stack([_u2i(ef.tokens[t]) for t in tokens],
+                                                  axis=1))
         if ef.clk is not None:
             arrays["clk"] = _arrow_binary(ef.clk.bits)
             arrays[_pr("clk")] = pa.array(np.asarray(ef.clk.present, dtype=bool))
-        for t, v in ef.tokens.items():
-            arrays[_tk(t)] = pa.array(_u2i(v))
         yield pa.RecordBatch.from_arrays(
-            [arrays[c] if c in arrays else pa.nulls(n, arrow_schema.field(c).type)
-             for c in names], schema=arrow_schema)
+            [arrays[c].cast(arrow_schema.field(c).type) if c in arrays
+             else pa.nulls(n, arrow_schema.field(c).type) for c in names],
+            schema=arrow_schema)
 
     def _encode_batches(batches: Iterator[Any]) -> Iterator[Any]:
         # Arrow batches are gathered into chunks of ``batch_rows`` records: the encoder
@@ -603,7 +660,8 @@ def encode(
         src = src.coalesce(par)
     allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    encoded = allrows.filter(F.col("_rej_reason").isNull()).drop("_rej_field", "_rej_reason")
+    encoded = _unpacked_view(allrows.filter(F.col("_rej_reason").isNull()), fields_nbits,
+                             has_clk, tokens)
     rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
         F.col(ROW).alias("row"), "id", F.col("_rej_field").alias("field"),
         F.col("_rej_reason").alias("reason"))
@@ -928,21 +986,52 @@ def _length_filter(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, flt: An
 # --------------------------------------------------------------------------- scoring
 
 
-def _tf_table(sides: Sequence[SparkEncoded], token: str) -> tuple[np.ndarray, np.ndarray]:
+def _tf_tables(sides: Sequence[SparkEncoded], tokens: Sequence[str]
+               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Term-frequency tables of ``tokens`` over ``sides``: for each, the sorted non-zero
+    values (``uint64``) and their shares of all non-zero values. One pass for every
+    token: each partition counts its own values (``numpy.unique``) and only the
+    partition counts are shuffled and summed."""
     from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
 
-    parts = [s.df.select(F.col(_tk(token)).alias("v")).filter(F.col("v") != 0) for s in sides]
-    u = parts[0]
-    for p in parts[1:]:
-        u = u.unionAll(p)
-    rows = u.groupBy("v").count().collect()
-    if not rows:
-        return np.zeros(0, np.uint64), np.zeros(0, np.float64)
-    v = _i2u(np.array([r["v"] for r in rows], np.int64))
-    c = np.array([r["count"] for r in rows], np.int64)
-    o = np.argsort(v)
-    v, c = v[o], c[o]
-    return v, c / c.sum()
+    toks = list(dict.fromkeys(tokens))
+    if not toks:
+        return {}
+    src = None
+    for e in sides:
+        x = e.df.select(F.array(*[_tk(t) for t in toks]).alias("tk"))
+        src = x if src is None else src.unionAll(x)
+    asch = pa.schema([("k", pa.int32()), ("v", pa.int64()), ("n", pa.int64())])
+
+    def counts(batches: Iterator[Any]) -> Iterator[Any]:
+        mats = [_arrow_longs(rb.column(0), len(toks)) for rb in batches if rb.num_rows]
+        if not mats:
+            return
+        m = np.concatenate(mats)
+        for k in range(len(toks)):
+            col = m[:, k]
+            v, n = np.unique(col[col != 0], return_counts=True)
+            if len(v):
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(np.full(len(v), k, np.int32)), pa.array(v),
+                     pa.array(n.astype(np.int64))], schema=asch)
+
+    sch = T.StructType([T.StructField("k", T.IntegerType(), False),
+                        T.StructField("v", T.LongType(), False),
+                        T.StructField("n", T.LongType(), False)])
+    tab = src.mapInArrow(counts, schema=sch).groupBy("k", "v").agg(F.sum("n").alias("n")) \
+        .toArrow()
+    ks, vs, ns_ = (tab.column(c).to_numpy().astype(np.int64) for c in ("k", "v", "n"))
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for k, t in enumerate(toks):
+        sel = ks == k
+        v, c = _i2u(vs[sel]), ns_[sel]
+        o = np.argsort(v)
+        v, c = v[o], c[o]
+        out[t] = (v, c / c.sum()) if len(v) else (np.zeros(0, np.uint64),
+                                                   np.zeros(0, np.float64))
+    return out
 
 
 def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None) -> FellegiSunter:
@@ -950,8 +1039,9 @@ def _scoring_model(model: FellegiSunter, a: SparkEncoded, b: SparkEncoded | None
     if not any(c.tf_adjust and c.token is not None for c in model.comparisons):
         return model
     sides = [a] if b is None else [a, b]
-    return model.with_tf_tables({c.name: _tf_table(sides, c.token) for c in model.comparisons
-                                 if c.tf_adjust and c.token is not None})
+    need = [c for c in model.comparisons if c.tf_adjust and c.token is not None]
+    tables = _tf_tables(sides, [c.token for c in need])
+    return model.with_tf_tables({c.name: tables[c.token] for c in need})
 
 
 def _model_inputs(mdl: FellegiSunter, a: SparkEncoded, bb: SparkEncoded
@@ -1088,6 +1178,11 @@ def _rank_levels(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, dedupe: b
                      + (F.col("d") >= F.col("best_b")).cast("int")).alias("_rank"))
 
 
+_MODEL_OPTIONS = {"dice_levels": None, "tf_adjust": True, "comparisons": None}
+_FIT_OPTIONS = {"u_pairs": 1_000_000, "prior_rule": None, "fix_u": True,
+                "em_sessions": "auto", "dependence": True}
+
+
 def fit_model(
     a: SparkEncoded,
     b: SparkEncoded | None = None,
@@ -1096,33 +1191,102 @@ def fit_model(
     max_records: int = 200_000,
     seed: int = 0,
     blocking: Any = None,
+    candidates: str = "auto",
+    tiles: tuple[int, int] | None = None,
+    tile_records: int = 800_000,
     **options: Any,
 ) -> FellegiSunter:
-    """Train a model locally on a sample of the Spark encodings.
+    """Train a model on the Spark encodings: on a sample collected to the driver, with the
+    last EM over every candidate pair counted on the cluster.
 
     Each side is sampled independently (``fraction``; by default enough to keep about
-    ``max_records`` records per side; the whole data when smaller), collected to the
-    driver and fitted with :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe`
-    when ``b`` is ``None``) with ``blocking`` and ``options`` (``u_pairs``, ``seed``,
-    ``prior_rule``, ``dice_levels``, ``tf_adjust``, ...). Independent uniform samples leave
-    the prior (the chance that two random records match) unbiased. The model is then
-    applied to every pair on Spark by :func:`score`.
+    ``max_records`` records per side; the whole data when smaller) and collected to the
+    driver. Independent uniform samples leave the prior (the chance that two random
+    records match) unbiased.
+
+    ``candidates`` says where the candidate pairs of the last EM come from (the EM that
+    gives the share of matches among candidates, the EM prior and the ``m`` of fields no
+    EM session covers; see :meth:`nislink.model.FellegiSunter.fit`):
+
+    * ``"cluster"``: every candidate pair of the whole files. Each tile of the tiled
+      linking (``tiles``, ``tile_records``: as in :func:`link`) blocks its records,
+      compares its pairs and sends out only their distinct level patterns with counts
+      (:class:`nislink.model.CandidatePatterns`), so the driver holds a few thousand
+      patterns however many pairs there are. ``u``, the EM sessions and the dependence
+      terms are estimated on the sample. With the whole data as the sample the model
+      equals :func:`nislink.link`'s.
+    * ``"sample"``: the sample's own candidate pairs; the model is fitted by
+      :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe` when ``b`` is
+      ``None``) on the sample alone.
+    * ``"auto"`` (default): ``"cluster"`` when a side is sampled and the files are linked
+      (``b`` given) with token blocking and comparisons of fields and tokens only (what
+      the tiles can compare), ``"sample"`` otherwise.
+
+    ``blocking`` and ``options`` are :func:`nislink.link`'s (``u_pairs``, ``prior_rule``,
+    ``dice_levels``, ``tf_adjust``, ``comparisons``, ``em_sessions``, ``fix_u``,
+    ``dependence``). The model is then applied to every pair on Spark by :func:`link` or
+    :func:`score`.
     """
+    if candidates not in ("auto", "cluster", "sample"):
+        raise ValueError(f"candidates must be 'auto', 'cluster' or 'sample', got {candidates!r}")
+    unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS))
+    if unknown:
+        raise TypeError(f"fit_model() got unknown options {unknown}; known options are "
+                        f"{sorted(set(_MODEL_OPTIONS) | set(_FIT_OPTIONS))}")
+    counts: dict[int, int] = {}
+
+    def size(e: SparkEncoded) -> int:
+        if id(e) not in counts:
+            counts[id(e)] = int(e.df.count())
+        return counts[id(e)]
+
+    def frac_of(e: SparkEncoded) -> float:
+        if fraction is not None:
+            return float(fraction)
+        n = size(e)
+        return 1.0 if n <= max_records else max_records / n
 
     def take(e: SparkEncoded) -> EncodedFrame:
-        frac = fraction
-        if frac is None:
-            n = int(e.df.count())
-            frac = 1.0 if n <= max_records else max_records / n
+        frac = frac_of(e)
         sub = e if frac >= 1.0 else SparkEncoded(
             e.df.sample(fraction=float(frac), seed=seed), e.meta, e.fields, e.clk_nbits,
             e.tokens)
         return sub.to_local()
 
-    la = take(a)
     if b is None:
-        return _dedupe(la, blocking=blocking, seed=seed, **options).model
-    return _link(la, take(b), blocking=blocking, seed=seed, **options).model
+        if candidates == "cluster":
+            raise ValueError("candidates='cluster' counts the pairs of two files' tiles; "
+                             "de-duplication fits on the sample (candidates='sample')")
+        return _dedupe(take(a), blocking=blocking, seed=seed, **options).model
+    _check(a, b)
+    rules = _rules(a, b, blocking)
+    la, lb = take(a), take(b)
+    mopts = {k: options.get(k, v) for k, v in _MODEL_OPTIONS.items()}
+    mdl, _ = prepare_model(None, la, lb, mopts["dice_levels"], mopts["tf_adjust"],
+                           mopts["comparisons"])
+    tileable = _token_rules(rules) and not any(c.record or c.relative
+                                               for c in mdl.comparisons)
+    use_cluster = candidates == "cluster" or (
+        candidates == "auto" and tileable and min(frac_of(a), frac_of(b)) < 1.0)
+    if not use_cluster:
+        return _link(la, lb, blocking=blocking, seed=seed, **options).model
+    if not tileable:
+        raise ValueError("candidates='cluster' needs token blocking rules and comparisons of "
+                         "fields and tokens only (no CLK or rank comparisons); use "
+                         "candidates='sample'")
+    parts = tuple(tiles) if tiles is not None else _tile_parts(size(a), size(b), tile_records)
+    if len(parts) != 2 or min(int(x) for x in parts) < 1:
+        raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
+    plan = _action(lambda: _tile_plan(a, b, rules, mdl, fitted=False), "blocking statistics")
+    pats, cnts = _action(lambda: _tiled_patterns(a, b, plan, parts), "counting patterns")
+    if len(cnts) == 0:
+        raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
+    cand = CandidatePatterns(pats, cnts, size(a), size(b))
+    fopts = {k: options.get(k, v) for k, v in _FIT_OPTIONS.items()}
+    if fopts["prior_rule"] == "auto":  # two files: EM's prior, as in nislink.link
+        fopts["prior_rule"] = None
+    none = np.zeros(0, dtype=np.int64)
+    return mdl.fit(la, lb, none, none, seed=seed, candidates=cand, **fopts)
 
 
 # --------------------------------------------------------------------------- tiled linking
@@ -1327,8 +1491,10 @@ class _TilePlan:
 
 
 def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
-               model: FellegiSunter) -> _TilePlan:
-    mdl = _scoring_model(model, a, b)
+               model: FellegiSunter, *, fitted: bool = True) -> _TilePlan:
+    """What the tiles need; ``fitted=False`` for a model that only compares (levels for
+    fitting: no term-frequency tables)."""
+    mdl = _scoring_model(model, a, b) if fitted else model
     need_f, need_t, need_clk = _model_inputs(mdl, a, b)
     if need_clk:
         raise ValueError("tiled scoring does not compare CLKs")  # callers check first
@@ -1382,13 +1548,11 @@ def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any]) -> EncodedFrame:
     return EncodedFrame(ids, fl, None, toks, dict(meta))
 
 
-def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
-                  min_weight: float | None, tiles: tuple[int, int]) -> "DataFrame":
-    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
-    match_probability`` of the pairs at or above ``min_weight`` (every pair when
-    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
+def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, int],
+           run: Any, schema: Any) -> "DataFrame":
+    """Cogroup A's part ``p`` with B's part ``q`` in tile ``p * kb + q`` and apply ``run``
+    to the two Arrow tables of every tile."""
     from pyspark.sql import functions as F  # noqa: PLC0415
-    from pyspark.sql import types as T  # noqa: PLC0415
 
     ka, kb = int(tiles[0]), int(tiles[1])
     part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(ka))
@@ -1398,6 +1562,28 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
     tb = _packed(b, plan).withColumn(
         "_tile", F.explode(F.transform(F.sequence(F.lit(0), F.lit(ka - 1)),
                                        lambda x: x * kb + part)))
+    return ta.groupBy("_tile").cogroup(tb.groupBy("_tile")).applyInArrow(run, schema=schema)
+
+
+def _tile_candidates(left: Any, right: Any, plan: _TilePlan
+                     ) -> tuple[EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]:
+    """A tile's two sides (rows in ``_row`` order) and its candidate pairs."""
+    fa = _unpacked(left, plan, plan.meta_a)
+    fb = _unpacked(right, plan, plan.meta_b)
+    if plan.combos:
+        fa = with_combined_tokens(fa, plan.combos)
+        fb = with_combined_tokens(fb, plan.combos)
+    ia, ib = block.candidate_pairs(fa, fb, plan.rules, b_common=plan.common)
+    return fa, fb, ia, ib
+
+
+def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
+                  min_weight: float | None, tiles: tuple[int, int]) -> "DataFrame":
+    """Block and score in tiles; rows ``ra, rb, id_a, id_b, match_weight,
+    match_probability`` of the pairs at or above ``min_weight`` (every pair when
+    ``None``), plus one row per tile with ``ra = -1`` and ``rb`` = its candidate count."""
+    from pyspark.sql import types as T  # noqa: PLC0415
+
     floor = None if min_weight is None else float(min_weight)
     out_schema = pa.schema([("ra", pa.int64()), ("rb", pa.int64()), ("id_a", pa.string()),
                             ("id_b", pa.string()), ("match_weight", pa.float64()),
@@ -1408,12 +1594,7 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
             return out_schema.empty_table()
         left = left.sort_by(ROW)
         right = right.sort_by(ROW)
-        fa = _unpacked(left, plan, plan.meta_a)
-        fb = _unpacked(right, plan, plan.meta_b)
-        if plan.combos:
-            fa = with_combined_tokens(fa, plan.combos)
-            fb = with_combined_tokens(fb, plan.combos)
-        ia, ib = block.candidate_pairs(fa, fb, plan.rules, b_common=plan.common)
+        fa, fb, ia, ib = _tile_candidates(left, right, plan)
         ncand = len(ia)
         w = plan.model.score(fa, fb, ia, ib)["match_weight"].to_numpy()
         if floor is not None:
@@ -1433,7 +1614,36 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
         T.StructField("id_a", T.StringType()), T.StructField("id_b", T.StringType()),
         T.StructField("match_weight", T.DoubleType()),
         T.StructField("match_probability", T.DoubleType())])
-    return ta.groupBy("_tile").cogroup(tb.groupBy("_tile")).applyInArrow(run, schema=sch)
+    return _tiles(a, b, plan, tiles, run, sch)
+
+
+def _tiled_patterns(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
+                    tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The comparison level patterns of every candidate pair and their counts, counted
+    in tiles (each tile blocks, compares and compresses its own pairs; only the distinct
+    patterns leave it) and summed on Spark."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+    from pyspark.sql import types as T  # noqa: PLC0415
+
+    width = len(plan.model.comparisons)
+    out_schema = pa.schema([("p", pa.binary()), ("n", pa.int64())])
+
+    def run(left: Any, right: Any) -> Any:
+        if left.num_rows == 0 or right.num_rows == 0:
+            return out_schema.empty_table()
+        fa, fb, ia, ib = _tile_candidates(left.sort_by(ROW), right.sort_by(ROW), plan)
+        if len(ia) == 0:
+            return out_schema.empty_table()
+        pats, counts, _ = compress_patterns(plan.model.levels(fa, fb, ia, ib))
+        return pa.table({"p": pa.array([r.tobytes() for r in pats], pa.binary()),
+                         "n": counts.astype(np.int64)}, schema=out_schema)
+
+    sch = T.StructType([T.StructField("p", T.BinaryType()), T.StructField("n", T.LongType())])
+    rows = _tiles(a, b, plan, tiles, run, sch).groupBy("p").agg(F.sum("n").alias("n")) \
+        .collect()
+    pats = np.frombuffer(b"".join(bytes(r["p"]) for r in rows), dtype=np.int8) \
+        .reshape(len(rows), width)
+    return pats.copy(), np.array([int(r["n"]) for r in rows], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- resolving

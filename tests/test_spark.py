@@ -283,6 +283,34 @@ def test_fit_model_on_sample(on_spark) -> None:  # type: ignore[no-untyped-def]
     assert m.prior is not None and all(c.name in m.m for c in m.comparisons)
 
 
+def test_fit_model_counts_candidates_on_the_cluster(data, on_spark) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    # the whole data as the sample: the model nislink.link fits, from pattern counts
+    ref = link(ea, eb, u_pairs=50_000)
+    got = ns.fit_model(sa, sb, fraction=1.0, candidates="cluster", tiles=(2, 3),
+                       u_pairs=50_000)
+    assert got.info["candidate_pairs"] == ref.candidates
+    assert got.prior == pytest.approx(ref.model.prior, rel=1e-12)
+    assert got.lambda_candidates == pytest.approx(ref.model.lambda_candidates, rel=1e-12)
+    for c in ref.model.comparisons:
+        np.testing.assert_allclose(got.m[c.name], ref.model.m[c.name], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got.u[c.name], ref.model.u[c.name], rtol=1e-12, atol=1e-15)
+    # a sample ("auto" counts the candidates on the cluster when a side is sampled)
+    half = ns.fit_model(sa, sb, fraction=0.5, seed=3, u_pairs=20_000)
+    info = half.info["candidates_counted"]
+    assert (info["n_a"], info["n_b"]) == (len(ea), len(eb))
+    assert info["sample_a"] < len(ea) and half.info["candidate_pairs"] == ref.candidates
+    assert "candidates_counted" not in ns.fit_model(
+        sa, sb, fraction=0.5, seed=3, u_pairs=20_000, candidates="sample").info
+    with pytest.raises(ValueError, match="candidates must be"):
+        ns.fit_model(sa, sb, candidates="everywhere")
+    with pytest.raises(TypeError, match="unknown options"):
+        ns.fit_model(sa, sb, u_pair=10)
+    with pytest.raises(ValueError, match="de-duplication"):
+        ns.fit_model(sa, None, candidates="cluster")
+
+
 def test_connected_components(spark) -> None:  # type: ignore[no-untyped-def]
     edges = spark.createDataFrame(pd.DataFrame({"src": [5, 1, 2, 9, 7, 3],
                                                 "dst": [1, 2, 3, 8, 9, 3]}))
