@@ -10,10 +10,18 @@ concatenated (about ``1.3 n``). In one run:
    then :func:`nislink.spark.link` with the model from step 1 (so the two results can be
    compared: the benchmark reports whether the links are identical).
 
+Both engines read the raw records from the same Parquet files (``--source parquet``, the
+default: the way a pipeline meets its data, inside each engine's timed encode stage);
+``--source pandas`` hands Spark the in-memory pandas frames instead (``createDataFrame``,
+which ships the rows from the driver in every task that reads them).
+
 Times are wall-clock seconds per stage (``spark_link_*_s``: the stages inside
 :func:`nislink.spark.link`, from its ``timings``; the Spark link time also includes writing
 the links as Parquet and reading them back). ``spark_ratio`` is the Spark total over the
-local total. Peak memory is the largest resident set size of
+local total. The local link stage includes fitting the model; Spark links with that
+model, so ``spark_ratio`` leaves fitting out on the Spark side. ``--fit`` also times
+:func:`nislink.spark.fit_model` (``spark_fit_s``; ``spark_ratio_with_fit`` counts it in;
+``spark_fit_prior_ratio`` is its prior over the local model's). Peak memory is the largest resident set size of
 the whole process tree seen while a phase runs (sampled every 0.2 s with psutil): for the
 local phase this Python process; for the Spark phase the driver, the JVM and the Python
 workers together.
@@ -99,7 +107,7 @@ def _prep(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
 
 
 def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
-        check: bool = True) -> dict[str, Any]:
+        check: bool = True, source: str = "parquet", fit: bool = False) -> dict[str, Any]:
     """Run both engines on ``n`` people; return the figures."""
     from nislink import spark as ns
     from nislink.synth import generate_study
@@ -110,11 +118,26 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
                        _prep(study.moj, "moj_id")], ignore_index=True)
     del study
     gc.collect()
-    out: dict[str, Any] = {"people": n, "n_a": len(a_raw), "n_b": len(b_raw)}
+    out: dict[str, Any] = {"people": n, "n_a": len(a_raw), "n_b": len(b_raw),
+                           "source": source}
+    tmpdir = tempfile.TemporaryDirectory()
+    paths = {}
+    if source == "parquet":
+        # both engines read the raw records from the same Parquet files (small row groups,
+        # so that Spark splits a file into as many ordered partitions as it has cores)
+        for name, df in (("a", a_raw), ("b", b_raw)):
+            paths[name] = os.path.join(tmpdir.name, f"{name}.parquet")
+            df.to_parquet(paths[name], index=False, row_group_size=25_000)
+        del a_raw, b_raw
+        gc.collect()
 
     # ---- local engine
     with PeakRSS() as mem:
         t0 = time.perf_counter()
+        if source == "parquet":
+            a_raw = pd.read_parquet(paths["a"]).astype(object)
+            b_raw = pd.read_parquet(paths["b"]).astype(object)
+            a_raw, b_raw = a_raw.where(a_raw.notna(), None), b_raw.where(b_raw.notna(), None)
         enc = Encoder(Schema.uk_default(), SECRET, today=TODAY)
         ea = enc.encode(a_raw, id_column="rid", party="la")
         eb = enc.encode(b_raw, id_column="rid", party="departments")
@@ -138,12 +161,20 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
                                  "spark.local.dir": tempfile.gettempdir()})
         t1 = time.perf_counter()
         # record order = input order (ties between equal weights are broken by it)
-        sa = ns.encode(spark.createDataFrame(a_raw),
-                       Schema.uk_default(), SECRET, id_column="rid", party="la", today=TODAY)
-        sb = ns.encode(spark.createDataFrame(b_raw),
-                       Schema.uk_default(), SECRET, id_column="rid", party="departments",
+        if source == "parquet":
+            da, db = spark.read.parquet(paths["a"]), spark.read.parquet(paths["b"])
+        else:
+            da, db = spark.createDataFrame(a_raw), spark.createDataFrame(b_raw)
+        sa = ns.encode(da, Schema.uk_default(), SECRET, id_column="rid", party="la",
+                       today=TODAY)
+        sb = ns.encode(db, Schema.uk_default(), SECRET, id_column="rid", party="departments",
                        today=TODAY)
         t2 = time.perf_counter()
+        if fit:  # the model fitted on Spark (sample + candidates counted on the cluster)
+            fitted = ns.fit_model(sa, sb)
+            out["spark_fit_s"] = time.perf_counter() - t2
+            out["spark_fit_prior_ratio"] = fitted.prior / model.prior
+            t2 = time.perf_counter()
         sres = ns.link(sa, sb, model=model)
         with tempfile.TemporaryDirectory() as tmp:
             sres.write(os.path.join(tmp, "links.parquet"))
@@ -155,6 +186,9 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
                spark_candidates=sres.candidates, spark_links=len(links))
     out.update({f"spark_link_{k}_s": v for k, v in sres.timings.items()})
     out["spark_ratio"] = out["spark_total_s"] / out["local_total_s"]
+    if fit:
+        out["spark_ratio_with_fit"] = (out["spark_total_s"] + out["spark_fit_s"]) \
+            / out["local_total_s"]
     if check:
         x = local_pairs.sort_values(["id_a", "id_b"]).reset_index(drop=True)
         y = links.sort_values(["id_a", "id_b"]).reset_index(drop=True)
@@ -163,6 +197,7 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
             float((x["match_weight"] - y["match_weight"]).abs().max() or 0.0) < 1e-9
         out["identical_links"] = bool(same)
     spark.stop()
+    tmpdir.cleanup()
     return out
 
 
@@ -174,8 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--partitions", type=int, default=8, help="shuffle/input partitions")
     ap.add_argument("--driver-memory", default="4g")
+    ap.add_argument("--source", choices=["parquet", "pandas"], default="parquet",
+                    help="where both engines read the raw records: the same Parquet files "
+                         "(default), or a pandas frame in memory (Spark: createDataFrame)")
+    ap.add_argument("--fit", action="store_true",
+                    help="also time nislink.spark.fit_model (not in spark_ratio: the links "
+                         "are compared with the local model)")
     args = ap.parse_args(argv)
-    r = run(args.n, args.seed, args.master, args.partitions, args.driver_memory)
+    r = run(args.n, args.seed, args.master, args.partitions, args.driver_memory,
+            source=args.source, fit=args.fit)
     for k, v in r.items():
         print(f"{k:>20}: {v:.2f}" if isinstance(v, float) else f"{k:>20}: {v}")
     return 0
