@@ -38,6 +38,7 @@ import copy
 import json
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1086,6 +1087,7 @@ class FellegiSunter:
         tol: float = 1e-6,
         levels: np.ndarray | None = None,
         candidates: CandidatePatterns | None = None,
+        session_counts: Callable[[list[str]], CandidatePatterns | None] | None = None,
     ) -> FellegiSunter:
         """Estimate ``u`` (random pairs), ``m`` (EM), the prior and the dependence terms.
 
@@ -1122,6 +1124,11 @@ class FellegiSunter:
         estimated on, ``ia``/``ib`` may be empty, and the last EM, ``lambda_candidates``
         and the EM prior come from the full files' candidates. A prior from
         ``prior_rule`` is the sample's share of pairs that agree on the rule.
+        ``session_counts`` likewise gives an EM session's pairs as pattern counts: called
+        with the session's tokens, it returns the patterns of the (full files') record
+        pairs that share a value of every one of them (the first token's blocks capped as
+        in :func:`session_pairs_for`, but none left out by ``session_pairs``), or ``None``
+        to draw the session's pairs from ``a`` and ``b``.
         """
         dedupe = b is None
         bb = a if b is None else b
@@ -1172,15 +1179,29 @@ class FellegiSunter:
                 break  # every field estimated
             sess = [sess] if isinstance(sess, str) else list(sess)
             blocked = [c.token in sess or c.name in sess for c in self.comparisons]
-            sa, sb = session_pairs_for(a, None if dedupe else bb, sess, session_pairs, seed)
-            rec: dict[str, Any] = {"tokens": sess, "pairs": int(len(sa))}
-            if len(sa) < _MIN_SESSION_PAIRS or all(blocked):
-                rec["skipped"] = "too few pairs" if len(sa) < _MIN_SESSION_PAIRS else "no field"
+            counted = session_counts(list(sess)) if session_counts is not None else None
+            if counted is None:
+                sa, sb = session_pairs_for(a, None if dedupe else bb, sess, session_pairs,
+                                           seed)
+                n_sess = len(sa)
+            else:
+                n_sess = counted.n_pairs
+            rec: dict[str, Any] = {"tokens": sess, "pairs": int(n_sess)}
+            if n_sess < _MIN_SESSION_PAIRS or all(blocked):
+                rec["skipped"] = "too few pairs" if n_sess < _MIN_SESSION_PAIRS else "no field"
                 sessions_info.append(rec)
                 continue
-            lev = comparison_matrix(self.comparisons, a, bb, sa, sb)
-            lev[:, np.asarray(blocked)] = MISSING
-            pats, counts, _ = compress_patterns(lev)
+            if counted is None:
+                lev = comparison_matrix(self.comparisons, a, bb, sa, sb)
+                lev[:, np.asarray(blocked)] = MISSING
+                pats, counts, _ = compress_patterns(lev)
+            else:  # the counted patterns with the session's fields left out, merged
+                lev = counted.patterns.copy()
+                lev[:, np.asarray(blocked)] = MISSING
+                pats, _, inv = compress_patterns(lev)
+                counts = np.bincount(inv, weights=counted.counts,
+                                     minlength=len(pats)).astype(np.int64)
+                rec["counted"] = True
             ms, _, lam_s, it = em_fit(pats, counts, m0, u0, 0.5, fix_u=True, fix=blocked,
                                       max_iter=max_iter, tol=tol)
             for n, bl, mm in zip(names, blocked, ms):

@@ -1282,11 +1282,22 @@ def fit_model(
     if len(cnts) == 0:
         raise ValueError("blocking produced no candidate pairs: nothing to fit a model on")
     cand = CandidatePatterns(pats, cnts, size(a), size(b))
+
+    def session_counts(tokens: list[str]) -> CandidatePatterns:
+        # an EM session's pairs (sharing every token) over the whole files
+        plan_s = _action(lambda: _tile_plan(a, b, [block.TokenBlocking([tokens[0]])], mdl,
+                                            fitted=False, extra_tokens=tokens[1:]),
+                         "blocking statistics")
+        sp, sc = _action(lambda: _tiled_patterns(a, b, plan_s, parts, agree=tokens[1:]),
+                         "counting patterns")
+        return CandidatePatterns(sp, sc, size(a), size(b))
+
     fopts = {k: options.get(k, v) for k, v in _FIT_OPTIONS.items()}
     if fopts["prior_rule"] == "auto":  # two files: EM's prior, as in nislink.link
         fopts["prior_rule"] = None
     none = np.zeros(0, dtype=np.int64)
-    return mdl.fit(la, lb, none, none, seed=seed, candidates=cand, **fopts)
+    return mdl.fit(la, lb, none, none, seed=seed, candidates=cand,
+                   session_counts=session_counts, **fopts)
 
 
 # --------------------------------------------------------------------------- tiled linking
@@ -1491,9 +1502,10 @@ class _TilePlan:
 
 
 def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
-               model: FellegiSunter, *, fitted: bool = True) -> _TilePlan:
+               model: FellegiSunter, *, fitted: bool = True,
+               extra_tokens: Sequence[str] = ()) -> _TilePlan:
     """What the tiles need; ``fitted=False`` for a model that only compares (levels for
-    fitting: no term-frequency tables)."""
+    fitting: no term-frequency tables); ``extra_tokens`` are shipped to the tiles too."""
     mdl = _scoring_model(model, a, b) if fitted else model
     need_f, need_t, need_clk = _model_inputs(mdl, a, b)
     if need_clk:
@@ -1514,7 +1526,7 @@ def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
         mdl, [r for r in rules if isinstance(r, block.TokenBlocking)] + filters,
         sorted({parts for _, parts, _ in toks if len(parts) > 1}),
         _common_values([a, b], toks), fields,
-        sorted(set(need_t) | {p for _, parts, _ in toks for p in parts}),
+        sorted(set(need_t) | {p for _, parts, _ in toks for p in parts} | set(extra_tokens)),
         {f: a.fields[f] for f in fields}, dict(a.meta), dict(b.meta))
 
 
@@ -1618,10 +1630,12 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
 
 
 def _tiled_patterns(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
-                    tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+                    tiles: tuple[int, int], agree: Sequence[str] = ()
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """The comparison level patterns of every candidate pair and their counts, counted
     in tiles (each tile blocks, compares and compresses its own pairs; only the distinct
-    patterns leave it) and summed on Spark."""
+    patterns leave it) and summed on Spark. ``agree``: keep only the pairs that share a
+    non-missing value of each of these tokens too (an EM session's further tokens)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
     from pyspark.sql import types as T  # noqa: PLC0415
 
@@ -1632,6 +1646,10 @@ def _tiled_patterns(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
         if left.num_rows == 0 or right.num_rows == 0:
             return out_schema.empty_table()
         fa, fb, ia, ib = _tile_candidates(left.sort_by(ROW), right.sort_by(ROW), plan)
+        for t in agree:
+            ta, tb = fa.tokens[t][ia], fb.tokens[t][ib]
+            keep = (ta != 0) & (ta == tb)
+            ia, ib = ia[keep], ib[keep]
         if len(ia) == 0:
             return out_schema.empty_table()
         pats, counts, _ = compress_patterns(plan.model.levels(fa, fb, ia, ib))

@@ -15,7 +15,7 @@ from nislink.encode.encoder import Encoder
 from nislink.frame import EncodedFrame
 from nislink.linkage import candidates as candidate_pairs
 from nislink.linkage import link, prepare_model
-from nislink.model import CandidatePatterns, compress_patterns
+from nislink.model import CandidatePatterns, compress_patterns, session_pairs_for
 from nislink.schema import Schema
 from nislink.secrets import Secret
 from nislink.synth import generate_study
@@ -52,9 +52,20 @@ def test_counts_of_the_same_pairs_give_the_same_model(files) -> None:  # type: i
     cp = CandidatePatterns(pats[rev], counts[rev], len(a), len(b))
     assert cp.n_pairs == len(ia) and cp.total_pairs == len(a) * len(b)
     none = np.zeros(0, np.int64)
-    got = mdl.fit(a, b, none, none, u_pairs=50_000, candidates=cp)
+    asked: list[list[str]] = []
+
+    def sessions(tokens: list[str]) -> CandidatePatterns:
+        # every session pair (no sampling: fewer than session_pairs here)
+        asked.append(tokens)
+        sa, sb = session_pairs_for(a, b, tokens, max_pairs=10**9)
+        p, c, _ = compress_patterns(mdl.levels(a, b, sa, sb))
+        return CandidatePatterns(p, c, len(a), len(b))
+
+    got = mdl.fit(a, b, none, none, u_pairs=50_000, candidates=cp, session_counts=sessions)
     _close(got, ref)
     assert got.info["candidates_counted"]["n_a"] == len(a)
+    done = [s for s in got.info["em_sessions"] if "skipped" not in s]
+    assert done and all(s.get("counted") for s in done) and len(asked) >= len(done)
 
 
 def test_counts_of_whole_files_with_a_sample(files) -> None:  # type: ignore[no-untyped-def]

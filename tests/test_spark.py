@@ -291,6 +291,10 @@ def test_fit_model_counts_candidates_on_the_cluster(data, on_spark) -> None:  # 
     got = ns.fit_model(sa, sb, fraction=1.0, candidates="cluster", tiles=(2, 3),
                        u_pairs=50_000)
     assert got.info["candidate_pairs"] == ref.candidates
+    done = [s for s in got.info["em_sessions"] if "skipped" not in s]
+    assert done and all(s.get("counted") for s in done)  # sessions counted on Spark too
+    assert [s["pairs"] for s in done] == [
+        s["pairs"] for s in ref.model.info["em_sessions"] if "skipped" not in s]
     assert got.prior == pytest.approx(ref.model.prior, rel=1e-12)
     assert got.lambda_candidates == pytest.approx(ref.model.lambda_candidates, rel=1e-12)
     for c in ref.model.comparisons:
