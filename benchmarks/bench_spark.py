@@ -171,7 +171,7 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
                        today=TODAY)
         t2 = time.perf_counter()
         if fit:  # the model fitted on Spark (sample + candidates counted on the cluster)
-            fitted = ns.fit_model(sa, sb)
+            fitted = ns.fit_model(sa, sb, candidates="cluster")
             out["spark_fit_s"] = time.perf_counter() - t2
             out["spark_fit_prior_ratio"] = fitted.prior / model.prior
             t2 = time.perf_counter()

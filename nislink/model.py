@@ -954,7 +954,10 @@ class CandidatePatterns:
     dedupe: bool = False
 
     def __post_init__(self) -> None:
-        pats = np.asarray(self.patterns, dtype=np.int8)
+        raw = np.asarray(self.patterns)
+        if raw.size and (raw.min() < -1 or raw.max() > 127):
+            raise ValueError("pattern levels must lie in -1..127 (-1 = missing)")
+        pats = raw.astype(np.int8)
         counts = np.asarray(self.counts, dtype=np.int64)
         if pats.ndim != 2 or counts.shape != (len(pats),):
             raise ValueError(f"patterns must be (K, F) and counts (K,), got {pats.shape} "
@@ -963,6 +966,9 @@ class CandidatePatterns:
             raise ValueError("pattern counts must be positive")
         if min(int(self.n_a), int(self.n_b)) < 1:
             raise ValueError(f"record counts must be positive, got {self.n_a}, {self.n_b}")
+        if self.dedupe and int(self.n_a) != int(self.n_b):
+            raise ValueError(f"one file (dedupe=True) has one record count, got {self.n_a} "
+                             f"and {self.n_b}")
         # lexicographic order: the order compress_patterns gives (identical EM sums)
         order = np.lexsort(pats.T[::-1]) if len(pats) else np.zeros(0, np.int64)
         object.__setattr__(self, "patterns", np.ascontiguousarray(pats[order]))
@@ -1141,16 +1147,10 @@ class FellegiSunter:
         if candidates is not None:
             if candidates.n_pairs <= 0:
                 raise ValueError("cannot fit a model on zero candidate pairs")
-            if candidates.patterns.shape[1:] != (len(self.comparisons),):
-                raise ValueError(
-                    f"candidate patterns have {candidates.patterns.shape[1:]} columns; the "
-                    f"model has {len(self.comparisons)} comparisons")
-            if bool(candidates.dedupe) != dedupe:
-                raise ValueError("candidate patterns of one file cannot fit a linkage model "
-                                 "(or the other way round)")
-            if any(c.record for c in self.comparisons):
-                raise ValueError("candidate pattern counts cannot fit a model that compares "
-                                 "record-level filters (CLKs): fit it on the pairs instead")
+            self._check_counts(candidates, dedupe, "candidate patterns")
+            if len(ia) or levels is not None:
+                raise ValueError("give the candidates either as pairs (ia, ib, levels) or as "
+                                 "pattern counts (candidates=), not both")
         if clk_only and fix_u:
             # CLK only: random pairs cannot give u (their top Dice bands are the matches'
             # own rate, about 1/n of random pairs) and the rank has no meaning among them;
@@ -1179,7 +1179,12 @@ class FellegiSunter:
                 break  # every field estimated
             sess = [sess] if isinstance(sess, str) else list(sess)
             blocked = [c.token in sess or c.name in sess for c in self.comparisons]
+            if session_counts is not None and all(blocked):  # nothing to count for
+                sessions_info.append({"tokens": sess, "pairs": 0, "skipped": "no field"})
+                continue
             counted = session_counts(list(sess)) if session_counts is not None else None
+            if counted is not None:
+                self._check_counts(counted, dedupe, f"session {sess} patterns")
             if counted is None:
                 sa, sb = session_pairs_for(a, None if dedupe else bb, sess, session_pairs,
                                            seed)
@@ -1264,6 +1269,29 @@ class FellegiSunter:
         if dependence:
             self.estimate_dependence(a, None if dedupe else bb)
         return self
+
+    def _check_counts(self, cp: CandidatePatterns, dedupe: bool, what: str) -> None:
+        """Pattern counts made elsewhere must fit this model: one column per comparison,
+        levels in range, of one file for de-duplication and of two for linking."""
+        if not isinstance(cp, CandidatePatterns):
+            raise TypeError(f"{what}: expected CandidatePatterns, got {type(cp).__name__}")
+        if cp.patterns.shape[1:] != (len(self.comparisons),):
+            raise ValueError(f"{what} have {cp.patterns.shape[1]} columns; the model has "
+                             f"{len(self.comparisons)} comparisons")
+        if bool(cp.dedupe) != dedupe:
+            raise ValueError(
+                f"{what} are of " + ("one file (dedupe=True) but the model is fitted to "
+                                     "link two" if cp.dedupe else
+                                     "two files but the model is fitted to de-duplicate one"))
+        if any(c.record for c in self.comparisons):
+            raise ValueError(f"{what} cannot fit a model that compares record-level filters "
+                             "(CLKs): fit it on the pairs instead")
+        for j, c in enumerate(self.comparisons):
+            col = cp.patterns[:, j]
+            if len(col) and (int(col.min()) < MISSING or int(col.max()) >= c.n_levels):
+                raise ValueError(f"{what}: comparison {c.name!r} has levels "
+                                 f"{int(col.min())}..{int(col.max())}; it has "
+                                 f"{c.n_levels} (and {MISSING} for missing)")
 
     def estimate_dependence(
         self, a: EncodedFrame, b: EncodedFrame | None = None, *, max_abs: float = 20.0

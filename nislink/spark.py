@@ -68,6 +68,7 @@ from nislink.linkage import (
     DiceBlocking,
     combine_tokens,
     default_blocking,
+    RENAMED_OPTIONS,
     prepare_model,
     renamed_options,
     with_combined_tokens,
@@ -482,7 +483,10 @@ def _unpacked_view(df: "DataFrame", fields: Mapping[str, int], clk: bool,
 def _arrow_rows(mat: np.ndarray) -> Any:
     """An Arrow list array with one row per row of the 2-D ``mat`` (from its buffer)."""
     n, w = mat.shape
-    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * w)
+    if n * w >= 2**31:
+        raise ValueError(f"an encoding chunk of {n} records x {w} values is too large for "
+                         "one Arrow array: lower encode(batch_rows=...)")
+    offsets = pa.array((np.arange(n + 1, dtype=np.int64) * w).astype(np.int32))
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(mat).reshape(-1)))
 
 
@@ -591,6 +595,7 @@ def encode(
     out_schema = _encode_schema(has_clk)
     names = out_schema.fieldNames()
     fnames = list(fields_nbits)
+    row_bytes = sum(8 * ((int(v) + 63) // 64) for v in fields_nbits.values())
     from pyspark.sql.pandas.types import to_arrow_schema  # noqa: PLC0415
 
     arrow_schema = to_arrow_schema(out_schema)
@@ -618,6 +623,10 @@ def encode(
         n = len(ef)
         arrays = {ROW: pa.array(rows[pos]), "id": pa.array(list(ef.ids), pa.string())}
         if fnames:
+            if n * row_bytes >= 2**31:
+                raise ValueError(f"an encoding chunk of {n} records x {row_bytes} bytes of "
+                                 "filters is too large for one Arrow array: lower "
+                                 "encode(batch_rows=...)")
             arrays["_blob"] = _arrow_binary(np.concatenate(
                 [ef.fields[f].bits for f in fnames], axis=1))
             arrays["_prs"] = _arrow_rows(np.stack(
@@ -1005,13 +1014,21 @@ def _tf_tables(sides: Sequence[SparkEncoded], tokens: Sequence[str]
     asch = pa.schema([("k", pa.int32()), ("v", pa.int64()), ("n", pa.int64())])
 
     def counts(batches: Iterator[Any]) -> Iterator[Any]:
-        mats = [_arrow_longs(rb.column(0), len(toks)) for rb in batches if rb.num_rows]
-        if not mats:
-            return
-        m = np.concatenate(mats)
+        # each Arrow batch's values are counted as it comes; only the counts are kept
+        got: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in toks]
+        for rb in batches:
+            if not rb.num_rows:
+                continue
+            m = _arrow_longs(rb.column(0), len(toks))
+            for k in range(len(toks)):
+                col = m[:, k]
+                got[k].append(np.unique(col[col != 0], return_counts=True))
         for k in range(len(toks)):
-            col = m[:, k]
-            v, n = np.unique(col[col != 0], return_counts=True)
+            if not got[k]:
+                continue
+            v, inv = np.unique(np.concatenate([x for x, _ in got[k]]), return_inverse=True)
+            n = np.bincount(inv.reshape(-1), weights=np.concatenate([c for _, c in got[k]]),
+                            minlength=len(v)).astype(np.int64)
             if len(v):
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(np.full(len(v), k, np.int32)), pa.array(v),
@@ -1181,6 +1198,8 @@ def _rank_levels(pairs: "DataFrame", a: SparkEncoded, b: SparkEncoded, dedupe: b
 _MODEL_OPTIONS = {"dice_levels": None, "tf_adjust": True, "comparisons": None}
 _FIT_OPTIONS = {"u_pairs": 1_000_000, "prior_rule": None, "fix_u": True,
                 "em_sessions": "auto", "dependence": True}
+# options of nislink.link that do not change the model (ignored when fitting on the cluster)
+_LINK_ONLY_OPTIONS = {"min_weight", "one_to_one", "keep_scores", "progress"}
 
 
 def fit_model(
@@ -1229,7 +1248,8 @@ def fit_model(
     """
     if candidates not in ("auto", "cluster", "sample"):
         raise ValueError(f"candidates must be 'auto', 'cluster' or 'sample', got {candidates!r}")
-    unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS))
+    unknown = sorted(set(options) - set(_MODEL_OPTIONS) - set(_FIT_OPTIONS)
+                     - _LINK_ONLY_OPTIONS - set(RENAMED_OPTIONS))
     if unknown:
         raise TypeError(f"fit_model() got unknown options {unknown}; known options are "
                         f"{sorted(set(_MODEL_OPTIONS) | set(_FIT_OPTIONS))}")
@@ -1261,6 +1281,10 @@ def fit_model(
     _check(a, b)
     rules = _rules(a, b, blocking)
     la, lb = take(a), take(b)
+    if "thresholds" in options:  # the first release's name of dice_levels
+        options["dice_levels"] = renamed_options(
+            "fit_model", {"thresholds": options.pop("thresholds")},
+            dice_levels=options.get("dice_levels"))["dice_levels"]
     mopts = {k: options.get(k, v) for k, v in _MODEL_OPTIONS.items()}
     mdl, _ = prepare_model(None, la, lb, mopts["dice_levels"], mopts["tf_adjust"],
                            mopts["comparisons"])
@@ -1858,7 +1882,8 @@ def link(
         raise TypeError("link() needs SparkEncoded inputs (see nislink.spark.encode/from_local)")
     _check(a, b)
     if model is None:
-        model = fit_model(a, b, blocking=blocking, **dict(fit_options or {}))
+        fo = {"tiles": tiles, "tile_records": tile_records, **dict(fit_options or {})}
+        model = fit_model(a, b, blocking=blocking, **fo)
     from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: PLC0415
 
