@@ -65,7 +65,8 @@ def main() -> None:
                     id_column="rid", party="dwp", today=today)
     print("rejected rows:", la.rejects.count(), dwp.rejects.count())
 
-    # linkage unit: model trained locally on a sample, applied to every pair on Spark
+    # linkage unit: u on a sample of up to 50,000 records a side; when a side is sampled, the
+    # EM sessions and candidates are counted over the whole files (tiles on Spark)
     model = ns.fit_model(la, dwp, max_records=50_000, u_pairs=200_000)
     res = ns.link(la, dwp, model=model, min_weight=0.0)
     print(f"{res.candidates} candidate pairs")
