@@ -348,6 +348,9 @@ class SparkEncoded:
     clk_nbits: int | None
     tokens: list[str]
     rejects: "DataFrame | None" = None
+    #: from :func:`encode`: ``_row, id, _blob, _prs, _tks``, the packed columns that
+    #: ``df``'s filter, presence and token columns are views of (the tiles read them whole)
+    packed: "DataFrame | None" = None
 
     def __repr__(self) -> str:
         return (f"SparkEncoded(fields={list(self.fields)}, clk={self.clk_nbits}, "
@@ -676,8 +679,10 @@ def encode(
         F.col("_rej_reason").alias("reason"))
     meta = dict(proto.meta)
     meta["rows"] = int(_action(encoded.count, "encoding"))
+    packed = allrows.filter(F.col("_rej_reason").isNull()) \
+        .select(ROW, "id", "_blob", "_prs", "_tks") if fields_nbits and tokens else None
     return SparkEncoded(encoded, meta, fields_nbits, proto.clk.nbits if has_clk else None,
-                        tokens, rejects)
+                        tokens, rejects, packed)
 
 
 def _action(fn: Any, what: str) -> Any:
@@ -1523,6 +1528,8 @@ class _TilePlan:
     nbits: dict[str, int]
     meta_a: dict[str, Any]
     meta_b: dict[str, Any]
+    index_a: tuple[list[int], list[int]] | None = None
+    index_b: tuple[list[int], list[int]] | None = None
 
 
 def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
@@ -1546,34 +1553,75 @@ def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
         if a.fields[f] != b.fields[f]:
             raise ValueError(f"field {f!r}: filters differ in length ({a.fields[f]}, "
                              f"{b.fields[f]})")
-    return _TilePlan(
+    plan = _TilePlan(
         mdl, [r for r in rules if isinstance(r, block.TokenBlocking)] + filters,
         sorted({parts for _, parts, _ in toks if len(parts) > 1}),
         _common_values([a, b], toks), fields,
         sorted(set(need_t) | {p for _, parts, _ in toks for p in parts} | set(extra_tokens)),
         {f: a.fields[f] for f in fields}, dict(a.meta), dict(b.meta))
+    plan.index_a, plan.index_b = _side_index(a, plan), _side_index(b, plan)
+    return plan
+
+
+def _side_index(e: SparkEncoded, plan: _TilePlan) -> tuple[list[int], list[int]] | None:
+    """Where the plan's fields and tokens sit in ``e``'s packed arrays (``None``: ``e``
+    has no packed columns, so :func:`_packed` gathers them in the plan's order)."""
+    if e.packed is None:
+        return None
+    fl, tk = list(e.fields), list(e.tokens)
+    return [fl.index(f) for f in plan.fields], [tk.index(t) for t in plan.tokens]
 
 
 def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
     """``_row, id, blob, pr, tk``: the filters the tiles need as one binary column (the
     fields' words one after another), their presence flags and the tokens as arrays (one
-    column each instead of one per field and token: far cheaper to shuffle)."""
+    column each instead of one per field and token: far cheaper to shuffle). From
+    :func:`encode`'s packed columns the flag and token arrays are shipped whole (the
+    tile picks its columns, :func:`_side_index`) and the binary is cut from ``_blob``."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
+    if e.packed is not None:
+        offset, at = {}, 0
+        for f, nbits in e.fields.items():
+            offset[f] = at
+            at += 8 * ((int(nbits) + 63) // 64)
+        cuts: list[list[int]] = []  # [start, length] runs of bytes, merged when adjacent
+        for f in plan.fields:
+            start, width = offset[f], 8 * ((plan.nbits[f] + 63) // 64)
+            if cuts and cuts[-1][0] + cuts[-1][1] == start:
+                cuts[-1][1] += width
+            else:
+                cuts.append([start, width])
+        if cuts == [[0, at]]:
+            blob = F.col("_blob")
+        elif cuts:
+            blob = F.concat(*[F.substring(F.col("_blob"), c0 + 1, c1) for c0, c1 in cuts])
+        else:
+            blob = F.lit(b"")
+        return e.packed.select(ROW, "id", blob.alias("blob"), F.col("_prs").alias("pr"),
+                               F.col("_tks").alias("tk"))
     blob = F.concat(*[F.col(_bf(f)) for f in plan.fields]) if plan.fields else F.lit(b"")
     return e.df.select(ROW, "id", blob.alias("blob"),
                        F.array(*[F.col(_pr(f)) for f in plan.fields]).alias("pr"),
                        F.array(*[F.col(_tk(t)) for t in plan.tokens]).alias("tk"))
 
 
-def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any]) -> EncodedFrame:
-    """The EncodedFrame of a tile's side from its packed columns (rows in table order)."""
+def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any],
+              index: tuple[list[int], list[int]] | None = None) -> EncodedFrame:
+    """The EncodedFrame of a tile's side from its packed columns (rows in table order;
+    ``index``: :func:`_side_index` of that side)."""
     n = tab.num_rows
     widths = [(plan.nbits[f] + 63) // 64 for f in plan.fields]
     words = _arrow_words(tab.column("blob"), 64 * sum(widths))
-    prs = tab.column("pr").combine_chunks().flatten().to_numpy(zero_copy_only=False) \
-        .astype(bool).reshape(n, len(plan.fields))
-    tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
+    flat = tab.column("pr").combine_chunks().flatten().to_numpy(zero_copy_only=False) \
+        .astype(bool)
+    if index is None:
+        prs = flat.reshape(n, len(plan.fields))
+        tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
+    else:
+        prs = flat.reshape(n, -1)[:, index[0]] if n else np.zeros((0, len(plan.fields)), bool)
+        width = len(tab.column("tk").combine_chunks().flatten()) // n if n else 0
+        tks = _arrow_longs(tab.column("tk"), width)[:, index[1]]
     fl, at = {}, 0
     for j, (f, w) in enumerate(zip(plan.fields, widths)):
         fl[f] = BitMatrix(np.ascontiguousarray(words[:, at:at + w]), plan.nbits[f],
@@ -1604,8 +1652,8 @@ def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, 
 def _tile_candidates(left: Any, right: Any, plan: _TilePlan
                      ) -> tuple[EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]:
     """A tile's two sides (rows in ``_row`` order) and its candidate pairs."""
-    fa = _unpacked(left, plan, plan.meta_a)
-    fb = _unpacked(right, plan, plan.meta_b)
+    fa = _unpacked(left, plan, plan.meta_a, plan.index_a)
+    fb = _unpacked(right, plan, plan.meta_b, plan.index_b)
     if plan.combos:
         fa = with_combined_tokens(fa, plan.combos)
         fb = with_combined_tokens(fb, plan.combos)

@@ -223,6 +223,27 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
     _same_frames(eb, rb.to_local())
 
 
+def test_link_from_packed_encodings(spark, data, model) -> None:  # type: ignore[no-untyped-def]
+    """Encodings made by nislink.spark.encode reach the tiles through their packed
+    columns (whole flag and token arrays, the filters cut from one binary); linked alone
+    or against a from_local frame (gathered column by column), the links are local's."""
+    la, dwp, ea, eb = data
+    pa_ = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
+                    party="la", today=TODAY)
+    pb_ = ns.encode(spark.createDataFrame(dwp), Schema.uk_default(), SECRET,
+                    id_column="dwp_id", party="dwp", today=TODAY)
+    assert pa_.packed is not None and pb_.packed is not None
+    loc = link(ea, eb, model=model)
+    for sa, sb in ((pa_, pb_), (pa_, ns.from_local(spark, eb, partitions=2))):
+        res = ns.link(sa, sb, model=model, tiles=(2, 3))
+        got = res.to_pandas()
+        assert res.candidates == loc.candidates
+        assert list(got["id_a"]) == list(loc.pairs["id_a"])
+        assert list(got["id_b"]) == list(loc.pairs["id_b"])
+        np.testing.assert_allclose(got["match_weight"], loc.pairs["match_weight"],
+                                   rtol=0, atol=1e-9)
+
+
 def test_link_tiles_caps_and_resolution_paths(data, model, on_spark) -> None:  # type: ignore[no-untyped-def]
     """Token rules run in tiles: block-size caps count the whole files (values too common
     overall are skipped in every tile, even where a tile holds few of them), every
