@@ -1528,8 +1528,8 @@ class _TilePlan:
     nbits: dict[str, int]
     meta_a: dict[str, Any]
     meta_b: dict[str, Any]
-    index_a: tuple[list[int], list[int]] | None = None
-    index_b: tuple[list[int], list[int]] | None = None
+    index_a: tuple[list[int], list[int], int, int] | None = None
+    index_b: tuple[list[int], list[int], int, int] | None = None
 
 
 def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
@@ -1563,13 +1563,16 @@ def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
     return plan
 
 
-def _side_index(e: SparkEncoded, plan: _TilePlan) -> tuple[list[int], list[int]] | None:
-    """Where the plan's fields and tokens sit in ``e``'s packed arrays (``None``: ``e``
-    has no packed columns, so :func:`_packed` gathers them in the plan's order)."""
+def _side_index(e: SparkEncoded, plan: _TilePlan
+                ) -> tuple[list[int], list[int], int, int] | None:
+    """Where the plan's fields and tokens sit in ``e``'s packed arrays, and the arrays'
+    lengths (``None``: ``e`` has no packed columns, so :func:`_packed` gathers them in the
+    plan's order)."""
     if e.packed is None:
         return None
     fl, tk = list(e.fields), list(e.tokens)
-    return [fl.index(f) for f in plan.fields], [tk.index(t) for t in plan.tokens]
+    return ([fl.index(f) for f in plan.fields], [tk.index(t) for t in plan.tokens],
+            len(fl), len(tk))
 
 
 def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
@@ -1607,7 +1610,7 @@ def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
 
 
 def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any],
-              index: tuple[list[int], list[int]] | None = None) -> EncodedFrame:
+              index: tuple[list[int], list[int], int, int] | None = None) -> EncodedFrame:
     """The EncodedFrame of a tile's side from its packed columns (rows in table order;
     ``index``: :func:`_side_index` of that side)."""
     n = tab.num_rows
@@ -1619,9 +1622,8 @@ def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any],
         prs = flat.reshape(n, len(plan.fields))
         tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
     else:
-        prs = flat.reshape(n, -1)[:, index[0]] if n else np.zeros((0, len(plan.fields)), bool)
-        width = len(tab.column("tk").combine_chunks().flatten()) // n if n else 0
-        tks = _arrow_longs(tab.column("tk"), width)[:, index[1]]
+        prs = flat.reshape(n, index[2])[:, index[0]]
+        tks = _arrow_longs(tab.column("tk"), index[3])[:, index[1]]
     fl, at = {}, 0
     for j, (f, w) in enumerate(zip(plan.fields, widths)):
         fl[f] = BitMatrix(np.ascontiguousarray(words[:, at:at + w]), plan.nbits[f],
