@@ -188,12 +188,8 @@ def test_candidates_equal_local(data, on_spark) -> None:  # type: ignore[no-unty
         assert len(ia) > 0
 
 
-def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    _, _, ea, eb = data
-    sa, sb = on_spark
-    assert any(c.tf_adjust for c in model.comparisons)  # TF tables come from Spark
-    loc = link(ea, eb, model=model)
-    res = ns.link(sa, sb, model=model)
+def _same_links(res, loc) -> None:  # type: ignore[no-untyped-def]
+    """A Spark link result equals a local one: candidates, links in order, weights."""
     got = res.to_pandas()
     assert res.candidates == loc.candidates
     assert list(got["id_a"]) == list(loc.pairs["id_a"])
@@ -202,6 +198,15 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
                                rtol=0, atol=1e-9)
     np.testing.assert_allclose(got["match_probability"], loc.pairs["match_probability"],
                                rtol=0, atol=1e-12)
+
+
+def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    assert any(c.tf_adjust for c in model.comparisons)  # TF tables come from Spark
+    loc = link(ea, eb, model=model)
+    res = ns.link(sa, sb, model=model)
+    _same_links(res, loc)
     # optimal assignment (per connected component) on the same scored pairs
     loc_opt = link(ea, eb, model=model, min_weight=-3.0, one_to_one="optimal")
     kept = res.scores.filter(res.scores["match_weight"] >= -3.0)
@@ -235,13 +240,7 @@ def test_link_from_packed_encodings(spark, data, model) -> None:  # type: ignore
     assert pa_.packed is not None and pb_.packed is not None
     loc = link(ea, eb, model=model)
     for sa, sb in ((pa_, pb_), (pa_, ns.from_local(spark, eb, partitions=2))):
-        res = ns.link(sa, sb, model=model, tiles=(2, 3))
-        got = res.to_pandas()
-        assert res.candidates == loc.candidates
-        assert list(got["id_a"]) == list(loc.pairs["id_a"])
-        assert list(got["id_b"]) == list(loc.pairs["id_b"])
-        np.testing.assert_allclose(got["match_weight"], loc.pairs["match_weight"],
-                                   rtol=0, atol=1e-9)
+        _same_links(ns.link(sa, sb, model=model, tiles=(2, 3)), loc)
 
 
 def test_link_tiles_caps_and_resolution_paths(data, model, on_spark) -> None:  # type: ignore[no-untyped-def]
