@@ -1183,13 +1183,12 @@ class FellegiSunter:
                 sessions_info.append({"tokens": sess, "pairs": 0, "skipped": "no field"})
                 continue
             counted = session_counts(list(sess)) if session_counts is not None else None
-            if counted is not None:
-                self._check_counts(counted, dedupe, f"session {sess} patterns")
             if counted is None:
                 sa, sb = session_pairs_for(a, None if dedupe else bb, sess, session_pairs,
                                            seed)
                 n_sess = len(sa)
             else:
+                self._check_counts(counted, dedupe, f"session {sess} patterns")
                 n_sess = counted.n_pairs
             rec: dict[str, Any] = {"tokens": sess, "pairs": int(n_sess)}
             if n_sess < _MIN_SESSION_PAIRS or all(blocked):

@@ -447,6 +447,11 @@ def _spark_schema(fields: Mapping[str, int], clk: bool, tokens: Sequence[str],
     return T.StructType(cols)
 
 
+def _field_bytes(nbits: int) -> int:
+    """Bytes of one record's filter of ``nbits`` bits (whole 64-bit words)."""
+    return 8 * ((int(nbits) + 63) // 64)
+
+
 def _encode_schema(clk: bool) -> Any:
     """The encoding UDF's output: ``_row, id``, all fields' words in one binary
     (``_blob``), their presence flags (``_prs``) and the tokens (``_tks``) as arrays, the
@@ -473,7 +478,7 @@ def _unpacked_view(df: "DataFrame", fields: Mapping[str, int], clk: bool,
 
     cols, at = [F.col(ROW), F.col("id")], 0
     for j, (f, nbits) in enumerate(fields.items()):
-        width = 8 * ((int(nbits) + 63) // 64)
+        width = _field_bytes(nbits)
         cols += [F.substring(F.col("_blob"), at + 1, width).alias(_bf(f)),
                  F.col("_prs")[j].alias(_pr(f))]
         at += width
@@ -598,7 +603,7 @@ def encode(
     out_schema = _encode_schema(has_clk)
     names = out_schema.fieldNames()
     fnames = list(fields_nbits)
-    row_bytes = sum(8 * ((int(v) + 63) // 64) for v in fields_nbits.values())
+    row_bytes = sum(_field_bytes(v) for v in fields_nbits.values())
     from pyspark.sql.pandas.types import to_arrow_schema  # noqa: PLC0415
 
     arrow_schema = to_arrow_schema(out_schema)
@@ -672,15 +677,15 @@ def encode(
         src = src.coalesce(par)
     allrows = src.mapInArrow(_encode_batches, schema=out_schema) \
         .persist(StorageLevel.MEMORY_AND_DISK_DESER)
-    encoded = _unpacked_view(allrows.filter(F.col("_rej_reason").isNull()), fields_nbits,
-                             has_clk, tokens)
+    kept = allrows.filter(F.col("_rej_reason").isNull())
+    encoded = _unpacked_view(kept, fields_nbits, has_clk, tokens)
     rejects = allrows.filter(F.col("_rej_reason").isNotNull()).select(
         F.col(ROW).alias("row"), "id", F.col("_rej_field").alias("field"),
         F.col("_rej_reason").alias("reason"))
     meta = dict(proto.meta)
     meta["rows"] = int(_action(encoded.count, "encoding"))
-    packed = allrows.filter(F.col("_rej_reason").isNull()) \
-        .select(ROW, "id", "_blob", "_prs", "_tks") if fields_nbits and tokens else None
+    packed = kept.select(ROW, "id", "_blob", "_prs", "_tks") \
+        if fields_nbits and tokens else None
     return SparkEncoded(encoded, meta, fields_nbits, proto.clk.nbits if has_clk else None,
                         tokens, rejects, packed)
 
@@ -1220,8 +1225,8 @@ def fit_model(
     tile_records: int = 800_000,
     **options: Any,
 ) -> FellegiSunter:
-    """Train a model on the Spark encodings: on a sample collected to the driver, with the
-    last EM over every candidate pair counted on the cluster.
+    """Train a model on the Spark encodings: ``u`` on a sample collected to the driver, the
+    EM sessions and the last EM on every pair of the whole files, counted on the cluster.
 
     Each side is sampled independently (``fraction``; by default enough to keep about
     ``max_records`` records per side; the whole data when smaller) and collected to the
@@ -1232,12 +1237,13 @@ def fit_model(
     gives the share of matches among candidates, the EM prior and the ``m`` of fields no
     EM session covers; see :meth:`nislink.model.FellegiSunter.fit`):
 
-    * ``"cluster"``: every candidate pair of the whole files. Each tile of the tiled
+    * ``"cluster"``: every candidate pair (and every EM session's pair) of the whole
+      files. Each tile of the tiled
       linking (``tiles``, ``tile_records``: as in :func:`link`) blocks its records,
       compares its pairs and sends out only their distinct level patterns with counts
       (:class:`nislink.model.CandidatePatterns`), so the driver holds a few thousand
-      patterns however many pairs there are. ``u``, the EM sessions and the dependence
-      terms are estimated on the sample. With the whole data as the sample the model
+      patterns however many pairs there are. ``u`` and the dependence terms are
+      estimated on the sample. With the whole data as the sample the model
       equals :func:`nislink.link`'s.
     * ``"sample"``: the sample's own candidate pairs; the model is fitted by
       :func:`nislink.linkage.link` (or :func:`~nislink.linkage.dedupe` when ``b`` is
@@ -1587,10 +1593,10 @@ def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
         offset, at = {}, 0
         for f, nbits in e.fields.items():
             offset[f] = at
-            at += 8 * ((int(nbits) + 63) // 64)
+            at += _field_bytes(nbits)
         cuts: list[list[int]] = []  # [start, length] runs of bytes, merged when adjacent
         for f in plan.fields:
-            start, width = offset[f], 8 * ((plan.nbits[f] + 63) // 64)
+            start, width = offset[f], _field_bytes(plan.nbits[f])
             if cuts and cuts[-1][0] + cuts[-1][1] == start:
                 cuts[-1][1] += width
             else:
