@@ -1640,21 +1640,78 @@ def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any],
     return EncodedFrame(ids, fl, None, toks, dict(meta))
 
 
+def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
+    """One integer key per tile such that Spark's hash partitioning into ``n`` partitions
+    (``repartition(n, key)``: Murmur3 with seed 42, then ``pmod n``) sends tile ``t`` to
+    partition ``t``: every tile gets a task of its own (with ``repartition(n, tile)`` the
+    tile numbers themselves would collide). Found by asking Spark for the partition of
+    the first few thousand integers, so it is the engine's own hash, whatever its version."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    span = 64 * n + 64
+    while True:
+        rows = spark.range(span).select(
+            F.col("id").cast("long").alias("k"),
+            F.pmod(F.hash(F.col("id").cast("long")), F.lit(n)).alias("p")) \
+            .groupBy("p").agg(F.min("k").alias("k")).collect()
+        got = {int(r["p"]): int(r["k"]) for r in rows}
+        if len(got) == n:
+            return [got[t] for t in range(n)]
+        span *= 4  # pragma: no cover - 64 candidates a partition always suffice in practice
+
+
 def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, int],
            run: Any, schema: Any) -> "DataFrame":
-    """Cogroup A's part ``p`` with B's part ``q`` in tile ``p * kb + q`` and apply ``run``
-    to the two Arrow tables of every tile."""
+    """Send A's part ``p`` and B's part ``q`` to tile ``p * kb + q`` and apply ``run`` to
+    the two Arrow tables of every tile (rows in ``_row`` order).
+
+    Both sides are shuffled once into one partition per tile (hash partitioning on a key
+    chosen per tile, :func:`_tile_keys`) and each partition is read by one Python task:
+    no sort and no grouping on the JVM (a cogroup sorts each partition by tile, which at a
+    million records a side spilled nearly all the shuffled data to disk). A partition
+    holding several tiles (should Spark ever place two together) is split by tile in
+    the task, so the result never depends on where the tiles land."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     ka, kb = int(tiles[0]), int(tiles[1])
+    n = ka * kb
+    keys = _tile_keys(a.df.sparkSession, n)
     part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(ka))
     ta = _packed(a, plan).withColumn(
-        "_tile", F.explode(F.sequence(part * kb, part * kb + (kb - 1))))
+        "_tile", F.explode(F.sequence(part * kb, part * kb + (kb - 1)))) \
+        .withColumn("_side", F.lit(0).cast("byte"))
     part = F.pmod(F.xxhash64(F.col(ROW)), F.lit(kb))
     tb = _packed(b, plan).withColumn(
         "_tile", F.explode(F.transform(F.sequence(F.lit(0), F.lit(ka - 1)),
-                                       lambda x: x * kb + part)))
-    return ta.groupBy("_tile").cogroup(tb.groupBy("_tile")).applyInArrow(run, schema=schema)
+                                       lambda x: x * kb + part))) \
+        .withColumn("_side", F.lit(1).cast("byte"))
+    key = F.element_at(F.array(*[F.lit(k).cast("long") for k in keys]),
+                       (F.col("_tile") + 1).cast("int"))
+    both = ta.unionByName(tb).withColumn("_key", key).repartition(n, "_key").drop("_key")
+
+    def apply(batches: Iterator[Any]) -> Iterator[Any]:
+        held = [rb for rb in batches if rb.num_rows]
+        if not held:
+            return
+        tab = pa.Table.from_batches(held)
+        del held
+        tile = tab.column("_tile").to_numpy()
+        side = tab.column("_side").to_numpy()
+        rows = tab.column(ROW).to_numpy()
+        tab = tab.drop_columns(["_tile", "_side"])
+        # each tile's sides in _row order, each taken once; the whole table is then freed
+        order = np.lexsort((rows, side, tile))
+        groups = np.split(order, np.flatnonzero(np.diff(tile[order] * 2 + side[order])) + 1)
+        got = {(int(tile[g[0]]), int(side[g[0]])): tab.take(pa.array(g)) for g in groups}
+        empty = tab.schema.empty_table()
+        del tab, order, groups, rows
+        for t in sorted({t for t, _ in got}):
+            left, right = got.pop((t, 0), empty), got.pop((t, 1), empty)
+            out = run(left, right)
+            del left, right
+            yield from out.to_batches()
+
+    return both.mapInArrow(apply, schema=schema)
 
 
 def _tile_candidates(left: Any, right: Any, plan: _TilePlan
@@ -1684,8 +1741,6 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
     def run(left: Any, right: Any) -> Any:
         if left.num_rows == 0 or right.num_rows == 0:
             return out_schema.empty_table()
-        left = left.sort_by(ROW)
-        right = right.sort_by(ROW)
         fa, fb, ia, ib = _tile_candidates(left, right, plan)
         ncand = len(ia)
         w = plan.model.score(fa, fb, ia, ib)["match_weight"].to_numpy()
@@ -1725,7 +1780,7 @@ def _tiled_patterns(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
     def run(left: Any, right: Any) -> Any:
         if left.num_rows == 0 or right.num_rows == 0:
             return out_schema.empty_table()
-        fa, fb, ia, ib = _tile_candidates(left.sort_by(ROW), right.sort_by(ROW), plan)
+        fa, fb, ia, ib = _tile_candidates(left, right, plan)
         for t in agree:
             ta, tb = fa.tokens[t][ia], fb.tokens[t][ib]
             keep = (ta != 0) & (ta == tb)

@@ -243,6 +243,25 @@ def test_link_from_packed_encodings(spark, data, model) -> None:  # type: ignore
         _same_links(ns.link(sa, sb, model=model, tiles=(2, 3)), loc)
 
 
+def test_tiles_one_task_each_and_any_placement(spark, data, model, on_spark,
+                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each tile gets a partition of its own (the keys hash to partitions 0..n-1 under
+    Spark's own partitioner), and links do not depend on placement: with every tile
+    forced into one partition (one task splits them by tile) they are still local's."""
+    from pyspark.sql import functions as F
+
+    for n in (1, 4, 9, 16):
+        keys = ns._tile_keys(spark, n)
+        got = spark.createDataFrame([(k, t) for t, k in enumerate(keys)], "k long, t int") \
+            .repartition(n, "k").select("t", F.spark_partition_id().alias("p")).collect()
+        assert sorted((r["t"], r["p"]) for r in got) == [(t, t) for t in range(n)]
+    _, _, ea, eb = data
+    sa, sb = on_spark
+    loc = link(ea, eb, model=model)
+    monkeypatch.setattr(ns, "_tile_keys", lambda _spark, n: [7] * n)
+    _same_links(ns.link(sa, sb, model=model, tiles=(2, 3)), loc)
+
+
 def test_link_tiles_caps_and_resolution_paths(data, model, on_spark) -> None:  # type: ignore[no-untyped-def]
     """Token rules run in tiles: block-size caps count the whole files (values too common
     overall are skipped in every tile, even where a tile holds few of them), every
