@@ -1615,29 +1615,136 @@ def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
                        F.array(*[F.col(_tk(t)) for t in plan.tokens]).alias("tk"))
 
 
-def _unpacked(tab: Any, plan: _TilePlan, meta: dict[str, Any],
-              index: tuple[list[int], list[int], int, int] | None = None) -> EncodedFrame:
-    """The EncodedFrame of a tile's side from its packed columns (rows in table order;
-    ``index``: :func:`_side_index` of that side)."""
-    n = tab.num_rows
+def _list_parts(col: Any, fill: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An Arrow list array as ``(values, starts, lengths)`` (a null list has length 0,
+    a null element becomes ``fill``): what :func:`_scatter_rows` reads."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    off = arr.offsets.to_numpy().astype(np.int64)
+    size = np.diff(off)
+    if arr.null_count:
+        size = np.where(arr.is_valid().to_numpy(zero_copy_only=False), size, 0)
+    vals = arr.values.fill_null(fill).to_numpy(zero_copy_only=False)
+    return vals, off[:-1].copy(), size
+
+
+try:  # compiled row scatter (numba is a dependency; the NumPy path gives the same arrays)
+    from numba import njit as _njit
+
+    @_njit(cache=True, nogil=True, boundscheck=False)
+    def _scatter_compiled(blob, take, dst, widths, buf, m, pr_v, pr_o, pr_n, pr_c, prs,
+                          tk_v, tk_o, tk_n, tk_c, tks):  # type: ignore[no-untyped-def]  # pragma: no cover
+        for i in range(take.shape[0]):
+            r = take[i]
+            d = dst[i]
+            c0 = 0
+            for j in range(widths.shape[0]):
+                w = widths[j]
+                base = m * c0 + d * w
+                for q in range(w):
+                    buf[base + q] = blob[r, c0 + q]
+                c0 += w
+            for j in range(pr_c.shape[0]):
+                prs[j, d] = pr_v[pr_o[r] + pr_c[j]] if pr_c[j] < pr_n[r] else False
+            for j in range(tk_c.shape[0]):
+                tks[j, d] = tk_v[tk_o[r] + tk_c[j]] if tk_c[j] < tk_n[r] else 0
+
+except ImportError:  # pragma: no cover
+    _scatter_compiled = None
+
+
+def _scatter_rows(blob: np.ndarray, take: np.ndarray, dst: np.ndarray, widths: np.ndarray,
+                  buf: np.ndarray, m: int, pr: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  pr_cols: np.ndarray, prs: np.ndarray,
+                  tk: tuple[np.ndarray, np.ndarray, np.ndarray], tk_cols: np.ndarray,
+                  tks: np.ndarray) -> None:
+    """Copy rows ``take`` of one batch to places ``dst`` of a tile side: each field's
+    words into its own ``(m, width)`` block of ``buf`` (field after field), the chosen
+    flags and tokens (``pr_cols``, ``tk_cols`` of each row's lists; see
+    :func:`_list_parts`) into rows of ``prs`` and ``tks`` (one row per flag or token)."""
+    if _scatter_compiled is not None:
+        _scatter_compiled(blob, take, dst, widths, buf, m, *pr, pr_cols, prs,
+                          *tk, tk_cols, tks)
+        return
+    c0 = 0  # pragma: no cover - the same, a field or list element at a time
+    for w in widths.tolist():  # pragma: no cover
+        buf[m * c0: m * (c0 + w)].reshape(m, w)[dst] = blob[take, c0:c0 + w]
+        c0 += w
+    for (v, o, n), cols, out, fill in ((pr, pr_cols, prs, False),  # pragma: no cover
+                                       (tk, tk_cols, tks, 0)):
+        for j, c in enumerate(cols.tolist()):
+            ok = c < n[take]
+            out[j, dst] = np.where(ok, v[np.where(ok, o[take] + c, 0)] if len(v) else fill,
+                                   fill)
+
+
+def _tile_sides(batches: list[Any], plan: _TilePlan
+                ) -> Iterator[tuple[int, EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]]:
+    """Each tile of one partition's rows (Arrow batches of ``_packed`` columns plus
+    ``_tile`` and ``_side``), as ``(tile, frame_a, frame_b, rows_a, rows_b)`` with each
+    side's rows in ``_row`` order (a tile with no records on a side has no pairs and is
+    left out). Each batch is copied straight into its tile's arrays and released
+    (``batches`` is emptied): a tile's records are held once, not as Arrow data and
+    again as NumPy arrays."""
+    tile = np.concatenate([rb.column("_tile").to_numpy() for rb in batches]).astype(np.int64)
+    side = np.concatenate([rb.column("_side").to_numpy() for rb in batches]).astype(np.int64)
+    rows = np.concatenate([rb.column(ROW).to_numpy() for rb in batches]).astype(np.int64)
+    order = np.lexsort((rows, side, tile))
+    group = tile * 2 + side  # groups: (tile, side), numbered in sorted order
+    starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+    gkeys = group[order[starts]]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    gid = np.searchsorted(starts, rank, side="right") - 1  # each input row's group
+    pos = rank - starts[gid]  # and its place there
+    grp_rows = np.split(rows[order], starts[1:])
+    del order, rank, tile, side, rows, group
     widths = [(plan.nbits[f] + 63) // 64 for f in plan.fields]
-    words = _arrow_words(tab.column("blob"), 64 * sum(widths))
-    flat = tab.column("pr").combine_chunks().flatten().to_numpy(zero_copy_only=False) \
-        .astype(bool)
-    if index is None:
-        prs = flat.reshape(n, len(plan.fields))
-        tks = _arrow_longs(tab.column("tk"), len(plan.tokens))
-    else:
-        prs = flat.reshape(n, index[2])[:, index[0]]
-        tks = _arrow_longs(tab.column("tk"), index[3])[:, index[1]]
-    fl, at = {}, 0
-    for j, (f, w) in enumerate(zip(plan.fields, widths)):
-        fl[f] = BitMatrix(np.ascontiguousarray(words[:, at:at + w]), plan.nbits[f],
-                          present=np.ascontiguousarray(prs[:, j]))
-        at += w
-    toks = {t: _i2u(np.ascontiguousarray(tks[:, j])) for j, t in enumerate(plan.tokens)}
-    ids = np.asarray(tab.column("id").to_pylist(), dtype=object)
-    return EncodedFrame(ids, fl, None, toks, dict(meta))
+    cols_pr = [np.asarray(list(range(len(plan.fields))) if ix is None else ix[0], np.int64)
+               for ix in (plan.index_a, plan.index_b)]
+    cols_tk = [np.asarray(list(range(len(plan.tokens))) if ix is None else ix[1], np.int64)
+               for ix in (plan.index_a, plan.index_b)]
+    nw = sum(widths)
+    wid = np.asarray(widths, dtype=np.int64)
+    store = {g: (np.empty(len(r) * nw, dtype=np.uint64),
+                 np.empty((len(plan.fields), len(r)), dtype=bool),
+                 np.empty((len(plan.tokens), len(r)), dtype=np.int64),
+                 np.empty(len(r), dtype=object)) for g, r in enumerate(grp_rows)}
+    at = 0
+    while batches:
+        rb = batches.pop(0)
+        n = rb.num_rows
+        g_here, p_here = gid[at:at + n], pos[at:at + n]
+        at += n
+        blob = _arrow_words(rb.column("blob"), 64 * nw)
+        idv = rb.column("id").to_numpy(zero_copy_only=False)
+        pr, tk = _list_parts(rb.column("pr"), False), _list_parts(rb.column("tk"), 0)
+        for g in np.unique(g_here):
+            take = np.flatnonzero(g_here == g)
+            dst, s = p_here[take], int(gkeys[g] % 2)
+            words, prs, tks, ids = store[int(g)]
+            _scatter_rows(blob, take, dst, wid, words, len(ids), pr, cols_pr[s], prs,
+                          tk, cols_tk[s], tks)
+            ids[dst] = idv[take]
+        del rb, blob, idv, pr, tk
+    pa.default_memory_pool().release_unused()
+
+    def frame(g: int, meta: dict[str, Any]) -> EncodedFrame:
+        words, prs, tks, ids = store.pop(g)  # the frame alone holds the records now
+        m, fl, c0 = len(ids), {}, 0
+        for j, (f, w) in enumerate(zip(plan.fields, widths)):
+            fl[f] = BitMatrix(words[m * c0: m * (c0 + w)].reshape(m, w), plan.nbits[f],
+                              present=prs[j])
+            c0 += w
+        toks = {t: _i2u(tks[j]) for j, t in enumerate(plan.tokens)}
+        return EncodedFrame(ids, fl, None, toks, dict(meta))
+
+    where = {int(k): g for g, k in enumerate(gkeys)}
+    for t in sorted({int(k) // 2 for k in gkeys}):
+        ga, gb = where.get(2 * t), where.get(2 * t + 1)
+        if ga is None or gb is None:  # a side with no records: no pairs
+            store.pop(ga if gb is None else gb, None)
+            continue
+        yield t, frame(ga, plan.meta_a), frame(gb, plan.meta_b), grp_rows[ga], grp_rows[gb]
 
 
 def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
@@ -1693,32 +1800,17 @@ def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, 
         held = [rb for rb in batches if rb.num_rows]
         if not held:
             return
-        tab = pa.Table.from_batches(held)
-        del held
-        tile = tab.column("_tile").to_numpy()
-        side = tab.column("_side").to_numpy()
-        rows = tab.column(ROW).to_numpy()
-        tab = tab.drop_columns(["_tile", "_side"])
-        # each tile's sides in _row order, each taken once; the whole table is then freed
-        order = np.lexsort((rows, side, tile))
-        groups = np.split(order, np.flatnonzero(np.diff(tile[order] * 2 + side[order])) + 1)
-        got = {(int(tile[g[0]]), int(side[g[0]])): tab.take(pa.array(g)) for g in groups}
-        empty = tab.schema.empty_table()
-        del tab, order, groups, rows
-        for t in sorted({t for t, _ in got}):
-            left, right = got.pop((t, 0), empty), got.pop((t, 1), empty)
-            out = run(left, right)
-            del left, right
+        for _, fa, fb, ra, rb in _tile_sides(held, plan):
+            out = run(fa, fb, ra, rb)
+            del fa, fb
             yield from out.to_batches()
 
     return both.mapInArrow(apply, schema=schema)
 
 
-def _tile_candidates(left: Any, right: Any, plan: _TilePlan
+def _tile_candidates(fa: EncodedFrame, fb: EncodedFrame, plan: _TilePlan
                      ) -> tuple[EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]:
-    """A tile's two sides (rows in ``_row`` order) and its candidate pairs."""
-    fa = _unpacked(left, plan, plan.meta_a, plan.index_a)
-    fb = _unpacked(right, plan, plan.meta_b, plan.index_b)
+    """A tile's two sides with the plan's pair tokens added, and its candidate pairs."""
     if plan.combos:
         fa = with_combined_tokens(fa, plan.combos)
         fb = with_combined_tokens(fb, plan.combos)
@@ -1738,17 +1830,13 @@ def _tiled_scores(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
                             ("id_b", pa.string()), ("match_weight", pa.float64()),
                             ("match_probability", pa.float64())])
 
-    def run(left: Any, right: Any) -> Any:
-        if left.num_rows == 0 or right.num_rows == 0:
-            return out_schema.empty_table()
-        fa, fb, ia, ib = _tile_candidates(left, right, plan)
+    def run(fa: EncodedFrame, fb: EncodedFrame, ra: np.ndarray, rb: np.ndarray) -> Any:
+        fa, fb, ia, ib = _tile_candidates(fa, fb, plan)
         ncand = len(ia)
         w = plan.model.score(fa, fb, ia, ib)["match_weight"].to_numpy()
         if floor is not None:
             keep = w >= floor
             ia, ib, w = ia[keep], ib[keep], w[keep]
-        ra = left.column(ROW).to_numpy().astype(np.int64)
-        rb = right.column(ROW).to_numpy().astype(np.int64)
         return pa.table({"ra": np.r_[-1, ra[ia]], "rb": np.r_[ncand, rb[ib]],
                          "id_a": pa.array([None, *fa.ids[ia].tolist()], pa.string()),
                          "id_b": pa.array([None, *fb.ids[ib].tolist()], pa.string()),
@@ -1777,10 +1865,8 @@ def _tiled_patterns(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan,
     width = len(plan.model.comparisons)
     out_schema = pa.schema([("p", pa.binary()), ("n", pa.int64())])
 
-    def run(left: Any, right: Any) -> Any:
-        if left.num_rows == 0 or right.num_rows == 0:
-            return out_schema.empty_table()
-        fa, fb, ia, ib = _tile_candidates(left, right, plan)
+    def run(fa: EncodedFrame, fb: EncodedFrame, _ra: np.ndarray, _rb: np.ndarray) -> Any:
+        fa, fb, ia, ib = _tile_candidates(fa, fb, plan)
         for t in agree:
             ta, tb = fa.tokens[t][ia], fb.tokens[t][ib]
             keep = (ta != 0) & (ta == tb)
