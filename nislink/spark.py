@@ -540,7 +540,7 @@ def encode(
     today: _dt.date | None = None,
     dayfirst: bool = True,
     allow_absent: bool | None = None,
-    batch_rows: int = 100_000,
+    batch_rows: int = 200_000,
 ) -> SparkEncoded:
     """Encode a Spark DataFrame of raw records, as :meth:`nislink.Encoder.encode` does.
 
@@ -1222,7 +1222,7 @@ def fit_model(
     blocking: Any = None,
     candidates: str = "auto",
     tiles: tuple[int, int] | None = None,
-    tile_records: int = 800_000,
+    tile_records: int = 1_200_000,
     **options: Any,
 ) -> FellegiSunter:
     """Train a model on the Spark encodings: ``u`` on a sample collected to the driver, the
@@ -2050,7 +2050,7 @@ def link(
     one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
     tiles: tuple[int, int] | None = None,
-    tile_records: int = 800_000,
+    tile_records: int = 1_200_000,
     collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkLinkResult:
