@@ -1631,8 +1631,9 @@ try:  # compiled row scatter (numba is a dependency; the NumPy path gives the sa
     from numba import njit as _njit
 
     @_njit(cache=True, nogil=True, boundscheck=False)
-    def _scatter_compiled(blob, take, dst, widths, buf, m, pr_v, pr_o, pr_n, pr_c, prs,
-                          tk_v, tk_o, tk_n, tk_c, tks):  # type: ignore[no-untyped-def]  # pragma: no cover
+    def _scatter_compiled(  # type: ignore[no-untyped-def]  # pragma: no cover
+            blob, take, dst, widths, buf, m, pr_v, pr_o, pr_n, pr_c, prs,
+            tk_v, tk_o, tk_n, tk_c, tks):
         for i in range(take.shape[0]):
             r = take[i]
             d = dst[i]
@@ -1665,12 +1666,11 @@ def _scatter_rows(blob: np.ndarray, take: np.ndarray, dst: np.ndarray, widths: n
         _scatter_compiled(blob, take, dst, widths, buf, m, *pr, pr_cols, prs,
                           *tk, tk_cols, tks)
         return
-    c0 = 0  # pragma: no cover - the same, a field or list element at a time
-    for w in widths.tolist():  # pragma: no cover
+    c0 = 0  # without numba: the same, a field or list element at a time
+    for w in widths.tolist():
         buf[m * c0: m * (c0 + w)].reshape(m, w)[dst] = blob[take, c0:c0 + w]
         c0 += w
-    for (v, o, n), cols, out, fill in ((pr, pr_cols, prs, False),  # pragma: no cover
-                                       (tk, tk_cols, tks, 0)):
+    for (v, o, n), cols, out, fill in ((pr, pr_cols, prs, False), (tk, tk_cols, tks, 0)):
         for j, c in enumerate(cols.tolist()):
             ok = c < n[take]
             out[j, dst] = np.where(ok, v[np.where(ok, o[take] + c, 0)] if len(v) else fill,
@@ -1710,8 +1710,9 @@ def _tile_sides(batches: list[Any], plan: _TilePlan
                  np.empty((len(plan.tokens), len(r)), dtype=np.int64),
                  np.empty(len(r), dtype=object)) for g, r in enumerate(grp_rows)}
     at = 0
+    batches.reverse()  # popped from the end: in arrival order, each released once copied
     while batches:
-        rb = batches.pop(0)
+        rb = batches.pop()
         n = rb.num_rows
         g_here, p_here = gid[at:at + n], pos[at:at + n]
         at += n
@@ -1769,8 +1770,10 @@ def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
 
 def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, int],
            run: Any, schema: Any) -> "DataFrame":
-    """Send A's part ``p`` and B's part ``q`` to tile ``p * kb + q`` and apply ``run`` to
-    the two Arrow tables of every tile (rows in ``_row`` order).
+    """Send A's part ``p`` and B's part ``q`` to tile ``p * kb + q`` and apply
+    ``run(frame_a, frame_b, rows_a, rows_b)`` to every tile (:func:`_tile_sides`: each
+    side's records as an EncodedFrame and their ``_row`` marks, in ``_row`` order); ``run``
+    returns an Arrow table of ``schema``.
 
     Both sides are shuffled once into one partition per tile (hash partitioning on a key
     chosen per tile, :func:`_tile_keys`) and each partition is read by one Python task:
