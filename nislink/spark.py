@@ -1410,6 +1410,24 @@ def _rule_tokens(rules: Sequence[Any]) -> list[tuple[str, tuple[str, ...], int]]
     return out
 
 
+def _frequent(x: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero values of ``x`` (``uint64`` keyed hashes) held ``at_least`` times or
+    more, sorted, and their exact counts. Only values whose bucket (the top bits) is that
+    full are counted exactly: with hashes nearly all values are rare, so this is about
+    three times faster than ``numpy.unique`` over the whole array, with the same result."""
+    x = x[x != 0]
+    at_least = max(1, int(at_least))
+    if len(x) < at_least:
+        return x[:0], np.zeros(0, dtype=np.int64)
+    if at_least > 1 and len(x) > 4096:
+        bits = int(len(x)).bit_length()  # about one value a bucket
+        bucket = (x >> np.uint64(64 - bits)).astype(np.intp)
+        x = x[np.bincount(bucket, minlength=1 << bits)[bucket] >= at_least]
+    v, n = np.unique(x, return_counts=True)
+    keep = n >= at_least
+    return v[keep], n[keep].astype(np.int64)
+
+
 def _common_values(sides: Sequence[SparkEncoded],
                    toks: Sequence[tuple[str, tuple[str, ...], int]]) -> dict[str, np.ndarray]:
     """For each blocking token, the values held by more than its cap of records on any of
@@ -1463,11 +1481,9 @@ def _common_values(sides: Sequence[SparkEncoded],
         for k, (name, _, cap) in enumerate(toks):
             if name not in got:
                 continue
-            x = got[name]
-            v, n = np.unique(x[x != 0], return_counts=True)
-            keep = n >= -(-(cap + 1) // nparts[side])
-            if keep.any():
-                yield emit(side, k, v[keep], n[keep])
+            v, n = _frequent(got[name], -(-(cap + 1) // nparts[side]))
+            if len(v):
+                yield emit(side, k, v, n)
 
     prop = src.mapInArrow(propose, schema=sch).select("s", "k", "v").distinct().collect()
     if not prop:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nislink import io
 from nislink import spark as ns
@@ -528,3 +530,22 @@ def test_scatter_rows_places_words_flags_and_tokens(compiled, monkeypatch) -> No
         assert [int(tks[j, d]) for j in range(3)] == [elem(tk_rows, r, c, 0) for c in tk_cols]
         assert [bool(prs[j, d]) for j in range(2)] == [elem(pr_rows, r, c, False)
                                                         for c in pr_cols]
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=40),
+       picks=st.lists(st.integers(0, 10**6), min_size=0, max_size=300),
+       spread=st.integers(0, 9000), at_least=st.integers(0, 30))
+def test_frequent_values_equal_numpy_unique(pool, picks, spread, at_least) -> None:  # type: ignore[no-untyped-def]
+    """The block-size cap's first pass keeps exactly the non-zero values held at least
+    ``at_least`` times, with their counts, as numpy.unique would: repeated values from a
+    small pool (zero included) among ``spread`` distinct hashes (above 4,096 values the
+    bucket pre-filter runs)."""
+    rng = np.random.default_rng(len(picks) + spread)
+    x = np.concatenate([np.array([pool[i % len(pool)] for i in picks], dtype=np.uint64),
+                        rng.integers(0, 2**63, spread, dtype=np.int64).astype(np.uint64)])
+    rng.shuffle(x)
+    v, n = ns._frequent(x, at_least)
+    u, c = np.unique(x[x != 0], return_counts=True)
+    keep = c >= max(1, at_least)
+    assert v.tolist() == u[keep].tolist() and n.tolist() == c[keep].tolist()
