@@ -1550,8 +1550,8 @@ class _TilePlan:
     nbits: dict[str, int]
     meta_a: dict[str, Any]
     meta_b: dict[str, Any]
-    index_a: tuple[list[int], list[int], int, int] | None = None
-    index_b: tuple[list[int], list[int], int, int] | None = None
+    index_a: tuple[list[int], list[int]] = ([], [])
+    index_b: tuple[list[int], list[int]] = ([], [])
 
 
 def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
@@ -1585,16 +1585,14 @@ def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
     return plan
 
 
-def _side_index(e: SparkEncoded, plan: _TilePlan
-                ) -> tuple[list[int], list[int], int, int] | None:
-    """Where the plan's fields and tokens sit in ``e``'s packed arrays, and the arrays'
-    lengths (``None``: ``e`` has no packed columns, so :func:`_packed` gathers them in the
-    plan's order)."""
+def _side_index(e: SparkEncoded, plan: _TilePlan) -> tuple[list[int], list[int]]:
+    """Where the plan's fields and tokens sit in the flag and token arrays that
+    :func:`_packed` ships for ``e``: their places in ``e``'s packed arrays, or the plan's
+    own order when ``e`` has no packed columns (then :func:`_packed` gathers them so)."""
     if e.packed is None:
-        return None
+        return list(range(len(plan.fields))), list(range(len(plan.tokens)))
     fl, tk = list(e.fields), list(e.tokens)
-    return ([fl.index(f) for f in plan.fields], [tk.index(t) for t in plan.tokens],
-            len(fl), len(tk))
+    return [fl.index(f) for f in plan.fields], [tk.index(t) for t in plan.tokens]
 
 
 def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
@@ -1694,9 +1692,9 @@ def _scatter_rows(blob: np.ndarray, take: np.ndarray, dst: np.ndarray, widths: n
 
 
 def _tile_sides(batches: list[Any], plan: _TilePlan
-                ) -> Iterator[tuple[int, EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]]:
+                ) -> Iterator[tuple[EncodedFrame, EncodedFrame, np.ndarray, np.ndarray]]:
     """Each tile of one partition's rows (Arrow batches of ``_packed`` columns plus
-    ``_tile`` and ``_side``), as ``(tile, frame_a, frame_b, rows_a, rows_b)`` with each
+    ``_tile`` and ``_side``), as ``(frame_a, frame_b, rows_a, rows_b)`` with each
     side's rows in ``_row`` order (a tile with no records on a side has no pairs and is
     left out). Each batch is copied straight into its tile's arrays and released
     (``batches`` is emptied): a tile's records are held once, not as Arrow data and
@@ -1715,10 +1713,8 @@ def _tile_sides(batches: list[Any], plan: _TilePlan
     grp_rows = np.split(rows[order], starts[1:])
     del order, rank, tile, side, rows, group
     widths = [(plan.nbits[f] + 63) // 64 for f in plan.fields]
-    cols_pr = [np.asarray(list(range(len(plan.fields))) if ix is None else ix[0], np.int64)
-               for ix in (plan.index_a, plan.index_b)]
-    cols_tk = [np.asarray(list(range(len(plan.tokens))) if ix is None else ix[1], np.int64)
-               for ix in (plan.index_a, plan.index_b)]
+    cols_pr = [np.asarray(ix[0], np.int64) for ix in (plan.index_a, plan.index_b)]
+    cols_tk = [np.asarray(ix[1], np.int64) for ix in (plan.index_a, plan.index_b)]
     nw = sum(widths)
     wid = np.asarray(widths, dtype=np.int64)
     store = {g: (np.empty(len(r) * nw, dtype=np.uint64),
@@ -1761,7 +1757,10 @@ def _tile_sides(batches: list[Any], plan: _TilePlan
         if ga is None or gb is None:  # a side with no records: no pairs
             store.pop(ga if gb is None else gb, None)
             continue
-        yield t, frame(ga, plan.meta_a), frame(gb, plan.meta_b), grp_rows[ga], grp_rows[gb]
+        yield frame(ga, plan.meta_a), frame(gb, plan.meta_b), grp_rows[ga], grp_rows[gb]
+
+
+_TILE_KEYS: dict[int, list[int]] = {}
 
 
 def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
@@ -1769,9 +1768,12 @@ def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
     (``repartition(n, key)``: Murmur3 with seed 42, then ``pmod n``) sends tile ``t`` to
     partition ``t``: every tile gets a task of its own (with ``repartition(n, tile)`` the
     tile numbers themselves would collide). Found by asking Spark for the partition of
-    the first few thousand integers, so it is the engine's own hash, whatever its version."""
+    the first few thousand integers, so it is the engine's own hash, whatever its version
+    (asked once per tile count in a process: a link's passes reuse the keys)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
+    if n in _TILE_KEYS:
+        return list(_TILE_KEYS[n])
     span = 64 * n + 64
     while True:
         rows = spark.range(span).select(
@@ -1780,7 +1782,8 @@ def _tile_keys(spark: "SparkSession", n: int) -> list[int]:
             .groupBy("p").agg(F.min("k").alias("k")).collect()
         got = {int(r["p"]): int(r["k"]) for r in rows}
         if len(got) == n:
-            return [got[t] for t in range(n)]
+            _TILE_KEYS[n] = [got[t] for t in range(n)]
+            return list(_TILE_KEYS[n])
         span *= 4  # pragma: no cover - 64 candidates a partition always suffice in practice
 
 
@@ -1819,7 +1822,7 @@ def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, 
         held = [rb for rb in batches if rb.num_rows]
         if not held:
             return
-        for _, fa, fb, ra, rb in _tile_sides(held, plan):
+        for fa, fb, ra, rb in _tile_sides(held, plan):
             out = run(fa, fb, ra, rb)
             del fa, fb
             yield from out.to_batches()
