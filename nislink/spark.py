@@ -585,8 +585,10 @@ def encode(
     # local encoder's rule for absent columns (a required one is an error, naming it)
     proto_enc = Encoder(schema, drv_secret, dayfirst=dayfirst, today=today, workers=1)
     proto_enc.warn = False
+    # (every column of the data, so that a missing column's error lists them all: the
+    # misspelt one is then in sight)
     proto = proto_enc.encode(pd.DataFrame({c: pd.Series([], dtype=object)
-                                           for c in [id_column, *need] if c not in absent}),
+                                           for c in dict.fromkeys([id_column, *df.columns])}),
                              columns=cols or None, id_column=id_column, party=party,
                              destroy_by=destroy_by, allow_absent=allow_absent)
     fields_nbits = {f: bm.nbits for f, bm in proto.fields.items()}

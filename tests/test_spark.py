@@ -155,6 +155,11 @@ def test_duplicate_ids_and_bad_secret(spark, data) -> None:  # type: ignore[no-u
         ns.encode(dup, Schema.uk_default(), SECRET.export_hex(), id_column="la_id")
     with pytest.raises(ValueError, match="not in the data"):
         ns.encode(dup, Schema.uk_default(), SECRET, id_column="nope")
+    # a misspelt mapping: the error names the field and lists every column of the data,
+    # the one meant included
+    with pytest.raises(ValueError, match=r"no column 'fornam'.*forename.*surname"):
+        ns.encode(dup, Schema.uk_default(), SECRET, id_column="la_id",
+                  columns={"forename": "fornam"})
 
 
 def test_absent_optional_column_as_locally(spark, data) -> None:  # type: ignore[no-untyped-def]
