@@ -644,11 +644,6 @@ class Encoder:
                     salt_cache[salt] = _join_codes(parts)
             return salt_cache[salt]
 
-        def salt_text(salt: str) -> np.ndarray:
-            """Per record text of a salt (None where missing)."""
-            codes, uniq = salt_codes(salt)
-            return np.append(uniq, None).astype(object)[codes]
-
         tables: dict[tuple[str, str], tuple[np.ndarray, np.ndarray] | None] = {}
 
         def table(kind: str, name: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -665,11 +660,10 @@ class Encoder:
         for f in schema.fields:
             want_clk = bool(f.clk and schema.clk is not None)
             for vi, (out_name, salt_name) in enumerate(f.views):
-                salt = salt_text(salt_name) if salt_name is not None else None
                 view_clk = want_clk and vi == 0
                 if f.has_filter or view_clk:
                     fbits, cbits = self._field_filters(
-                        f, values[f.name], salt, view_clk, clk_len, factors(f.name),
+                        f, values[f.name], view_clk, clk_len, factors(f.name),
                         out_name=out_name,
                         salt_factorised=salt_codes(salt_name) if salt_name is not None
                         else None,
@@ -733,7 +727,7 @@ class Encoder:
         return fields_out, clk, tokens
 
     def _field_filters(
-        self, f: FieldSpec, vals: np.ndarray, salt: np.ndarray | None, want_clk: bool,
+        self, f: FieldSpec, vals: np.ndarray, want_clk: bool,
         clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
         out_name: str | None = None,
         salt_factorised: tuple[np.ndarray, np.ndarray] | None = None,
@@ -742,8 +736,9 @@ class Encoder:
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
         """Field-level filter (hardened) and the field's CLK contribution (unhardened).
 
-        ``factorised`` / ``salt_factorised``: ``factorize(vals)`` / ``factorize(salt)`` if
-        the caller has them; ``salt_table``: :func:`_kernel_table` of the distinct salts;
+        ``factorised``: ``factorize(vals)`` if the caller has it; ``salt_factorised``: the
+        view's salt as ``(codes per record, distinct texts)`` (code -1 where the salt is
+        missing), ``None`` for an unsalted filter; ``salt_table``: :func:`_kernel_table` of the distinct salts;
         ``memo``: a dict kept across the views of one batch (tokens of distinct values).
 
         ``out_name`` names the filter (the field, or one of its salted views): it selects
@@ -752,16 +747,17 @@ class Encoder:
         """
         schema = self.schema
         out_name = out_name or f.name
-        masked = f.hardening.mask and salt is not None
+        salted = salt_factorised is not None
+        masked = f.hardening.mask and salted
         # a field compared only under a shared salt: a record whose salt is missing gets no
         # filter (rather than joining one large class of records salted with "")
-        strict = f.hardening.salt_only and salt is not None
+        strict = f.hardening.salt_only and salted
         fast: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        if salt is not None:
+        if salt_factorised is not None:
             # distinct (value, salt) pairs; each distinct value is tokenised once and its
             # tokens are salted per pair (message: token + "\x1f" + salt)
             v_codes, v_uniq = factorised if factorised is not None else factorize(vals)
-            s_codes, s_uniq = salt_factorised if salt_factorised is not None else factorize(salt)
+            s_codes, s_uniq = salt_factorised
             ns = len(s_uniq) + 1
             s_codes = np.where(s_codes < 0, ns - 1, s_codes)
             ok = v_codes >= 0
@@ -793,27 +789,27 @@ class Encoder:
                     # table's rows, which the kernel reads as the empty text
                     fast = (tok_tab[0], tok_tab[1], s_tab[0], np.append(s_tab[1], 0))
         u_salt: np.ndarray | None = None
-        if salt is not None and (fast is None or masked):
+        if salted and (fast is None or masked):
             # each distinct pair's salt text (unmasked, a missing salt is "")
             u_salt = np.append(s_uniq, "").astype(object)[u_pair % ns]
         if fast is not None:
             # the compiled path: messages assembled and hashed, bits set, in one kernel
             occ_val = np.zeros(0, dtype=np.int64)
             occ_text = np.zeros(0, dtype=object)
-        elif salt is not None:
+        elif salted:
             occ_val = np.repeat(np.arange(len(u_pair), dtype=np.int64), cnt)
             within = np.arange(len(occ_val), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt,
                                                                         cnt)
             idx = np.repeat(start[u_name], cnt) + within
             occ_text = name_text[idx] + (np.array("\x1f", dtype=object) + u_salt[occ_val]) \
                 if len(idx) else np.zeros(0, dtype=object)
-        if salt is None:
+        if not salted:
             codes, uniq = factorised if factorised is not None else factorize(vals)
         n_uniq = len(uniq)
-        if salt is None:
+        if not salted:
             # every token occurrence of every distinct value, then the distinct messages
             occ_val, occ_text = token_occurrences(f, uniq, None)
-        if salt is not None:
+        if salted:
             # salted messages are nearly all distinct: hash every occurrence, no look-up
             msg_codes, msg_uniq = np.arange(len(occ_text), dtype=np.int64), occ_text
         else:
@@ -1013,7 +1009,7 @@ class Encoder:
             plain = copy.deepcopy(f)
             plain.hardening = Hardening()
             plain.clk = False
-            bm, _ = self._field_filters(plain, uniq, None, False, 0,
+            bm, _ = self._field_filters(plain, uniq, False, 0,
                                         (np.arange(len(uniq), dtype=np.int64), uniq),
                                         out_name=f"{name}#u")
             assert bm is not None
