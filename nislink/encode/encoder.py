@@ -83,7 +83,7 @@ from nislink.encode.tokens import (
     slk581_part,
     token_occurrences,
 )
-from nislink.frame import BitMatrix, EncodedFrame
+from nislink.frame import BitMatrix, EncodedFrame, popcount_rows
 from nislink.schema import (
     LEVEL_SEP,
     SALT_JOIN,
@@ -896,13 +896,11 @@ class Encoder:
                 ub ^= self._salt_masks(u_salt, length, out_name)
             ub, out_len = _hardening.apply(ub, length, f.hardening,
                                            lambda purpose: self._key(purpose, out_name))
-            ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
-            fbm = BitMatrix(ub[codes], out_len, present=codes >= 0)
+            rows, pop = _gather_rows(ub, codes)
+            fbm = BitMatrix(rows, out_len, popcount=pop, present=codes >= 0)
         cbits: np.ndarray | None = None
         if want_clk:
-            ub = build(1, kf, kc, clk_len)
-            ub = np.vstack([ub, np.zeros((1, ub.shape[1]), dtype=np.uint64)])
-            cbits = ub[codes]
+            cbits = _gather_rows(build(1, kf, kc, clk_len), codes)[0]
         return fbm, cbits
 
     def _salt_masks(self, salts: np.ndarray, length: int, out_name: str) -> np.ndarray:
@@ -1130,6 +1128,35 @@ def _first_seen(codes, table, bits, uniq, inv):  # type: ignore[no-untyped-def]
                 break
             h = (h + 1) & mask
     return k
+
+
+def _gather_rows(ub: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, popcounts)``: row ``codes[i]`` of the packed ``ub`` for each record, an
+    all-zero row where ``codes[i]`` is negative (no value), and each row's popcount (the
+    distinct rows' popcounts, gathered): one compiled pass, no zero row appended to ``ub``
+    and no per-record popcount."""
+    ub = np.ascontiguousarray(ub, dtype=np.uint64)
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    pop = popcount_rows(ub) if len(ub) else np.zeros(0, dtype=np.int32)
+    rows = np.empty((len(codes), ub.shape[1]), dtype=np.uint64)
+    counts = np.empty(len(codes), dtype=np.int32)
+    _gather_kernel(ub, pop, codes, rows, counts)
+    return rows, counts
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _gather_kernel(ub, pop, codes, rows, counts):  # type: ignore[no-untyped-def]
+    w = ub.shape[1]
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c < 0:
+            for q in range(w):
+                rows[i, q] = 0
+            counts[i] = 0
+        else:
+            for q in range(w):
+                rows[i, q] = ub[c, q]
+            counts[i] = pop[c]
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
