@@ -25,7 +25,14 @@ from nislink.encode.blake3_batch import (
     joined_xof_words,
     salted_filters,
 )
-from nislink.encode.encoder import Encoder, _join_codes
+from nislink.encode.encoder import (
+    Encoder,
+    _gather_rows,
+    _join_codes,
+    _JoinedTexts,
+    _kernel_table,
+)
+from nislink.frame import popcount_rows
 from nislink.encode.tokens import component_value, component_values
 
 
@@ -158,6 +165,45 @@ def test_join_codes_without_separator_in_parts() -> None:
     assert uniq.tolist() == list(first)
 
 
+@pytest.mark.parametrize("vocab_b", [["z", "w", "", None], ["\u00e9t\u00e9", "w", None],
+                                     ["b" * 40, "c", None]])
+def test_joined_texts_table_equals_table_of_texts(vocab_b: list) -> None:
+    """The lazy joined salt (components' byte tables joined by ``|`` in compiled code) gives
+    the codes, texts and byte table of the eager join: ASCII, UTF-8 (multi-byte) and a join
+    longer than one BLAKE3 block (no table, as :func:`_kernel_table` says)."""
+    rng = np.random.default_rng(7)
+    a = np.array(["x", "yy", None, "q" * 30, "\u00f1"], dtype=object)[rng.integers(0, 5, 500)]
+    b = np.array(vocab_b, dtype=object)[rng.integers(0, len(vocab_b), 500)]
+    parts = [(c.astype(np.int64), np.asarray(u, object)) for c, u in
+             (pd.factorize(a, use_na_sentinel=True), pd.factorize(b, use_na_sentinel=True))]
+    codes, eager = _join_codes(parts)
+    lazy_codes, lazy = _join_codes(parts, [_kernel_table(u) for _, u in parts])
+    assert isinstance(lazy, _JoinedTexts) and len(lazy) == len(eager)
+    assert lazy_codes.tolist() == codes.tolist()
+    want = _kernel_table(eager)
+    got = lazy.table()
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert lazy.array().tolist() == eager.tolist()
+
+
+def test_gather_rows_zero_rows_for_missing() -> None:
+    """A filter's rows from its distinct rows: code -1 is an all-zero row, popcounts those of
+    the rows gathered (also when there are no distinct rows at all)."""
+    rng = np.random.default_rng(8)
+    ub = rng.integers(0, 2**63, size=(50, 4), dtype=np.int64).astype(np.uint64)
+    codes = rng.integers(-1, 50, size=300)
+    rows, pop = _gather_rows(ub, codes)
+    want = np.where((codes >= 0)[:, None], ub[np.maximum(codes, 0)], np.uint64(0))
+    assert np.array_equal(rows, want)
+    assert np.array_equal(pop, popcount_rows(want))
+    rows, pop = _gather_rows(np.zeros((0, 4), np.uint64), np.full(5, -1))
+    assert rows.shape == (5, 4) and not rows.any() and not pop.any()
+
+
 def test_vectorised_dob_components_equal_scalar() -> None:
     rng = np.random.default_rng(9)
     days = np.datetime64("1890-01-01") + rng.integers(0, 50000, 2000).astype("timedelta64[D]")
@@ -190,7 +236,8 @@ def test_encoder_kernels_equal_general_path(monkeypatch) -> None:  # type: ignor
     monkeypatch.setattr(Encoder, "_pair_token",
                         lambda self, vals, v_tab, salt, s_tab, out_name: self._salted_token(
                             np.append(vals[1], None).astype(object)[vals[0]],
-                            np.append(salt[1], None).astype(object)[salt[0]], out_name))
+                            np.append(encoder_mod._texts(salt[1]), None).astype(object)[
+                                salt[0]], out_name))
     slow = Encoder(Schema.uk_default(), secret, today=dt.date(2026, 6, 1),
                    workers=1).encode(df, id_column="person_id")
     assert list(fast.fields) == list(slow.fields) and len(fast.fields) == 24

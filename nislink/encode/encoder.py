@@ -630,9 +630,15 @@ class Encoder:
                 hash_cache[ck] = np.append(h, np.uint64(0))[codes]
             return hash_cache[ck]
 
-        salt_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        salt_cache: dict[str, tuple[np.ndarray, np.ndarray | _JoinedTexts]] = {}
+        comp_tables: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
 
-        def salt_codes(salt: str) -> tuple[np.ndarray, np.ndarray]:
+        def component_table(name: str) -> tuple[np.ndarray, np.ndarray] | None:
+            if name not in comp_tables:
+                comp_tables[name] = _kernel_table(component(name)[1])
+            return comp_tables[name]
+
+        def salt_codes(salt: str) -> tuple[np.ndarray, np.ndarray | _JoinedTexts]:
             """(codes per record, distinct texts) of a salt (components joined by ``|``;
             code -1 where any component is missing), built from the components' codes:
             one text per distinct combination, not per record."""
@@ -641,7 +647,8 @@ class Encoder:
                 if len(parts) == 1:
                     salt_cache[salt] = parts[0]
                 else:
-                    salt_cache[salt] = _join_codes(parts)
+                    salt_cache[salt] = _join_codes(
+                        parts, [component_table(p) for p in salt.split(SALT_JOIN)])
             return salt_cache[salt]
 
         tables: dict[tuple[str, str], tuple[np.ndarray, np.ndarray] | None] = {}
@@ -651,7 +658,8 @@ class Encoder:
             if one is longer than a BLAKE3 block)."""
             if (kind, name) not in tables:
                 uniq = factors(name)[1] if kind == "field" else salt_codes(name)[1]
-                tables[kind, name] = _kernel_table(uniq)
+                tables[kind, name] = uniq.table() if isinstance(uniq, _JoinedTexts) \
+                    else _kernel_table(uniq)
             return tables[kind, name]
 
         memo: dict[Any, Any] = {}
@@ -730,7 +738,7 @@ class Encoder:
         self, f: FieldSpec, vals: np.ndarray, want_clk: bool,
         clk_len: int, factorised: tuple[np.ndarray, np.ndarray] | None = None,
         out_name: str | None = None,
-        salt_factorised: tuple[np.ndarray, np.ndarray] | None = None,
+        salt_factorised: tuple[np.ndarray, np.ndarray | _JoinedTexts] | None = None,
         salt_table: tuple[np.ndarray, np.ndarray] | None = None,
         memo: dict[Any, Any] | None = None,
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
@@ -738,8 +746,9 @@ class Encoder:
 
         ``factorised``: ``factorize(vals)`` if the caller has it; ``salt_factorised``: the
         view's salt as ``(codes per record, distinct texts)`` (code -1 where the salt is
-        missing), ``None`` for an unsalted filter; ``salt_table``: :func:`_kernel_table` of the distinct salts;
-        ``memo``: a dict kept across the views of one batch (tokens of distinct values).
+        missing), ``None`` for an unsalted filter; ``salt_table``: :func:`_kernel_table` of
+        the distinct salts; ``memo``: a dict kept across the views of one batch (tokens of
+        distinct values).
 
         ``out_name`` names the filter (the field, or one of its salted views): it selects
         the sub-keys. With ``hardening.mask`` a record whose salt is missing gets no filter,
@@ -782,7 +791,7 @@ class Encoder:
             cnt = per_name[u_name]
             if (tok_tab is not None and f.bits_per_field is not None and f.has_filter
                     and schema.hashing == "blake3" and not want_clk):
-                s_tab = salt_table if salt_table is not None else _kernel_table(s_uniq)
+                s_tab = salt_table if salt_table is not None else _kernel_table(_texts(s_uniq))
                 if s_tab is not None and (tok_tab[1].max(initial=0) + 1
                                           + s_tab[1].max(initial=0) <= MAX_MESSAGE):
                     # the missing salt "" is index len(s_uniq), as in s_ext: past the
@@ -791,7 +800,7 @@ class Encoder:
         u_salt: np.ndarray | None = None
         if salted and (fast is None or masked):
             # each distinct pair's salt text (unmasked, a missing salt is "")
-            u_salt = np.append(s_uniq, "").astype(object)[u_pair % ns]
+            u_salt = np.append(_texts(s_uniq), "").astype(object)[u_pair % ns]
         if fast is not None:
             # the compiled path: messages assembled and hashed, bits set, in one kernel
             occ_val = np.zeros(0, dtype=np.int64)
@@ -925,7 +934,7 @@ class Encoder:
 
     def _pair_token(self, vals: tuple[np.ndarray, np.ndarray],
                     v_tab: tuple[np.ndarray, np.ndarray] | None,
-                    salt: tuple[np.ndarray, np.ndarray],
+                    salt: tuple[np.ndarray, np.ndarray | _JoinedTexts],
                     s_tab: tuple[np.ndarray, np.ndarray] | None, out_name: str) -> np.ndarray:
         """:meth:`_salted_token` from factorised values and salts (``(codes, distinct)``,
         code -1 missing): each distinct (value, salt) pair hashed once, the message
@@ -945,7 +954,7 @@ class Encoder:
             h = w[:, 0].astype(np.uint64) | (w[:, 1].astype(np.uint64) << np.uint64(32))
             h[h == 0] = 1
         else:
-            msgs = v_uniq[iv].astype(object) + "\x1f" + s_uniq[isalt].astype(object) \
+            msgs = v_uniq[iv].astype(object) + "\x1f" + _texts(s_uniq)[isalt].astype(object) \
                 if len(u_pair) else np.zeros(0, dtype=object)
             h = keyed_uint64([m.encode("utf-8") for m in msgs], key)
         return np.append(h, np.uint64(0))[inv]
@@ -1065,9 +1074,79 @@ class Encoder:
         return result
 
 
-def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+class _JoinedTexts:
+    """The distinct texts of a salt joined from components (``"a|b"``), one per distinct
+    combination of the components' codes, made only when read (:meth:`array`): the
+    compiled paths need only their byte table (:meth:`table`), which is built from the
+    components' byte tables without a Python string per text."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], first: np.ndarray,
+                 tables: list[tuple[np.ndarray, np.ndarray] | None]) -> None:
+        self._parts = parts
+        self._first = first  # a record holding each combination
+        self._tables = tables  # the components' byte tables (None: too long for one)
+        self._texts: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def array(self) -> np.ndarray:
+        """The texts, ``object`` array."""
+        if self._texts is None:
+            self._texts = _joined_texts(self._parts, self._first)
+        return self._texts
+
+    def table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """:func:`_kernel_table` of :meth:`array`: the same bytes and lengths (a text's
+        UTF-8 bytes are its components' joined by ``|``)."""
+        if any(t is None for t in self._tables):
+            return _kernel_table(self.array())
+        n = len(self._first)
+        out = np.zeros((n, MAX_MESSAGE), dtype=np.uint8)
+        lens = np.zeros(n, dtype=np.int64)
+        for j, ((c, _), tab) in enumerate(zip(self._parts, self._tables)):
+            assert tab is not None
+            if not _append_rows(out, lens, tab[0], tab[1], c[self._first], j > 0):
+                return _kernel_table(self.array())  # longer than a block: as that says
+        return out, lens
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _append_rows(out, lens, tab, tab_len, idx, sep):  # type: ignore[no-untyped-def]
+    """Append row ``idx[r]`` of a byte table to row ``r`` of ``out`` (after a ``|`` when
+    ``sep``), ``lens`` the rows' lengths so far; False (rows left partly written) when a
+    row would pass :data:`MAX_MESSAGE` bytes."""
+    width = out.shape[1]
+    for r in range(idx.shape[0]):
+        at = lens[r]
+        k = tab_len[idx[r]]
+        if at + k + (1 if sep else 0) > width:
+            return False
+        if sep:
+            out[r, at] = 124  # "|"
+            at += 1
+        for i in range(k):
+            out[r, at + i] = tab[idx[r], i]
+        lens[r] = at + k
+    return True
+
+
+def _joined_texts(parts: list[tuple[np.ndarray, np.ndarray]], first: np.ndarray) -> np.ndarray:
+    """The components' texts at the records ``first``, joined by ``|``."""
+    texts = np.zeros(0, dtype=object)
+    for j, (c, u) in enumerate(parts):
+        piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
+        texts = piece if j == 0 else texts + "|" + piece
+    return texts
+
+
+def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]],
+                tables: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray | _JoinedTexts]:
     """Factorised components joined by ``|`` (missing where any is missing): ``(codes,
-    distinct texts)``, the texts built once per distinct combination of codes."""
+    distinct texts)``, the texts one per distinct combination of codes. With ``tables``
+    (the components' :func:`_kernel_table`) and no component holding ``|``, the texts are
+    a :class:`_JoinedTexts`, made only if read."""
     codes = np.zeros(len(parts[0][0]), dtype=np.int64)
     ok = np.ones(len(codes), dtype=bool)
     for c, u in parts:
@@ -1076,17 +1155,20 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     combo = np.where(ok, codes, -1)
     u_combo, inv = _factor_codes(combo)
     first = _first_positions(inv, len(u_combo))
-    texts = np.zeros(0, dtype=object)
-    for j, (c, u) in enumerate(parts):
-        piece = u.astype(object)[c[first]] if len(first) else np.zeros(0, dtype=object)
-        texts = piece if j == 0 else texts + "|" + piece
     if not any("|" in "".join(u.tolist()) for _, u in parts):
         # no component holds "|": distinct combinations are distinct texts, already in
         # order of first appearance (what factorize below would return)
-        return inv.astype(np.int64, copy=False), texts
+        if tables is not None:
+            return inv.astype(np.int64, copy=False), _JoinedTexts(parts, first, tables)
+        return inv.astype(np.int64, copy=False), _joined_texts(parts, first)
     # distinct combinations can still give one text (a component holding "|")
-    t_codes, t_uniq = factorize(texts)
+    t_codes, t_uniq = factorize(_joined_texts(parts, first))
     return np.where(inv >= 0, np.append(t_codes, -1)[inv], -1).astype(np.int64), t_uniq
+
+
+def _texts(uniq: np.ndarray | _JoinedTexts) -> np.ndarray:
+    """Distinct texts as an array (a :class:`_JoinedTexts` made now)."""
+    return uniq.array() if isinstance(uniq, _JoinedTexts) else uniq
 
 
 def _factor_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1207,11 +1289,13 @@ def _text_digests(texts: Any, key: bytes, nbytes: int,
     """:func:`~nislink.encode.bloom.keyed_digests` of the UTF-8 bytes of ``texts``, from
     their byte table (``table``, or :func:`_kernel_table`) when every text fits one BLAKE3
     block: no ``bytes`` object per text. The same digests either way."""
-    texts = np.asarray(texts, dtype=object)
-    if table is None and len(texts):
-        table = _kernel_table(texts)
+    if table is None:
+        texts = np.asarray(_texts(texts), dtype=object)
+        if len(texts):
+            table = _kernel_table(texts)
     if table is not None and len(key) == 32:
         return keyed_xof_table(table[0], table[1], key, nbytes)
+    texts = np.asarray(_texts(texts), dtype=object)
     return keyed_digests([t.encode("utf-8") for t in texts.tolist()], key, nbytes)
 
 
