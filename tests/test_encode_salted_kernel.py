@@ -190,6 +190,22 @@ def test_joined_texts_table_equals_table_of_texts(vocab_b: list) -> None:
     assert lazy.array().tolist() == eager.tolist()
 
 
+def test_join_codes_many_parts_renumbers_before_overflow() -> None:
+    """Forty components of three values each: the combined code would pass 2**62, so it is
+    renumbered densely on the way; the codes and texts are still those of a per-record join."""
+    rng = np.random.default_rng(9)
+    cols = [np.array(["a", "b", None], dtype=object)[rng.integers(0, 3, 200)] for _ in range(40)]
+    cols = [np.where(np.arange(200) % 7 == 0, "a", c) for c in cols]  # some complete rows
+    parts = [(c.astype(np.int64), np.asarray(u, object)) for c, u in
+             (pd.factorize(col, use_na_sentinel=True) for col in cols)]
+    codes, uniq = _join_codes(parts)
+    joined = ["|".join(row) if all(v is not None for v in row) else None for row in zip(*cols)]
+    first: dict[str, int] = {}
+    assert codes.tolist() == [-1 if t is None else first.setdefault(t, len(first))
+                              for t in joined]
+    assert uniq.tolist() == list(first)
+
+
 def test_gather_rows_zero_rows_for_missing() -> None:
     """A filter's rows from its distinct rows: code -1 is an all-zero row, popcounts those of
     the rows gathered (also when there are no distinct rows at all)."""

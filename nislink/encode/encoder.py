@@ -1149,9 +1149,13 @@ def _join_codes(parts: list[tuple[np.ndarray, np.ndarray]],
     a :class:`_JoinedTexts`, made only if read."""
     codes = np.zeros(len(parts[0][0]), dtype=np.int64)
     ok = np.ones(len(codes), dtype=bool)
+    span = 1  # codes are below this
     for c, u in parts:
         ok &= c >= 0
-        codes = _dense(codes * np.int64(len(u) + 1) + (c + 1))  # small codes: no overflow
+        if span * (len(u) + 1) >= 2**62:  # renumber densely first: no overflow
+            codes, span = _dense(codes), len(codes) + 1
+        codes = codes * np.int64(len(u) + 1) + (c + 1)
+        span *= len(u) + 1
     combo = np.where(ok, codes, -1)
     u_combo, inv = _factor_codes(combo)
     first = _first_positions(inv, len(u_combo))
@@ -1178,7 +1182,9 @@ def _factor_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = max(4, int(2 * len(codes)).bit_length())  # load factor at most 1/2
     uniq = np.empty(len(codes), dtype=np.int64)
     inv = np.empty(len(codes), dtype=np.int64)
-    k = _first_seen(codes, np.full(1 << bits, -1, dtype=np.int64), bits, uniq, inv)
+    # numbers fit 32 bits below 2**31 entries: half the table to fill and to miss in cache
+    tab_type = np.int32 if len(codes) < 2**31 - 1 else np.int64
+    k = _first_seen(codes, np.full(1 << bits, -1, dtype=tab_type), bits, uniq, inv)
     return uniq[:k].copy(), inv
 
 
@@ -1198,7 +1204,7 @@ def _first_seen(codes, table, bits, uniq, inv):  # type: ignore[no-untyped-def]
             continue
         h = np.int64((np.uint64(c) * np.uint64(0x9E3779B97F4A7C15)) >> shift) & mask
         while True:
-            j = table[h]
+            j = np.int64(table[h])
             if j < 0:
                 table[h] = k
                 uniq[k] = c
