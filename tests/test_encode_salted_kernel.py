@@ -122,6 +122,36 @@ def test_salted_filters_lane_edges(npairs: int) -> None:
         assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("length", [64, 128, 256, 1000])
+def test_salted_filters_every_alignment_up_to_a_full_block(length: int) -> None:
+    """Tokens of every length mod 4 with salts that fill the block to exactly 64 bytes
+    (each message assembled as a whole row from the salt placed at the token's byte
+    offset), values of 1 to 40 tokens (a pair's lanes span several groups of 16, so one
+    row's bits are ORed from runs of lanes in successive groups), and 1 or 2 output
+    blocks a token."""
+    rng = np.random.default_rng(300 + length)
+    key = rng.bytes(32)
+    tokens = [rng.bytes(i % 41) for i in range(200)]
+    counts = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 40, 33, 34]
+    starts = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    salts = [rng.bytes(i) for i in range(24)] + [b""]
+    npairs = 60
+    pair_name = [int(x) for x in rng.integers(0, len(counts), npairs)]
+    longest = [max(len(t) for t in tokens[starts[v]: starts[v] + counts[v]]) for v in pair_name]
+    pair_salt = [min(len(salts) - 2, 63 - lt) for lt in longest]
+    pair_salt[::4] = [int(x) for x in rng.integers(0, len(salts), len(pair_salt[::4]))]
+    pair_salt = [s if longest[i] + 1 + len(salts[s]) <= MAX_MESSAGE else len(salts) - 1
+                 for i, s in enumerate(pair_salt)]
+    tt, tl = byte_table(tokens)
+    st_, sl = byte_table(salts)
+    for bpf in (1, 20, 120):
+        got = salted_filters(tt, tl, np.array(starts), np.array(counts), st_, sl,
+                             np.array(pair_name), np.array(pair_salt), bpf, length, key)
+        want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf,
+                            length, key)
+        assert np.array_equal(got, want), bpf
+
+
 def test_kernels_refuse_long_messages() -> None:
     t, tl = byte_table([b"a" * 40])
     s, sl = byte_table([b"b" * 30])
