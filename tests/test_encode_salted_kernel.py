@@ -102,6 +102,23 @@ def test_joined_words_every_alignment_up_to_a_full_block(n: int) -> None:
         assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
 
 
+def test_joined_words_every_split_of_a_full_block() -> None:
+    """Every split of 64 bytes into left part, separator and right part (left parts of 0
+    to 63 bytes: the right part placed from word 0 to word 15, an empty one after 63
+    bytes), and shorter right parts, each checked against the blake3 package."""
+    rng = np.random.default_rng(400)
+    key = rng.bytes(32)
+    for la in range(64):
+        a = [rng.bytes(la), rng.bytes(la // 3)]
+        b = [rng.bytes(63 - la), rng.bytes((63 - la) // 2), b""]
+        ia = np.array([0, 0, 0, 1, 1])
+        ib = np.array([0, 1, 2, 0, 2])
+        got = joined_xof_words(*byte_table(a), ia, *byte_table(b), ib, key, 3)
+        for r in range(len(ia)):
+            d = blake3.blake3(a[ia[r]] + b"\x1f" + b[ib[r]], key=key).digest(length=12)
+            assert got[r].tolist() == np.frombuffer(d, "<u4").tolist(), (la, r)
+
+
 @pytest.mark.parametrize("npairs", [1, 16, 17])
 def test_salted_filters_lane_edges(npairs: int) -> None:
     rng = np.random.default_rng(200 + npairs)

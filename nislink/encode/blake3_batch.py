@@ -286,6 +286,63 @@ def _suffix_row(tw, s, r, z):  # type: ignore[no-untyped-def]
                             else np.uint32(0))
 
 
+@intrinsic
+def _put_joined(typingctx, m, ln, a_words, x, la, b_words, s):  # type: ignore[no-untyped-def]
+    """Row ``ln`` of ``m`` := the words of ``a || 0x1F || b``, ``a`` the first ``la`` bytes
+    of row ``x`` of ``a_words``, ``b`` row ``s`` of ``b_words`` (zero-padded byte tables
+    read as ``(rows, 16)`` words; at most 64 bytes in all), in registers: ``b``'s words
+    shifted up by ``(la + 1) % 4`` bytes with a funnel shift against themselves moved up
+    one word, then up by ``(la + 1) // 4`` words (four constant shuffles, each kept or
+    not), ORed with ``a``'s row and the separator."""
+    def words(a: types.Type) -> bool:
+        return (isinstance(a, types.Array) and a.dtype == types.uint32 and a.layout == "C"
+                and a.ndim == 2)
+
+    if not (m == U32_2D and words(a_words) and words(b_words)):
+        return None
+    sig = types.void(m, types.int64, a_words, types.int64, types.int64, b_words,
+                     types.int64)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        lanes = Lanes(builder)
+        i64 = ir.IntType(64)
+        i32 = lanes.i32
+        vt = lanes.vt
+        width = ir.Constant(i64, 16)
+
+        def row(j: int, r: ir.Value) -> ir.Value:
+            data = context.make_array(sig.args[j])(context, builder, args[j]).data
+            return builder.bitcast(builder.gep(data, [builder.mul(r, width)]), vt.as_pointer())
+
+        zero = lanes.const(0)
+        mask = ir.Constant(ir.VectorType(i32, LANES), ir.Undefined)
+
+        def up(v: ir.Value, d: int) -> ir.Value:  # word i := word i - d (zeros below)
+            idx = [LANES + i if i < d else i - d for i in range(LANES)]
+            return builder.shuffle_vector(v, zero, ir.Constant(mask.type, idx))
+
+        la = builder.trunc(args[4], i32)
+        k = builder.add(la, ir.Constant(i32, 1))  # the salt's first byte
+        b = builder.load(row(5, args[6]), align=4)
+        t = lanes.fshl(b, up(b, 1), lanes.splat(builder.shl(builder.and_(
+            k, ir.Constant(i32, 3)), ir.Constant(i32, 3))))
+        q = builder.lshr(k, ir.Constant(i32, 2))
+        for d in (1, 2, 4, 8):  # at most 15 words: 16 only for an empty b (all zero)
+            on = builder.icmp_unsigned("!=", builder.and_(q, ir.Constant(i32, d)),
+                                       ir.Constant(i32, 0))
+            t = builder.select(on, up(t, d), t)
+        sep_word = builder.icmp_unsigned("==", ir.Constant(vt, list(range(LANES))),
+                                         lanes.splat(builder.lshr(la, ir.Constant(i32, 2))))
+        sep = lanes.splat(builder.shl(ir.Constant(i32, 0x1F), builder.shl(builder.and_(
+            la, ir.Constant(i32, 3)), ir.Constant(i32, 3))))
+        msg = lanes.or_(lanes.or_(builder.load(row(2, args[3]), align=4), t),
+                        builder.select(sep_word, sep, zero))
+        builder.store(msg, row(0, args[1]), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def _joined_words(a_words, a_len, ia, b_words, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
     nl = LANES
@@ -293,17 +350,13 @@ def _joined_words(a_words, a_len, ia, b_words, b_len, ib, key, nwords, out):  # 
     v = np.zeros((16, nl), dtype=np.uint32)
     counter = np.zeros(nl, dtype=np.uint32)
     mlen = np.zeros(nl, dtype=np.uint32)
-    z = np.zeros((4, 32), dtype=np.uint32)  # a salt at each byte offset (_suffix_row)
     n = ia.shape[0]
     for r0 in range(0, n, nl):
         r1 = min(r0 + nl, n)
         for ln in range(r1 - r0):
             x = ia[r0 + ln]
             la = a_len[x]
-            r = la & 3
-            _suffix_row(b_words, ib[r0 + ln], r, z)
-            # a message: the left part's words ORed with the salt placed from word la // 4
-            _put_row(m, ln, a_words, x, z, r * 32 + 16 - (la >> 2))
+            _put_joined(m, ln, a_words, x, la, b_words, ib[r0 + ln])
             mlen[ln] = np.uint32(la + 1 + b_len[ib[r0 + ln]])
         for ob in range((nwords + 15) // 16):
             counter[:] = np.uint32(ob)

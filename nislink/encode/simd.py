@@ -68,6 +68,11 @@ class Lanes:
     def store(self, value: ir.Value, ptr: ir.Value, i: int) -> None:
         self.b.store(value, self.b.gep(ptr, [ir.Constant(self.i32, i)]), align=4)
 
+    def fshl(self, x: ir.Value, y: ir.Value, n: ir.Value) -> ir.Value:
+        """Per lane the high word of ``(x:y) << n``, ``n`` (a vector) taken mod 32:
+        ``x << n | y >> (32 - n)``, just ``x`` for ``n`` 0."""
+        return self.b.call(self._fshl, [x, y, n])
+
     def rotl(self, x: ir.Value, n: int) -> ir.Value:
         """Rotate every lane left by ``n`` bits."""
         return self.b.call(self._fshl, [x, x, self.const(n % 32)])
