@@ -315,11 +315,10 @@ def _put_joined(typingctx, m, ln, a_words, x, la, b_words, s):  # type: ignore[n
             return builder.bitcast(builder.gep(data, [builder.mul(r, width)]), vt.as_pointer())
 
         zero = lanes.const(0)
-        mask = ir.Constant(ir.VectorType(i32, LANES), ir.Undefined)
 
         def up(v: ir.Value, d: int) -> ir.Value:  # word i := word i - d (zeros below)
             idx = [LANES + i if i < d else i - d for i in range(LANES)]
-            return builder.shuffle_vector(v, zero, ir.Constant(mask.type, idx))
+            return builder.shuffle_vector(v, zero, ir.Constant(vt, idx))
 
         la = builder.trunc(args[4], i32)
         k = builder.add(la, ir.Constant(i32, 1))  # the salt's first byte
