@@ -155,27 +155,73 @@ def _put_row(typingctx, m, ln, a_words, x, z, off):  # type: ignore[no-untyped-d
     return sig, codegen
 
 
+@intrinsic
+def _xof16(typingctx, blocks, r0, lens, key, ob, out):  # type: ignore[no-untyped-def]
+    """Output block ``ob`` of the messages in rows ``r0 .. r0 + LANES - 1`` of ``blocks``
+    (``(n, 16)`` ``uint32``, one zero-padded message a row; ``lens``: ``int64`` lengths)
+    into columns ``16 * ob ..`` of the same rows of ``out`` (``uint32``, C-contiguous):
+    the rows are loaded and transposed in registers, compressed (:func:`_compress_ir`)
+    and transposed back, so each message and each output is one vector load or store."""
+    def words(a: types.Type) -> bool:
+        return (isinstance(a, types.Array) and a.dtype == types.uint32 and a.layout == "C"
+                and a.ndim == 2)
+
+    if not (words(blocks) and words(out) and out.mutable and key == U32_1D
+            and isinstance(lens, types.Array) and lens.dtype == types.int64
+            and lens.layout == "C" and lens.ndim == 1):
+        return None
+    sig = types.void(blocks, types.int64, lens, key, types.int64, out)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x = Lanes(builder)
+        i64 = ir.IntType(64)
+        first = args[1]
+        bp = context.make_array(sig.args[0])(context, builder, args[0]).data
+        bp = builder.bitcast(builder.gep(bp, [builder.mul(first, ir.Constant(i64, 16))]),
+                             x.vt.as_pointer())
+        lp = context.make_array(sig.args[2])(context, builder, args[2]).data
+        lens16 = builder.load(builder.bitcast(builder.gep(lp, [first]),
+                                              ir.VectorType(i64, LANES).as_pointer()), align=8)
+        kp = x.scalars(context, builder, sig.args[3], args[3])
+        keys = [x.splat(builder.load(builder.gep(kp, [ir.Constant(x.i32, i)]), align=4))
+                for i in range(8)]
+        msg = x.transpose([x.load(bp, i) for i in range(LANES)])
+        res = _compress_ir(x, msg, keys, x.splat(builder.trunc(args[4], x.i32)),
+                           builder.trunc(lens16, x.vt))
+        oa = context.make_array(sig.args[5])(context, builder, args[5])
+        ncol = builder.extract_value(oa.shape, 1)
+        op = builder.gep(oa.data, [builder.add(builder.mul(first, ncol),
+                                               builder.mul(args[4], ir.Constant(i64, 16)))])
+        for ln, row in enumerate(x.transpose(res)):
+            at = builder.gep(op, [builder.mul(ir.Constant(i64, ln), ncol)])
+            builder.store(row, builder.bitcast(at, x.vt.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def _rows(blocks, lens, key, nblocks, out):  # type: ignore[no-untyped-def]
-    """Output blocks ``0 .. nblocks-1`` (16 words each) of every message (16 words a row)."""
+    """Output blocks ``0 .. nblocks-1`` (16 words each) of every message (16 words a row;
+    ``out``: ``16 * nblocks`` columns): whole groups of :data:`LANES` rows in place, the
+    last few through zero-padded copies."""
     nl = LANES
-    m = np.zeros((16, nl), dtype=np.uint32)
-    v = np.zeros((16, nl), dtype=np.uint32)
-    counter = np.zeros(nl, dtype=np.uint32)
-    mlen = np.zeros(nl, dtype=np.uint32)
     n = blocks.shape[0]
-    for r0 in range(0, n, nl):
-        r1 = min(r0 + nl, n)
-        for ln in range(r1 - r0):
-            for w in range(16):
-                m[ln, w] = blocks[r0 + ln, w]
-            mlen[ln] = np.uint32(lens[r0 + ln])
+    full = n - n % nl
+    for r0 in range(0, full, nl):
         for ob in range(nblocks):
-            counter[:] = np.uint32(ob)
-            _compress16(m, key, counter, mlen, v)
-            for ln in range(r1 - r0):
-                for w in range(16):
-                    out[r0 + ln, ob * 16 + w] = v[w, ln]
+            _xof16(blocks, r0, lens, key, ob, out)
+    if full < n:
+        tb = np.zeros((nl, 16), dtype=np.uint32)
+        tl = np.zeros(nl, dtype=np.int64)
+        to = np.zeros((nl, out.shape[1]), dtype=np.uint32)
+        for ln in range(n - full):
+            tb[ln] = blocks[full + ln]
+            tl[ln] = lens[full + ln]
+        for ob in range(nblocks):
+            _xof16(tb, 0, tl, key, ob, to)
+        for ln in range(n - full):
+            out[full + ln] = to[ln]
 
 
 def keyed_xof_short(messages: Sequence[bytes], key: bytes, nbytes: int,
@@ -212,7 +258,7 @@ def keyed_xof_table(table: np.ndarray, lens: np.ndarray, key: bytes,
                                                                            copy=False)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.empty((n, 16 * nblocks), dtype=np.uint32)
-    _rows(blocks, np.asarray(lens, dtype=np.int64), kw, nblocks, out)
+    _rows(blocks, np.ascontiguousarray(lens, dtype=np.int64), kw, nblocks, out)
     raw = out.view(np.uint8) if _LITTLE else out.astype("<u4").view(np.uint8)
     return raw if raw.shape[1] == nbytes else np.ascontiguousarray(raw[:, :nbytes])
 
