@@ -109,6 +109,23 @@ def test_joined_words_every_alignment_up_to_a_full_block(n: int) -> None:
         assert got[r].tolist() == np.frombuffer(d, "<u4").tolist()
 
 
+def test_joined_words_every_split_of_a_full_block() -> None:
+    """Every split of 64 bytes into left part, separator and right part (left parts of 0
+    to 63 bytes: the right part placed from word 0 to word 15, an empty one after 63
+    bytes), and shorter right parts, each checked against the blake3 package."""
+    rng = np.random.default_rng(400)
+    key = rng.bytes(32)
+    for la in range(64):
+        a = [rng.bytes(la), rng.bytes(la // 3)]
+        b = [rng.bytes(63 - la), rng.bytes((63 - la) // 2), b""]
+        ia = np.array([0, 0, 0, 1, 1])
+        ib = np.array([0, 1, 2, 0, 2])
+        got = joined_xof_words(*byte_table(a), ia, *byte_table(b), ib, key, 3)
+        for r in range(len(ia)):
+            d = blake3.blake3(a[ia[r]] + b"\x1f" + b[ib[r]], key=key).digest(length=12)
+            assert got[r].tolist() == np.frombuffer(d, "<u4").tolist(), (la, r)
+
+
 @pytest.mark.parametrize("npairs", [1, 16, 17])
 def test_salted_filters_lane_edges(npairs: int) -> None:
     rng = np.random.default_rng(200 + npairs)
@@ -127,6 +144,36 @@ def test_salted_filters_lane_edges(npairs: int) -> None:
         want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf,
                             length, key)
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("length", [64, 128, 256, 1000])
+def test_salted_filters_every_alignment_up_to_a_full_block(length: int) -> None:
+    """Tokens of every length mod 4 with salts that fill the block to exactly 64 bytes
+    (each message assembled as a whole row from the salt placed at the token's byte
+    offset), values of 1 to 40 tokens (a pair's lanes span several groups of 16, so one
+    row's bits are ORed from runs of lanes in successive groups), and 1 or 2 output
+    blocks a token."""
+    rng = np.random.default_rng(300 + length)
+    key = rng.bytes(32)
+    tokens = [rng.bytes(i % 41) for i in range(200)]
+    counts = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 40, 33, 34]
+    starts = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    salts = [rng.bytes(i) for i in range(24)] + [b""]
+    npairs = 60
+    pair_name = [int(x) for x in rng.integers(0, len(counts), npairs)]
+    longest = [max(len(t) for t in tokens[starts[v]: starts[v] + counts[v]]) for v in pair_name]
+    pair_salt = [min(len(salts) - 2, 63 - lt) for lt in longest]
+    pair_salt[::4] = [int(x) for x in rng.integers(0, len(salts), len(pair_salt[::4]))]
+    pair_salt = [s if longest[i] + 1 + len(salts[s]) <= MAX_MESSAGE else len(salts) - 1
+                 for i, s in enumerate(pair_salt)]
+    tt, tl = byte_table(tokens)
+    st_, sl = byte_table(salts)
+    for bpf in (1, 20, 120):
+        got = salted_filters(tt, tl, np.array(starts), np.array(counts), st_, sl,
+                             np.array(pair_name), np.array(pair_salt), bpf, length, key)
+        want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf,
+                            length, key)
+        assert np.array_equal(got, want), bpf
 
 
 def test_kernels_refuse_long_messages() -> None:

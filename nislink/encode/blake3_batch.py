@@ -10,8 +10,9 @@ One compression serves every kernel here: :func:`_compress16`, 16 messages side 
 written directly in LLVM vector IR (``<16 x i32>`` adds and xors, funnel-shift rotates;
 :mod:`nislink.encode.simd`), so that an AVX-512 CPU runs each step of G for 16 messages
 in one ``zmm`` instruction with native rotates, where numba's scalar code widened 32-bit
-arithmetic to 64 bits and emitted no vector rotates. Messages are assembled word by word
-from byte tables.
+arithmetic to 64 bits and emitted no vector rotates. Messages are assembled from byte
+tables a whole 64-byte row at a time (one row per lane) and transposed to words in
+registers.
 
 Only the BLAKE3 specification is used (O'Connor, Aumasson, Neves, Wilcox-O'Hearn 2020,
 section 2): the IV, the message schedule, the flags ``CHUNK_START | CHUNK_END | ROOT |
@@ -48,57 +49,152 @@ _PERM = (2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8)
 """The BLAKE3 message permutation (specification, section 2.2)."""
 
 
-@intrinsic
-def _compress16(typingctx, m, v, key, counter, mlen):  # type: ignore[no-untyped-def]
-    """Keyed BLAKE3 compressions of :data:`LANES` single-block messages side by side.
+def _compress_ir(x: Lanes, msg: list[ir.Value], keys: list[ir.Value], counter: ir.Value,
+                 mlen: ir.Value) -> list[ir.Value]:
+    """The 16 output words (each a ``<LANES x i32>``) of keyed BLAKE3 compressions of
+    :data:`LANES` single-block messages: ``msg`` the 16 message words, ``keys`` the 8 key
+    words (splat), ``counter`` / ``mlen`` each lane's output-block counter and message
+    length; flags ``CHUNK_START | CHUNK_END | ROOT | KEYED_HASH``. G is vector adds, xors
+    and rotates, and the seven rounds and the message permutation (which only renames
+    values) are unrolled at compile time."""
+    s = keys + [x.const(int(c)) for c in _IV[:4]] + [counter, x.const(0), mlen,
+                                                     x.const(int(_FLAGS))]
 
-    ``m``: ``(16, LANES)`` ``uint32``, row ``w`` holds message word ``w`` of every lane;
-    ``key``: the 8 key words; ``counter`` / ``mlen``: ``(LANES,)`` ``uint32``, each lane's
-    output-block counter and message length. Writes the 16 output words of each lane into
-    ``v`` (``(16, LANES)``, rows as ``m``); flags ``CHUNK_START | CHUNK_END | ROOT |
-    KEYED_HASH``. Vector IR (:mod:`nislink.encode.simd`): each of the 16 state words is
-    one ``<16 x i32>`` value, G is vector adds, xors and rotates, and the seven rounds and
-    the message permutation (which only renames values) are unrolled at compile time.
+    def g(a: int, b: int, c: int, d: int, mx: ir.Value, my: ir.Value) -> None:
+        s[a] = x.add(s[a], s[b], mx)
+        s[d] = x.rotr(x.xor(s[d], s[a]), 16)
+        s[c] = x.add(s[c], s[d])
+        s[b] = x.rotr(x.xor(s[b], s[c]), 12)
+        s[a] = x.add(s[a], s[b], my)
+        s[d] = x.rotr(x.xor(s[d], s[a]), 8)
+        s[c] = x.add(s[c], s[d])
+        s[b] = x.rotr(x.xor(s[b], s[c]), 7)
+
+    for _ in range(7):
+        g(0, 4, 8, 12, msg[0], msg[1])
+        g(1, 5, 9, 13, msg[2], msg[3])
+        g(2, 6, 10, 14, msg[4], msg[5])
+        g(3, 7, 11, 15, msg[6], msg[7])
+        g(0, 5, 10, 15, msg[8], msg[9])
+        g(1, 6, 11, 12, msg[10], msg[11])
+        g(2, 7, 8, 13, msg[12], msg[13])
+        g(3, 4, 9, 14, msg[14], msg[15])
+        msg = [msg[p] for p in _PERM]
+    # the output function: words 0-7 and 8-15 of the extended output
+    return ([x.xor(s[i], s[8 + i]) for i in range(8)]
+            + [x.xor(s[8 + i], keys[i]) for i in range(8)])
+
+
+def _lane_inputs(x: Lanes, context, builder, sig, args):  # type: ignore[no-untyped-def]
+    """The message words (the lane-major rows of ``args[0]`` transposed), the splat key
+    words (``args[1]``) and the counter and length vectors (``args[2]``, ``args[3]``)."""
+    mp = x.rows(context, builder, sig.args[0], args[0])
+    kp = x.scalars(context, builder, sig.args[1], args[1])
+    cp, lp = (x.rows(context, builder, sig.args[j], args[j]) for j in (2, 3))
+    msg = x.transpose([x.load(mp, i) for i in range(LANES)])
+    keys = [x.splat(builder.load(builder.gep(kp, [ir.Constant(x.i32, i)]), align=4))
+            for i in range(8)]
+    return msg, keys, x.load(cp, 0), x.load(lp, 0)
+
+
+@intrinsic
+def _compress16(typingctx, m, key, counter, mlen, v):  # type: ignore[no-untyped-def]
+    """Keyed BLAKE3 compressions of :data:`LANES` single-block messages side by side
+    (:func:`_compress_ir`).
+
+    ``m``: ``(LANES, 16)`` ``uint32``, row ``ln`` the 16 message words of lane ``ln``
+    (lane-major: a message is assembled with whole-row stores, and the rows are
+    transposed in registers); ``key``: the 8 key words; ``counter`` / ``mlen``:
+    ``(LANES,)`` ``uint32``, each lane's output-block counter and message length. Writes
+    the 16 output words of each lane into ``v`` (``(16, LANES)``, row ``w`` word ``w`` of
+    every lane).
     """
     if not (m == U32_2D and v == U32_2D and key == U32_1D and counter == U32_1D
             and mlen == U32_1D):
         return None
-    sig = types.void(m, v, key, counter, mlen)
+    sig = types.void(m, key, counter, mlen, v)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         x = Lanes(builder)
-        mp, vp = (x.rows(context, builder, sig.args[j], args[j]) for j in (0, 1))
-        cp, lp = (x.rows(context, builder, sig.args[j], args[j]) for j in (3, 4))
-        kp = x.scalars(context, builder, sig.args[2], args[2])
-        msg = [x.load(mp, i) for i in range(16)]
+        out = _compress_ir(x, *_lane_inputs(x, context, builder, sig, args))
+        vp = x.rows(context, builder, sig.args[4], args[4])
+        for i in range(16):
+            x.store(out[i], vp, i)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _put_row(typingctx, m, ln, a_words, x, z, off):  # type: ignore[no-untyped-def]
+    """Row ``ln`` of ``m`` := row ``x`` of ``a_words`` ORed with the 16 words of ``z``
+    (flat) from ``off`` on: two vector loads, an or and one vector store (``m`` and
+    ``a_words`` ``(k, 16)`` ``uint32``, ``a_words`` and ``z`` any C-contiguous ``uint32``
+    arrays, read-only ones too)."""
+    def words(a: types.Type) -> bool:
+        return isinstance(a, types.Array) and a.dtype == types.uint32 and a.layout == "C"
+
+    if not (m == U32_2D and words(a_words) and a_words.ndim == 2 and words(z)):
+        return None
+    sig = types.void(m, types.int64, a_words, types.int64, z, types.int64)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        lanes = Lanes(builder)
+        i64 = ir.IntType(64)
+
+        def at(j: int, word: ir.Value) -> ir.Value:
+            data = context.make_array(sig.args[j])(context, builder, args[j]).data
+            return builder.bitcast(builder.gep(data, [word]), lanes.vt.as_pointer())
+
+        width = ir.Constant(i64, 16)
+        row = builder.load(at(2, builder.mul(args[3], width)), align=4)
+        sfx = builder.load(at(4, args[5]), align=4)
+        builder.store(builder.or_(row, sfx), at(0, builder.mul(args[1], width)), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _xof16(typingctx, blocks, r0, lens, key, ob, out):  # type: ignore[no-untyped-def]
+    """Output block ``ob`` of the messages in rows ``r0 .. r0 + LANES - 1`` of ``blocks``
+    (``(n, 16)`` ``uint32``, one zero-padded message a row; ``lens``: ``int64`` lengths)
+    into columns ``16 * ob ..`` of the same rows of ``out`` (``uint32``, C-contiguous):
+    the rows are loaded and transposed in registers, compressed (:func:`_compress_ir`)
+    and transposed back, so each message and each output is one vector load or store."""
+    def words(a: types.Type) -> bool:
+        return (isinstance(a, types.Array) and a.dtype == types.uint32 and a.layout == "C"
+                and a.ndim == 2)
+
+    if not (words(blocks) and words(out) and out.mutable and key == U32_1D
+            and isinstance(lens, types.Array) and lens.dtype == types.int64
+            and lens.layout == "C" and lens.ndim == 1):
+        return None
+    sig = types.void(blocks, types.int64, lens, key, types.int64, out)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        x = Lanes(builder)
+        i64 = ir.IntType(64)
+        first = args[1]
+        bp = context.make_array(sig.args[0])(context, builder, args[0]).data
+        bp = builder.bitcast(builder.gep(bp, [builder.mul(first, ir.Constant(i64, 16))]),
+                             x.vt.as_pointer())
+        lp = context.make_array(sig.args[2])(context, builder, args[2]).data
+        lens16 = builder.load(builder.bitcast(builder.gep(lp, [first]),
+                                              ir.VectorType(i64, LANES).as_pointer()), align=8)
+        kp = x.scalars(context, builder, sig.args[3], args[3])
         keys = [x.splat(builder.load(builder.gep(kp, [ir.Constant(x.i32, i)]), align=4))
                 for i in range(8)]
-        s = keys + [x.const(int(c)) for c in _IV[:4]] + [x.load(cp, 0), x.const(0),
-                                                         x.load(lp, 0), x.const(int(_FLAGS))]
-
-        def g(a: int, b: int, c: int, d: int, mx: ir.Value, my: ir.Value) -> None:
-            s[a] = x.add(s[a], s[b], mx)
-            s[d] = x.rotr(x.xor(s[d], s[a]), 16)
-            s[c] = x.add(s[c], s[d])
-            s[b] = x.rotr(x.xor(s[b], s[c]), 12)
-            s[a] = x.add(s[a], s[b], my)
-            s[d] = x.rotr(x.xor(s[d], s[a]), 8)
-            s[c] = x.add(s[c], s[d])
-            s[b] = x.rotr(x.xor(s[b], s[c]), 7)
-
-        for _ in range(7):
-            g(0, 4, 8, 12, msg[0], msg[1])
-            g(1, 5, 9, 13, msg[2], msg[3])
-            g(2, 6, 10, 14, msg[4], msg[5])
-            g(3, 7, 11, 15, msg[6], msg[7])
-            g(0, 5, 10, 15, msg[8], msg[9])
-            g(1, 6, 11, 12, msg[10], msg[11])
-            g(2, 7, 8, 13, msg[12], msg[13])
-            g(3, 4, 9, 14, msg[14], msg[15])
-            msg = [msg[p] for p in _PERM]
-        for i in range(8):  # the output function: words 0-7 and 8-15 of the extended output
-            x.store(x.xor(s[i], s[8 + i]), vp, i)
-            x.store(x.xor(s[8 + i], keys[i]), vp, 8 + i)
+        msg = x.transpose([x.load(bp, i) for i in range(LANES)])
+        res = _compress_ir(x, msg, keys, x.splat(builder.trunc(args[4], x.i32)),
+                           builder.trunc(lens16, x.vt))
+        oa = context.make_array(sig.args[5])(context, builder, args[5])
+        ncol = builder.extract_value(oa.shape, 1)
+        op = builder.gep(oa.data, [builder.add(builder.mul(first, ncol),
+                                               builder.mul(args[4], ir.Constant(i64, 16)))])
+        for ln, row in enumerate(x.transpose(res)):
+            at = builder.gep(op, [builder.mul(ir.Constant(i64, ln), ncol)])
+            builder.store(row, builder.bitcast(at, x.vt.as_pointer()), align=4)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -106,26 +202,26 @@ def _compress16(typingctx, m, v, key, counter, mlen):  # type: ignore[no-untyped
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _rows(blocks, lens, key, nblocks, out):  # type: ignore[no-untyped-def]
-    """Output blocks ``0 .. nblocks-1`` (16 words each) of every message (16 words a row)."""
+    """Output blocks ``0 .. nblocks-1`` (16 words each) of every message (16 words a row;
+    ``out``: ``16 * nblocks`` columns): whole groups of :data:`LANES` rows in place, the
+    last few through zero-padded copies."""
     nl = LANES
-    m = np.zeros((16, nl), dtype=np.uint32)
-    v = np.zeros((16, nl), dtype=np.uint32)
-    counter = np.zeros(nl, dtype=np.uint32)
-    mlen = np.zeros(nl, dtype=np.uint32)
     n = blocks.shape[0]
-    for r0 in range(0, n, nl):
-        r1 = min(r0 + nl, n)
-        for ln in range(nl):
-            if r0 + ln < r1:
-                for w in range(16):
-                    m[w, ln] = blocks[r0 + ln, w]
-                mlen[ln] = np.uint32(lens[r0 + ln])
+    full = n - n % nl
+    for r0 in range(0, full, nl):
         for ob in range(nblocks):
-            counter[:] = np.uint32(ob)
-            _compress16(m, v, key, counter, mlen)
-            for ln in range(r1 - r0):
-                for w in range(16):
-                    out[r0 + ln, ob * 16 + w] = v[w, ln]
+            _xof16(blocks, r0, lens, key, ob, out)
+    if full < n:
+        tb = np.zeros((nl, 16), dtype=np.uint32)
+        tl = np.zeros(nl, dtype=np.int64)
+        to = np.zeros((nl, out.shape[1]), dtype=np.uint32)
+        for ln in range(n - full):
+            tb[ln] = blocks[full + ln]
+            tl[ln] = lens[full + ln]
+        for ob in range(nblocks):
+            _xof16(tb, 0, tl, key, ob, to)
+        for ln in range(n - full):
+            out[full + ln] = to[ln]
 
 
 def keyed_xof_short(messages: Sequence[bytes], key: bytes, nbytes: int,
@@ -162,7 +258,7 @@ def keyed_xof_table(table: np.ndarray, lens: np.ndarray, key: bytes,
                                                                            copy=False)
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.empty((n, 16 * nblocks), dtype=np.uint32)
-    _rows(blocks, np.asarray(lens, dtype=np.int64), kw, nblocks, out)
+    _rows(blocks, np.ascontiguousarray(lens, dtype=np.int64), kw, nblocks, out)
     raw = out.view(np.uint8) if _LITTLE else out.astype("<u4").view(np.uint8)
     return raw if raw.shape[1] == nbytes else np.ascontiguousarray(raw[:, :nbytes])
 
@@ -212,65 +308,104 @@ def _fill_rows(flat, lens, table):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
-def _suffix_words(tw, s, lb, r, y):  # type: ignore[no-untyped-def]
-    """``y[r, 0 : nw]`` := the little-endian words of ``r`` zero bytes, ``0x1F`` and the
-    ``lb`` bytes of row ``s`` of a byte table (``tw``: the table read as ``(rows, 16)``
-    little-endian words; a row ``s`` past its end is the empty text); returns ``nw``. The
-    row's words shifted up by ``r + 1`` bytes, a word at a time, with the separator put in
-    byte ``r``: no byte loop and no table built per call."""
-    nw = (r + lb + 4) // 4
+def _suffix_row(tw, s, r, z):  # type: ignore[no-untyped-def]
+    """``z[r, 16 : 32]`` := the 16 little-endian words of ``r`` zero bytes, ``0x1F`` and
+    row ``s`` of a byte table (``tw``: the table read as ``(rows, 16)`` little-endian
+    words; a row ``s`` past its end is the empty text), zeros after the text. The row's
+    words shifted up by ``r + 1`` bytes, a word at a time, with the separator put in byte
+    ``r``: no byte loop and no table built per call. ``z[r, 0 : 16]`` stays zero, so the
+    16 words of ``z[r]`` from ``16 - q`` on are the same text placed from word ``q`` on
+    (:func:`_put_row`). Only the first 16 words matter: a joined message is at most 64
+    bytes."""
     have = s < tw.shape[0]
     if r == 3:  # a shift of a whole word
-        y[3, 0] = np.uint32(0x1F) << np.uint32(24)
-        for i in range(1, nw):
-            y[3, i] = tw[s, i - 1] if have else np.uint32(0)
+        z[3, 16] = np.uint32(0x1F) << np.uint32(24)
+        for i in range(1, 16):
+            z[3, 16 + i] = tw[s, i - 1] if have else np.uint32(0)
     else:
         up = np.uint32(8 * (r + 1))
         down = np.uint32(32 - 8 * (r + 1))
-        prev = np.uint32(0)
-        for i in range(nw):
-            cur = tw[s, i] if have and i < 16 else np.uint32(0)
-            y[r, i] = (cur << up) | (prev >> down)
-            prev = cur
-        y[r, 0] |= np.uint32(0x1F) << np.uint32(8 * r)
-    return nw
+        z[r, 16] = (tw[s, 0] << up if have else np.uint32(0)) | (np.uint32(0x1F)
+                                                                 << np.uint32(8 * r))
+        for i in range(1, 16):
+            z[r, 16 + i] = ((tw[s, i] << up) | (tw[s, i - 1] >> down) if have
+                            else np.uint32(0))
 
 
-@njit(cache=True, inline="always")
-def _put_message(m, ln, a_words, x, la, y, nw):  # type: ignore[no-untyped-def]
-    """Lane ``ln`` of ``m`` := the zero-padded words of ``a_words[x]`` (``la`` bytes) ORed
-    with the suffix words ``y[la % 4, 0 : nw]`` (from :func:`_suffix_words`) from word
-    ``la // 4`` on. (Array arguments, never slices, in these loops: a slice is a new array
-    object with an atomic reference count.)"""
-    for w in range(16):
-        m[w, ln] = a_words[x, w]
-    q = la >> 2
-    r = la & 3
-    for i in range(nw):
-        m[q + i, ln] |= y[r, i]
+@intrinsic
+def _put_joined(typingctx, m, ln, a_words, x, la, b_words, s):  # type: ignore[no-untyped-def]
+    """Row ``ln`` of ``m`` := the words of ``a || 0x1F || b``, ``a`` the first ``la`` bytes
+    of row ``x`` of ``a_words``, ``b`` row ``s`` of ``b_words`` (zero-padded byte tables
+    read as ``(rows, 16)`` words; at most 64 bytes in all), in registers: ``b``'s words
+    shifted up by ``(la + 1) % 4`` bytes with a funnel shift against themselves moved up
+    one word, then up by ``(la + 1) // 4`` words (four constant shuffles, each kept or
+    not), ORed with ``a``'s row and the separator."""
+    def words(a: types.Type) -> bool:
+        return (isinstance(a, types.Array) and a.dtype == types.uint32 and a.layout == "C"
+                and a.ndim == 2)
+
+    if not (m == U32_2D and words(a_words) and words(b_words)):
+        return None
+    sig = types.void(m, types.int64, a_words, types.int64, types.int64, b_words,
+                     types.int64)
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        lanes = Lanes(builder)
+        i64 = ir.IntType(64)
+        i32 = lanes.i32
+        vt = lanes.vt
+        width = ir.Constant(i64, 16)
+
+        def row(j: int, r: ir.Value) -> ir.Value:
+            data = context.make_array(sig.args[j])(context, builder, args[j]).data
+            return builder.bitcast(builder.gep(data, [builder.mul(r, width)]), vt.as_pointer())
+
+        zero = lanes.const(0)
+
+        def up(v: ir.Value, d: int) -> ir.Value:  # word i := word i - d (zeros below)
+            idx = [LANES + i if i < d else i - d for i in range(LANES)]
+            return builder.shuffle_vector(v, zero, ir.Constant(vt, idx))
+
+        la = builder.trunc(args[4], i32)
+        k = builder.add(la, ir.Constant(i32, 1))  # the salt's first byte
+        b = builder.load(row(5, args[6]), align=4)
+        t = lanes.fshl(b, up(b, 1), lanes.splat(builder.shl(builder.and_(
+            k, ir.Constant(i32, 3)), ir.Constant(i32, 3))))
+        q = builder.lshr(k, ir.Constant(i32, 2))
+        for d in (1, 2, 4, 8):  # at most 15 words: 16 only for an empty b (all zero)
+            on = builder.icmp_unsigned("!=", builder.and_(q, ir.Constant(i32, d)),
+                                       ir.Constant(i32, 0))
+            t = builder.select(on, up(t, d), t)
+        sep_word = builder.icmp_unsigned("==", ir.Constant(vt, list(range(LANES))),
+                                         lanes.splat(builder.lshr(la, ir.Constant(i32, 2))))
+        sep = lanes.splat(builder.shl(ir.Constant(i32, 0x1F), builder.shl(builder.and_(
+            la, ir.Constant(i32, 3)), ir.Constant(i32, 3))))
+        msg = lanes.or_(lanes.or_(builder.load(row(2, args[3]), align=4), t),
+                        builder.select(sep_word, sep, zero))
+        builder.store(msg, row(0, args[1]), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _joined_words(a_words, a_len, ia, b_words, b_len, ib, key, nwords, out):  # type: ignore[no-untyped-def]
     nl = LANES
-    m = np.zeros((16, nl), dtype=np.uint32)
+    m = np.zeros((nl, 16), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
     counter = np.zeros(nl, dtype=np.uint32)
     mlen = np.zeros(nl, dtype=np.uint32)
-    y = np.zeros((4, 17), dtype=np.uint32)
     n = ia.shape[0]
     for r0 in range(0, n, nl):
         r1 = min(r0 + nl, n)
         for ln in range(r1 - r0):
             x = ia[r0 + ln]
             la = a_len[x]
-            lb = b_len[ib[r0 + ln]]
-            nw = _suffix_words(b_words, ib[r0 + ln], lb, la & 3, y)
-            _put_message(m, ln, a_words, x, la, y, nw)
-            mlen[ln] = np.uint32(la + 1 + lb)
+            _put_joined(m, ln, a_words, x, la, b_words, ib[r0 + ln])
+            mlen[ln] = np.uint32(la + 1 + b_len[ib[r0 + ln]])
         for ob in range((nwords + 15) // 16):
             counter[:] = np.uint32(ob)
-            _compress16(m, v, key, counter, mlen)
+            _compress16(m, key, counter, mlen, v)
             for ln in range(r1 - r0):
                 for w in range(min(16, nwords - ob * 16)):
                     out[r0 + ln, ob * 16 + w] = v[w, ln]
@@ -309,22 +444,25 @@ _U64_2D = types.Array(types.uint64, 2, "C")
 
 
 @intrinsic
-def _lane_bits256(typingctx, v, nw, mask, acc):  # type: ignore[no-untyped-def]
-    """Bloom positions of :data:`LANES` hashes at once, for a filter of at most 256 bits
-    (a power of two): lane ``ln`` sets bit ``v[w, ln] & mask[ln]`` for each ``w <
-    nw[ln]``; ``acc`` (``(4, LANES)`` ``uint64``) := the four filter words of every lane.
-    Vector IR: a position's word is chosen by compare-and-select, so no lane writes memory
-    that another lane reads (the scalar loop serialises on read-modify-writes of one row)."""
-    if not (v == U32_2D and nw == U32_1D and mask == U32_1D and acc == _U64_2D):
+def _hash_bits256(typingctx, m, key, counter, mlen, nw, mask, acc):  # type: ignore[no-untyped-def]
+    """:func:`_compress16` and the Bloom positions of its :data:`LANES` hashes, for a
+    filter of at most 256 bits (a power of two): lane ``ln`` sets bit ``v[w] & mask[ln]``
+    for each output word ``v[w]``, ``w < nw[ln]``; ``acc`` (``(4, LANES)`` ``uint64``) :=
+    the four filter words of every lane. Vector IR: a position's word is chosen by
+    compare-and-select (a lane's invalid words get word number 4, which matches none), so
+    no lane writes memory that another lane reads, and the hashes never leave registers."""
+    if not (m == U32_2D and key == U32_1D and counter == U32_1D and mlen == U32_1D
+            and nw == U32_1D and mask == U32_1D and acc == _U64_2D):
         return None
-    sig = types.void(v, nw, mask, acc)
+    sig = types.void(m, key, counter, mlen, nw, mask, acc)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         x = Lanes(builder)
-        vp, np_, mp = (x.rows(context, builder, sig.args[j], args[j]) for j in range(3))
+        out = _compress_ir(x, *_lane_inputs(x, context, builder, sig, args))
+        np_, mp = (x.rows(context, builder, sig.args[j], args[j]) for j in (4, 5))
         i64 = ir.IntType(64)
         v64 = ir.VectorType(i64, LANES)
-        ap = builder.bitcast(context.make_array(sig.args[3])(context, builder, args[3]).data,
+        ap = builder.bitcast(context.make_array(sig.args[6])(context, builder, args[6]).data,
                              v64.as_pointer())
         nwv = x.load(np_, 0)
         maskv = x.load(mp, 0)
@@ -332,12 +470,12 @@ def _lane_bits256(typingctx, v, nw, mask, acc):  # type: ignore[no-untyped-def]
         one64 = ir.Constant(v64, [1] * LANES)
         words = [zero64] * 4
         for w in range(16):
-            pos = x.and_(x.load(vp, w), maskv)
-            valid = builder.icmp_unsigned(">", nwv, x.const(w))
+            pos = x.and_(out[w], maskv)
             bit = builder.shl(one64, builder.zext(x.and_(pos, x.const(63)), v64))
-            q = builder.lshr(pos, x.const(6))
+            q = builder.select(builder.icmp_unsigned(">", nwv, x.const(w)),
+                               builder.lshr(pos, x.const(6)), x.const(4))
             for k in range(4):
-                sel = builder.and_(valid, builder.icmp_unsigned("==", q, x.const(k)))
+                sel = builder.icmp_unsigned("==", q, x.const(k))
                 words[k] = builder.or_(words[k], builder.select(sel, bit, zero64))
         for k in range(4):
             builder.store(words[k], builder.gep(ap, [ir.Constant(x.i32, k)]), align=8)
@@ -366,17 +504,18 @@ def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_words, salt_
 def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                  pair_name, pair_salt, bpf, length, key, out, vec_bits):
     """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
-    set bits with :func:`_lane_bits256`."""
+    hash and set bits with :func:`_hash_bits256`. A token's message is assembled once per
+    output block as one row of ``m`` (:func:`_put_row`) from the pair's salt placed at the
+    token's byte offset (``z``, made once per pair and offset)."""
     nl = LANES
-    m = np.zeros((16, nl), dtype=np.uint32)
+    m = np.zeros((nl, 16), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
     counter = np.zeros(nl, dtype=np.uint32)
     mlen = np.zeros(nl, dtype=np.uint32)
     lane_row = np.zeros(nl, dtype=np.int64)
     lane_nw = np.zeros(nl, dtype=np.uint32)
-    y = np.zeros((4, 17), dtype=np.uint32)  # the pair's salt suffix at each byte offset
-    y_nw = np.zeros(4, dtype=np.int64)
-    y_pair = np.full(4, -1, dtype=np.int64)
+    z = np.zeros((4, 32), dtype=np.uint32)  # the pair's salt at each byte offset
+    z_pair = np.full(4, -1, dtype=np.int64)
     pow2 = (length & (length - 1)) == 0
     lmask = np.uint32(length - 1)
     mask = np.full(nl, lmask, dtype=np.uint32)
@@ -388,18 +527,20 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,
         if t == 0:
             continue
         s = pair_salt[p]
-        lb = salt_len[s]
+        ml0 = 1 + salt_len[s]
         kv = min(max(int(np.rint(bpf / t)), 1), int(bpf))
         for j in range(name_start[vv], name_start[vv] + t):
             la = tok_len[j]
             r = la & 3
-            if y_pair[r] != p:
-                y_nw[r] = _suffix_words(salt_words, s, lb, r, y)
-                y_pair[r] = p
+            if z_pair[r] != p:
+                _suffix_row(salt_words, s, r, z)
+                z_pair[r] = p
+            off = r * 32 + 16 - (la >> 2)
+            ml = np.uint32(la + ml0)
             for ob in range((kv + 15) // 16):
-                _put_message(m, filled, tok_words, j, la, y, y_nw[r])
+                _put_row(m, filled, tok_words, j, z, off)
                 counter[filled] = np.uint32(ob)
-                mlen[filled] = np.uint32(la + 1 + lb)
+                mlen[filled] = ml
                 lane_row[filled] = p
                 lane_nw[filled] = np.uint32(min(16, kv - 16 * ob))
                 filled += 1
@@ -420,20 +561,40 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,
 def _hash_and_set(m, v, key, counter, mlen, vec_bits, lane_nw, mask, acc,  # type: ignore[no-untyped-def]
                   lane_row, filled, pow2, lmask, length, out):
     """Hash the lanes gathered so far and set their bits in their rows of ``out``."""
-    _compress16(m, v, key, counter, mlen)
     if vec_bits:
-        _lane_bits256(v, lane_nw, mask, acc)
-        _or_lane_words(acc, lane_row, filled, out)
+        _hash_bits256(m, key, counter, mlen, lane_nw, mask, acc)
+        _or_runs(acc, lane_row, filled, out)
     else:
+        _compress16(m, key, counter, mlen, v)
         _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out)
 
 
 @njit(cache=True, inline="always")
-def _or_lane_words(acc, lane_row, filled, out):  # type: ignore[no-untyped-def]
-    for ln in range(filled):
-        r = lane_row[ln]
-        for q in range(out.shape[1]):
-            out[r, q] |= acc[q, ln]
+def _or_runs(acc, lane_row, filled, out):  # type: ignore[no-untyped-def]
+    """``out[lane_row[ln]] |= acc[:, ln]`` for the first ``filled`` lanes (``lane_row``
+    non-decreasing), ORing each run of lanes of one row in registers and writing it once:
+    no chain of read-modify-writes of one row through memory."""
+    nq = out.shape[1]  # at most 4
+    r = lane_row[0]
+    a0, a1, a2, a3 = acc[0, 0], acc[1, 0], acc[2, 0], acc[3, 0]
+    for ln in range(1, filled + 1):
+        rr = lane_row[ln] if ln < filled else np.int64(-1)
+        if rr != r:
+            out[r, 0] |= a0
+            if nq > 1:
+                out[r, 1] |= a1
+            if nq > 2:
+                out[r, 2] |= a2
+            if nq > 3:
+                out[r, 3] |= a3
+            if ln < filled:
+                r = rr
+                a0, a1, a2, a3 = acc[0, ln], acc[1, ln], acc[2, ln], acc[3, ln]
+        else:
+            a0 |= acc[0, ln]
+            a1 |= acc[1, ln]
+            a2 |= acc[2, ln]
+            a3 |= acc[3, ln]
 
 
 @njit(cache=True, inline="always")

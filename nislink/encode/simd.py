@@ -11,7 +11,8 @@ results do not depend on the machine.
 
 :class:`Lanes` wraps an ``llvmlite`` IR builder with the few operations these kernels use;
 arrays passed to the intrinsics are C-contiguous ``uint32`` with :data:`LANES` columns, row
-``i`` holding word ``i`` of every lane.
+``i`` holding word ``i`` of every lane, or lane-major (row ``i`` the 16 words of lane
+``i``, filled with whole-row stores) and transposed in registers (:meth:`Lanes.transpose`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class Lanes:
     def store(self, value: ir.Value, ptr: ir.Value, i: int) -> None:
         self.b.store(value, self.b.gep(ptr, [ir.Constant(self.i32, i)]), align=4)
 
+    def fshl(self, x: ir.Value, y: ir.Value, n: ir.Value) -> ir.Value:
+        """Per lane the high word of ``(x:y) << n``, ``n`` (a vector) taken mod 32:
+        ``x << n | y >> (32 - n)``, just ``x`` for ``n`` 0."""
+        return self.b.call(self._fshl, [x, y, n])
+
     def rotl(self, x: ir.Value, n: int) -> ir.Value:
         """Rotate every lane left by ``n`` bits."""
         return self.b.call(self._fshl, [x, x, self.const(n % 32)])
@@ -95,3 +101,24 @@ class Lanes:
 
     def not_(self, x: ir.Value) -> ir.Value:
         return self.b.xor(x, self.const(0xFFFFFFFF))
+
+    def transpose(self, rows: list[ir.Value]) -> list[ir.Value]:
+        """The :data:`LANES` x :data:`LANES` transpose of ``rows`` (element ``e`` of
+        output ``i`` is element ``i`` of ``rows[e]``): four stages of two-input shuffles,
+        stage ``d`` exchanging bit ``d`` of the row and column numbers (blocks of ``d``
+        elements swapped between rows ``i`` and ``i + d``)."""
+        a = list(rows)
+        d = LANES // 2
+        while d:
+            lo = ir.Constant(ir.VectorType(self.i32, LANES),
+                             [e if e & d == 0 else LANES + e - d for e in range(LANES)])
+            hi = ir.Constant(ir.VectorType(self.i32, LANES),
+                             [e + d if e & d == 0 else LANES + e for e in range(LANES)])
+            nxt = list(a)
+            for i in range(LANES):
+                if not i & d:
+                    nxt[i] = self.b.shuffle_vector(a[i], a[i + d], lo)
+                    nxt[i + d] = self.b.shuffle_vector(a[i], a[i + d], hi)
+            a = nxt
+            d //= 2
+        return a
