@@ -74,6 +74,22 @@ def test_salted_filters_equal_reference(seed: int, bpf: int, length: int) -> Non
                          np.array(pair_name), np.array(pair_salt), bpf, length, key)
     want = _ref_filters(tokens, starts, counts, salts, pair_name, pair_salt, bpf, length, key)
     assert np.array_equal(got, want)
+    # the same tokens read through ``tok_row`` from a table of the distinct tokens, in a
+    # shuffled order (as the encoder passes them)
+    distinct = list(dict.fromkeys(tokens))
+    perm = rng.permutation(len(distinct))
+    table = [distinct[i] for i in perm]
+    row = np.array([table.index(t) for t in tokens], dtype=np.int64)
+    dt_, dl = byte_table(table)
+    via_rows = salted_filters(dt_, dl, np.array(starts), np.array(counts), st_, sl,
+                              np.array(pair_name), np.array(pair_salt), bpf, length, key,
+                              tok_row=row)
+    assert np.array_equal(via_rows, want)
+    if len(row):
+        with pytest.raises(ValueError, match="past the token table"):
+            salted_filters(dt_, dl, np.array(starts), np.array(counts), st_, sl,
+                           np.array(pair_name), np.array(pair_salt), bpf, length, key,
+                           tok_row=row + len(table))
 
 
 @pytest.mark.parametrize("nwords", [1, 2, 16, 17, 40])

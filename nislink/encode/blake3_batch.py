@@ -485,24 +485,24 @@ def _hash_bits256(typingctx, m, key, counter, mlen, nw, mask, acc):  # type: ign
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_256(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_256(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for filters of at most 256 bits, a power of two."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len, pair_name,
-                 pair_salt, bpf, length, key, out, True)
+    _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, salt_len,
+                 pair_name, pair_salt, bpf, length, key, out, True)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _salted_rows_any(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
+def _salted_rows_any(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
                      pair_name, pair_salt, bpf, length, key, out):
     """:func:`_salted_body` for any filter length."""
-    _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len, pair_name,
-                 pair_salt, bpf, length, key, out, False)
+    _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, salt_len,
+                 pair_name, pair_salt, bpf, length, key, out, False)
 
 
 @njit(cache=True, inline="always")
-def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,  # type: ignore[no-untyped-def]
-                 pair_name, pair_salt, bpf, length, key, out, vec_bits):
+def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words,  # type: ignore[no-untyped-def]
+                 salt_len, pair_name, pair_salt, bpf, length, key, out, vec_bits):
     """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
     hash and set bits with :func:`_hash_bits256`. A token's message is assembled once per
     output block as one row of ``m`` (:func:`_put_row`) from the pair's salt placed at the
@@ -529,7 +529,8 @@ def _salted_body(tok_words, tok_len, name_start, name_cnt, salt_words, salt_len,
         s = pair_salt[p]
         ml0 = 1 + salt_len[s]
         kv = min(max(int(np.rint(bpf / t)), 1), int(bpf))
-        for j in range(name_start[vv], name_start[vv] + t):
+        for jj in range(name_start[vv], name_start[vv] + t):
+            j = tok_row[jj]
             la = tok_len[j]
             r = la & 3
             if z_pair[r] != p:
@@ -612,13 +613,15 @@ def _set_lane_bits(v, lane_row, lane_nw, filled, pow2, lmask, length, out):  # t
 def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndarray,
                    name_cnt: np.ndarray, salt_tab: np.ndarray, salt_len: np.ndarray,
                    pair_name: np.ndarray, pair_salt: np.ndarray, bits_per_field: int,
-                   length: int, key: bytes) -> np.ndarray:
+                   length: int, key: bytes, tok_row: np.ndarray | None = None) -> np.ndarray:
     """Packed ``(len(pair_name), ceil(length/64))`` ``uint64`` filters of (value, salt)
     pairs with ``bits_per_field`` (docs/encoding.md, sections 4-5): value ``v`` has the
     tokens ``tok[name_start[v] : name_start[v] + name_cnt[v]]``; each token's message is
     ``token || 0x1F || salt``; with ``t`` tokens each sets the positions ``w[i] mod length``
     for ``i < max(1, min(bpf, rint(bpf / t)))``, ``w`` its keyed BLAKE3 output words. A
-    salt index past the rows of ``salt_tab`` is the empty salt (its ``salt_len`` 0)."""
+    salt index past the rows of ``salt_tab`` is the empty salt (its ``salt_len`` 0).
+    ``tok_row``: when given, token ``i`` is row ``tok_row[i]`` of ``tok_tab`` /
+    ``tok_len`` (a table of distinct tokens, small enough to stay in cache)."""
     if len(key) != 32:
         raise ValueError("a BLAKE3 key is 32 bytes")
     _check_joined(tok_len, salt_len)
@@ -627,7 +630,11 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     tok_words = np.ascontiguousarray(tok_tab).view("<u4").astype(np.uint32, copy=False)
     pow2 = (length & (length - 1)) == 0
     kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
-    kernel(tok_words, tok_len, np.asarray(name_start, np.int64),
+    rows = np.arange(len(tok_len), dtype=np.int64) if tok_row is None \
+        else np.asarray(tok_row, np.int64)
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(tok_len)):
+        raise ValueError("tok_row points past the token table")
+    kernel(tok_words, tok_len, rows, np.asarray(name_start, np.int64),
                  np.asarray(name_cnt, np.int64), _table_words(salt_tab), salt_len,
                  np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),
                  float(bits_per_field), np.int64(length), kw, out)

@@ -778,16 +778,19 @@ class Encoder:
             u_name = (u_pair // ns).astype(np.int64)
             memo_key = (f.name, id(v_uniq))
             if memo is not None and memo_key in memo:
-                name_text, per_name, start, tok_tab, _ = memo[memo_key]
+                name_text, per_name, start, tok_tab, tok_row, _ = memo[memo_key]
             else:
                 name_occ, name_text = token_occurrences(f, v_uniq, None)
                 order0 = np.argsort(name_occ, kind="stable")
                 name_occ, name_text = name_occ[order0], name_text[order0]
                 per_name = np.bincount(name_occ, minlength=len(v_uniq))
                 start = np.cumsum(per_name) - per_name
-                tok_tab = _kernel_table(name_text)
+                # the kernel reads each token from a table of the distinct tokens (a few
+                # hundred q-grams: it stays in cache), not one row per occurrence
+                tok_row, tok_uniq = factorize(name_text)
+                tok_tab = _kernel_table(tok_uniq)
                 if memo is not None:  # the views of a field share its distinct values
-                    memo[memo_key] = (name_text, per_name, start, tok_tab, v_uniq)
+                    memo[memo_key] = (name_text, per_name, start, tok_tab, tok_row, v_uniq)
             cnt = per_name[u_name]
             if (tok_tab is not None and f.bits_per_field is not None and f.has_filter
                     and schema.hashing == "blake3" and not want_clk):
@@ -898,7 +901,8 @@ class Encoder:
             if fast is not None:
                 assert bpf is not None
                 ub = salted_filters(fast[0], fast[1], start, per_name, fast[2], fast[3],
-                                    u_name, u_pair % ns, int(bpf), length, bloom_key)
+                                    u_name, u_pair % ns, int(bpf), length, bloom_key,
+                                    tok_row=tok_row)
             else:
                 ub = build(0, 0, kf, length)
             if masked and n_uniq:
