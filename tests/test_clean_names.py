@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nislink.clean import Status
+from nislink.clean import Status, names
 from nislink.clean.names import (
     MISSING_MARKERS,
     PLACEHOLDERS,
@@ -280,3 +280,31 @@ def test_formal_names_do_not_map_to_their_nicknames(formal: str) -> None:
 )
 def test_nickname_and_formal_name_share_a_canonical_token(nick: str, formal: str) -> None:
     assert set(canonical_forename(nick)) & set(canonical_forename(formal))
+
+
+PLAIN_HEAVY = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("abcXYZ -'`._,/\\()[]{}&+;:|\t\n\r\x0b\x0c"),
+        st.sampled_from("0\x1c\x1f\x00!?é’ß\u2010Ｊ\u00a0"),
+        st.characters(),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN_HEAVY)
+def test_plain_text_fast_path_equals_reference(text: str) -> None:
+    """The fast path for plain ASCII text gives what NFKC + anyascii + the non-letter
+    removal give."""
+    assert names._letters(text) == names._letters_reference(text)
+    if names._PLAIN.fullmatch(text):
+        assert text.isascii() and not any(c.isdigit() for c in text)
+
+
+def test_plain_characters() -> None:
+    plain = {chr(i) for i in range(0x3000) if names._PLAIN.fullmatch(chr(i))}
+    assert plain == set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t\n\r\x0b\x0c"
+                        "-._,/\\()[]{}&+;:|'`")
+    # the digit test of ASCII text: a regex for 0-9 finds exactly what str.isdigit finds
+    assert all(c.isdigit() == bool(names._DIGIT.search(c)) for c in map(chr, range(128)))
