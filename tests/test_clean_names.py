@@ -308,3 +308,22 @@ def test_plain_characters() -> None:
                         "-._,/\\()[]{}&+;:|'`")
     # the digit test of ASCII text: a regex for 0-9 finds exactly what str.isdigit finds
     assert all(c.isdigit() == bool(names._DIGIT.search(c)) for c in map(chr, range(128)))
+
+
+#: Words that make a normalised-looking text something other than its own name.
+SPECIAL_WORDS = sorted(TITLES | SUFFIXES | names.SURNAME_TITLES | MISSING_MARKERS
+                       | PLACEHOLDERS | {"baby of", "aaa", "zzzz", "bbb b"})
+NORMALISED_LIKE = st.lists(
+    st.one_of(st.sampled_from(SPECIAL_WORDS), st.text(alphabet="abxyz", min_size=1, max_size=6)),
+    min_size=1, max_size=4,
+).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(NORMALISED_LIKE, ANY_INPUT), max_size=8))
+def test_accepted_names_and_phonetic_codes_equal_public_functions(values: list[object]) -> None:
+    """The internal fast path for already-normalised text gives what name() and the public
+    phonetic functions give, for any input."""
+    assert names._accepted_names(values) == [name(v) for v in values]
+    for kind, fn in (("soundex", soundex), ("nysiis", nysiis), ("metaphone", metaphone)):
+        assert names._phonetic_codes(kind, values) == [fn(v) for v in values]

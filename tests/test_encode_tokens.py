@@ -80,7 +80,9 @@ def test_vectorised_tokens_equal_scalar(pcs: list[str], dates: list[str], names:
         assert list(msgs2) == [m + "\x1f1980" for m in msgs]
     for kind, mod, vals in (("postcode", "district", pcs), ("postcode", "sector", pcs),
                             ("postcode", "area", pcs), ("dob", "year", dates),
-                            ("dob", "month_year", dates), ("surname", "initial", names)):
+                            ("dob", "month_year", dates), ("surname", "initial", names),
+                            ("surname", "soundex", names), ("forename", "nysiis", names),
+                            ("surname", "metaphone", names)):
         got = component_values(kind, mod, np.array(vals, dtype=object))
         assert list(got) == [component_value(kind, mod, v) for v in vals]
 

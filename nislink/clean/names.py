@@ -367,6 +367,40 @@ def canonical_forename(value: Any) -> list[str]:
 # --------------------------------------------------------------------------- phonetics
 
 
+_NORMALISED = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
+def _accepted_names(values: list[Any]) -> list[str | None]:
+    """``name(v)`` for each of ``values``, faster for text that is already a normalised
+    name (as the cleaner gives it): such text is its own name unless :func:`_check_text`
+    would drop a word (a title or suffix, or a leading title that is also a surname) or
+    finds a 'not known' marker or a placeholder; those, and every other value, are given
+    to :func:`name`."""
+    out: list[str | None] = []
+    for v in values:
+        if type(v) is str and _NORMALISED.fullmatch(v):
+            words = v.split()
+            if not (
+                v in MISSING_MARKERS
+                or not _DROP_ANYWHERE.isdisjoint(words)
+                or (len(words) > 1 and words[0] in SURNAME_TITLES)
+                or v in PLACEHOLDERS
+                or v.startswith(_PLACEHOLDER_PREFIXES)
+                or _REPEATED_LETTER.fullmatch(v.replace(" ", ""))
+            ):
+                out.append(v)
+                continue
+        out.append(name(v))
+    return out
+
+
+def _phonetic_codes(kind: str, values: list[Any]) -> list[str | None]:
+    """``soundex(v)``, ``nysiis(v)`` or ``metaphone(v)`` (``kind``) for each of ``values``,
+    without re-checking text that is already a normalised name (:func:`_accepted_names`)."""
+    code = {"soundex": _soundex, "nysiis": _nysiis, "metaphone": _metaphone}[kind]
+    return [code(n.replace(" ", "")) if n else None for n in _accepted_names(values)]
+
+
 def _phonetic_input(value: Any) -> str | None:
     n = name(value)
     return n.replace(" ", "") if n else None
