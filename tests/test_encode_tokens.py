@@ -14,6 +14,7 @@ from nislink.encode.tokens import (
     component_values,
     qgrams,
     slk581_part,
+    slk581_parts,
     token_occurrences,
     value_tokens,
 )
@@ -95,6 +96,22 @@ def test_slk581_parts() -> None:
     assert slk581_part("forename", None) == "99"
     assert slk581_part("dob", "1980-02-01") == "01021980"
     assert slk581_part("sex", "F") == "2" and slk581_part("sex", None) == "9"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcxyz -'.0\x00\x7fé", max_size=12), max_size=8, unique=True),
+       st.lists(st.text(max_size=6), max_size=4, unique=True),
+       st.lists(DATES, max_size=6, unique=True),
+       st.lists(st.text(alphabet="0123456789-", min_size=9, max_size=11), max_size=4))
+def test_slk581_parts_equal_scalar(names: list[str], other: list[str], dates: list[str],
+                                   odd_dates: list[str]) -> None:
+    """The vectorised SLK-581 parts are those of slk581_part, for ASCII names (the fast
+    path), any other text and dates that are or are not ISO."""
+    for kind, vals in (("surname", names), ("forename", names), ("surname", other),
+                       ("forename", names + other), ("dob", dates), ("dob", dates + odd_dates),
+                       ("sex", ["M", "F", "U", ""])):
+        got = slk581_parts(kind, np.array(vals, dtype=object))
+        assert got.dtype == object and list(got) == [slk581_part(kind, v) for v in vals]
 
 
 def test_siphash_reference_vectors() -> None:

@@ -81,6 +81,7 @@ from nislink.encode.tokens import (
     date_level_values,
     number_text,
     slk581_part,
+    slk581_parts,
     token_occurrences,
 )
 from nislink.frame import BitMatrix, EncodedFrame
@@ -969,8 +970,9 @@ class Encoder:
             f = schema.first_of_kind(kind)
             assert f is not None
             codes, uniq = factorize(values[f.name])
-            table = np.array([slk581_part(kind, u) for u in uniq] + [slk581_part(kind, None)],
-                             dtype=object)
+            table = np.empty(len(uniq) + 1, dtype=object)
+            table[:-1] = slk581_parts(kind, uniq)
+            table[-1] = slk581_part(kind, None)
             p_codes, p_uniq = factorize(np.where(table == "", None, table).astype(object))
             h = keyed_uint64([u.encode("ascii") for u in p_uniq],
                              self._key("component", f"slk581_{kind}"))

@@ -30,7 +30,7 @@ from nislink.schema import FieldSpec
 
 __all__ = [
     "qgrams", "value_tokens", "component_value", "component_values", "token_occurrences",
-    "slk581_part", "number_text", "date_level_value", "date_level_values",
+    "slk581_part", "slk581_parts", "number_text", "date_level_value", "date_level_values",
 ]
 
 PAD = "_"
@@ -333,14 +333,23 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
     return np.array([component_value(kind, modifier, v) for v in values], dtype=object)
 
 
-def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
-    """Vectorised ``dayset``, ``yearpair0/1`` and ``blank<i>`` of ISO dates (as
-    :func:`_component_cached` defines them), or ``None`` when a value is not of the form
-    ``NNNN-NN-NN`` (the scalar path then handles it)."""
+def _iso_chars(values: np.ndarray) -> np.ndarray | None:
+    """``(n, 10)`` code points of ISO dates, or ``None`` when a value is not of the form
+    ``NNNN-NN-NN`` (ASCII digits; the scalar path then handles the values)."""
     c = _chars(values, 11)
     digit = (c >= 48) & (c <= 57)
     if not (digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all() and (c[:, [4, 7]] == 45).all()
             and (c[:, 10] == 0).all()):
+        return None
+    return c[:, :10]
+
+
+def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
+    """Vectorised ``dayset``, ``yearpair0/1`` and ``blank<i>`` of ISO dates (as
+    :func:`_component_cached` defines them), or ``None`` when a value is not of the form
+    ``NNNN-NN-NN`` (the scalar path then handles it)."""
+    c = _iso_chars(values)
+    if c is None:
         return None
     n = len(values)
     y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
@@ -414,3 +423,39 @@ def date_level_values(values: np.ndarray, level_token: str) -> np.ndarray:
     if level_token == "y":
         return _strings(y)
     return np.array([date_level_value(v, level_token) for v in values.tolist()], dtype=object)
+
+
+def slk581_parts(kind: str, values: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`slk581_part` over distinct, non-missing ``values`` (an object
+    array). Names of ASCII text and ISO dates are done on code-point arrays; other values
+    (and ``sex``, which has a handful) value by value."""
+    n = len(values)
+    if n and kind in ("surname", "forename"):
+        items = values.tolist()
+        if all(type(v) is str for v in items) and "".join(items).isascii():
+            return _slk581_letters(items, (1, 2, 4) if kind == "surname" else (1, 2))
+    if n and kind == "dob":
+        c = _iso_chars(values)
+        if c is not None:
+            return _strings(np.hstack([c[:, 8:10], c[:, 5:7], c[:, 0:4]]))
+    return np.array([slk581_part(kind, v) for v in values.tolist()], dtype=object)
+
+
+def _slk581_letters(items: list[str], positions: tuple[int, ...]) -> np.ndarray:
+    """:func:`slk581_part` of ASCII names: letters at ``positions`` of the name's letters
+    (upper case), ``2`` past the end, all ``9`` when the name has no letter."""
+    n = len(items)
+    width = max(max(map(len, items)), 1)
+    c = _chars(np.asarray(items, dtype=object), width)
+    up = np.where((c >= 97) & (c <= 122), c - 32, c)  # str.upper() of ASCII text
+    letter = (up >= 65) & (up <= 90)
+    rank = np.cumsum(letter, axis=1) - 1  # the letter's position among the letters
+    count = letter.sum(axis=1)
+    out = np.empty((n, len(positions)), dtype=np.uint32)
+    rows = np.arange(n)
+    for j, p in enumerate(positions):
+        hit = letter & (rank == p)
+        first = np.argmax(hit, axis=1)
+        out[:, j] = np.where(count > p, up[rows, first], ord("2"))
+    out[count == 0] = ord("9")
+    return _strings(out)
