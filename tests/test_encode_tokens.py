@@ -99,6 +99,18 @@ def test_slk581_parts() -> None:
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(POSTCODES, st.text(alphabet="AB12 é", min_size=1, max_size=10)),
+                min_size=1, max_size=8, unique=True))
+def test_postcode_parts_of_any_text_equal_scalar(pcs: list[str]) -> None:
+    """Normalised postcodes take the code-point path, other text the scalar one: both give
+    what component_value gives."""
+    arr = np.array(pcs, dtype=object)
+    for mod in ("sector", "district", "area"):
+        assert list(component_values("postcode", mod, arr)) == [
+            component_value("postcode", mod, v) for v in pcs]
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(alphabet="abcxyz -'.0\x00\x7fé", max_size=12), max_size=8, unique=True),
        st.lists(st.text(max_size=6), max_size=4, unique=True),
        st.lists(DATES, max_size=6, unique=True),

@@ -214,12 +214,15 @@ def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
     n = len(values)
     if n == 0:
         return {k: np.zeros(0, dtype=object) for k in ("unit", "sector", "district", "area")}
-    if max(len(v) for v in values.tolist()) > 8 or any(
-            len(v) < 6 or v[-4] != " " for v in values.tolist()):
-        parts = [_postcode_parts(v) for v in values.tolist()]  # not normalised: slow path
+    items = values.tolist()
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    c = _chars(values, 8) if lengths.max() <= 8 and lengths.min() >= 6 else None
+    # normalised: 6 to 8 characters, the fourth from the end a space (code points keep
+    # their positions in the array, trailing NULs included)
+    if c is None or not (c[np.arange(n), lengths - 4] == 32).all():
+        parts = [_postcode_parts(v) for v in items]  # not normalised: slow path
         return {name: np.array(col, dtype=object)
                 for name, col in zip(("unit", "sector", "district", "area"), zip(*parts))}
-    c = _chars(values, 8)
     length = (c != 0).sum(axis=1)
     olen = length - 4  # "OUTWARD INWARD": the inward code is always 3 characters
     col = np.arange(8)[None, :]
@@ -367,11 +370,16 @@ def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
     dayset = np.hstack([lo, dash, hi])
     if modifier == "dayset":
         return _strings(dayset)
-    year = ((y - 48).astype(np.int64) * np.array([1000, 100, 10, 1])).sum(axis=1)
-    half = year // 2 if modifier == "yearpair0" else (year + 1) // 2
-    h = _chars(half.astype(str).astype(object), 5)
     bar = np.full((n, 1), 124, dtype=np.uint32)
-    return _strings(np.hstack([dayset, bar, h]))
+    return _strings(np.hstack([dayset, bar, _half_years(y, modifier == "yearpair1")]))
+
+
+def _half_years(y: np.ndarray, up: bool) -> np.ndarray:
+    """Code points (NUL-padded) of ``str(int(year) // 2)``, or of ``(int(year) + 1) // 2``
+    when ``up``, from the ``(n, 4)`` ASCII digits of years."""
+    year = ((y - 48).astype(np.int64) * np.array([1000, 100, 10, 1])).sum(axis=1)
+    half = (year + 1) // 2 if up else year // 2
+    return _chars(half.astype(str).astype(object), 5)
 
 
 def date_level_value(value: str, level_token: str) -> str:
@@ -422,6 +430,9 @@ def date_level_values(values: np.ndarray, level_token: str) -> np.ndarray:
         return _strings(np.hstack([y, col("-"), m]))
     if level_token == "y":
         return _strings(y)
+    if level_token in ("dm0", "dm1") and _iso_chars(values) is not None:
+        half = _half_years(y, level_token == "dm1")
+        return _strings(np.hstack([d, col("-"), m, col("|"), half]))
     return np.array([date_level_value(v, level_token) for v in values.tolist()], dtype=object)
 
 
