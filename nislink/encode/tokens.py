@@ -298,6 +298,9 @@ def token_occurrences(
                 keep[:, j] &= mat[:, j] != mat[:, i]
         occ_val = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], mat.shape)[keep]
         msgs = mat[keep]
+    elif n and list(spec.tokens or ()) == ["qgram"] and (
+            fast := _qgram_occurrences(spec, values)) is not None:
+        occ_val, msgs = fast
     else:
         occ: list[int] = []
         out: list[str] = []
@@ -311,6 +314,55 @@ def token_occurrences(
         salt_text = np.array(["" if s is None else s for s in salts.tolist()], dtype=object)
         msgs = msgs + (np.array("\x1f", dtype=object) + salt_text[occ_val])
     return occ_val, msgs
+
+
+def _qgram_occurrences(spec: FieldSpec, values: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`token_occurrences` of a field whose only token type is ``qgram``, on
+    code-point arrays: the grams of :func:`qgrams` in order, the repeats of a gram within a
+    value dropped (as :func:`value_tokens` drops them). ``None`` (the caller then goes value
+    by value) unless every value is ASCII text without NUL and ``q`` is at most 8 (a gram
+    then packs into 56 bits)."""
+    items = values.tolist()
+    q = spec.q
+    if not (1 <= q <= 8 and set(map(type, items)) <= {str}):
+        return None
+    joined = "".join(items)
+    if not joined.isascii() or "\x00" in joined:
+        return None
+    pad = PAD * (q - 1) if spec.padding and spec.kind not in ("nino", "upn", "exact") else ""
+    padded = [pad + v + pad for v in items] if pad else items
+    n = len(padded)
+    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=n)
+    # qgrams(): a text no longer than q is its own gram (none when empty)
+    counts = np.where(lengths > q, lengths - q + 1, np.minimum(lengths, 1))
+    g_max = int(counts.max())
+    if g_max == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    c = _chars(np.asarray(padded, dtype=object), g_max + q - 1)  # NUL past each text
+    rows, j = np.nonzero(np.arange(g_max)[None, :] < counts[:, None])  # row-major order
+    grams = c[rows[:, None], j[:, None] + np.arange(q)[None, :]]  # (occurrences, q)
+    f = spec.name
+    if spec.positional:  # positions differ: no repeats
+        labels = np.array([f"{f}:qgram:{i}:" for i in range(g_max)], dtype=object)[j]
+        return rows.astype(np.int64), labels + _strings(grams)
+    # (value, gram) as one number when it fits in 64 bits (7 bits per ASCII character)
+    key = (grams.astype(np.uint64) << (np.uint64(7) * np.arange(q, dtype=np.uint64))).sum(
+        axis=1, dtype=np.uint64)
+    if n < 1 << (63 - 7 * q):
+        key |= rows.astype(np.uint64) << np.uint64(7 * q)
+        order = np.argsort(key, kind="stable")
+        same = key[order][1:] == key[order][:-1]
+    else:
+        order = np.lexsort((key, rows))
+        same = (rows[order][1:] == rows[order][:-1]) & (key[order][1:] == key[order][:-1])
+    # stable sorts: of equal (value, gram) pairs the first occurrence in the value leads
+    keep = np.ones(len(rows), dtype=bool)
+    keep[order[1:][same]] = False
+    prefix = np.array([ord(ch) for ch in f"{f}:qgram:"], dtype=np.uint32)
+    kept = grams[keep]
+    text = np.hstack([np.broadcast_to(prefix, (len(kept), len(prefix))), kept])
+    return rows[keep].astype(np.int64), _strings(text)
 
 
 def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.ndarray:
