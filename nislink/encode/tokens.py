@@ -19,6 +19,7 @@ forename's initial or a postcode's district.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -193,6 +194,10 @@ def slk581_part(kind: str, value: str | None) -> str:
 # (tested), but work on whole arrays with pandas string methods where the kind allows.
 
 
+_POSTCODE_PARTS = ("unit", "sector", "district", "area")
+_DOB_PARTS = ("day", "month", "year", "day_month", "month_year", "day_year")
+
+
 def _series(values: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype=object)
 
@@ -210,19 +215,21 @@ def _strings(chars: np.ndarray) -> np.ndarray:
     return chars.view(f"<U{w}").reshape(n).astype(object)
 
 
-def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+def _postcode_frame(values: np.ndarray,
+                    parts: Sequence[str] = _POSTCODE_PARTS) -> dict[str, np.ndarray]:
+    """``parts`` (of unit, sector, district, area) of normalised postcodes."""
     n = len(values)
     if n == 0:
-        return {k: np.zeros(0, dtype=object) for k in ("unit", "sector", "district", "area")}
+        return {k: np.zeros(0, dtype=object) for k in _POSTCODE_PARTS}
     items = values.tolist()
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=n)
     c = _chars(values, 8) if lengths.max() <= 8 and lengths.min() >= 6 else None
     # normalised: 6 to 8 characters, the fourth from the end a space (code points keep
     # their positions in the array, trailing NULs included)
     if c is None or not (c[np.arange(n), lengths - 4] == 32).all():
-        parts = [_postcode_parts(v) for v in items]  # not normalised: slow path
+        by_value = [_postcode_parts(v) for v in items]  # not normalised: slow path
         return {name: np.array(col, dtype=object)
-                for name, col in zip(("unit", "sector", "district", "area"), zip(*parts))}
+                for name, col in zip(_POSTCODE_PARTS, zip(*by_value))}
     length = (c != 0).sum(axis=1)
     olen = length - 4  # "OUTWARD INWARD": the inward code is always 3 characters
     col = np.arange(8)[None, :]
@@ -235,30 +242,32 @@ def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
     rows = np.arange(n)
     sector[rows, olen] = 32
     sector[rows, olen + 1] = c[rows, olen + 1]
-    return {
-        "unit": np.asarray(values, dtype=object),
-        "sector": _strings(sector),
-        "district": _strings(district),
-        "area": _strings(area),
+    build: dict[str, Callable[[], np.ndarray]] = {
+        "unit": lambda: np.asarray(values, dtype=object),
+        "sector": lambda: _strings(sector),
+        "district": lambda: _strings(district),
+        "area": lambda: _strings(area),
     }
+    return {k: build[k]() for k in parts}
 
 
-def _dob_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+def _dob_frame(values: np.ndarray, parts: Sequence[str] = _DOB_PARTS) -> dict[str, np.ndarray]:
+    """``parts`` (of :data:`_DOB_PARTS`) of ISO dates."""
     n = len(values)
     if n == 0:
-        return {k: np.zeros(0, dtype=object) for k in
-                ("day", "month", "year", "day_month", "month_year", "day_year")}
+        return {k: np.zeros(0, dtype=object) for k in _DOB_PARTS}
     c = _chars(values, 10)
     y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
     dash = np.full((n, 1), 45, dtype=np.uint32)
-    return {
-        "day": _strings(d),
-        "month": _strings(m),
-        "year": _strings(y),
-        "day_month": _strings(np.hstack([d, dash, m])),
-        "month_year": _strings(np.hstack([y, dash, m])),
-        "day_year": _strings(np.hstack([y, dash, dash, d])),
+    build: dict[str, Callable[[], np.ndarray]] = {
+        "day": lambda: _strings(d),
+        "month": lambda: _strings(m),
+        "year": lambda: _strings(y),
+        "day_month": lambda: _strings(np.hstack([d, dash, m])),
+        "month_year": lambda: _strings(np.hstack([y, dash, m])),
+        "day_year": lambda: _strings(np.hstack([y, dash, dash, d])),
     }
+    return {k: build[k]() for k in parts}
 
 
 def token_occurrences(
@@ -279,8 +288,9 @@ def token_occurrences(
     ) and not (kind == "number" and spec.resolution is not None)
     if simple and n:
         cols: list[np.ndarray] = []
-        frame = (_dob_frame(values) if kind == "dob"
-                 else _postcode_frame(values) if kind == "postcode" else None)
+        asked = [t for t in spec.tokens or () if t not in ("value", "initial")]
+        frame = (_dob_frame(values, asked) if kind == "dob"
+                 else _postcode_frame(values, asked) if kind == "postcode" else None)
         for ttype in spec.tokens or ():
             if ttype == "value":
                 part = values
@@ -377,9 +387,9 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
     if modifier in ("soundex", "nysiis", "metaphone"):
         return np.array(names._phonetic_codes(modifier, values.tolist()), dtype=object)
     if kind == "dob" and modifier in ("year", "month", "day", "day_month", "month_year"):
-        return _dob_frame(values)[modifier]
+        return _dob_frame(values, (modifier,))[modifier]
     if kind == "postcode" and modifier in ("sector", "district", "area"):
-        return _postcode_frame(values)[modifier]
+        return _postcode_frame(values, (modifier,))[modifier]
     if kind == "dob" and (modifier in ("dayset", "yearpair0", "yearpair1")
                           or modifier.startswith("blank")):
         near = _dob_near(values, modifier)
