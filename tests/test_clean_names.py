@@ -326,4 +326,37 @@ def test_accepted_names_and_phonetic_codes_equal_public_functions(values: list[o
     phonetic functions give, for any input."""
     assert names._accepted_names(values) == [name(v) for v in values]
     for kind, fn in (("soundex", soundex), ("nysiis", nysiis), ("metaphone", metaphone)):
-        assert names._phonetic_codes(kind, values) == [fn(v) for v in values]
+        assert names.phonetic_codes(kind, values) == [fn(v) for v in values]
+
+
+#: Plain text (ASCII letters, separators, apostrophes) made of words that matter to the
+#: checker, in any case, joined by runs of separators.
+PLAIN_WORDS = st.lists(
+    st.one_of(st.sampled_from(SPECIAL_WORDS + ["O'Brien", "mary-jane", "Smith", "a", "B"]),
+              st.text(alphabet="abAB", min_size=1, max_size=4)).map(
+        lambda w: "".join(c.upper() if i % 2 else c for i, c in enumerate(w))),
+    min_size=0, max_size=4,
+).flatmap(lambda ws: st.lists(st.sampled_from([" ", "  ", "-", ".", ", ", "\t", "'", "_ ("]),
+                              min_size=len(ws) + 1, max_size=len(ws) + 1).map(
+    lambda seps: seps[0] + "".join(w + s for w, s in zip(ws, seps[1:]))))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(PLAIN_WORDS, NORMALISED_LIKE, ANY_INPUT), max_size=10))
+def test_plain_names_in_bulk_are_what_check_name_accepts(values: list[object]) -> None:
+    """The Arrow path accepts a plain name exactly as check_name does, and leaves to it
+    (None) every value it would not accept as the words it holds."""
+    from nislink.clean.frames import _name_results
+
+    for v, fast in zip(values, names.plain_names(values)):
+        r = check_name(v)
+        if fast is not None:
+            assert r.status is Status.OK and r.value == fast
+        elif isinstance(v, str) and names._PLAIN.fullmatch(v) and r.ok:
+            # a plain name left to check_name must be one it changes beyond its words
+            assert r.value != " ".join(v.lower().translate(names._SEP_TABLE).split())
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    accepted, codes = _name_results(arr)
+    assert accepted == [check_name(v).accepted for v in values]
+    assert codes == [list(Status).index(check_name(v).status) for v in values]

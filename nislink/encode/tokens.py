@@ -385,7 +385,7 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
         out = _series(values).str[:1].to_numpy(dtype=object)
         return np.where(out == "", None, out).astype(object)
     if modifier in ("soundex", "nysiis", "metaphone"):
-        return np.array(names._phonetic_codes(modifier, values.tolist()), dtype=object)
+        return np.array(names.phonetic_codes(modifier, values.tolist()), dtype=object)
     if kind == "dob" and modifier in ("year", "month", "day", "day_month", "month_year"):
         return _dob_frame(values, (modifier,))[modifier]
     if kind == "postcode" and modifier in ("sector", "district", "area"):
