@@ -371,33 +371,6 @@ def canonical_forename(value: Any) -> list[str]:
 # --------------------------------------------------------------------------- phonetics
 
 
-_NORMALISED = re.compile(r"[a-z]+(?: [a-z]+)*")
-
-
-def _accepted_names(values: list[Any]) -> list[str | None]:
-    """``name(v)`` for each of ``values``, faster for text that is already a normalised
-    name (as the cleaner gives it): such text is its own name unless :func:`_check_text`
-    would drop a word (a title or suffix, or a leading title that is also a surname) or
-    finds a 'not known' marker or a placeholder; those, and every other value, are given
-    to :func:`name`."""
-    out: list[str | None] = []
-    for v in values:
-        if type(v) is str and _NORMALISED.fullmatch(v):
-            words = v.split()
-            if not (
-                v in MISSING_MARKERS
-                or not _DROP_ANYWHERE.isdisjoint(words)
-                or (len(words) > 1 and words[0] in SURNAME_TITLES)
-                or v in PLACEHOLDERS
-                or v.startswith(_PLACEHOLDER_PREFIXES)
-                or _REPEATED_LETTER.fullmatch(v.replace(" ", ""))
-            ):
-                out.append(v)
-                continue
-        out.append(name(v))
-    return out
-
-
 def _re2_class(chars: str) -> str:
     """A regular-expression character class (RE2 syntax, for Arrow) of ``chars``."""
     return "[" + "".join(c if c.isalnum() else f"\\x{{{ord(c):02x}}}" for c in chars) + "]"
@@ -437,41 +410,50 @@ def plain_names(values: list[Any]) -> list[str | None]:
     ['obrien smith', None, None, None]
     """
     n = len(values)
-    out: list[str | None] = [None] * n
-    at = [i for i, v in enumerate(values) if type(v) is str]
-    if not at:
-        return out
+    if set(map(type, values)) <= {str}:  # the usual case: every value is text
+        at: list[int] | None = None
+        texts = list(values)
+    else:
+        at = [i for i, v in enumerate(values) if type(v) is str]
+        texts = [values[i] for i in at]
+    if not texts:
+        return [None] * n
     try:
-        arr = pa.array([values[i] for i in at], type=pa.string())
+        arr = pa.array(texts, type=pa.string())
     except (pa.ArrowException, UnicodeEncodeError):  # lone surrogates: value by value
-        return out
+        return [None] * n
     plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
     text = pc.replace_substring_regex(pc.ascii_lower(arr), _ARROW_SEPARATOR, " ")
     text = pc.replace_substring_regex(text, _ARROW_APOSTROPHE, "")
-    text = pc.replace_substring_regex(text, "^ +| +$", "")
+    text = pc.utf8_trim(text, characters=" ")
     joined = pc.replace_substring_regex(text, " +", " ")  # " ".join(text.split())
     special = pc.or_(
         pc.or_(pc.equal(joined, ""),
                pc.is_in(joined, value_set=pa.array(sorted(MISSING_MARKERS | PLACEHOLDERS)))),
         pc.match_substring_regex(joined, _ARROW_SPECIAL),
     )
-    accept = pc.and_(plain, pc.invert(special)).to_numpy(zero_copy_only=False)
-    names = joined.to_pylist()
-    for k in np.flatnonzero(accept).tolist():
-        out[at[k]] = names[k]
+    accept = pc.and_(plain, pc.invert(special))
+    found = pc.if_else(accept, joined, pa.scalar(None, pa.string())).to_pylist()
+    if at is None:
+        return found
+    out: list[str | None] = [None] * n
+    for i, f in zip(at, found):
+        out[i] = f
     return out
 
 
 def phonetic_codes(kind: str, values: list[Any]) -> list[str | None]:
     """``soundex(v)``, ``nysiis(v)`` or ``metaphone(v)`` (``kind``) for each of ``values``
-    (any input, as those functions take it), faster on text that is already a normalised
-    name, which is not checked again (used by the encoder on distinct normalised values).
+    (any input, as those functions take it): the plain names among them, such as every
+    normalised name, are checked in bulk (:func:`plain_names`), the other values one by
+    one (used by the encoder on distinct normalised values).
 
     >>> phonetic_codes("soundex", ["obrien", "O'Brien", "miss", None])
     ['O165', 'O165', None, None]
     """
     code = {"soundex": _soundex, "nysiis": _nysiis, "metaphone": _metaphone}[kind]
-    return [code(n.replace(" ", "")) if n else None for n in _accepted_names(values)]
+    accepted = [f if f is not None else name(v) for f, v in zip(plain_names(values), values)]
+    return [code(n.replace(" ", "")) if n else None for n in accepted]
 
 
 def _phonetic_input(value: Any) -> str | None:
