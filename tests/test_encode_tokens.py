@@ -119,6 +119,24 @@ def test_qgram_occurrences_long_grams_many_values() -> None:
     assert list(zip(occ.tolist(), msgs.tolist())) == expected
 
 
+def test_phonetic_components_remembered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Phonetic components of text seen before are looked up (the memory is emptied when
+    full): the same codes as value by value, batch after batch."""
+    from nislink.encode import tokens
+
+    monkeypatch.setattr(tokens, "_PHONETIC_SEEN", {})
+    monkeypatch.setattr(tokens, "_PHONETIC_SEEN_MAX", 5)
+    batches = [["smith", "jones", "mr smith"], ["jones", "O'Brien", "baby", "aaa", "li", "x y"],
+               ["smith", "li"], ["zoe", 3, "smith"]]
+    for batch in batches * 2:
+        for kind in ("soundex", "nysiis", "metaphone"):
+            arr = np.empty(len(batch), dtype=object)
+            arr[:] = batch
+            assert list(component_values("surname", kind, arr)) == [
+                component_value("surname", kind, v) for v in batch]
+    assert 0 < len(tokens._PHONETIC_SEEN["soundex"]) <= 5
+
+
 def test_slk581_parts() -> None:
     assert slk581_part("surname", "o'brien") == "BRE"  # O B R I E N -> letters 2,3,5
     assert slk581_part("surname", "li") == "I22"

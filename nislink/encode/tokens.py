@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -385,7 +386,7 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
         out = _series(values).str[:1].to_numpy(dtype=object)
         return np.where(out == "", None, out).astype(object)
     if modifier in ("soundex", "nysiis", "metaphone"):
-        return np.array(names.phonetic_codes(modifier, values.tolist()), dtype=object)
+        return _phonetic_values(modifier, values.tolist())
     if kind == "dob" and modifier in ("year", "month", "day", "day_month", "month_year"):
         return _dob_frame(values, (modifier,))[modifier]
     if kind == "postcode" and modifier in ("sector", "district", "area"):
@@ -407,6 +408,31 @@ def _iso_chars(values: np.ndarray) -> np.ndarray | None:
             and (c[:, 10] == 0).all()):
         return None
     return c[:, :10]
+
+
+#: Phonetic codes of text seen before by :func:`component_values` (per code; emptied when it
+#: holds :data:`_PHONETIC_SEEN_MAX` texts), so that a later batch, like one that goes
+#: through :func:`_component_cached`, looks them up rather than checking the names again.
+_PHONETIC_SEEN: dict[str, dict[str, str | None]] = {}
+_PHONETIC_SEEN_MAX = 1 << 16
+
+
+def _phonetic_values(modifier: str, items: list[Any]) -> np.ndarray:
+    """``names.phonetic_codes(modifier, items)`` as an object array, remembered per text."""
+    if not set(map(type, items)) <= {str}:
+        return np.array(names.phonetic_codes(modifier, items), dtype=object)
+    seen = _PHONETIC_SEEN.setdefault(modifier, {})
+    unseen = object()
+    out: list[Any] = [seen.get(v, unseen) for v in items]
+    todo = [i for i, o in enumerate(out) if o is unseen]
+    if todo:
+        texts = [items[i] for i in todo]
+        if len(seen) + len(todo) > _PHONETIC_SEEN_MAX:
+            seen.clear()
+        for i, v, code in zip(todo, texts, names.phonetic_codes(modifier, texts)):
+            out[i] = code
+            seen[v] = code
+    return np.array(out, dtype=object)
 
 
 def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
