@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nislink.clean import Status
+from nislink.clean import Status, names
 from nislink.clean.names import (
     MISSING_MARKERS,
     PLACEHOLDERS,
@@ -280,3 +280,82 @@ def test_formal_names_do_not_map_to_their_nicknames(formal: str) -> None:
 )
 def test_nickname_and_formal_name_share_a_canonical_token(nick: str, formal: str) -> None:
     assert set(canonical_forename(nick)) & set(canonical_forename(formal))
+
+
+PLAIN_HEAVY = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("abcXYZ -'`._,/\\()[]{}&+;:|\t\n\r\x0b\x0c"),
+        st.sampled_from("0\x1c\x1f\x00!?é’ß\u2010Ｊ\u00a0"),
+        st.characters(),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PLAIN_HEAVY)
+def test_plain_text_fast_path_equals_reference(text: str) -> None:
+    """The fast path for plain ASCII text gives what NFKC + anyascii + the non-letter
+    removal give."""
+    assert names._letters(text) == names._letters_reference(text)
+    if names._PLAIN.fullmatch(text):
+        assert text.isascii() and not any(c.isdigit() for c in text)
+
+
+def test_plain_characters() -> None:
+    plain = {chr(i) for i in range(0x3000) if names._PLAIN.fullmatch(chr(i))}
+    assert plain == set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t\n\r\x0b\x0c"
+                        "-._,/\\()[]{}&+;:|'`")
+    # the digit test of ASCII text: a regex for 0-9 finds exactly what str.isdigit finds
+    assert all(c.isdigit() == bool(names._DIGIT.search(c)) for c in map(chr, range(128)))
+
+
+#: Words that make a normalised-looking text something other than its own name.
+SPECIAL_WORDS = sorted(TITLES | SUFFIXES | names.SURNAME_TITLES | MISSING_MARKERS
+                       | PLACEHOLDERS | {"baby of", "aaa", "zzzz", "bbb b"})
+NORMALISED_LIKE = st.lists(
+    st.one_of(st.sampled_from(SPECIAL_WORDS), st.text(alphabet="abxyz", min_size=1, max_size=6)),
+    min_size=1, max_size=4,
+).map(" ".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(NORMALISED_LIKE, ANY_INPUT), max_size=8))
+def test_phonetic_codes_equal_public_functions(values: list[object]) -> None:
+    """The bulk phonetic codes are what the public phonetic functions give, for any input
+    (normalised or not)."""
+    for kind, fn in (("soundex", soundex), ("nysiis", nysiis), ("metaphone", metaphone)):
+        assert names.phonetic_codes(kind, values) == [fn(v) for v in values]
+
+
+#: Plain text (ASCII letters, separators, apostrophes) made of words that matter to the
+#: checker, in any case, joined by runs of separators.
+PLAIN_WORDS = st.lists(
+    st.one_of(st.sampled_from(SPECIAL_WORDS + ["O'Brien", "mary-jane", "Smith", "a", "B"]),
+              st.text(alphabet="abAB", min_size=1, max_size=4)).map(
+        lambda w: "".join(c.upper() if i % 2 else c for i, c in enumerate(w))),
+    min_size=0, max_size=4,
+).flatmap(lambda ws: st.lists(st.sampled_from([" ", "  ", "-", ".", ", ", "\t", "'", "_ ("]),
+                              min_size=len(ws) + 1, max_size=len(ws) + 1).map(
+    lambda seps: seps[0] + "".join(w + s for w, s in zip(ws, seps[1:]))))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(PLAIN_WORDS, NORMALISED_LIKE, ANY_INPUT), max_size=10))
+def test_plain_names_in_bulk_are_what_check_name_accepts(values: list[object]) -> None:
+    """The Arrow path accepts a plain name exactly as check_name does, and leaves to it
+    (None) every value it would not accept as the words it holds."""
+    from nislink.clean.frames import _name_results
+
+    for v, fast in zip(values, names.plain_names(values)):
+        r = check_name(v)
+        if fast is not None:
+            assert r.status is Status.OK and r.value == fast
+        elif isinstance(v, str) and names._PLAIN.fullmatch(v) and r.ok:
+            # a plain name left to check_name must be one it changes beyond its words
+            assert r.value != " ".join(v.lower().translate(names._SEP_TABLE).split())
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    accepted, codes = _name_results(arr)
+    assert accepted == [check_name(v).accepted for v in values]
+    assert codes == [list(Status).index(check_name(v).status) for v in values]

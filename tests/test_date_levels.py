@@ -328,3 +328,15 @@ def test_postcode_levels_on_encodings() -> None:
         c.name for c in comparisons_for(a, b)]
     with pytest.raises(SchemaError, match="postcode_levels"):
         FieldSpec.from_dict({"name": "dob", "kind": "dob", "postcode_levels": True})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dates(), min_size=1, max_size=10))
+def test_halved_year_levels_equal_the_reference_for_any_year(dates: list[_dt.date]) -> None:
+    """dm0 / dm1 (the halved year) on code points, for years 1 to 9999, and value by value
+    for text that is not of the form NNNN-NN-NN in ASCII digits."""
+    vals = np.array(sorted({d.isoformat() for d in dates}), dtype=object)
+    odd = np.append(vals, "\uff11\uff19\uff18\uff10-01-02")  # full-width digits: int() reads them
+    for t in ("dm0", "dm1"):
+        for v in (vals, odd):
+            assert date_level_values(v, t).tolist() == [date_level_value(x, t) for x in v]

@@ -381,6 +381,29 @@ def test_all_kinds_encode() -> None:
     assert e.tokens["m"][0] != 0
 
 
+def test_own_kinds_status_per_row() -> None:
+    """The statuses of text, exact and number fields (worked out once per distinct value)
+    are those of the rule row by row: 0 cleaned, 1 absent or blank, 2 not usable."""
+    from nislink.encode.encoder import _absent
+
+    raw = [None, np.nan, pd.NA, pd.NaT, np.datetime64("NaT"), "", "  ", "x", "X1", "41",
+           41, 4.5, "abc", float("inf"), "...", "x", None, "  "]
+    s = Schema(fields=[FieldSpec("fn", "forename"), FieldSpec("note", "text"),
+                       FieldSpec("code", "exact", length=64), FieldSpec("age", "number")])
+    df = pd.DataFrame({"fn": ["ann"] * len(raw), "note": pd.Series(raw, dtype=object),
+                       "code": pd.Series(raw, dtype=object), "age": pd.Series(raw, dtype=object)})
+    values, kept, _, status = Encoder(s, KEY_A)._clean(df, {f.name: f.name for f in s.fields},
+                                                       None)
+    assert list(kept) == list(range(len(raw)))
+    for name in ("note", "code", "age"):
+        expected = [0 if v is not None else
+                    1 if _absent(r) or (isinstance(r, str) and not r.strip()) else 2
+                    for v, r in zip(values[name], raw)]
+        assert status[name].tolist() == expected
+        assert status[name].dtype == np.int64
+    assert status["note"].tolist()[:8] == [1, 1, 1, 1, 2, 1, 1, 0]
+
+
 def test_clkhash_schema_uses_compat_module() -> None:
     import base64
     import json

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from nislink.encode.bloom import keyed_digests, positions, scatter_rows, unpack_bits
 from nislink.encode.siphash import siphash24, siphash24_words
 from nislink.encode.tokens import (
+    _qgram_occurrences,
     component_value,
     component_values,
     qgrams,
     slk581_part,
+    slk581_parts,
     token_occurrences,
     value_tokens,
 )
@@ -80,9 +82,59 @@ def test_vectorised_tokens_equal_scalar(pcs: list[str], dates: list[str], names:
         assert list(msgs2) == [m + "\x1f1980" for m in msgs]
     for kind, mod, vals in (("postcode", "district", pcs), ("postcode", "sector", pcs),
                             ("postcode", "area", pcs), ("dob", "year", dates),
-                            ("dob", "month_year", dates), ("surname", "initial", names)):
+                            ("dob", "month_year", dates), ("surname", "initial", names),
+                            ("surname", "soundex", names), ("forename", "nysiis", names),
+                            ("surname", "metaphone", names)):
         got = component_values(kind, mod, np.array(vals, dtype=object))
         assert list(got) == [component_value(kind, mod, v) for v in vals]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="aab _-", max_size=9), st.text(max_size=4)),
+                min_size=1, max_size=8, unique=True),
+       st.sampled_from(["surname", "fullname", "exact", "nino", "text"]),
+       st.integers(1, 4), st.booleans(), st.booleans())
+def test_qgram_occurrences_equal_value_tokens(values: list[str], kind: str, q: int,
+                                              padding: bool, positional: bool) -> None:
+    """Fields tokenised by q-grams only: the code-point path (ASCII text) and the value by
+    value path give every value's tokens of value_tokens, in order, value after value."""
+    spec = FieldSpec("nm", kind, tokens=["qgram"], q=q, padding=padding, positional=positional)
+    occ, msgs = token_occurrences(spec, np.array(values, dtype=object))
+    expected = [(u, t) for u, v in enumerate(values) for t in value_tokens(spec, v)]
+    assert occ.dtype == np.int64 and msgs.dtype == object
+    assert list(zip(occ.tolist(), msgs.tolist())) == expected
+    if "".join(values).isascii() and "\x00" not in "".join(values):
+        assert _qgram_occurrences(spec, np.array(values, dtype=object)) is not None
+
+
+def test_qgram_occurrences_long_grams_many_values() -> None:
+    """q = 8 with more values than fit beside a gram in 64 bits: the two-key sort."""
+    rng = np.random.default_rng(3)
+    values = sorted({"".join(rng.choice(list("ab "), size=rng.integers(0, 20)))
+                     for _ in range(400)})
+    assert len(values) > 1 << (63 - 7 * 8)
+    spec = FieldSpec("nm", "surname", tokens=["qgram"], q=8)
+    occ, msgs = token_occurrences(spec, np.array(values, dtype=object))
+    expected = [(u, t) for u, v in enumerate(values) for t in value_tokens(spec, v)]
+    assert list(zip(occ.tolist(), msgs.tolist())) == expected
+
+
+def test_phonetic_components_remembered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Phonetic components of text seen before are looked up (the memory is emptied when
+    full): the same codes as value by value, batch after batch."""
+    from nislink.encode import tokens
+
+    monkeypatch.setattr(tokens, "_PHONETIC_SEEN", {})
+    monkeypatch.setattr(tokens, "_PHONETIC_SEEN_MAX", 5)
+    batches = [["smith", "jones", "mr smith"], ["jones", "O'Brien", "baby", "aaa", "li", "x y"],
+               ["smith", "li"], ["zoe", 3, "smith"]]
+    for batch in batches * 2:
+        for kind in ("soundex", "nysiis", "metaphone"):
+            arr = np.empty(len(batch), dtype=object)
+            arr[:] = batch
+            assert list(component_values("surname", kind, arr)) == [
+                component_value("surname", kind, v) for v in batch]
+    assert 0 < len(tokens._PHONETIC_SEEN["soundex"]) <= 5
 
 
 def test_slk581_parts() -> None:
@@ -93,6 +145,36 @@ def test_slk581_parts() -> None:
     assert slk581_part("forename", None) == "99"
     assert slk581_part("dob", "1980-02-01") == "01021980"
     assert slk581_part("sex", "F") == "2" and slk581_part("sex", None) == "9"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(POSTCODES, st.text(alphabet="AB12 é", min_size=1, max_size=10)
+                          .filter(lambda v: not (6 <= len(v) <= 8 and v[-4] == " "))),
+                min_size=1, max_size=8, unique=True))
+def test_postcode_parts_of_any_text_equal_scalar(pcs: list[str]) -> None:
+    """Normalised postcodes take the code-point path, and a batch with any text not of their
+    shape (6 to 8 characters, a space fourth from the end) the scalar one: both give what
+    component_value gives."""
+    arr = np.array(pcs, dtype=object)
+    for mod in ("sector", "district", "area"):
+        assert list(component_values("postcode", mod, arr)) == [
+            component_value("postcode", mod, v) for v in pcs]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcxyz -'.0\x00\x7fé", max_size=12), max_size=8, unique=True),
+       st.lists(st.text(max_size=6), max_size=4, unique=True),
+       st.lists(DATES, max_size=6, unique=True),
+       st.lists(st.text(alphabet="0123456789-", min_size=9, max_size=11), max_size=4))
+def test_slk581_parts_equal_scalar(names: list[str], other: list[str], dates: list[str],
+                                   odd_dates: list[str]) -> None:
+    """The vectorised SLK-581 parts are those of slk581_part, for ASCII names (the fast
+    path), any other text and dates that are or are not ISO."""
+    for kind, vals in (("surname", names), ("forename", names), ("surname", other),
+                       ("forename", names + other), ("dob", dates), ("dob", dates + odd_dates),
+                       ("sex", ["M", "F", "U", ""])):
+        got = slk581_parts(kind, np.array(vals, dtype=object))
+        assert got.dtype == object and list(got) == [slk581_part(kind, v) for v in vals]
 
 
 def test_siphash_reference_vectors() -> None:

@@ -44,7 +44,7 @@ from nislink.clean import dates, ids, postcodes
 from nislink.clean._result import Checked, Status, is_missing
 from nislink.clean.dates import check_dob
 from nislink.clean.ids import check_nino, check_upn
-from nislink.clean.names import check_name
+from nislink.clean.names import check_name, plain_names
 from nislink.clean.postcodes import check_postcode
 from nislink.clean.sex_codes import check_sex
 from nislink.clean.vectorise import factorize
@@ -158,19 +158,40 @@ def _clean_column(
         codes = np.arange(n)
     else:
         codes, uniq = fact
-        results = [check(v) for v in uniq]
-        k = len(results)
+        k = len(uniq)
         u_val = np.empty(k + 1, dtype=object)
-        u_val[:k] = [r.accepted for r in results]
-        u_val[k] = None
         u_code = np.empty(k + 1, dtype=np.int8)
-        u_code[:k] = [_STATUS_CODE[r.status.value] for r in results]
+        if kind in _NAME_KINDS:
+            u_val[:k], u_code[:k] = _name_results(uniq)
+        else:
+            results = [check(v) for v in uniq]
+            u_val[:k] = [r.accepted for r in results]
+            u_code[:k] = [_STATUS_CODE[r.status.value] for r in results]
+        u_val[k] = None
         u_code[k] = _MISSING_CODE
         codes = np.where(codes < 0, k, codes)
     values = u_val[codes]
     if kind == "dob":  # only when dob_series is unavailable
         values = pd.to_datetime(pd.Series(values, dtype=object)).to_numpy(dtype="datetime64[ns]")
     return values, u_code[codes]
+
+
+def _name_results(uniq: np.ndarray) -> tuple[list[str | None], list[int]]:
+    """(accepted value, status code) of :func:`check_name` for each distinct name: the
+    plain names it accepts as they are found for all at once (``plain_names``), the
+    others checked one by one."""
+    items = uniq.tolist()
+    values: list[str | None] = []
+    codes: list[int] = []
+    for fast, v in zip(plain_names(items), items):
+        if fast is None:
+            r = check_name(v)
+            values.append(r.accepted)
+            codes.append(_STATUS_CODE[r.status.value])
+        else:
+            values.append(fast)
+            codes.append(_OK_CODE)
+    return values, codes
 
 
 def _series_function(kind: str) -> Callable[..., tuple[pd.Series, pd.Series]] | None:

@@ -31,12 +31,16 @@ The plain normaliser :func:`name` is ``check_name(value).accepted``.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from functools import lru_cache
 from typing import Any
 
 import jellyfish
 import nicknames
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from anyascii import anyascii
 
 from nislink.clean._result import Checked, Status, invalid, is_missing, missing
@@ -131,6 +135,16 @@ _SEP_TABLE = str.maketrans(
     {c: " " for c in SEPARATORS + "\t\n\r\x0b\x0c"} | {c: None for c in _APOSTROPHES}
 )
 _NON_LETTER = re.compile(r"[^a-z ]+")
+_DIGIT = re.compile(r"[0-9]")
+#: Text of ASCII letters, whitespace that becomes a space, ASCII separators and apostrophes
+#: only: NFKC and transliteration leave it unchanged, it holds no digit, and after lower
+#: case and :data:`_SEP_TABLE` it holds only letters and spaces (see :func:`_check_text`).
+_PLAIN = re.compile(
+    "[A-Za-z "
+    + re.escape("".join(c for c in SEPARATORS + _APOSTROPHES + "\t\n\r\x0b\x0c"
+                        if c.isascii()))
+    + "]*"
+)
 _REPEATED_LETTER = re.compile(r"([a-z])\1{2,}")
 
 
@@ -166,9 +180,28 @@ def _to_ascii(text: str) -> str | None:
                 kept.append(" " if ch not in _APOSTROPHES else "")
             # other symbols, punctuation and controls are dropped
         text = anyascii("".join(kept))
-    if any(c.isdigit() for c in text):
+    # anyascii gives ASCII text, whose only digits are 0-9 (the regex is faster)
+    if _DIGIT.search(text) if text.isascii() else any(c.isdigit() for c in text):
         return None
     return text.lower()
+
+
+def _letters_reference(text: str) -> str | None:
+    """``text`` in lower-case ASCII letters, with separators as spaces and every other
+    character dropped; ``None`` when it contains a digit (rules 2 to 5)."""
+    ascii_text = _to_ascii(text)
+    if ascii_text is None:
+        return None
+    return _NON_LETTER.sub("", ascii_text.translate(_SEP_TABLE))
+
+
+def _letters(text: str) -> str | None:
+    """:func:`_letters_reference`, faster for the usual text (and every normalised name):
+    for :data:`_PLAIN` text NFKC and transliteration change nothing, there is no digit, and
+    after lower case and :data:`_SEP_TABLE` nothing is left for ``_NON_LETTER`` to drop."""
+    if _PLAIN.fullmatch(text):
+        return text.lower().translate(_SEP_TABLE)
+    return _letters_reference(text)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -176,10 +209,9 @@ def _check_text(text: str) -> Checked[str]:
     """The cached core of :func:`check_name` for text input."""
     if text.strip() == "":
         return missing("blank")
-    ascii_text = _to_ascii(text)
-    if ascii_text is None:
+    cleaned = _letters(text)
+    if cleaned is None:
         return invalid("contains digits")
-    cleaned = _NON_LETTER.sub("", ascii_text.translate(_SEP_TABLE))
     words = cleaned.split()
     if not words:
         return invalid("no letters")
@@ -337,6 +369,91 @@ def canonical_forename(value: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- phonetics
+
+
+def _re2_class(chars: str) -> str:
+    """A regular-expression character class (RE2 syntax, for Arrow) of ``chars``."""
+    return "[" + "".join(c if c.isalnum() else f"\\x{{{ord(c):02x}}}" for c in chars) + "]"
+
+
+def _re2_words(words: frozenset[str] | tuple[str, ...]) -> str:
+    """A group matching any of ``words`` (letters and spaces only)."""
+    return "(?:" + "|".join(sorted(words)) + ")"
+
+
+_ASCII_SEPARATORS = "".join(c for c in SEPARATORS + " \t\n\r\x0b\x0c" if c.isascii())
+_ASCII_APOSTROPHES = "".join(c for c in _APOSTROPHES if c.isascii())
+_ARROW_PLAIN = "^" + _re2_class(
+    string.ascii_letters + _ASCII_SEPARATORS + _ASCII_APOSTROPHES) + "*$"
+_ARROW_SEPARATOR = _re2_class(_ASCII_SEPARATORS)
+_ARROW_APOSTROPHE = _re2_class(_ASCII_APOSTROPHES)
+#: A normalised text that :func:`_check_text` would not accept as it is: a word it drops,
+#: a leading title that is also a surname before another word, a placeholder prefix, or one
+#: letter repeated three or more times (spaces aside).
+_ARROW_SPECIAL = "|".join([
+    "(?:^| )" + _re2_words(_DROP_ANYWHERE) + "(?: |$)",
+    "^" + _re2_words(SURNAME_TITLES) + " ",
+    "^" + _re2_words(_PLACEHOLDER_PREFIXES),
+    "^(?:" + "|".join(f"{c}(?: ?{c}){{2,}}" for c in string.ascii_lowercase) + ")$",
+])
+
+
+def plain_names(values: list[Any]) -> list[str | None]:
+    """The bulk fast path of :func:`check_name` (used by :func:`nislink.clean.frame` on a
+    column's distinct values). For each of ``values``: its normalised name when it is plain
+    text (ASCII letters, separators, apostrophes) that :func:`check_name` accepts as the
+    words it holds (lower case, separators as single spaces, apostrophes dropped: no title,
+    suffix, 'not known' marker or placeholder); ``None`` for every other value, which
+    :func:`check_name` must judge. Done with Arrow on all the values at once.
+
+    >>> plain_names(["O'Brien-Smith", "Mr Smith", "Zoë", 42])
+    ['obrien smith', None, None, None]
+    """
+    n = len(values)
+    if set(map(type, values)) <= {str}:  # the usual case: every value is text
+        at: list[int] | None = None
+        texts = list(values)
+    else:
+        at = [i for i, v in enumerate(values) if type(v) is str]
+        texts = [values[i] for i in at]
+    if not texts:
+        return [None] * n
+    try:
+        arr = pa.array(texts, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):  # lone surrogates: value by value
+        return [None] * n
+    plain = pc.match_substring_regex(arr, _ARROW_PLAIN)
+    text = pc.replace_substring_regex(pc.ascii_lower(arr), _ARROW_SEPARATOR, " ")
+    text = pc.replace_substring_regex(text, _ARROW_APOSTROPHE, "")
+    text = pc.utf8_trim(text, characters=" ")
+    joined = pc.replace_substring_regex(text, " +", " ")  # " ".join(text.split())
+    special = pc.or_(
+        pc.or_(pc.equal(joined, ""),
+               pc.is_in(joined, value_set=pa.array(sorted(MISSING_MARKERS | PLACEHOLDERS)))),
+        pc.match_substring_regex(joined, _ARROW_SPECIAL),
+    )
+    accept = pc.and_(plain, pc.invert(special))
+    found = pc.if_else(accept, joined, pa.scalar(None, pa.string())).to_pylist()
+    if at is None:
+        return found
+    out: list[str | None] = [None] * n
+    for i, f in zip(at, found):
+        out[i] = f
+    return out
+
+
+def phonetic_codes(kind: str, values: list[Any]) -> list[str | None]:
+    """``soundex(v)``, ``nysiis(v)`` or ``metaphone(v)`` (``kind``) for each of ``values``
+    (any input, as those functions take it): the plain names among them, such as every
+    normalised name, are checked in bulk (:func:`plain_names`), the other values one by
+    one (used by the encoder on distinct normalised values).
+
+    >>> phonetic_codes("soundex", ["obrien", "O'Brien", "miss", None])
+    ['O165', 'O165', None, None]
+    """
+    code = {"soundex": _soundex, "nysiis": _nysiis, "metaphone": _metaphone}[kind]
+    accepted = [f if f is not None else name(v) for f, v in zip(plain_names(values), values)]
+    return [code(n.replace(" ", "")) if n else None for n in accepted]
 
 
 def _phonetic_input(value: Any) -> str | None:

@@ -81,6 +81,7 @@ from nislink.encode.tokens import (
     date_level_values,
     number_text,
     slk581_part,
+    slk581_parts,
     token_occurrences,
 )
 from nislink.frame import BitMatrix, EncodedFrame, popcount_rows
@@ -158,11 +159,25 @@ def _conventions(f: FieldSpec, vals: np.ndarray) -> np.ndarray:
     return out[codes]
 
 
+def _status_codes(statuses: pd.Series) -> np.ndarray:
+    """Per row of a categorical status column: 0 ok, 1 missing, 3 out of range, 2 any other
+    status (or none), looked up once per category."""
+    cat = statuses.cat
+    table = np.array([{"ok": 0, "missing": 1, "out_of_range": 3}.get(c, 2)
+                      for c in cat.categories.tolist()] + [2], dtype=np.int64)
+    return table[cat.codes.to_numpy()]  # code -1 (no status) takes the last entry
+
+
 def _absent(v: Any) -> bool:
     """True for ``None``, float NaN and pandas ``NA``/``NaT`` (not for blank strings)."""
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     return isinstance(v, (float, np.floating)) and v != v
+
+
+def _raw_missing(v: Any) -> bool:
+    """True for an absent value (:func:`_absent`) and for blank text."""
+    return _absent(v) or (isinstance(v, str) and not v.strip())
 
 
 def _clean_text(v: Any) -> str | None:
@@ -328,24 +343,33 @@ class Encoder:
                 values[f.name] = _dates_to_iso(clean[col])
             elif f.kind in CLEAN_KIND:
                 arr = clean[col].to_numpy(dtype=object)
-                values[f.name] = _conventions(f, np.where(pd.isna(arr), None, arr).astype(object))
+                if not (f.uk_names and len(arr)):  # (_conventions makes missing values None)
+                    arr = np.where(pd.isna(arr), None, arr).astype(object)
+                values[f.name] = _conventions(f, arr)
             else:
                 raw = df[col].to_numpy(dtype=object)[kept]
                 codes, uniq = factorize(raw)
                 cleaned = np.array([_OWN_CLEANERS[f.kind](u) for u in uniq] + [None], dtype=object)
                 values[f.name] = cleaned[codes]
             if f.kind in CLEAN_KIND:
-                st = clean[f"{col}_status"].astype(object).to_numpy()
-                if col in given:  # missing now, but not accepted the first time: say why
-                    first = given[col][kept]
-                    st = np.where((st == "missing") & (first != None), first, st)  # noqa: E711
-                status[f.name] = np.where(st == "ok", 0, np.where(
-                    st == "missing", 1, np.where(st == "out_of_range", 3, 2)))
-            else:
-                raw_missing = np.array([_absent(v) or (isinstance(v, str) and not v.strip())
-                                        for v in df[col].to_numpy(dtype=object)[kept]], dtype=bool)
-                status[f.name] = np.where([v is not None for v in values[f.name]], 0,
-                                          np.where(raw_missing, 1, 2))
+                statuses = clean[f"{col}_status"]
+                if col not in given and isinstance(statuses.dtype, pd.CategoricalDtype):
+                    status[f.name] = _status_codes(statuses)
+                else:
+                    st = statuses.astype(object).to_numpy()
+                    if col in given:  # missing now, but not accepted the first time: say why
+                        first = given[col][kept]
+                        st = np.where((st == "missing") & (first != None), first, st)  # noqa: E711
+                    status[f.name] = np.where(st == "ok", 0, np.where(
+                        st == "missing", 1, np.where(st == "out_of_range", 3, 2)))
+            else:  # once per distinct value (and per row for the values factorize skips)
+                u_missing = np.array([_raw_missing(u) for u in uniq.tolist()] + [False],
+                                     dtype=bool)
+                raw_missing = u_missing[codes]
+                skipped = np.flatnonzero(codes < 0)
+                raw_missing[skipped] = [_raw_missing(v) for v in raw[skipped].tolist()]
+                present = np.array([c is not None for c in cleaned.tolist()], dtype=bool)[codes]
+                status[f.name] = np.where(present, 0, np.where(raw_missing, 1, 2))
         return values, kept, rejects, status
 
     # -- encoding -------------------------------------------------------------------------
@@ -976,8 +1000,9 @@ class Encoder:
             f = schema.first_of_kind(kind)
             assert f is not None
             codes, uniq = factorize(values[f.name])
-            table = np.array([slk581_part(kind, u) for u in uniq] + [slk581_part(kind, None)],
-                             dtype=object)
+            table = np.empty(len(uniq) + 1, dtype=object)
+            table[:-1] = slk581_parts(kind, uniq)
+            table[-1] = slk581_part(kind, None)
             p_codes, p_uniq = factorize(np.where(table == "", None, table).astype(object))
             h = keyed_uint64([u.encode("ascii") for u in p_uniq],
                              self._key("component", f"slk581_{kind}"))

@@ -19,7 +19,9 @@ forename's initial or a postcode's district.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ from nislink.schema import FieldSpec
 
 __all__ = [
     "qgrams", "value_tokens", "component_value", "component_values", "token_occurrences",
-    "slk581_part", "number_text", "date_level_value", "date_level_values",
+    "slk581_part", "slk581_parts", "number_text", "date_level_value", "date_level_values",
 ]
 
 PAD = "_"
@@ -193,6 +195,10 @@ def slk581_part(kind: str, value: str | None) -> str:
 # (tested), but work on whole arrays with pandas string methods where the kind allows.
 
 
+_POSTCODE_PARTS = ("unit", "sector", "district", "area")
+_DOB_PARTS = ("day", "month", "year", "day_month", "month_year", "day_year")
+
+
 def _series(values: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype=object)
 
@@ -210,16 +216,21 @@ def _strings(chars: np.ndarray) -> np.ndarray:
     return chars.view(f"<U{w}").reshape(n).astype(object)
 
 
-def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+def _postcode_frame(values: np.ndarray,
+                    parts: Sequence[str] = _POSTCODE_PARTS) -> dict[str, np.ndarray]:
+    """``parts`` (of unit, sector, district, area) of normalised postcodes."""
     n = len(values)
     if n == 0:
-        return {k: np.zeros(0, dtype=object) for k in ("unit", "sector", "district", "area")}
-    if max(len(v) for v in values.tolist()) > 8 or any(
-            len(v) < 6 or v[-4] != " " for v in values.tolist()):
-        parts = [_postcode_parts(v) for v in values.tolist()]  # not normalised: slow path
+        return {k: np.zeros(0, dtype=object) for k in _POSTCODE_PARTS}
+    items = values.tolist()
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    c = _chars(values, 8) if lengths.max() <= 8 and lengths.min() >= 6 else None
+    # normalised: 6 to 8 characters, the fourth from the end a space (code points keep
+    # their positions in the array, trailing NULs included)
+    if c is None or not (c[np.arange(n), lengths - 4] == 32).all():
+        by_value = [_postcode_parts(v) for v in items]  # not normalised: slow path
         return {name: np.array(col, dtype=object)
-                for name, col in zip(("unit", "sector", "district", "area"), zip(*parts))}
-    c = _chars(values, 8)
+                for name, col in zip(_POSTCODE_PARTS, zip(*by_value))}
     length = (c != 0).sum(axis=1)
     olen = length - 4  # "OUTWARD INWARD": the inward code is always 3 characters
     col = np.arange(8)[None, :]
@@ -232,30 +243,32 @@ def _postcode_frame(values: np.ndarray) -> dict[str, np.ndarray]:
     rows = np.arange(n)
     sector[rows, olen] = 32
     sector[rows, olen + 1] = c[rows, olen + 1]
-    return {
-        "unit": np.asarray(values, dtype=object),
-        "sector": _strings(sector),
-        "district": _strings(district),
-        "area": _strings(area),
+    build: dict[str, Callable[[], np.ndarray]] = {
+        "unit": lambda: np.asarray(values, dtype=object),
+        "sector": lambda: _strings(sector),
+        "district": lambda: _strings(district),
+        "area": lambda: _strings(area),
     }
+    return {k: build[k]() for k in parts}
 
 
-def _dob_frame(values: np.ndarray) -> dict[str, np.ndarray]:
+def _dob_frame(values: np.ndarray, parts: Sequence[str] = _DOB_PARTS) -> dict[str, np.ndarray]:
+    """``parts`` (of :data:`_DOB_PARTS`) of ISO dates."""
     n = len(values)
     if n == 0:
-        return {k: np.zeros(0, dtype=object) for k in
-                ("day", "month", "year", "day_month", "month_year", "day_year")}
+        return {k: np.zeros(0, dtype=object) for k in _DOB_PARTS}
     c = _chars(values, 10)
     y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
     dash = np.full((n, 1), 45, dtype=np.uint32)
-    return {
-        "day": _strings(d),
-        "month": _strings(m),
-        "year": _strings(y),
-        "day_month": _strings(np.hstack([d, dash, m])),
-        "month_year": _strings(np.hstack([y, dash, m])),
-        "day_year": _strings(np.hstack([y, dash, dash, d])),
+    build: dict[str, Callable[[], np.ndarray]] = {
+        "day": lambda: _strings(d),
+        "month": lambda: _strings(m),
+        "year": lambda: _strings(y),
+        "day_month": lambda: _strings(np.hstack([d, dash, m])),
+        "month_year": lambda: _strings(np.hstack([y, dash, m])),
+        "day_year": lambda: _strings(np.hstack([y, dash, dash, d])),
     }
+    return {k: build[k]() for k in parts}
 
 
 def token_occurrences(
@@ -276,8 +289,9 @@ def token_occurrences(
     ) and not (kind == "number" and spec.resolution is not None)
     if simple and n:
         cols: list[np.ndarray] = []
-        frame = (_dob_frame(values) if kind == "dob"
-                 else _postcode_frame(values) if kind == "postcode" else None)
+        asked = [t for t in spec.tokens or () if t not in ("value", "initial")]
+        frame = (_dob_frame(values, asked) if kind == "dob"
+                 else _postcode_frame(values, asked) if kind == "postcode" else None)
         for ttype in spec.tokens or ():
             if ttype == "value":
                 part = values
@@ -295,6 +309,9 @@ def token_occurrences(
                 keep[:, j] &= mat[:, j] != mat[:, i]
         occ_val = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], mat.shape)[keep]
         msgs = mat[keep]
+    elif n and list(spec.tokens or ()) == ["qgram"] and (
+            fast := _qgram_occurrences(spec, values)) is not None:
+        occ_val, msgs = fast
     else:
         occ: list[int] = []
         out: list[str] = []
@@ -310,6 +327,55 @@ def token_occurrences(
     return occ_val, msgs
 
 
+def _qgram_occurrences(spec: FieldSpec, values: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`token_occurrences` of a field whose only token type is ``qgram``, on
+    code-point arrays: the grams of :func:`qgrams` in order, the repeats of a gram within a
+    value dropped (as :func:`value_tokens` drops them). ``None`` (the caller then goes value
+    by value) unless every value is ASCII text without NUL and ``q`` is at most 8 (a gram
+    then packs into 56 bits)."""
+    items = values.tolist()
+    q = spec.q
+    if not (1 <= q <= 8 and set(map(type, items)) <= {str}):
+        return None
+    joined = "".join(items)
+    if not joined.isascii() or "\x00" in joined:
+        return None
+    pad = PAD * (q - 1) if spec.padding and spec.kind not in ("nino", "upn", "exact") else ""
+    padded = [pad + v + pad for v in items] if pad else items
+    n = len(padded)
+    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=n)
+    # qgrams(): a text no longer than q is its own gram (none when empty)
+    counts = np.where(lengths > q, lengths - q + 1, np.minimum(lengths, 1))
+    g_max = int(counts.max())
+    if g_max == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    c = _chars(np.asarray(padded, dtype=object), g_max + q - 1)  # NUL past each text
+    rows, j = np.nonzero(np.arange(g_max)[None, :] < counts[:, None])  # row-major order
+    grams = c[rows[:, None], j[:, None] + np.arange(q)[None, :]]  # (occurrences, q)
+    f = spec.name
+    if spec.positional:  # positions differ: no repeats
+        labels = np.array([f"{f}:qgram:{i}:" for i in range(g_max)], dtype=object)[j]
+        return rows.astype(np.int64), labels + _strings(grams)
+    # (value, gram) as one number when it fits in 64 bits (7 bits per ASCII character)
+    key = (grams.astype(np.uint64) << (np.uint64(7) * np.arange(q, dtype=np.uint64))).sum(
+        axis=1, dtype=np.uint64)
+    if n < 1 << (63 - 7 * q):
+        key |= rows.astype(np.uint64) << np.uint64(7 * q)
+        order = np.argsort(key, kind="stable")
+        same = key[order][1:] == key[order][:-1]
+    else:
+        order = np.lexsort((key, rows))
+        same = (rows[order][1:] == rows[order][:-1]) & (key[order][1:] == key[order][:-1])
+    # stable sorts: of equal (value, gram) pairs the first occurrence in the value leads
+    keep = np.ones(len(rows), dtype=bool)
+    keep[order[1:][same]] = False
+    prefix = np.array([ord(ch) for ch in f"{f}:qgram:"], dtype=np.uint32)
+    kept = grams[keep]
+    text = np.hstack([np.broadcast_to(prefix, (len(kept), len(prefix))), kept])
+    return rows[keep].astype(np.int64), _strings(text)
+
+
 def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.ndarray:
     """Vectorised :func:`component_value` over distinct, non-missing ``values``."""
     if modifier is None:
@@ -319,10 +385,12 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
     if modifier == "initial":
         out = _series(values).str[:1].to_numpy(dtype=object)
         return np.where(out == "", None, out).astype(object)
+    if modifier in ("soundex", "nysiis", "metaphone"):
+        return _phonetic_values(modifier, values.tolist())
     if kind == "dob" and modifier in ("year", "month", "day", "day_month", "month_year"):
-        return _dob_frame(values)[modifier]
+        return _dob_frame(values, (modifier,))[modifier]
     if kind == "postcode" and modifier in ("sector", "district", "area"):
-        return _postcode_frame(values)[modifier]
+        return _postcode_frame(values, (modifier,))[modifier]
     if kind == "dob" and (modifier in ("dayset", "yearpair0", "yearpair1")
                           or modifier.startswith("blank")):
         near = _dob_near(values, modifier)
@@ -331,14 +399,48 @@ def component_values(kind: str, modifier: str | None, values: np.ndarray) -> np.
     return np.array([component_value(kind, modifier, v) for v in values], dtype=object)
 
 
-def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
-    """Vectorised ``dayset``, ``yearpair0/1`` and ``blank<i>`` of ISO dates (as
-    :func:`_component_cached` defines them), or ``None`` when a value is not of the form
-    ``NNNN-NN-NN`` (the scalar path then handles it)."""
+def _iso_chars(values: np.ndarray) -> np.ndarray | None:
+    """``(n, 10)`` code points of ISO dates, or ``None`` when a value is not of the form
+    ``NNNN-NN-NN`` (ASCII digits; the scalar path then handles the values)."""
     c = _chars(values, 11)
     digit = (c >= 48) & (c <= 57)
     if not (digit[:, [0, 1, 2, 3, 5, 6, 8, 9]].all() and (c[:, [4, 7]] == 45).all()
             and (c[:, 10] == 0).all()):
+        return None
+    return c[:, :10]
+
+
+#: Phonetic codes of text seen before by :func:`component_values` (per code; emptied when it
+#: holds :data:`_PHONETIC_SEEN_MAX` texts), so that a later batch, like one that goes
+#: through :func:`_component_cached`, looks them up rather than checking the names again.
+_PHONETIC_SEEN: dict[str, dict[str, str | None]] = {}
+_PHONETIC_SEEN_MAX = 1 << 16
+
+
+def _phonetic_values(modifier: str, items: list[Any]) -> np.ndarray:
+    """``names.phonetic_codes(modifier, items)`` as an object array, remembered per text."""
+    if not set(map(type, items)) <= {str}:
+        return np.array(names.phonetic_codes(modifier, items), dtype=object)
+    seen = _PHONETIC_SEEN.setdefault(modifier, {})
+    unseen = object()
+    out: list[Any] = [seen.get(v, unseen) for v in items]
+    todo = [i for i, o in enumerate(out) if o is unseen]
+    if todo:
+        texts = [items[i] for i in todo]
+        if len(seen) + len(todo) > _PHONETIC_SEEN_MAX:
+            seen.clear()
+        for i, v, code in zip(todo, texts, names.phonetic_codes(modifier, texts)):
+            out[i] = code
+            seen[v] = code
+    return np.array(out, dtype=object)
+
+
+def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
+    """Vectorised ``dayset``, ``yearpair0/1`` and ``blank<i>`` of ISO dates (as
+    :func:`_component_cached` defines them), or ``None`` when a value is not of the form
+    ``NNNN-NN-NN`` (the scalar path then handles it)."""
+    c = _iso_chars(values)
+    if c is None:
         return None
     n = len(values)
     y, m, d = c[:, 0:4], c[:, 5:7], c[:, 8:10]
@@ -356,11 +458,16 @@ def _dob_near(values: np.ndarray, modifier: str) -> np.ndarray | None:
     dayset = np.hstack([lo, dash, hi])
     if modifier == "dayset":
         return _strings(dayset)
-    year = ((y - 48).astype(np.int64) * np.array([1000, 100, 10, 1])).sum(axis=1)
-    half = year // 2 if modifier == "yearpair0" else (year + 1) // 2
-    h = _chars(half.astype(str).astype(object), 5)
     bar = np.full((n, 1), 124, dtype=np.uint32)
-    return _strings(np.hstack([dayset, bar, h]))
+    return _strings(np.hstack([dayset, bar, _half_years(y, modifier == "yearpair1")]))
+
+
+def _half_years(y: np.ndarray, up: bool) -> np.ndarray:
+    """Code points (NUL-padded) of ``str(int(year) // 2)``, or of ``(int(year) + 1) // 2``
+    when ``up``, from the ``(n, 4)`` ASCII digits of years."""
+    year = ((y - 48).astype(np.int64) * np.array([1000, 100, 10, 1])).sum(axis=1)
+    half = (year + 1) // 2 if up else year // 2
+    return _chars(half.astype(str).astype(object), 5)
 
 
 def date_level_value(value: str, level_token: str) -> str:
@@ -411,4 +518,43 @@ def date_level_values(values: np.ndarray, level_token: str) -> np.ndarray:
         return _strings(np.hstack([y, col("-"), m]))
     if level_token == "y":
         return _strings(y)
+    if level_token in ("dm0", "dm1") and _iso_chars(values) is not None:
+        half = _half_years(y, level_token == "dm1")
+        return _strings(np.hstack([d, col("-"), m, col("|"), half]))
     return np.array([date_level_value(v, level_token) for v in values.tolist()], dtype=object)
+
+
+def slk581_parts(kind: str, values: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`slk581_part` over distinct, non-missing ``values`` (an object
+    array). Names of ASCII text and ISO dates are done on code-point arrays; other values
+    (and ``sex``, which has a handful) value by value."""
+    n = len(values)
+    if n and kind in ("surname", "forename"):
+        items = values.tolist()
+        if all(type(v) is str for v in items) and "".join(items).isascii():
+            return _slk581_letters(items, (1, 2, 4) if kind == "surname" else (1, 2))
+    if n and kind == "dob":
+        c = _iso_chars(values)
+        if c is not None:
+            return _strings(np.hstack([c[:, 8:10], c[:, 5:7], c[:, 0:4]]))
+    return np.array([slk581_part(kind, v) for v in values.tolist()], dtype=object)
+
+
+def _slk581_letters(items: list[str], positions: tuple[int, ...]) -> np.ndarray:
+    """:func:`slk581_part` of ASCII names: letters at ``positions`` of the name's letters
+    (upper case), ``2`` past the end, all ``9`` when the name has no letter."""
+    n = len(items)
+    width = max(max(map(len, items)), 1)
+    c = _chars(np.asarray(items, dtype=object), width)
+    up = np.where((c >= 97) & (c <= 122), c - 32, c)  # str.upper() of ASCII text
+    letter = (up >= 65) & (up <= 90)
+    rank = np.cumsum(letter, axis=1) - 1  # the letter's position among the letters
+    count = letter.sum(axis=1)
+    out = np.empty((n, len(positions)), dtype=np.uint32)
+    rows = np.arange(n)
+    for j, p in enumerate(positions):
+        hit = letter & (rank == p)
+        first = np.argmax(hit, axis=1)
+        out[:, j] = np.where(count > p, up[rows, first], ord("2"))
+    out[count == 0] = ord("9")
+    return _strings(out)
