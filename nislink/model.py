@@ -725,6 +725,16 @@ def monotone_m(m: np.ndarray, u: np.ndarray, *, partial: bool = False
             i += int(k)
     changed = [i for i in range(len(m)) if not np.isclose(ratio[i], before[i], rtol=1e-12)]
     if changed:
+        # m is kept at least _FLOOR (a finite weight); raising a level whose u is tiny to it
+        # raises its ratio too, so the floor is put on the ratios in the same order: each
+        # is at least the floor's ratio of itself and of every level it must not fall below
+        least = _FLOOR / np.maximum(u, _FLOOR)
+        if not partial:
+            ratio = np.maximum(ratio, np.maximum.accumulate(least))
+        elif len(ratio) > 1:
+            ratio[0] = max(ratio[0], least[0])
+            ratio[1:-1] = np.maximum(np.maximum(ratio[1:-1], ratio[0]), least[1:-1])
+            ratio[-1] = max(ratio[-1], least[-1], ratio[:-1].max())
         m = np.clip(ratio * u, _FLOOR, None)
         m = m / m.sum()
     return m, changed
