@@ -677,7 +677,10 @@ def monotone_m(m: np.ndarray, u: np.ndarray, *, partial: bool = False
     weight and the total of ``m`` is unchanged. ``partial=True`` is for levels that are
     ordered only at the ends (near-miss date levels: *else* lowest, *exact* highest, the
     ones between not ordered among themselves): a middle level above *exact* is pooled
-    with it, one below *else* with that. Returns ``(m, levels changed)``.
+    with it, one below *else* with that. ``m`` stays at least ``1e-9`` (a finite weight):
+    where a pooled level's ``m`` would fall under it (its ``u`` tiny), the ratios are raised
+    in their order, so that level and every level above it keep the order. Returns ``(m,
+    levels whose ratio changed)``.
     """
     m = np.asarray(m, dtype=np.float64).copy()
     u = np.asarray(u, dtype=np.float64)
@@ -723,8 +726,7 @@ def monotone_m(m: np.ndarray, u: np.ndarray, *, partial: bool = False
         for sm, su, k in blocks:
             ratio[i:i + int(k)] = sm / max(su, _FLOOR)
             i += int(k)
-    changed = [i for i in range(len(m)) if not np.isclose(ratio[i], before[i], rtol=1e-12)]
-    if changed:
+    if any(not np.isclose(ratio[i], before[i], rtol=1e-12) for i in range(len(m))):
         # m is kept at least _FLOOR (a finite weight); raising a level whose u is tiny to it
         # raises its ratio too, so the floor is put on the ratios in the same order: each
         # is at least the floor's ratio of itself and of every level it must not fall below
@@ -737,6 +739,7 @@ def monotone_m(m: np.ndarray, u: np.ndarray, *, partial: bool = False
             ratio[-1] = max(ratio[-1], least[-1], ratio[:-1].max())
         m = np.clip(ratio * u, _FLOOR, None)
         m = m / m.sum()
+    changed = [i for i in range(len(m)) if not np.isclose(ratio[i], before[i], rtol=1e-12)]
     return m, changed
 
 

@@ -23,6 +23,7 @@ from nislink.encode.blake3_batch import (
     MAX_MESSAGE,
     byte_table,
     joined_xof_words,
+    keyed_xof_table,
     salted_filters,
 )
 from nislink.encode.encoder import (
@@ -199,6 +200,33 @@ def test_kernels_refuse_long_messages() -> None:
         joined_xof_words(t, tl, np.array([0]), s, sl, np.array([0]), bytes(32), 2)
     with pytest.raises(ValueError, match="longer than"):
         byte_table([b"c" * (MAX_MESSAGE + 1)])
+
+
+def test_kernels_refuse_tables_they_would_misread() -> None:
+    """The kernels find a row by its offset: a table whose rows are not 64 bytes, lengths
+    that do not match its rows, or an index outside them is an error, not wrong digests."""
+    key = bytes(range(32))
+    tab, lens = byte_table([b"ab", b"cd", b"ef"])
+    wide = np.zeros((3, 128), dtype=np.uint8)
+    with pytest.raises(ValueError, match="64-byte rows"):
+        keyed_xof_table(wide, lens, key, 8)
+    with pytest.raises(ValueError, match="lengths for"):
+        keyed_xof_table(tab, lens[:2], key, 8)
+    with pytest.raises(ValueError, match="64-byte rows"):
+        joined_xof_words(tab, lens, np.array([0]), np.zeros((3, 32), np.uint8), lens,
+                         np.array([0]), key, 2)
+    with pytest.raises(ValueError, match="ib: an index is outside"):
+        joined_xof_words(tab, lens, np.array([0]), tab, lens, np.array([3]), key, 2)
+    with pytest.raises(ValueError, match="pair_salt"):
+        salted_filters(tab, lens, np.array([0]), np.array([3]), tab, np.append(lens, 0),
+                       np.array([0]), np.array([4]), 10, 256, key)
+    with pytest.raises(ValueError, match="outside the token list"):
+        salted_filters(tab, lens, np.array([1]), np.array([3]), tab, np.append(lens, 0),
+                       np.array([0]), np.array([3]), 10, 256, key)
+    # the empty salt (one past the salt rows) is allowed
+    ok = salted_filters(tab, lens, np.array([0]), np.array([3]), tab, np.append(lens, 0),
+                        np.array([0]), np.array([3]), 10, 256, key)
+    assert ok.shape == (1, 4) and ok.any()
 
 
 def test_join_codes_equal_per_record_join() -> None:

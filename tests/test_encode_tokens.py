@@ -135,6 +135,25 @@ def test_phonetic_components_remembered(monkeypatch) -> None:  # type: ignore[no
             assert list(component_values("surname", kind, arr)) == [
                 component_value("surname", kind, v) for v in batch]
     assert 0 < len(tokens._PHONETIC_SEEN["soundex"]) <= 5
+    # a batch seen before is looked up, not checked again; a batch of more new texts than
+    # the memory holds keeps only as many as fit
+    calls: list[int] = []
+    real = tokens.names.phonetic_codes
+
+    def counted(modifier: str, items: list) -> list:  # type: ignore[type-arg]
+        calls.append(len(items))
+        return real(modifier, items)
+
+    monkeypatch.setattr(tokens.names, "phonetic_codes", counted)
+    monkeypatch.setattr(tokens, "_PHONETIC_SEEN", {})
+    three = np.array(["smith", "jones", "li"], dtype=object)
+    first = component_values("surname", "soundex", three)
+    again = component_values("surname", "soundex", three)
+    assert list(first) == list(again) and calls == [3]
+    many = np.array([f"name{c}" for c in "abcdefgh"], dtype=object)
+    got = component_values("surname", "soundex", many)
+    assert list(got) == [component_value("surname", "soundex", v) for v in many]
+    assert len(tokens._PHONETIC_SEEN["soundex"]) <= 5
 
 
 def test_slk581_parts() -> None:

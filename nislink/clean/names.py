@@ -38,7 +38,6 @@ from typing import Any
 
 import jellyfish
 import nicknames
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from anyascii import anyascii
@@ -63,6 +62,8 @@ __all__ = [
     "metaphone",
     "name",
     "nysiis",
+    "phonetic_codes",
+    "plain_names",
     "soundex",
 ]
 

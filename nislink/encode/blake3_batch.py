@@ -248,6 +248,7 @@ def keyed_xof_table(table: np.ndarray, lens: np.ndarray, key: bytes,
     holds message ``i`` zero-padded to 64 bytes, ``lens[i]`` its length)."""
     if len(key) != 32:
         raise ValueError("a BLAKE3 key is 32 bytes")
+    _check_table(table, lens, "keyed_xof_table")
     n = table.shape[0]
     if n and np.max(lens) > MAX_MESSAGE:
         raise ValueError(f"messages longer than {MAX_MESSAGE} bytes need the blake3 package")
@@ -419,13 +420,35 @@ def joined_xof_words(a_tab: np.ndarray, a_len: np.ndarray, ia: np.ndarray,
     :func:`byte_table`; every joined message at most :data:`MAX_MESSAGE` bytes)."""
     if len(key) != 32:
         raise ValueError("a BLAKE3 key is 32 bytes")
+    _check_table(a_tab, a_len, "joined_xof_words: a")
+    _check_table(b_tab, b_len, "joined_xof_words: b")
     _check_joined(a_len, b_len)
+    ia, ib = np.asarray(ia, np.int64), np.asarray(ib, np.int64)
+    if len(ia) != len(ib):
+        raise ValueError("joined_xof_words: ia and ib differ in length")
+    _check_index(ia, len(a_len), "joined_xof_words: ia")
+    _check_index(ib, len(b_len), "joined_xof_words: ib")
     kw = np.frombuffer(key, dtype="<u4").astype(np.uint32)
     out = np.zeros((len(ia), nwords), dtype=np.uint32)
     a_words = np.ascontiguousarray(a_tab).view("<u4").astype(np.uint32, copy=False)
-    _joined_words(a_words, a_len, np.asarray(ia, np.int64), _table_words(b_tab), b_len,
-                  np.asarray(ib, np.int64), kw, nwords, out)
+    _joined_words(a_words, a_len, ia, _table_words(b_tab), b_len, ib, kw, nwords, out)
     return out
+
+
+def _check_table(tab: np.ndarray, lens: np.ndarray, what: str) -> None:
+    """A byte table as the kernels read it: 2-D, rows of :data:`MAX_MESSAGE` bytes, one
+    length per row (the kernels find a row by its offset, so a wider or narrower table
+    would be read wrongly, not refused)."""
+    if tab.ndim != 2 or tab.shape[1] != MAX_MESSAGE or np.dtype(tab.dtype).itemsize != 1:
+        raise ValueError(f"{what}: expected a byte table of {MAX_MESSAGE}-byte rows, got "
+                         f"shape {tab.shape} of {tab.dtype}")
+    if len(lens) != tab.shape[0]:
+        raise ValueError(f"{what}: {len(lens)} lengths for {tab.shape[0]} rows")
+
+
+def _check_index(idx: np.ndarray, size: int, what: str) -> None:
+    if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise ValueError(f"{what}: an index is outside 0..{size - 1}")
 
 
 def _table_words(tab: np.ndarray) -> np.ndarray:
@@ -630,10 +653,22 @@ def salted_filters(tok_tab: np.ndarray, tok_len: np.ndarray, name_start: np.ndar
     tok_words = np.ascontiguousarray(tok_tab).view("<u4").astype(np.uint32, copy=False)
     pow2 = (length & (length - 1)) == 0
     kernel = _salted_rows_256 if pow2 and length <= 256 else _salted_rows_any
+    _check_table(tok_tab, tok_len, "salted_filters: tokens")
+    if salt_tab.shape[0] + 1 != len(salt_len) and salt_tab.shape[0] != len(salt_len):
+        raise ValueError("salted_filters: salt_len needs one length per salt row (and may "
+                         "end with the empty salt's 0)")
+    _check_table(salt_tab, salt_len[:salt_tab.shape[0]], "salted_filters: salts")
     rows = np.arange(len(tok_len), dtype=np.int64) if tok_row is None \
         else np.asarray(tok_row, np.int64)
     if len(rows) and (rows.min() < 0 or rows.max() >= len(tok_len)):
         raise ValueError("tok_row points past the token table")
+    name_start, name_cnt = np.asarray(name_start, np.int64), np.asarray(name_cnt, np.int64)
+    if len(name_start) != len(name_cnt) or (
+            len(name_cnt) and (name_start.min() < 0
+                               or int((name_start + name_cnt).max()) > len(rows))):
+        raise ValueError("salted_filters: a value's tokens lie outside the token list")
+    _check_index(np.asarray(pair_name, np.int64), len(name_cnt), "salted_filters: pair_name")
+    _check_index(np.asarray(pair_salt, np.int64), len(salt_len), "salted_filters: pair_salt")
     kernel(tok_words, tok_len, rows, np.asarray(name_start, np.int64),
                  np.asarray(name_cnt, np.int64), _table_words(salt_tab), salt_len,
                  np.asarray(pair_name, np.int64), np.asarray(pair_salt, np.int64),

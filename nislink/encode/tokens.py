@@ -410,9 +410,11 @@ def _iso_chars(values: np.ndarray) -> np.ndarray | None:
     return c[:, :10]
 
 
-#: Phonetic codes of text seen before by :func:`component_values` (per code; emptied when it
-#: holds :data:`_PHONETIC_SEEN_MAX` texts), so that a later batch, like one that goes
-#: through :func:`_component_cached`, looks them up rather than checking the names again.
+#: Phonetic codes of text seen before by :func:`component_values` (per code; at most
+#: :data:`_PHONETIC_SEEN_MAX` texts: emptied when a batch's new texts would pass that, which
+#: then keeps only as many as fit), so that a later batch, like one that goes through
+#: :func:`_component_cached` (an ``lru_cache`` of the same size), looks them up rather than
+#: checking the names again.
 _PHONETIC_SEEN: dict[str, dict[str, str | None]] = {}
 _PHONETIC_SEEN_MAX = 1 << 16
 
@@ -429,9 +431,12 @@ def _phonetic_values(modifier: str, items: list[Any]) -> np.ndarray:
         texts = [items[i] for i in todo]
         if len(seen) + len(todo) > _PHONETIC_SEEN_MAX:
             seen.clear()
-        for i, v, code in zip(todo, texts, names.phonetic_codes(modifier, texts)):
+        room = _PHONETIC_SEEN_MAX - len(seen)
+        for k, (i, v, code) in enumerate(zip(todo, texts,
+                                             names.phonetic_codes(modifier, texts))):
             out[i] = code
-            seen[v] = code
+            if k < room:
+                seen[v] = code
     return np.array(out, dtype=object)
 
 
