@@ -35,8 +35,9 @@ import mmap
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -728,10 +729,10 @@ class Encoder:
                         lt = tname.split(LEVEL_SEP, 1)[1]
                         texts = (date_level_values(uniq, lt) if f.kind == "dob"
                                  else component_values(f.kind, lt, uniq)).tolist()
-                        ok = np.array([bool(t) for t in texts], dtype=bool)
+                        ok = np.fromiter(map(bool, texts), dtype=bool, count=len(texts))
                         h = np.zeros(len(texts), dtype=np.uint64)
                         if ok.any():
-                            h[ok] = _text_uint64([t for t, k in zip(texts, ok) if k],
+                            h[ok] = _text_uint64(list(compress(texts, ok.tolist())),
                                                  self._key("datelevel", tname))
                         tokens[tname] = np.append(h, np.uint64(0))[codes]
         for salt_name in tagged:
@@ -747,7 +748,7 @@ class Encoder:
             tok[(words == 0).any(axis=1)] = 0
             tokens[mk.name] = tok
         if schema.slk581:
-            tokens["slk581"] = self._slk581(values, n)
+            tokens["slk581"] = self._slk581(values, n, factors)
 
         clk: BitMatrix | None = None
         if clk_acc is not None and schema.clk is not None:
@@ -987,19 +988,22 @@ class Encoder:
             h = keyed_uint64([m.encode("utf-8") for m in msgs], key)
         return np.append(h, np.uint64(0))[inv]
 
-    def _slk581(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+    def _slk581(self, values: dict[str, np.ndarray], n: int,
+                factors: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
+                ) -> np.ndarray:
         """Keyed SLK-581 tokens (0 where the date of birth is missing).
 
         The four parts (surname letters 2,3,5; forename letters 2,3; DDMMYYYY; sex code)
         are each hashed with the sub-key ``component <fp> slk581_<part>`` and combined with
-        SipHash-2-4 under the ``slk581`` sub-key, exactly like a match key.
+        SipHash-2-4 under the ``slk581`` sub-key, exactly like a match key. ``factors``:
+        the caller's ``factorize`` of a field by name, if it has them already.
         """
         schema = self.schema
         words = np.zeros((n, 4), dtype=np.uint64)
         for j, kind in enumerate(("surname", "forename", "dob", "sex")):
             f = schema.first_of_kind(kind)
             assert f is not None
-            codes, uniq = factorize(values[f.name])
+            codes, uniq = factors(f.name) if factors is not None else factorize(values[f.name])
             table = np.empty(len(uniq) + 1, dtype=object)
             table[:-1] = slk581_parts(kind, uniq)
             table[-1] = slk581_part(kind, None)
