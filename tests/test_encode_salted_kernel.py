@@ -309,6 +309,13 @@ def test_gather_rows_zero_rows_for_missing() -> None:
     assert np.array_equal(pop, popcount_rows(want))
     rows, pop = _gather_rows(np.zeros((0, 4), np.uint64), np.full(5, -1))
     assert rows.shape == (5, 4) and not rows.any() and not pop.any()
+    # written in place into given arrays (a worker's rows of the shared outputs)
+    into = (np.full((300, 4), 7, np.uint64), np.full(300, 7, np.int32))
+    got, got_pop = _gather_rows(ub, codes, into)
+    assert got is into[0] and got_pop is into[1]
+    assert np.array_equal(into[0], want) and np.array_equal(into[1], popcount_rows(want))
+    with pytest.raises(ValueError, match="do not fit"):
+        _gather_rows(ub, codes, (np.zeros((300, 2), np.uint64), np.zeros(300, np.int32)))
 
 
 def test_vectorised_dob_components_equal_scalar() -> None:

@@ -578,7 +578,8 @@ class Encoder:
 
         def part(lo: int, hi: int) -> Any:
             values, kept, rejects, status = clean_part(short[lo:hi])
-            res = self._encode_values(values, len(kept))
+            # the filters are written straight into this part's rows of the shared outputs
+            res = self._encode_values(values, len(kept), dest=shared.rows(lo, lo + len(kept)))
             written = shared.put(res, lo)
             u_part = {f: v[:U_HIST_ROWS] for f, v in values.items() if f in u_fields}
             return kept, rejects, status, u_part, None if written else res
@@ -604,9 +605,13 @@ class Encoder:
         return kept, rejects, status, outputs, u_values
 
     def _encode_values(
-        self, values: dict[str, np.ndarray], n: int
+        self, values: dict[str, np.ndarray], n: int,
+        dest: Mapping[tuple[str, str, str], np.ndarray] | None = None,
     ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
-        """Filters and tokens for normalised values (``None`` = missing), ``n`` records."""
+        """Filters and tokens for normalised values (``None`` = missing), ``n`` records.
+        ``dest``: arrays of ``n`` rows (by ``(kind, name, part)``, as
+        :func:`_output_arrays` names them) that the field filters are written into in
+        place (a forked worker's rows of the shared outputs), where their layout fits."""
         schema = self.schema
         fields_out: dict[str, BitMatrix] = {}
         tokens: dict[str, np.ndarray] = {}
@@ -701,7 +706,8 @@ class Encoder:
                         salt_factorised=salt_codes(salt_name) if salt_name is not None
                         else None,
                         salt_table=table("salt", salt_name) if salt_name is not None
-                        else None, memo=memo)
+                        else None, memo=memo,
+                        dest=_field_dest(dest, out_name, n, f.length))
                     if fbits is not None:
                         fields_out[out_name] = fbits
                     if cbits is not None and clk_acc is not None:
@@ -766,6 +772,7 @@ class Encoder:
         salt_factorised: tuple[np.ndarray, np.ndarray | _JoinedTexts] | None = None,
         salt_table: tuple[np.ndarray, np.ndarray] | None = None,
         memo: dict[Any, Any] | None = None,
+        dest: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> tuple[BitMatrix | None, np.ndarray | None]:
         """Field-level filter (hardened) and the field's CLK contribution (unhardened).
 
@@ -934,8 +941,10 @@ class Encoder:
                 ub ^= self._salt_masks(u_salt, length, out_name)
             ub, out_len = _hardening.apply(ub, length, f.hardening,
                                            lambda purpose: self._key(purpose, out_name))
-            rows, pop = _gather_rows(ub, codes)
-            fbm = BitMatrix(rows, out_len, popcount=pop, present=codes >= 0)
+            into = dest if dest is not None and dest[0].shape[1] == ub.shape[1] else None
+            rows, pop = _gather_rows(ub, codes, None if into is None else into[:2])
+            present = codes >= 0 if into is None else np.greater_equal(codes, 0, out=into[2])
+            fbm = BitMatrix(rows, out_len, popcount=pop, present=present)
         cbits: np.ndarray | None = None
         if want_clk:
             cbits = _gather_rows(build(1, kf, kc, clk_len), codes)[0]
@@ -1251,18 +1260,45 @@ def _first_seen(codes, table, bits, uniq, inv):  # type: ignore[no-untyped-def]
     return k
 
 
-def _gather_rows(ub: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gather_rows(ub: np.ndarray, codes: np.ndarray,
+                 out: tuple[np.ndarray, np.ndarray] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(rows, popcounts)``: row ``codes[i]`` of the packed ``ub`` for each record, an
     all-zero row where ``codes[i]`` is negative (no value), and each row's popcount (the
     distinct rows' popcounts, gathered): one compiled pass, no zero row appended to ``ub``
-    and no per-record popcount."""
+    and no per-record popcount. ``out``: the ``(rows, popcounts)`` arrays to fill
+    (``uint64`` and ``int32``, C-contiguous, one row per code), else new ones."""
     ub = np.ascontiguousarray(ub, dtype=np.uint64)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     pop = popcount_rows(ub) if len(ub) else np.zeros(0, dtype=np.int32)
-    rows = np.empty((len(codes), ub.shape[1]), dtype=np.uint64)
-    counts = np.empty(len(codes), dtype=np.int32)
+    if out is None:
+        rows = np.empty((len(codes), ub.shape[1]), dtype=np.uint64)
+        counts = np.empty(len(codes), dtype=np.int32)
+    else:
+        rows, counts = out
+        if (rows.shape != (len(codes), ub.shape[1]) or counts.shape != (len(codes),)
+                or rows.dtype != np.uint64 or counts.dtype != np.int32
+                or not (rows.flags.c_contiguous and counts.flags.c_contiguous)):
+            raise ValueError("_gather_rows: out arrays do not fit the rows")
     _gather_kernel(ub, pop, codes, rows, counts)
     return rows, counts
+
+
+def _field_dest(dest: Mapping[tuple[str, str, str], np.ndarray] | None, name: str, n: int,
+                nbits: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The (bits, popcount, present) arrays of filter ``name`` in ``dest`` when there are
+    all three, with ``n`` rows of the filter's width and types; else ``None``."""
+    if dest is None or nbits is None:
+        return None
+    parts = [dest.get(("field", name, p)) for p in ("bits", "popcount", "present")]
+    if any(a is None for a in parts):
+        return None
+    bits, pop, present = parts
+    assert bits is not None and pop is not None and present is not None
+    if (bits.shape[0] != n or pop.shape != (n,) or present.shape != (n,)
+            or bits.dtype != np.uint64 or pop.dtype != np.int32 or present.dtype != bool):
+        return None
+    return bits, pop, present
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -1401,8 +1437,14 @@ class _SharedOutputs:
                 for k, a in parts.items()):
             return False
         for k, a in parts.items():
-            self.arrays[k][lo:lo + len(a)] = a
+            to = self.arrays[k][lo:lo + len(a)]
+            if not (a.ctypes.data == to.ctypes.data and a.shape == to.shape):
+                to[...] = a  # (arrays written in place, see rows(), are not copied again)
         return True
+
+    def rows(self, lo: int, hi: int) -> dict[tuple[str, str, str], np.ndarray]:
+        """Every output array's rows ``lo:hi``, to be written in place."""
+        return {k: v[lo:hi] for k, v in self.arrays.items()}
 
     def result(self, lo: int = 0, hi: int | None = None
                ) -> tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]]:
