@@ -208,7 +208,7 @@ def _value_filters(
 ) -> np.ndarray:
     """Packed filters (one row per distinct value) of one feature over ``hash_l`` bits."""
     nu = len(uniques)
-    formatted = _formatted(feature, uniques, validate, first_row)
+    formatted, unchanged = _formatted(feature, uniques, validate, first_row)
     hwords = (hash_l + 63) // 64
     filters = np.zeros((nu, hwords), dtype=np.uint64)
     grams = _ngram_occurrences(feature, formatted) if feature.comparison == "ngram" else None
@@ -217,8 +217,12 @@ def _value_filters(
     else:
         all_tokens: list[str]
         if feature.comparison == "exact":  # one token per non-empty value
-            counts = np.fromiter((1 if v else 0 for v in formatted), dtype=np.int64, count=nu)
-            all_tokens = [v for v in formatted if v]
+            counts = np.fromiter(map(bool, formatted), dtype=bool, count=nu).astype(np.int64)
+            all_tokens = list(filter(None, formatted))
+            if unchanged:  # the distinct values themselves: already distinct tokens
+                distinct_tokens = np.empty(len(all_tokens), dtype=object)
+                distinct_tokens[:] = all_tokens
+                occ_token = np.arange(len(all_tokens), dtype=np.int64)
         else:
             tokenize = feature.tokenize
             all_tokens = []
@@ -228,9 +232,12 @@ def _value_filters(
                 if tokens:
                     counts[u] = len(tokens)
                     all_tokens.extend(tokens)
-        token_array = np.empty(len(all_tokens), dtype=object)
-        token_array[:] = all_tokens
-        occ_token, distinct = factorize(token_array)
+        if feature.comparison == "exact" and unchanged:
+            distinct = distinct_tokens
+        else:
+            token_array = np.empty(len(all_tokens), dtype=object)
+            token_array[:] = all_tokens
+            occ_token, distinct = factorize(token_array)
     if len(occ_token) == 0:
         return filters
     occ_value = np.repeat(np.arange(nu, dtype=np.int64), counts)
@@ -250,7 +257,10 @@ def _value_filters(
     token_kmax = np.zeros(len(distinct), dtype=np.int64)
     np.maximum.at(token_kmax, occ_token, occ_k)
     try:
-        token_bytes = [t.encode(feature.encoding) for t in distinct]
+        if feature.encoding in ("utf-8", "utf8"):
+            token_bytes = list(map(str.encode, distinct))
+        else:
+            token_bytes = [t.encode(feature.encoding) for t in distinct]
     except UnicodeEncodeError:
         raise ClkhashEntryError(
             f"feature {feature.identifier!r}: a value cannot be encoded in {feature.encoding} "
@@ -284,7 +294,7 @@ def _ngram_occurrences(
     nu = len(formatted)
     if not 1 <= n <= 3 or nu == 0:
         return None
-    lengths = np.fromiter((len(v) for v in formatted), dtype=np.int64, count=nu)
+    lengths = np.fromiter(map(len, formatted), dtype=np.int64, count=nu)
     maxlen = int(lengths.max())
     if maxlen == 0:
         return np.zeros(nu, dtype=np.int64), np.zeros(0, dtype=np.int64), []
@@ -316,17 +326,38 @@ def _ngram_occurrences(
     first[occ_token[::-1]] = np.arange(len(occ_token) - 1, -1, -1)
     flat_rows = np.broadcast_to(np.arange(nu)[:, None], (nu, ngrams))[valid]
     flat_pos = np.broadcast_to(np.arange(ngrams), (nu, ngrams))[valid]
-    distinct = []
-    for r, i in zip(flat_rows[first].tolist(), flat_pos[first].tolist()):
-        gram = "".join(map(chr, padded[r, i:i + n].tolist()))
-        distinct.append(f"{i + 1} {gram}" if feature.positional else gram)
+    first_rows, first_pos = flat_rows[first], flat_pos[first]
+    grams = padded[first_rows[:, None], first_pos[:, None] + np.arange(n)[None, :]]
+    distinct = _gram_strings(grams, first_pos + 1 if feature.positional else None)
     return counts.astype(np.int64), occ_token, distinct
+
+
+def _gram_strings(grams: np.ndarray, positions: np.ndarray | None) -> list[str]:
+    """The token string of each gram: row ``t`` of ``grams`` holds its ``n`` code points;
+    positional tokens are ``f"{positions[t]} {gram}"`` (as :meth:`ClkhashFeature.tokenize`).
+
+    The strings are read through a NumPy ``<U{n}`` view, which drops trailing NULs: grams
+    holding a NUL anywhere are rebuilt one by one instead.
+    """
+    t, n = grams.shape
+    if t == 0:
+        return []
+    text = np.ascontiguousarray(grams, dtype=np.uint32).view(f"<U{n}").reshape(t)
+    if positions is not None:
+        text = np.strings.add(np.strings.add(positions.astype(np.str_), " "), text)
+    out: list[str] = text.tolist()
+    for r in np.flatnonzero((grams == 0).any(axis=1)).tolist():
+        gram = "".join(map(chr, grams[r].tolist()))
+        out[r] = gram if positions is None else f"{int(positions[r])} {gram}"
+    return out
 
 
 def _formatted(
     feature: ClkhashFeature, uniques: np.ndarray, validate: bool, first_row: Any
-) -> list[str]:
-    """Validated, formatted string of every distinct value (errors name row and feature)."""
+) -> tuple[list[str], bool]:
+    """Validated, formatted string of every distinct value (errors name row and feature),
+    and whether those strings are the distinct values themselves, unchanged (then they
+    are distinct too)."""
 
     def fail(u: int, problem: str) -> ClkhashEntryError:
         row = first_row(u)
@@ -334,9 +365,11 @@ def _formatted(
             f"row {row}, feature {feature.identifier!r}: {problem}", row, feature.identifier
         )
 
-    for u, value in enumerate(uniques):
-        if not isinstance(value, str):
-            raise fail(u, f"expected a string, got {type(value).__name__}")
+    items = uniques.tolist()
+    if not set(map(type, items)) <= {str}:
+        for u, value in enumerate(items):
+            if not isinstance(value, str):
+                raise fail(u, f"expected a string, got {type(value).__name__}")
     fast: np.ndarray | None = None
     if feature.format_type == "date":
         fast = fast_dates(uniques, date_layout(feature.date_format or ""))
@@ -348,22 +381,23 @@ def _formatted(
             fast[uniques == sentinel] = None
         for u in np.flatnonzero(np.equal(fast, None)).tolist():
             fast[u] = _formatted_one(feature, uniques[u], validate, lambda p, u=u: fail(u, p))
-        return fast.tolist()
+        return fast.tolist(), False
     unconstrained = (
         feature.format_type == "string" and feature.pattern is None and feature.case == "mixed"
         and feature.min_length is None and feature.max_length is None
     )
     if feature.format_type in ("string", "enum") and (not validate or unconstrained):
-        if validate and not _all_encodable(uniques, feature.encoding, sentinel):
+        if validate and not _all_encodable(items, feature.encoding, sentinel):
             pass  # the loop below finds and reports the value
         else:
-            values = list(uniques)
-            if sentinel is not None:
+            if sentinel is not None and sentinel in items:
                 replacement = feature.format_value(sentinel)
-                values = [replacement if v == sentinel else v for v in values]
-            return values
+                if replacement != sentinel:
+                    items[items.index(sentinel)] = replacement  # distinct: once at most
+                    return items, False
+            return items, True
     return [_formatted_one(feature, value, validate, lambda p, u=u: fail(u, p))
-            for u, value in enumerate(uniques)]
+            for u, value in enumerate(items)], False
 
 
 def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
@@ -381,13 +415,25 @@ def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
         raise fail(f"value {exc}") from None
 
 
-def _all_encodable(values: np.ndarray, encoding: str, sentinel: str | None) -> bool:
+def _all_encodable(values: list[str], encoding: str, sentinel: str | None) -> bool:
     """True when every value (the sentinel aside) can be encoded in ``encoding``."""
+    joined = "".join(values)
+    if joined.isascii() and encoding.lower().replace("_", "-") in _ASCII_SUPERSETS:
+        return True
     try:
-        "".join(v for v in values if v != sentinel).encode(encoding)
+        joined.encode(encoding)
     except UnicodeEncodeError:
-        return False
+        if sentinel is None or sentinel not in values:
+            return False
+        try:
+            "".join(v for v in values if v != sentinel).encode(encoding)
+        except UnicodeEncodeError:
+            return False
     return True
+
+
+# encodings that encode every ASCII text (clkhash's schemas name these in practice)
+_ASCII_SUPERSETS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1", "iso-8859-1"})
 
 
 def _token_positions(
