@@ -132,13 +132,20 @@ def _encode_batch(
             lambda u, c=codes: int(np.flatnonzero(c == u)[0]) + row_offset,
         )
         parts.append((codes, filters))
-    # gather the distinct values' filters into records, in cache-sized row blocks
-    step = max(1, (1 << 20) // (8 * hwords))
-    for start in range(0, n, step):
-        acc = clk[start:start + step]
-        for codes, filters in parts:
-            acc |= filters[codes[start:start + step]]
+    # gather the distinct values' filters into records
+    for codes, filters in parts:
+        _gather_or(clk, codes, filters)
     return _fold(clk, hash_l, schema.xor_folds, schema.l)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _gather_or(clk, codes, filters):  # type: ignore[no-untyped-def]
+    """``clk[i] |= filters[codes[i]]`` for every row ``i`` (``clk |= filters[codes]``
+    without the gathered copy)."""
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        for w in range(clk.shape[1]):
+            clk[i, w] |= filters[c, w]
 
 
 _MIN_PART = 10_000
@@ -301,35 +308,49 @@ def _ngram_occurrences(
     if maxlen > 4096:
         return None
     chars = np.array(formatted, dtype=f"<U{maxlen}").view(np.uint32).reshape(nu, maxlen)
-    width = maxlen + 2 * (n - 1)
-    padded = np.zeros((nu, width), dtype=np.int64)
-    padded[:, : n - 1] = 32
-    padded[:, n - 1:n - 1 + maxlen] = chars
-    if n > 1:
-        rows = np.repeat(np.arange(nu), n - 1)
-        cols = (lengths + n - 1)[:, None] + np.arange(n - 1)[None, :]
-        padded[rows, cols.ravel()] = 32
-    ngrams = width - n + 1
-    key = np.zeros((nu, ngrams), dtype=np.int64)
-    for j in range(n):
-        key = (key << 21) | padded[:, j:j + ngrams]
     counts = np.where(lengths > 0, lengths + n - 1, 0)
-    valid = np.arange(ngrams)[None, :] < counts[:, None]
-    occ_key = key[valid]
+    ends = np.cumsum(counts)
+    gram_key = np.empty(int(ends[-1]), dtype=np.int64)
+    position = np.empty(len(gram_key), dtype=np.int64)
+    _gram_keys(chars, lengths, ends - counts, n, gram_key, position)
+    occ_key = gram_key
     if feature.positional:
-        gram_code, _ = pd.factorize(occ_key)
-        position = np.broadcast_to(np.arange(ngrams), (nu, ngrams))[valid]
-        occ_key = gram_code.astype(np.int64) * ngrams + position
+        if n <= 2:  # 42 bits of code points: the position fits above them
+            occ_key = gram_key | (position << 42)
+        else:
+            gram_code, _ = pd.factorize(gram_key)
+            occ_key = gram_code.astype(np.int64) * (maxlen + n) + position
     occ_token, uniq = pd.factorize(occ_key)
     occ_token = occ_token.astype(np.int64, copy=False)
     first = np.full(len(uniq), -1, dtype=np.int64)
     first[occ_token[::-1]] = np.arange(len(occ_token) - 1, -1, -1)
-    flat_rows = np.broadcast_to(np.arange(nu)[:, None], (nu, ngrams))[valid]
-    flat_pos = np.broadcast_to(np.arange(ngrams), (nu, ngrams))[valid]
-    first_rows, first_pos = flat_rows[first], flat_pos[first]
-    grams = padded[first_rows[:, None], first_pos[:, None] + np.arange(n)[None, :]]
+    first_key, first_pos = gram_key[first], position[first]
+    shifts = 21 * np.arange(n - 1, -1, -1, dtype=np.int64)
+    grams = (first_key[:, None] >> shifts[None, :]) & 0x1FFFFF
     distinct = _gram_strings(grams, first_pos + 1 if feature.positional else None)
     return counts.astype(np.int64), occ_token, distinct
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _gram_keys(chars, lengths, starts, n, keys, positions):  # type: ignore[no-untyped-def]
+    """Every n-gram of every value as one integer: value ``r`` (its ``lengths[r]`` code
+    points in row ``r`` of ``chars``), padded with ``n - 1`` spaces each side, has
+    ``lengths[r] + n - 1`` grams (none when empty), written from ``starts[r]``; gram ``j``
+    packs its ``n`` code points 21 bits each, first the highest, and its position is ``j``.
+    """
+    for r in range(chars.shape[0]):
+        size = lengths[r]
+        if size == 0:
+            continue
+        o = starts[r]
+        for j in range(size + n - 1):
+            k = np.int64(0)
+            for m in range(n):
+                p = j + m - (n - 1)
+                c = np.int64(32) if p < 0 or p >= size else np.int64(chars[r, p])
+                k = (k << 21) | c
+            keys[o + j] = k
+            positions[o + j] = j
 
 
 def _gram_strings(grams: np.ndarray, positions: np.ndarray | None) -> list[str]:
