@@ -11,6 +11,7 @@ import base64
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -439,3 +440,73 @@ def test_values_pandas_confuses_are_encoded_apart() -> None:
     for i, one in enumerate(alone):
         assert np.array_equal(together.bits[i], one.bits[0]), i
     assert not np.array_equal(together.bits[0], together.bits[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3), st.booleans(),
+       st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+                | st.sampled_from(["", "\x00", "é", "Zoë ß", "日本", "\U0001f600x", "a" * 150]),
+                min_size=1, max_size=10))
+def test_vectorised_ngrams_equal_tokenize_long_and_non_ascii(
+        n: int, positional: bool, values: list[str]) -> None:
+    """Values of hundreds of characters (positions of three digits), non-ASCII text (code
+    points above the BMP too) and empty strings: the compiled gram keys agree."""
+    from nislink.encode.clkhash.engine import _ngram_occurrences
+    from nislink.encode.clkhash_compat import ClkhashFeature
+
+    feature = ClkhashFeature("f", comparison="ngram", n=n, positional=positional, bits_per_token=1)
+    got = _ngram_occurrences(feature, values)
+    assert got is not None
+    counts, occ_token, distinct = got
+    expected = [feature.tokenize(v) for v in values]
+    assert counts.tolist() == [len(t) for t in expected]
+    assert [distinct[i] for i in occ_token.tolist()] == [t for ts in expected for t in ts]
+    assert len(set(distinct)) == len(distinct)
+
+
+_FORMAT_VALUES = (st.text(max_size=25) | st.from_regex(r"[0-9]{1,20}", fullmatch=True)
+                  | st.sampled_from(["", "0", "00", "007", "-3", "+4", " 5", "٣", "²", "1234",
+                                     "12345", "abcd", "\ud800", "é", "999999999999999999",
+                                     "1000000000000000000"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([
+    {"format_type": "integer"},
+    {"format_type": "integer", "minimum": 0},
+    {"format_type": "integer", "minimum": 10, "maximum": 5000},
+    {"format_type": "integer", "missing_sentinel": "", "missing_replace_with": "0"},
+    {"format_type": "string", "pattern": "[0-9]{4}"},
+    {"format_type": "string", "pattern": "[0-9]{4}", "missing_sentinel": ""},
+    {"format_type": "string", "pattern": ".*", "case": "upper", "max_length": 2},
+    {"format_type": "string"},
+    {"format_type": "string", "missing_sentinel": "", "missing_replace_with": "x"},
+    {"format_type": "string", "encoding": "ascii"},
+]), st.booleans(), st.lists(_FORMAT_VALUES, min_size=1, max_size=12, unique=True))
+def test_formatted_fast_paths_equal_value_by_value(kw: dict[str, Any], validate: bool,
+                                                   values: list[str]) -> None:
+    """The whole-column checks of integers, patterns and plain strings give what
+    validating and formatting value by value gives (or the same error)."""
+    from nislink.encode.clkhash.engine import _formatted, _formatted_one
+    from nislink.encode.clkhash_compat import ClkhashFeature
+
+    feature = ClkhashFeature("f", comparison="exact", bits_per_token=1, **kw)
+    uniques = np.empty(len(values), dtype=object)
+    uniques[:] = values
+
+    def fail(u: int, problem: str) -> ClkhashEntryError:
+        return ClkhashEntryError(f"row {u}, feature 'f': {problem}", u, "f")
+
+    try:
+        expected: Any = [_formatted_one(feature, v, validate, lambda p, u=u: fail(u, p))
+                         for u, v in enumerate(values)]
+    except ClkhashEntryError as exc:
+        expected = str(exc)
+    try:
+        got, unchanged = _formatted(feature, uniques, validate, lambda u: u)
+    except ClkhashEntryError as exc:
+        assert str(exc) == expected
+        return
+    assert got == expected
+    if unchanged:
+        assert got == values

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import mmap
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -407,16 +408,24 @@ def _formatted(
         feature.format_type == "string" and feature.pattern is None and feature.case == "mixed"
         and feature.min_length is None and feature.max_length is None
     )
+    rest = items if sentinel is None else [v for v in items if v != sentinel]
+    plain = False  # every value (the sentinel aside) is valid and formats to itself
     if feature.format_type in ("string", "enum") and (not validate or unconstrained):
-        if validate and not _all_encodable(items, feature.encoding, sentinel):
-            pass  # the loop below finds and reports the value
-        else:
-            if sentinel is not None and sentinel in items:
-                replacement = feature.format_value(sentinel)
-                if replacement != sentinel:
-                    items[items.index(sentinel)] = replacement  # distinct: once at most
-                    return items, False
-            return items, True
+        plain = not validate or _all_encodable(items, feature.encoding, sentinel)
+    elif feature.format_type == "string" and feature.pattern is not None:
+        # validation is the encoding and the pattern alone (case and lengths are not checked)
+        plain = _all_encodable(items, feature.encoding, sentinel) and all(
+            map(re.compile(feature.pattern).fullmatch, rest))
+    elif feature.format_type == "integer":
+        plain = _canonical_integers(rest, feature.minimum if validate else None,
+                                    feature.maximum if validate else None)
+    if plain:  # otherwise the loop below formats, and finds and reports a bad value
+        if sentinel is not None and sentinel in items:
+            replacement = feature.format_value(sentinel)
+            if replacement != sentinel:
+                items[items.index(sentinel)] = replacement  # distinct: once at most
+                return items, False
+        return items, True
     return [_formatted_one(feature, value, validate, lambda p, u=u: fail(u, p))
             for u, value in enumerate(items)], False
 
@@ -434,6 +443,28 @@ def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
         return feature.format_value(value)
     except ValueError as exc:
         raise fail(f"value {exc}") from None
+
+
+def _canonical_integers(values: list[str], minimum: int | None, maximum: int | None) -> bool:
+    """True when every value is a base-10 integer written as ``str(int(value))`` writes it
+    (ASCII digits, no sign, no leading zero; at most 18 digits) within ``minimum`` and
+    ``maximum``: then each value is valid and formats to itself."""
+    if not values:
+        return True
+    joined = "".join(values)
+    if not (joined.isascii() and joined.isdigit()):
+        return False
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if lengths.min() < 1 or lengths.max() > 18:
+        return False
+    digits = np.array(values, dtype=f"<U{int(lengths.max())}")
+    if ((digits.view(np.uint32).reshape(len(values), -1)[:, 0] == 48) & (lengths > 1)).any():
+        return False
+    if minimum is None and maximum is None:
+        return True
+    numbers = digits.astype(np.int64)
+    return ((minimum is None or int(numbers.min()) >= minimum)
+            and (maximum is None or int(numbers.max()) <= maximum))
 
 
 def _all_encodable(values: list[str], encoding: str, sentinel: str | None) -> bool:
