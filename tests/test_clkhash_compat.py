@@ -510,3 +510,26 @@ def test_formatted_fast_paths_equal_value_by_value(kw: dict[str, Any], validate:
     assert got == expected
     if unchanged:
         assert got == values
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([1, 2, 13, 64, 1000, 1024, 2**20 + 7]), st.integers(0, 2**32))
+def test_double_scatter_steps_equal_modular_positions(length: int, seed: int) -> None:
+    """The stepped doubleHash positions equal ``(h1 + j * h2) mod l`` set by the NumPy
+    reference, for lengths from 1 bit up and more bits per token than ``l``."""
+    from nislink.encode.clkhash import engine
+
+    rng = np.random.default_rng(seed)
+    nvals, ntok, kmax = 40, 25, 70
+    occ_value = np.sort(rng.integers(0, nvals, 300))
+    occ_token = rng.integers(0, ntok, 300)
+    occ_k = rng.integers(0, kmax + 1, 300)
+    h1 = rng.integers(0, length, ntok)
+    h2 = rng.integers(0, length, ntok)
+    h2[:3] = [0, 1 % length, length - 1]
+    positions = (h1[:, None] + np.arange(kmax)[None, :] * h2[:, None]) % length
+    a = np.zeros((nvals, (length + 63) // 64), dtype=np.uint64)
+    b = a.copy()
+    engine._scatter(a, occ_value, occ_token, occ_k, positions, a.shape[1])
+    engine._scatter_double(b, occ_value, occ_token, occ_k, h1, h2, np.int64(length))
+    assert np.array_equal(a, b)

@@ -595,15 +595,19 @@ def _scatter_rows(filters, occ_value, occ_token, occ_k, positions):  # type: ign
 def _scatter_double(filters, occ_value, occ_token, occ_k, h1, h2, length):  # type: ignore[no-untyped-def]
     """:func:`_scatter_rows` with doubleHash positions: occurrence ``i`` of token ``t``
     sets ``(h1[t] + j * h2[t]) mod length`` for ``j < occ_k[i]`` (``h1``, ``h2`` below
-    ``length <= 2**32``: no overflow in ``int64``)."""
+    ``length <= 2**32``: no overflow in ``int64``). The positions are stepped by ``h2``
+    and brought back below ``length`` by one subtraction (both are below ``length``), not
+    divided."""
     for i in range(occ_value.shape[0]):
         r = occ_value[i]
         t = occ_token[i]
-        a = h1[t]
+        pos = h1[t]
         b = h2[t]
-        for j in range(occ_k[i]):
-            pos = (a + j * b) % length
+        for _ in range(occ_k[i]):
             filters[r, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+            pos += b
+            if pos >= length:
+                pos -= length
 
 
 def _scatter_compiled(filters: np.ndarray, occ_value: np.ndarray, occ_token: np.ndarray,
