@@ -327,16 +327,21 @@ def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_vectorised_hmac_equals_hmac_digest() -> None:
     import hmac
 
-    from nislink.encode.clkhash.hmac_np import hmac_mod
+    from nislink.encode.clkhash.hmac_np import hmac_mod, pack_messages
 
     rng = np.random.default_rng(7)
     msgs = [rng.bytes(int(n)) for n in rng.integers(0, 80, 400)] + [b"", b"x" * 55, b"y" * 56]
-    for key in (b"k", bytes(range(64)), rng.bytes(100)):
-        for algo in ("sha1", "md5"):
-            for modulus in (1, 13, 1000, 2**16, 2**32):
-                got = hmac_mod(msgs, key, algo, modulus)
-                want = [int.from_bytes(hmac.digest(key, m, algo), "big") % modulus for m in msgs]
-                assert got.tolist() == want, (algo, modulus, len(key))
+    short = [m for m in msgs if len(m) <= 55]
+    for batch in (msgs, short, [b"z" * 60]):
+        packed = pack_messages(batch)  # one packing shared by every key and algorithm
+        for key in (b"k", bytes(range(64)), rng.bytes(100)):
+            for algo in ("sha1", "md5"):
+                for modulus in (1, 13, 1000, 2**16, 2**32):
+                    got = hmac_mod(batch, key, algo, modulus)
+                    want = [int.from_bytes(hmac.digest(key, m, algo), "big") % modulus
+                            for m in batch]
+                    assert got.tolist() == want, (algo, modulus, len(key))
+                    assert hmac_mod(batch, key, algo, modulus, packed).tolist() == want
     with pytest.raises(ValueError):
         hmac_mod([b"a"], b"k", "sha256", 10)
     assert json.loads((DATA / "schemas" / "unicode_double.json").read_text())[

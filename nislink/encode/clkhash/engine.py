@@ -22,7 +22,7 @@ from numba import njit
 
 from nislink.clean.vectorise import factorize
 from nislink.encode.clkhash.dates import date_layout, fast_dates
-from nislink.encode.clkhash.hmac_np import hmac_mod
+from nislink.encode.clkhash.hmac_np import hmac_mod, pack_messages
 from nislink.encode.clkhash.kdf import clkhash_keys
 from nislink.encode.columns import as_pandas
 from nislink.encode.parallel import fork_available, row_ranges, run_forked
@@ -60,24 +60,24 @@ def encode(
     keys = clkhash_keys(schema, secret)
     columns, n = _columns(schema, rows)
     words = (schema.l + 63) // 64
-    out = np.zeros((n, words), dtype=np.uint64)
     parts = _split(n, workers)
-    if len(parts) > 1 and words:
-        # the processes write straight into an anonymous shared mapping (no pickling)
-        shared_buf = mmap.mmap(-1, n * words * 8)
-        shared = np.frombuffer(shared_buf, dtype=np.uint64).reshape(n, words)
+    if len(parts) == 1 or not words:  # one part: its CLKs are the result, not copied
+        return BitMatrix(encode_range(schema, columns, keys, validate, batch_size, 0, n),
+                         schema.l)
+    out = np.zeros((n, words), dtype=np.uint64)
+    # the processes write straight into an anonymous shared mapping (no pickling)
+    shared_buf = mmap.mmap(-1, n * words * 8)
+    shared = np.frombuffer(shared_buf, dtype=np.uint64).reshape(n, words)
 
-        def part(lo: int, hi: int) -> None:
-            shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
+    def part(lo: int, hi: int) -> None:
+        shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
 
-        try:
-            run_forked(part, parts)
-            out[:] = shared
-        finally:
-            del shared
-            shared_buf.close()
-    else:
-        out[:] = encode_range(schema, columns, keys, validate, batch_size, 0, n)
+    try:
+        run_forked(part, parts)
+        out[:] = shared
+    finally:
+        del shared
+        shared_buf.close()
     return BitMatrix(out, schema.l)
 
 
@@ -92,8 +92,11 @@ def encode_range(
 ) -> np.ndarray:
     """CLKs of rows ``lo:hi`` of ``columns`` (one object array per feature, as split from
     the input), encoded ``batch_size`` rows at a time: the unit of work of one process."""
-    out = np.zeros((hi - lo, (schema.l + 63) // 64), dtype=np.uint64)
     step = max(1, batch_size)
+    if hi - lo <= step and hi > lo:  # one batch: its CLKs, not copied
+        batch = [None if c is None else c[lo:hi] for c in columns]
+        return _encode_batch(schema, batch, hi - lo, keys, validate, lo)
+    out = np.zeros((hi - lo, (schema.l + 63) // 64), dtype=np.uint64)
     for start in range(lo, hi, step):
         stop = min(hi, start + step)
         batch = [None if c is None else c[start:stop] for c in columns]
@@ -529,8 +532,9 @@ def _double_hashes(feature: ClkhashFeature, tokens: list[bytes], key_pair: tuple
     ``t``'s ``j``-th position is ``(h1[t] + j * h2[t]) mod l``."""
     key_sha1, key_md5 = key_pair
     if hash_l <= 2**32:
-        h1 = hmac_mod(tokens, key_sha1, "sha1", hash_l)
-        h2 = hmac_mod(tokens, key_md5, "md5", hash_l)
+        packed = pack_messages(tokens)  # lengths and joined bytes, shared by both MACs
+        h1 = hmac_mod(tokens, key_sha1, "sha1", hash_l, packed)
+        h2 = hmac_mod(tokens, key_md5, "md5", hash_l, packed)
     else:  # pragma: no cover - filters of more than 2**32 bits
         h1 = np.array([int.from_bytes(hmac.digest(key_sha1, t, "sha1"), "big") % hash_l
                        for t in tokens], dtype=object)
