@@ -11,6 +11,7 @@ import base64
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -326,16 +327,21 @@ def test_forked_workers_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_vectorised_hmac_equals_hmac_digest() -> None:
     import hmac
 
-    from nislink.encode.clkhash.hmac_np import hmac_mod
+    from nislink.encode.clkhash.hmac_np import hmac_mod, pack_messages
 
     rng = np.random.default_rng(7)
     msgs = [rng.bytes(int(n)) for n in rng.integers(0, 80, 400)] + [b"", b"x" * 55, b"y" * 56]
-    for key in (b"k", bytes(range(64)), rng.bytes(100)):
-        for algo in ("sha1", "md5"):
-            for modulus in (1, 13, 1000, 2**16, 2**32):
-                got = hmac_mod(msgs, key, algo, modulus)
-                want = [int.from_bytes(hmac.digest(key, m, algo), "big") % modulus for m in msgs]
-                assert got.tolist() == want, (algo, modulus, len(key))
+    short = [m for m in msgs if len(m) <= 55]
+    for batch in (msgs, short, [b"z" * 60]):
+        packed = pack_messages(batch)  # one packing shared by every key and algorithm
+        for key in (b"k", bytes(range(64)), rng.bytes(100)):
+            for algo in ("sha1", "md5"):
+                for modulus in (1, 13, 1000, 2**16, 2**32):
+                    got = hmac_mod(batch, key, algo, modulus)
+                    want = [int.from_bytes(hmac.digest(key, m, algo), "big") % modulus
+                            for m in batch]
+                    assert got.tolist() == want, (algo, modulus, len(key))
+                    assert hmac_mod(batch, key, algo, modulus, packed).tolist() == want
     with pytest.raises(ValueError):
         hmac_mod([b"a"], b"k", "sha256", 10)
     assert json.loads((DATA / "schemas" / "unicode_double.json").read_text())[
@@ -439,3 +445,96 @@ def test_values_pandas_confuses_are_encoded_apart() -> None:
     for i, one in enumerate(alone):
         assert np.array_equal(together.bits[i], one.bits[0]), i
     assert not np.array_equal(together.bits[0], together.bits[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3), st.booleans(),
+       st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+                | st.sampled_from(["", "\x00", "é", "Zoë ß", "日本", "\U0001f600x", "a" * 150]),
+                min_size=1, max_size=10))
+def test_vectorised_ngrams_equal_tokenize_long_and_non_ascii(
+        n: int, positional: bool, values: list[str]) -> None:
+    """Values of hundreds of characters (positions of three digits), non-ASCII text (code
+    points above the BMP too) and empty strings: the compiled gram keys agree."""
+    from nislink.encode.clkhash.engine import _ngram_occurrences
+    from nislink.encode.clkhash_compat import ClkhashFeature
+
+    feature = ClkhashFeature("f", comparison="ngram", n=n, positional=positional, bits_per_token=1)
+    got = _ngram_occurrences(feature, values)
+    assert got is not None
+    counts, occ_token, distinct = got
+    expected = [feature.tokenize(v) for v in values]
+    assert counts.tolist() == [len(t) for t in expected]
+    assert [distinct[i] for i in occ_token.tolist()] == [t for ts in expected for t in ts]
+    assert len(set(distinct)) == len(distinct)
+
+
+_FORMAT_VALUES = (st.text(max_size=25) | st.from_regex(r"[0-9]{1,20}", fullmatch=True)
+                  | st.sampled_from(["", "0", "00", "007", "-3", "+4", " 5", "٣", "²", "1234",
+                                     "12345", "abcd", "\ud800", "é", "999999999999999999",
+                                     "1000000000000000000"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([
+    {"format_type": "integer"},
+    {"format_type": "integer", "minimum": 0},
+    {"format_type": "integer", "minimum": 10, "maximum": 5000},
+    {"format_type": "integer", "missing_sentinel": "", "missing_replace_with": "0"},
+    {"format_type": "string", "pattern": "[0-9]{4}"},
+    {"format_type": "string", "pattern": "[0-9]{4}", "missing_sentinel": ""},
+    {"format_type": "string", "pattern": ".*", "case": "upper", "max_length": 2},
+    {"format_type": "string"},
+    {"format_type": "string", "missing_sentinel": "", "missing_replace_with": "x"},
+    {"format_type": "string", "encoding": "ascii"},
+]), st.booleans(), st.lists(_FORMAT_VALUES, min_size=1, max_size=12, unique=True))
+def test_formatted_fast_paths_equal_value_by_value(kw: dict[str, Any], validate: bool,
+                                                   values: list[str]) -> None:
+    """The whole-column checks of integers, patterns and plain strings give what
+    validating and formatting value by value gives (or the same error)."""
+    from nislink.encode.clkhash.engine import _formatted, _formatted_one
+    from nislink.encode.clkhash_compat import ClkhashFeature
+
+    feature = ClkhashFeature("f", comparison="exact", bits_per_token=1, **kw)
+    uniques = np.empty(len(values), dtype=object)
+    uniques[:] = values
+
+    def fail(u: int, problem: str) -> ClkhashEntryError:
+        return ClkhashEntryError(f"row {u}, feature 'f': {problem}", u, "f")
+
+    try:
+        expected: Any = [_formatted_one(feature, v, validate, lambda p, u=u: fail(u, p))
+                         for u, v in enumerate(values)]
+    except ClkhashEntryError as exc:
+        expected = str(exc)
+    try:
+        got, unchanged = _formatted(feature, uniques, validate, lambda u: u)
+    except ClkhashEntryError as exc:
+        assert str(exc) == expected
+        return
+    assert got == expected
+    if unchanged:
+        assert got == values
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([1, 2, 13, 64, 1000, 1024, 2**20 + 7]), st.integers(0, 2**32))
+def test_double_scatter_steps_equal_modular_positions(length: int, seed: int) -> None:
+    """The stepped doubleHash positions equal ``(h1 + j * h2) mod l`` set by the NumPy
+    reference, for lengths from 1 bit up and more bits per token than ``l``."""
+    from nislink.encode.clkhash import engine
+
+    rng = np.random.default_rng(seed)
+    nvals, ntok, kmax = 40, 25, 70
+    occ_value = np.sort(rng.integers(0, nvals, 300))
+    occ_token = rng.integers(0, ntok, 300)
+    occ_k = rng.integers(0, kmax + 1, 300)
+    h1 = rng.integers(0, length, ntok)
+    h2 = rng.integers(0, length, ntok)
+    h2[:3] = [0, 1 % length, length - 1]
+    positions = (h1[:, None] + np.arange(kmax)[None, :] * h2[:, None]) % length
+    a = np.zeros((nvals, (length + 63) // 64), dtype=np.uint64)
+    b = a.copy()
+    engine._scatter(a, occ_value, occ_token, occ_k, positions, a.shape[1])
+    engine._scatter_double(b, occ_value, occ_token, occ_k, h1, h2, np.int64(length))
+    assert np.array_equal(a, b)

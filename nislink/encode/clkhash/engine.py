@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import mmap
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from numba import njit
 
 from nislink.clean.vectorise import factorize
 from nislink.encode.clkhash.dates import date_layout, fast_dates
-from nislink.encode.clkhash.hmac_np import hmac_mod
+from nislink.encode.clkhash.hmac_np import hmac_mod, pack_messages
 from nislink.encode.clkhash.kdf import clkhash_keys
 from nislink.encode.columns import as_pandas
 from nislink.encode.parallel import fork_available, row_ranges, run_forked
@@ -59,24 +60,24 @@ def encode(
     keys = clkhash_keys(schema, secret)
     columns, n = _columns(schema, rows)
     words = (schema.l + 63) // 64
-    out = np.zeros((n, words), dtype=np.uint64)
     parts = _split(n, workers)
-    if len(parts) > 1 and words:
-        # the processes write straight into an anonymous shared mapping (no pickling)
-        shared_buf = mmap.mmap(-1, n * words * 8)
-        shared = np.frombuffer(shared_buf, dtype=np.uint64).reshape(n, words)
+    if len(parts) == 1 or not words:  # one part: its CLKs are the result, not copied
+        return BitMatrix(encode_range(schema, columns, keys, validate, batch_size, 0, n),
+                         schema.l)
+    out = np.zeros((n, words), dtype=np.uint64)
+    # the processes write straight into an anonymous shared mapping (no pickling)
+    shared_buf = mmap.mmap(-1, n * words * 8)
+    shared = np.frombuffer(shared_buf, dtype=np.uint64).reshape(n, words)
 
-        def part(lo: int, hi: int) -> None:
-            shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
+    def part(lo: int, hi: int) -> None:
+        shared[lo:hi] = encode_range(schema, columns, keys, validate, batch_size, lo, hi)
 
-        try:
-            run_forked(part, parts)
-            out[:] = shared
-        finally:
-            del shared
-            shared_buf.close()
-    else:
-        out[:] = encode_range(schema, columns, keys, validate, batch_size, 0, n)
+    try:
+        run_forked(part, parts)
+        out[:] = shared
+    finally:
+        del shared
+        shared_buf.close()
     return BitMatrix(out, schema.l)
 
 
@@ -91,8 +92,11 @@ def encode_range(
 ) -> np.ndarray:
     """CLKs of rows ``lo:hi`` of ``columns`` (one object array per feature, as split from
     the input), encoded ``batch_size`` rows at a time: the unit of work of one process."""
-    out = np.zeros((hi - lo, (schema.l + 63) // 64), dtype=np.uint64)
     step = max(1, batch_size)
+    if hi - lo <= step and hi > lo:  # one batch: its CLKs, not copied
+        batch = [None if c is None else c[lo:hi] for c in columns]
+        return _encode_batch(schema, batch, hi - lo, keys, validate, lo)
+    out = np.zeros((hi - lo, (schema.l + 63) // 64), dtype=np.uint64)
     for start in range(lo, hi, step):
         stop = min(hi, start + step)
         batch = [None if c is None else c[start:stop] for c in columns]
@@ -132,13 +136,20 @@ def _encode_batch(
             lambda u, c=codes: int(np.flatnonzero(c == u)[0]) + row_offset,
         )
         parts.append((codes, filters))
-    # gather the distinct values' filters into records, in cache-sized row blocks
-    step = max(1, (1 << 20) // (8 * hwords))
-    for start in range(0, n, step):
-        acc = clk[start:start + step]
-        for codes, filters in parts:
-            acc |= filters[codes[start:start + step]]
+    # gather the distinct values' filters into records
+    for codes, filters in parts:
+        _gather_or(clk, codes, filters)
     return _fold(clk, hash_l, schema.xor_folds, schema.l)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _gather_or(clk, codes, filters):  # type: ignore[no-untyped-def]
+    """``clk[i] |= filters[codes[i]]`` for every row ``i`` (``clk |= filters[codes]``
+    without the gathered copy)."""
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        for w in range(clk.shape[1]):
+            clk[i, w] |= filters[c, w]
 
 
 _MIN_PART = 10_000
@@ -208,7 +219,7 @@ def _value_filters(
 ) -> np.ndarray:
     """Packed filters (one row per distinct value) of one feature over ``hash_l`` bits."""
     nu = len(uniques)
-    formatted = _formatted(feature, uniques, validate, first_row)
+    formatted, unchanged = _formatted(feature, uniques, validate, first_row)
     hwords = (hash_l + 63) // 64
     filters = np.zeros((nu, hwords), dtype=np.uint64)
     grams = _ngram_occurrences(feature, formatted) if feature.comparison == "ngram" else None
@@ -217,8 +228,12 @@ def _value_filters(
     else:
         all_tokens: list[str]
         if feature.comparison == "exact":  # one token per non-empty value
-            counts = np.fromiter((1 if v else 0 for v in formatted), dtype=np.int64, count=nu)
-            all_tokens = [v for v in formatted if v]
+            counts = np.fromiter(map(bool, formatted), dtype=bool, count=nu).astype(np.int64)
+            all_tokens = list(filter(None, formatted))
+            if unchanged:  # the distinct values themselves: already distinct tokens
+                distinct_tokens = np.empty(len(all_tokens), dtype=object)
+                distinct_tokens[:] = all_tokens
+                occ_token = np.arange(len(all_tokens), dtype=np.int64)
         else:
             tokenize = feature.tokenize
             all_tokens = []
@@ -228,9 +243,12 @@ def _value_filters(
                 if tokens:
                     counts[u] = len(tokens)
                     all_tokens.extend(tokens)
-        token_array = np.empty(len(all_tokens), dtype=object)
-        token_array[:] = all_tokens
-        occ_token, distinct = factorize(token_array)
+        if feature.comparison == "exact" and unchanged:
+            distinct = distinct_tokens
+        else:
+            token_array = np.empty(len(all_tokens), dtype=object)
+            token_array[:] = all_tokens
+            occ_token, distinct = factorize(token_array)
     if len(occ_token) == 0:
         return filters
     occ_value = np.repeat(np.arange(nu, dtype=np.int64), counts)
@@ -250,7 +268,10 @@ def _value_filters(
     token_kmax = np.zeros(len(distinct), dtype=np.int64)
     np.maximum.at(token_kmax, occ_token, occ_k)
     try:
-        token_bytes = [t.encode(feature.encoding) for t in distinct]
+        if feature.encoding in ("utf-8", "utf8"):
+            token_bytes = list(map(str.encode, distinct))
+        else:
+            token_bytes = [t.encode(feature.encoding) for t in distinct]
     except UnicodeEncodeError:
         raise ClkhashEntryError(
             f"feature {feature.identifier!r}: a value cannot be encoded in {feature.encoding} "
@@ -284,49 +305,84 @@ def _ngram_occurrences(
     nu = len(formatted)
     if not 1 <= n <= 3 or nu == 0:
         return None
-    lengths = np.fromiter((len(v) for v in formatted), dtype=np.int64, count=nu)
+    lengths = np.fromiter(map(len, formatted), dtype=np.int64, count=nu)
     maxlen = int(lengths.max())
     if maxlen == 0:
         return np.zeros(nu, dtype=np.int64), np.zeros(0, dtype=np.int64), []
     if maxlen > 4096:
         return None
     chars = np.array(formatted, dtype=f"<U{maxlen}").view(np.uint32).reshape(nu, maxlen)
-    width = maxlen + 2 * (n - 1)
-    padded = np.zeros((nu, width), dtype=np.int64)
-    padded[:, : n - 1] = 32
-    padded[:, n - 1:n - 1 + maxlen] = chars
-    if n > 1:
-        rows = np.repeat(np.arange(nu), n - 1)
-        cols = (lengths + n - 1)[:, None] + np.arange(n - 1)[None, :]
-        padded[rows, cols.ravel()] = 32
-    ngrams = width - n + 1
-    key = np.zeros((nu, ngrams), dtype=np.int64)
-    for j in range(n):
-        key = (key << 21) | padded[:, j:j + ngrams]
     counts = np.where(lengths > 0, lengths + n - 1, 0)
-    valid = np.arange(ngrams)[None, :] < counts[:, None]
-    occ_key = key[valid]
+    ends = np.cumsum(counts)
+    gram_key = np.empty(int(ends[-1]), dtype=np.int64)
+    position = np.empty(len(gram_key), dtype=np.int64)
+    _gram_keys(chars, lengths, ends - counts, n, gram_key, position)
+    occ_key = gram_key
     if feature.positional:
-        gram_code, _ = pd.factorize(occ_key)
-        position = np.broadcast_to(np.arange(ngrams), (nu, ngrams))[valid]
-        occ_key = gram_code.astype(np.int64) * ngrams + position
+        if n <= 2:  # 42 bits of code points: the position fits above them
+            occ_key = gram_key | (position << 42)
+        else:
+            gram_code, _ = pd.factorize(gram_key)
+            occ_key = gram_code.astype(np.int64) * (maxlen + n) + position
     occ_token, uniq = pd.factorize(occ_key)
     occ_token = occ_token.astype(np.int64, copy=False)
     first = np.full(len(uniq), -1, dtype=np.int64)
     first[occ_token[::-1]] = np.arange(len(occ_token) - 1, -1, -1)
-    flat_rows = np.broadcast_to(np.arange(nu)[:, None], (nu, ngrams))[valid]
-    flat_pos = np.broadcast_to(np.arange(ngrams), (nu, ngrams))[valid]
-    distinct = []
-    for r, i in zip(flat_rows[first].tolist(), flat_pos[first].tolist()):
-        gram = "".join(map(chr, padded[r, i:i + n].tolist()))
-        distinct.append(f"{i + 1} {gram}" if feature.positional else gram)
+    first_key, first_pos = gram_key[first], position[first]
+    shifts = 21 * np.arange(n - 1, -1, -1, dtype=np.int64)
+    grams = (first_key[:, None] >> shifts[None, :]) & 0x1FFFFF
+    distinct = _gram_strings(grams, first_pos + 1 if feature.positional else None)
     return counts.astype(np.int64), occ_token, distinct
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _gram_keys(chars, lengths, starts, n, keys, positions):  # type: ignore[no-untyped-def]
+    """Every n-gram of every value as one integer: value ``r`` (its ``lengths[r]`` code
+    points in row ``r`` of ``chars``), padded with ``n - 1`` spaces each side, has
+    ``lengths[r] + n - 1`` grams (none when empty), written from ``starts[r]``; gram ``j``
+    packs its ``n`` code points 21 bits each, first the highest, and its position is ``j``.
+    """
+    for r in range(chars.shape[0]):
+        size = lengths[r]
+        if size == 0:
+            continue
+        o = starts[r]
+        for j in range(size + n - 1):
+            k = np.int64(0)
+            for m in range(n):
+                p = j + m - (n - 1)
+                c = np.int64(32) if p < 0 or p >= size else np.int64(chars[r, p])
+                k = (k << 21) | c
+            keys[o + j] = k
+            positions[o + j] = j
+
+
+def _gram_strings(grams: np.ndarray, positions: np.ndarray | None) -> list[str]:
+    """The token string of each gram: row ``t`` of ``grams`` holds its ``n`` code points;
+    positional tokens are ``f"{positions[t]} {gram}"`` (as :meth:`ClkhashFeature.tokenize`).
+
+    The strings are read through a NumPy ``<U{n}`` view, which drops trailing NULs: grams
+    holding a NUL anywhere are rebuilt one by one instead.
+    """
+    t, n = grams.shape
+    if t == 0:
+        return []
+    text = np.ascontiguousarray(grams, dtype=np.uint32).view(f"<U{n}").reshape(t)
+    if positions is not None:
+        text = np.strings.add(np.strings.add(positions.astype(np.str_), " "), text)
+    out: list[str] = text.tolist()
+    for r in np.flatnonzero((grams == 0).any(axis=1)).tolist():
+        gram = "".join(map(chr, grams[r].tolist()))
+        out[r] = gram if positions is None else f"{int(positions[r])} {gram}"
+    return out
 
 
 def _formatted(
     feature: ClkhashFeature, uniques: np.ndarray, validate: bool, first_row: Any
-) -> list[str]:
-    """Validated, formatted string of every distinct value (errors name row and feature)."""
+) -> tuple[list[str], bool]:
+    """Validated, formatted string of every distinct value (errors name row and feature),
+    and whether those strings are the distinct values themselves, unchanged (then they
+    are distinct too)."""
 
     def fail(u: int, problem: str) -> ClkhashEntryError:
         row = first_row(u)
@@ -334,9 +390,11 @@ def _formatted(
             f"row {row}, feature {feature.identifier!r}: {problem}", row, feature.identifier
         )
 
-    for u, value in enumerate(uniques):
-        if not isinstance(value, str):
-            raise fail(u, f"expected a string, got {type(value).__name__}")
+    items = uniques.tolist()
+    if not set(map(type, items)) <= {str}:
+        for u, value in enumerate(items):
+            if not isinstance(value, str):
+                raise fail(u, f"expected a string, got {type(value).__name__}")
     fast: np.ndarray | None = None
     if feature.format_type == "date":
         fast = fast_dates(uniques, date_layout(feature.date_format or ""))
@@ -348,22 +406,31 @@ def _formatted(
             fast[uniques == sentinel] = None
         for u in np.flatnonzero(np.equal(fast, None)).tolist():
             fast[u] = _formatted_one(feature, uniques[u], validate, lambda p, u=u: fail(u, p))
-        return fast.tolist()
+        return fast.tolist(), False
     unconstrained = (
         feature.format_type == "string" and feature.pattern is None and feature.case == "mixed"
         and feature.min_length is None and feature.max_length is None
     )
+    rest = items if sentinel is None else [v for v in items if v != sentinel]
+    plain = False  # every value (the sentinel aside) is valid and formats to itself
     if feature.format_type in ("string", "enum") and (not validate or unconstrained):
-        if validate and not _all_encodable(uniques, feature.encoding, sentinel):
-            pass  # the loop below finds and reports the value
-        else:
-            values = list(uniques)
-            if sentinel is not None:
-                replacement = feature.format_value(sentinel)
-                values = [replacement if v == sentinel else v for v in values]
-            return values
+        plain = not validate or _all_encodable(items, feature.encoding, sentinel)
+    elif feature.format_type == "string" and feature.pattern is not None:
+        # validation is the encoding and the pattern alone (case and lengths are not checked)
+        plain = _all_encodable(items, feature.encoding, sentinel) and all(
+            map(re.compile(feature.pattern).fullmatch, rest))
+    elif feature.format_type == "integer":
+        plain = _canonical_integers(rest, feature.minimum if validate else None,
+                                    feature.maximum if validate else None)
+    if plain:  # otherwise the loop below formats, and finds and reports a bad value
+        if sentinel is not None and sentinel in items:
+            replacement = feature.format_value(sentinel)
+            if replacement != sentinel:
+                items[items.index(sentinel)] = replacement  # distinct: once at most
+                return items, False
+        return items, True
     return [_formatted_one(feature, value, validate, lambda p, u=u: fail(u, p))
-            for u, value in enumerate(uniques)]
+            for u, value in enumerate(items)], False
 
 
 def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
@@ -381,13 +448,47 @@ def _formatted_one(feature: ClkhashFeature, value: str, validate: bool,
         raise fail(f"value {exc}") from None
 
 
-def _all_encodable(values: np.ndarray, encoding: str, sentinel: str | None) -> bool:
-    """True when every value (the sentinel aside) can be encoded in ``encoding``."""
-    try:
-        "".join(v for v in values if v != sentinel).encode(encoding)
-    except UnicodeEncodeError:
+def _canonical_integers(values: list[str], minimum: int | None, maximum: int | None) -> bool:
+    """True when every value is a base-10 integer written as ``str(int(value))`` writes it
+    (ASCII digits, no sign, no leading zero; at most 18 digits) within ``minimum`` and
+    ``maximum``: then each value is valid and formats to itself."""
+    if not values:
+        return True
+    joined = "".join(values)
+    if not (joined.isascii() and joined.isdigit()):
         return False
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    if lengths.min() < 1 or lengths.max() > 18:
+        return False
+    digits = np.array(values, dtype=f"<U{int(lengths.max())}")
+    if ((digits.view(np.uint32).reshape(len(values), -1)[:, 0] == 48) & (lengths > 1)).any():
+        return False
+    if minimum is None and maximum is None:
+        return True
+    numbers = digits.astype(np.int64)
+    return ((minimum is None or int(numbers.min()) >= minimum)
+            and (maximum is None or int(numbers.max()) <= maximum))
+
+
+def _all_encodable(values: list[str], encoding: str, sentinel: str | None) -> bool:
+    """True when every value (the sentinel aside) can be encoded in ``encoding``."""
+    joined = "".join(values)
+    if joined.isascii() and encoding.lower().replace("_", "-") in _ASCII_SUPERSETS:
+        return True
+    try:
+        joined.encode(encoding)
+    except UnicodeEncodeError:
+        if sentinel is None or sentinel not in values:
+            return False
+        try:
+            "".join(v for v in values if v != sentinel).encode(encoding)
+        except UnicodeEncodeError:
+            return False
     return True
+
+
+# encodings that encode every ASCII text (clkhash's schemas name these in practice)
+_ASCII_SUPERSETS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1", "iso-8859-1"})
 
 
 def _token_positions(
@@ -431,8 +532,9 @@ def _double_hashes(feature: ClkhashFeature, tokens: list[bytes], key_pair: tuple
     ``t``'s ``j``-th position is ``(h1[t] + j * h2[t]) mod l``."""
     key_sha1, key_md5 = key_pair
     if hash_l <= 2**32:
-        h1 = hmac_mod(tokens, key_sha1, "sha1", hash_l)
-        h2 = hmac_mod(tokens, key_md5, "md5", hash_l)
+        packed = pack_messages(tokens)  # lengths and joined bytes, shared by both MACs
+        h1 = hmac_mod(tokens, key_sha1, "sha1", hash_l, packed)
+        h2 = hmac_mod(tokens, key_md5, "md5", hash_l, packed)
     else:  # pragma: no cover - filters of more than 2**32 bits
         h1 = np.array([int.from_bytes(hmac.digest(key_sha1, t, "sha1"), "big") % hash_l
                        for t in tokens], dtype=object)
@@ -497,15 +599,19 @@ def _scatter_rows(filters, occ_value, occ_token, occ_k, positions):  # type: ign
 def _scatter_double(filters, occ_value, occ_token, occ_k, h1, h2, length):  # type: ignore[no-untyped-def]
     """:func:`_scatter_rows` with doubleHash positions: occurrence ``i`` of token ``t``
     sets ``(h1[t] + j * h2[t]) mod length`` for ``j < occ_k[i]`` (``h1``, ``h2`` below
-    ``length <= 2**32``: no overflow in ``int64``)."""
+    ``length <= 2**32``: no overflow in ``int64``). The positions are stepped by ``h2``
+    and brought back below ``length`` by one subtraction (both are below ``length``), not
+    divided."""
     for i in range(occ_value.shape[0]):
         r = occ_value[i]
         t = occ_token[i]
-        a = h1[t]
+        pos = h1[t]
         b = h2[t]
-        for j in range(occ_k[i]):
-            pos = (a + j * b) % length
+        for _ in range(occ_k[i]):
             filters[r, pos >> 6] |= np.uint64(1) << np.uint64(pos & 63)
+            pos += b
+            if pos >= length:
+                pos -= length
 
 
 def _scatter_compiled(filters: np.ndarray, occ_value: np.ndarray, occ_token: np.ndarray,

@@ -27,7 +27,7 @@ from numba.core.extending import intrinsic
 
 from nislink.encode.simd import LANES, U32_2D, Lanes
 
-__all__ = ["hmac_mod"]
+__all__ = ["hmac_mod", "pack_messages"]
 
 _U32 = np.uint32
 _MAX_SHORT = 55  # message bytes that fit one block after the key block
@@ -307,27 +307,38 @@ def _midstates(key: bytes, algo: str) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int) -> np.ndarray:
+def pack_messages(messages: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lengths, short, flat)`` of ``messages`` as :func:`hmac_mod` reads them: every
+    length, the indexes of the messages short enough for one block, and those messages'
+    bytes joined. Computed once, it serves several keys and algorithms."""
+    lengths = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages))
+    idx = np.flatnonzero(lengths <= _MAX_SHORT)
+    picked = messages if len(idx) == len(messages) else [messages[i] for i in idx.tolist()]
+    return lengths, idx, np.frombuffer(b"".join(picked), dtype=np.uint8)
+
+
+def hmac_mod(messages: list[bytes], key: bytes, algo: str, modulus: int,
+             packed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``int.from_bytes(HMAC-<algo>(key, m), "big") % modulus`` for each message (int64).
 
-    ``algo`` is ``"sha1"`` or ``"md5"``; ``1 <= modulus <= 2**32``.
+    ``algo`` is ``"sha1"`` or ``"md5"``; ``1 <= modulus <= 2**32``. ``packed`` is
+    :func:`pack_messages` of ``messages`` when the caller has it already.
     """
     if algo not in ("sha1", "md5"):
         raise ValueError("algo must be 'sha1' or 'md5'")
     if not 1 <= modulus <= 2**32:
         raise ValueError("modulus must be in [1, 2**32]")
     out = np.zeros(len(messages), dtype=np.int64)
-    lengths = np.fromiter(map(len, messages), dtype=np.int64, count=len(messages))
-    short = lengths <= _MAX_SHORT
-    for i in np.flatnonzero(~short).tolist():
-        out[i] = int.from_bytes(hmac.digest(key, messages[i], algo), "big") % modulus
-    idx = np.flatnonzero(short)
+    lengths, idx, flat = pack_messages(messages) if packed is None else packed
+    if len(idx) < len(messages):
+        short = np.zeros(len(messages), dtype=bool)
+        short[idx] = True
+        for i in np.flatnonzero(~short).tolist():
+            out[i] = int.from_bytes(hmac.digest(key, messages[i], algo), "big") % modulus
     if len(idx) == 0:
         return out
     big = algo == "sha1"
     mid_in, mid_out = _midstates(key, algo)
-    picked = messages if len(idx) == len(messages) else [messages[i] for i in idx.tolist()]
-    flat = np.frombuffer(b"".join(picked), dtype=np.uint8)
     res = np.zeros(len(idx), dtype=np.int64)
     _hmac_mod_rows(flat, lengths[idx], mid_in[0], mid_out[0], big, modulus, res)
     out[idx] = res
