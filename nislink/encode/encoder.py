@@ -160,12 +160,16 @@ def _conventions(f: FieldSpec, vals: np.ndarray) -> np.ndarray:
     return out[codes]
 
 
+_STATUS_CODES = {"ok": 0, "missing": 1, "out_of_range": 3}
+"""A field's status code per cleaning status (any other status, or none, is 2)."""
+
+
 def _status_codes(statuses: pd.Series) -> np.ndarray:
-    """Per row of a categorical status column: 0 ok, 1 missing, 3 out of range, 2 any other
-    status (or none), looked up once per category."""
+    """Per row of a categorical status column: its :data:`_STATUS_CODES` (2 for any other
+    status or none), looked up once per category."""
     cat = statuses.cat
-    table = np.array([{"ok": 0, "missing": 1, "out_of_range": 3}.get(c, 2)
-                      for c in cat.categories.tolist()] + [2], dtype=np.int64)
+    table = np.array([_STATUS_CODES.get(c, 2) for c in cat.categories.tolist()] + [2],
+                     dtype=np.int64)
     return table[cat.codes.to_numpy()]  # code -1 (no status) takes the last entry
 
 
@@ -177,7 +181,9 @@ def _absent(v: Any) -> bool:
 
 
 def _raw_missing(v: Any) -> bool:
-    """True for an absent value (:func:`_absent`) and for blank text."""
+    """True for an absent value (:func:`_absent`) and for blank text. (Not
+    :func:`nislink.clean.is_missing`, which also takes ``numpy.datetime64('NaT')`` for
+    missing: an own-kind column holding one reports it rejected, as it always has.)"""
     return _absent(v) or (isinstance(v, str) and not v.strip())
 
 
@@ -361,8 +367,9 @@ class Encoder:
                     if col in given:  # missing now, but not accepted the first time: say why
                         first = given[col][kept]
                         st = np.where((st == "missing") & (first != None), first, st)  # noqa: E711
-                    status[f.name] = np.where(st == "ok", 0, np.where(
-                        st == "missing", 1, np.where(st == "out_of_range", 3, 2)))
+                    status[f.name] = np.fromiter(
+                        (_STATUS_CODES.get(x, 2) if isinstance(x, str) else 2 for x in st),
+                        dtype=np.int64, count=len(st))
             else:  # once per distinct value (and per row for the values factorize skips)
                 u_missing = np.array([_raw_missing(u) for u in uniq.tolist()] + [False],
                                      dtype=bool)

@@ -192,7 +192,8 @@ def slk581_part(kind: str, value: str | None) -> str:
 # ---------------------------------------------------------------------------------------
 # Vectorised forms, used by the encoder on the distinct values of a batch. They produce
 # exactly the tokens of :func:`value_tokens` and the values of :func:`component_value`
-# (tested), but work on whole arrays with pandas string methods where the kind allows.
+# (tested), but work on whole arrays (code-point arrays, Arrow, pandas string methods)
+# where the kind allows, value by value otherwise.
 
 
 _POSTCODE_PARTS = ("unit", "sector", "district", "area")
