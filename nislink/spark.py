@@ -229,6 +229,9 @@ def session(
     cfg.setdefault("spark.sql.execution.arrow.pyspark.enabled", "true")
     cfg.setdefault("spark.sql.session.timeZone", "UTC")
     cfg.setdefault("spark.ui.showConsoleProgress", "false")
+    # encodings are random-looking bits: compressing their shuffles saves ~7% of the bytes
+    # for much CPU (at a million people the tile shuffle's map stage 37 -> 29 CPU-s)
+    cfg.setdefault("spark.shuffle.compress", "false")
     for k, v in cfg.items():
         builder = builder.config(k, v)
     try:
@@ -454,14 +457,17 @@ def _field_bytes(nbits: int) -> int:
 
 def _encode_schema(clk: bool) -> Any:
     """The encoding UDF's output: ``_row, id``, all fields' words in one binary
-    (``_blob``), their presence flags (``_prs``) and the tokens (``_tks``) as arrays, the
-    CLK, and the reject columns."""
+    (``_blob``), their presence flags (``_prs``, a byte each) and the tokens (``_tks``, 8
+    big-endian bytes each) as binaries too, the CLK, and the reject columns. Binary
+    columns cross from Arrow to the JVM's rows and its cache as one copy each; arrays
+    were converted element by element (at a million people the encode stage's JVM time
+    fell by about a third, the tile shuffle's reduce side by the same)."""
     from pyspark.sql import types as T  # noqa: PLC0415
 
     cols = [T.StructField(ROW, T.LongType(), False), T.StructField("id", T.StringType(), True),
             T.StructField("_blob", T.BinaryType(), True),
-            T.StructField("_prs", T.ArrayType(T.BooleanType(), False), True),
-            T.StructField("_tks", T.ArrayType(T.LongType(), False), True)]
+            T.StructField("_prs", T.BinaryType(), True),
+            T.StructField("_tks", T.BinaryType(), True)]
     if clk:
         cols += [T.StructField("clk", T.BinaryType(), True),
                  T.StructField(_pr("clk"), T.BooleanType(), True)]
@@ -473,29 +479,35 @@ def _encode_schema(clk: bool) -> Any:
 def _unpacked_view(df: "DataFrame", fields: Mapping[str, int], clk: bool,
                    tokens: Sequence[str]) -> "DataFrame":
     """The encoding's columns (``_spark_schema``'s layout) as expressions over the packed
-    columns of :func:`_encode_schema`: evaluated only where a column is used."""
+    columns of :func:`_encode_schema`: evaluated only where a column is used (a token is
+    its 8 bytes read as a signed long: ``conv`` of their hexadecimal to base -10). nislink's
+    own passes read the packed columns directly (:func:`_token_bytes`, :func:`_packed`)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     cols, at = [F.col(ROW), F.col("id")], 0
     for j, (f, nbits) in enumerate(fields.items()):
         width = _field_bytes(nbits)
         cols += [F.substring(F.col("_blob"), at + 1, width).alias(_bf(f)),
-                 F.col("_prs")[j].alias(_pr(f))]
+                 (F.substring(F.col("_prs"), j + 1, 1) == F.lit(b"\x01")).alias(_pr(f))]
         at += width
     if clk:
         cols += [F.col("clk"), F.col(_pr("clk"))]
-    cols += [F.col("_tks")[j].alias(_tk(t)) for j, t in enumerate(tokens)]
+    cols += [F.conv(F.hex(F.substring(F.col("_tks"), 8 * j + 1, 8)), 16, -10).cast("long")
+             .alias(_tk(t)) for j, t in enumerate(tokens)]
     return df.select(*cols)
 
 
-def _arrow_rows(mat: np.ndarray) -> Any:
-    """An Arrow list array with one row per row of the 2-D ``mat`` (from its buffer)."""
-    n, w = mat.shape
+def _arrow_fixed(mat: np.ndarray) -> Any:
+    """A binary Arrow array with one row per row of the 2-D ``mat``: its bytes as stored
+    (from two buffers, no Python object per row)."""
+    m = np.ascontiguousarray(mat)
+    n, w = m.shape[0], m.shape[1] * m.itemsize
     if n * w >= 2**31:
-        raise ValueError(f"an encoding chunk of {n} records x {w} values is too large for "
+        raise ValueError(f"an encoding chunk of {n} records x {w} bytes is too large for "
                          "one Arrow array: lower encode(batch_rows=...)")
-    offsets = pa.array((np.arange(n + 1, dtype=np.int64) * w).astype(np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(mat).reshape(-1)))
+    off = (np.arange(n + 1, dtype=np.int64) * w).astype(np.int32)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(off),
+                                                  pa.py_buffer(m.reshape(-1).view(np.uint8))])
 
 
 def _frame_to_pandas(enc: EncodedFrame, rows: np.ndarray) -> dict[str, Any]:
@@ -598,8 +610,8 @@ def encode(
     if dup:
         raise ValueError(f"id column {id_column!r} has duplicated ids; every record needs "
                          "a unique id")
-    # the UDF hands back few, wide columns (the fields' words in one binary, presence flags
-    # and tokens as arrays): the JVM's Arrow-to-row conversion costs per column, about
+    # the UDF hands back few, wide columns (the fields' words, presence flags and tokens
+    # as three binaries): the JVM's Arrow-to-row conversion costs per column, about
     # five times more for the 150 columns of uk_default than for these; the encoding's
     # own columns are views of them (``_unpacked_view``)
     out_schema = _encode_schema(has_clk)
@@ -639,11 +651,11 @@ def encode(
                                  "encode(batch_rows=...)")
             arrays["_blob"] = _arrow_binary(np.concatenate(
                 [ef.fields[f].bits for f in fnames], axis=1))
-            arrays["_prs"] = _arrow_rows(np.stack(
+            arrays["_prs"] = _arrow_fixed(np.stack(
                 [np.asarray(ef.fields[f].present, dtype=bool) for f in fnames], axis=1))
         if tokens:
-            arrays["_tks"] = _arrow_rows(np.stack([_u2i(ef.tokens[t]) for t in tokens],
-                                                  axis=1))
+            arrays["_tks"] = _arrow_fixed(np.stack([_u2i(ef.tokens[t]) for t in tokens],
+                                                   axis=1).astype(">i8"))
         if ef.clk is not None:
             arrays["clk"] = _arrow_binary(ef.clk.bits)
             arrays[_pr("clk")] = pa.array(np.asarray(ef.clk.present, dtype=bool))
@@ -1021,7 +1033,7 @@ def _tf_tables(sides: Sequence[SparkEncoded], tokens: Sequence[str]
         return {}
     src = None
     for e in sides:
-        x = e.df.select(F.array(*[_tk(t) for t in toks]).alias("tk"))
+        x = _token_source(e).select(_token_bytes(e, toks).alias("tk"))
         src = x if src is None else src.unionAll(x)
     asch = pa.schema([("k", pa.int32()), ("v", pa.int64()), ("n", pa.int64())])
 
@@ -1031,7 +1043,7 @@ def _tf_tables(sides: Sequence[SparkEncoded], tokens: Sequence[str]
         for rb in batches:
             if not rb.num_rows:
                 continue
-            m = _arrow_longs(rb.column(0), len(toks))
+            m = _binary_longs(rb.column(0), len(toks))
             for k in range(len(toks)):
                 col = m[:, k]
                 got[k].append(np.unique(col[col != 0], return_counts=True))
@@ -1224,7 +1236,7 @@ def fit_model(
     blocking: Any = None,
     candidates: str = "auto",
     tiles: tuple[int, int] | None = None,
-    tile_records: int = 1_200_000,
+    tile_records: int = 2_000_000,
     **options: Any,
 ) -> FellegiSunter:
     """Train a model on the Spark encodings: ``u`` on a sample collected to the driver, the
@@ -1311,7 +1323,8 @@ def fit_model(
         raise ValueError("candidates='cluster' needs token blocking rules and comparisons of "
                          "fields and tokens only (no CLK or rank comparisons); use "
                          "candidates='sample'")
-    parts = tuple(tiles) if tiles is not None else _tile_parts(size(a), size(b), tile_records)
+    parts = tuple(tiles) if tiles is not None else _tile_parts(
+        size(a), size(b), tile_records, _task_slots(a.df.sparkSession))
     if len(parts) != 2 or min(int(x) for x in parts) < 1:
         raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
     plan = _action(lambda: _tile_plan(a, b, rules, mdl, fitted=False), "blocking statistics")
@@ -1447,7 +1460,7 @@ def _common_values(sides: Sequence[SparkEncoded],
         for p in base:
             if p not in e.tokens:
                 raise KeyError(f"TokenBlocking: no token {p!r}; tokens are {sorted(e.tokens)}")
-    srcs = [e.df.select(F.lit(i).alias("_side"), F.array(*[_tk(t) for t in base]).alias("tk"))
+    srcs = [_token_source(e).select(F.lit(i).alias("_side"), _token_bytes(e, base).alias("tk"))
             for i, e in enumerate(sides)]
     nparts = [max(1, x.rdd.getNumPartitions()) for x in srcs]
     src = srcs[0]
@@ -1465,7 +1478,7 @@ def _common_values(sides: Sequence[SparkEncoded],
         for rb in batches:
             if rb.num_rows:
                 side = int(rb.column(0)[0].as_py())
-                mats.append(_arrow_longs(rb.column(1), len(base)))
+                mats.append(_binary_longs(rb.column(1), len(base)))
         if not mats:
             return side, {}
         m = np.concatenate(mats)
@@ -1516,27 +1529,40 @@ def _common_values(sides: Sequence[SparkEncoded],
     return {name: np.unique(_i2u(np.array(v, dtype=np.int64))) for name, v in out.items()}
 
 
-def _arrow_longs(col: Any, width: int) -> np.ndarray:
-    """An ``(n, width)`` ``int64`` matrix from an Arrow list column of ``width`` longs a row
-    (a view of the child values when there are no nulls)."""
-
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    n = len(arr)
-    if n == 0 or width == 0:
-        return np.zeros((n, width), dtype=np.int64)
-    flat = arr.flatten()
-    if arr.null_count == 0 and flat.null_count == 0 and len(flat) == n * width:
-        return flat.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) \
-            .reshape(n, width)
-    return np.array([[0 if x is None else x for x in row] for row in arr.to_pylist()],
-                    dtype=np.int64).reshape(n, width)
+def _task_slots(spark: "SparkSession") -> int:
+    """How many tasks the session runs at once: the thread count of a ``local[N]`` master
+    (``local[*]``: the machine's cores), else Spark's default parallelism (on a cluster,
+    the executors' cores unless ``spark.default.parallelism`` says otherwise)."""
+    sc = spark.sparkContext
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", str(sc.master).strip())
+    if m:
+        n = m.group(1)
+        return max(1, os.cpu_count() or 1) if n == "*" else max(1, int(n or 1))
+    return max(1, int(sc.defaultParallelism))
 
 
-def _tile_parts(n_a: int, n_b: int, tile_records: int) -> tuple[int, int]:
-    """Parts of A and B: enough that a tile holds about ``tile_records`` records, and at
-    least two of each (so at least four tiles run in parallel)."""
-    k = max(2, -(-(n_a + n_b) // max(1, int(tile_records))))
-    return k, k
+def _tile_parts(n_a: int, n_b: int, tile_records: int, slots: int = 4,
+                limit: int = 64) -> tuple[int, int]:
+    """Parts ``(ka, kb)`` of A and B for the tiles. Each A record is shipped to ``kb``
+    tiles and each B record to ``ka``, so the shuffle carries ``n_a * kb + n_b * ka``
+    record copies. Among the layouts with at least ``slots`` tiles (every task slot
+    busy) and at most about ``tile_records`` records a tile, the one with the fewest
+    copies is taken (then the fewest tiles, then the fewer parts of A); when no layout of
+    up to ``limit`` parts a side is that small, the one with the smallest tiles."""
+    cap = max(1, int(tile_records))
+    want = max(1, int(slots))
+    best: tuple[Any, ...] | None = None
+    for ka in range(1, limit + 1):
+        for kb in range(1, limit + 1):
+            if ka * kb < want:
+                continue
+            size = -(-int(n_a) // ka) + -(-int(n_b) // kb)
+            key = ((0, int(n_a) * kb + int(n_b) * ka, ka * kb, ka) if size <= cap
+                   else (1, size, ka * kb, ka))
+            if best is None or key < best[0]:
+                best = (key, ka, kb)
+    assert best is not None
+    return best[1], best[2]
 
 
 @dataclass
@@ -1588,8 +1614,8 @@ def _tile_plan(a: SparkEncoded, b: SparkEncoded, rules: Sequence[Any],
 
 
 def _side_index(e: SparkEncoded, plan: _TilePlan) -> tuple[list[int], list[int]]:
-    """Where the plan's fields and tokens sit in the flag and token arrays that
-    :func:`_packed` ships for ``e``: their places in ``e``'s packed arrays, or the plan's
+    """Where the plan's fields and tokens sit in the flag and token bytes that
+    :func:`_packed` ships for ``e``: their places in ``e``'s packed columns, or the plan's
     own order when ``e`` has no packed columns (then :func:`_packed` gathers them so)."""
     if e.packed is None:
         return list(range(len(plan.fields))), list(range(len(plan.tokens)))
@@ -1599,10 +1625,11 @@ def _side_index(e: SparkEncoded, plan: _TilePlan) -> tuple[list[int], list[int]]
 
 def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
     """``_row, id, blob, pr, tk``: the filters the tiles need as one binary column (the
-    fields' words one after another), their presence flags and the tokens as arrays (one
-    column each instead of one per field and token: far cheaper to shuffle). From
-    :func:`encode`'s packed columns the flag and token arrays are shipped whole (the
-    tile picks its columns, :func:`_side_index`) and the binary is cut from ``_blob``."""
+    fields' words one after another), their presence flags and the tokens as binaries too
+    (:func:`_flag_bytes`, :func:`_token_bytes`; one column each instead of one per field
+    and token: far cheaper to shuffle). From :func:`encode`'s packed columns the flag and
+    token bytes are shipped whole (the tile picks its values, :func:`_side_index`) and the
+    filters are cut from ``_blob``."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     if e.packed is not None:
@@ -1626,21 +1653,92 @@ def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
         return e.packed.select(ROW, "id", blob.alias("blob"), F.col("_prs").alias("pr"),
                                F.col("_tks").alias("tk"))
     blob = F.concat(*[F.col(_bf(f)) for f in plan.fields]) if plan.fields else F.lit(b"")
-    return e.df.select(ROW, "id", blob.alias("blob"),
-                       F.array(*[F.col(_pr(f)) for f in plan.fields]).alias("pr"),
-                       F.array(*[F.col(_tk(t)) for t in plan.tokens]).alias("tk"))
+    return e.df.select(ROW, "id", blob.alias("blob"), _flag_bytes(plan.fields).alias("pr"),
+                       _token_bytes(e, plan.tokens).alias("tk"))
 
 
-def _list_parts(col: Any, fill: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An Arrow list array as ``(values, starts, lengths)`` (a null list has length 0,
-    a null element becomes ``fill``): what :func:`_scatter_rows` reads."""
+def _flag_bytes(fields: Sequence[str]) -> Any:
+    """The presence flags of ``fields`` as one binary column, a byte (0 or 1) each, from
+    the unpacked columns (a null flag is 0)."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    if not fields:
+        return F.lit(b"")
+    return F.concat(*[F.when(F.coalesce(F.col(_pr(f)), F.lit(False)), F.lit(b"\x01"))
+                      .otherwise(F.lit(b"\x00")) for f in fields])
+
+
+def _token_bytes(e: SparkEncoded, names: Sequence[str]) -> Any:
+    """Tokens ``names`` of ``e`` as one binary column, 8 big-endian bytes each (a null
+    token is 0): cut from :func:`encode`'s packed ``_tks`` (a column of ``e.packed``) when
+    there is one, else built from the token columns of ``e.df``."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    if not names:
+        return F.lit(b"")
+    if e.packed is not None:
+        pos = [e.tokens.index(t) for t in names]
+        if pos == list(range(len(e.tokens))):
+            return F.col("_tks")
+        runs: list[list[int]] = []
+        for p in pos:
+            if runs and runs[-1][0] + runs[-1][1] == p:
+                runs[-1][1] += 1
+            else:
+                runs.append([p, 1])
+        return F.concat(*[F.substring(F.col("_tks"), 8 * p + 1, 8 * k) for p, k in runs])
+    zero = F.lit(0).cast("long")
+    return F.concat(*[F.unhex(F.lpad(F.hex(F.coalesce(F.col(_tk(t)), zero)), 16, "0"))
+                      for t in names])
+
+
+def _token_source(e: SparkEncoded) -> "DataFrame":
+    """The DataFrame that :func:`_token_bytes` of ``e`` is an expression over."""
+    return e.packed if e.packed is not None else e.df
+
+
+def _binary_longs(col: Any, width: int) -> np.ndarray:
+    """An ``(n, width)`` ``int64`` matrix from a binary column of ``width`` big-endian
+    longs a row (:func:`_token_bytes`; a null row is zeros)."""
+    vals, starts, size = _binary_parts(col, ">i8")
+    n = len(starts)
+    if n == 0 or width == 0:
+        return np.zeros((n, width), dtype=np.int64)
+    if (size == width).all() and (np.diff(starts) == width).all() and starts[0] == 0:
+        return vals[:n * width].reshape(n, width)
+    out = np.zeros((n, width), dtype=np.int64)
+    for i in np.flatnonzero(size == width):
+        out[i] = vals[starts[i]:starts[i] + width]
+    return out
+
+
+def _binary_parts(col: Any, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A binary Arrow column whose rows each hold values of ``dtype`` (``"?"`` flags a
+    byte each, ``">i8"`` big-endian longs: :func:`_flag_bytes`, :func:`_token_bytes`) as
+    ``(values, starts, lengths)`` in values, native byte order (a null row has length 0):
+    what :func:`_scatter_rows` reads."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    off = arr.offsets.to_numpy().astype(np.int64)
+    dt = np.dtype(dtype)
+    k = dt.itemsize
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dt.newbyteorder("=")), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bufs = arr.buffers()
+    odt = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+    off = np.frombuffer(bufs[1], dtype=odt)[arr.offset: arr.offset + n + 1].astype(np.int64)
     size = np.diff(off)
     if arr.null_count:
         size = np.where(arr.is_valid().to_numpy(zero_copy_only=False), size, 0)
-    vals = arr.values.fill_null(fill).to_numpy(zero_copy_only=False)
-    return vals, off[:-1].copy(), size
+    if ((off - off[0]) % k).any():  # a row that is not whole values: read row by row
+        rows = [b"" if v is None else v[: len(v) - len(v) % k] for v in arr.to_pylist()]
+        size = np.array([len(v) for v in rows], dtype=np.int64)
+        off = np.r_[0, np.cumsum(size)]
+        raw = np.frombuffer(b"".join(rows), dtype=np.uint8)
+    else:
+        raw = np.frombuffer(bufs[2], dtype=np.uint8)[int(off[0]): int(off[-1])] \
+            if bufs[2] is not None else np.zeros(0, np.uint8)
+    vals = raw.view(dt).astype(dt.newbyteorder("="))
+    return vals, (off[:-1] - off[0]) // k, size // k
 
 
 try:  # compiled row scatter (numba is a dependency; the NumPy path gives the same arrays)
@@ -1677,7 +1775,7 @@ def _scatter_rows(blob: np.ndarray, take: np.ndarray, dst: np.ndarray, widths: n
     """Copy rows ``take`` of one batch to places ``dst`` of a tile side: each field's
     words into its own ``(m, width)`` block of ``buf`` (field after field), the chosen
     flags and tokens (``pr_cols``, ``tk_cols`` of each row's lists; see
-    :func:`_list_parts`) into rows of ``prs`` and ``tks`` (one row per flag or token)."""
+    :func:`_binary_parts`) into rows of ``prs`` and ``tks`` (one row per flag or token)."""
     if _scatter_compiled is not None:
         _scatter_compiled(blob, take, dst, widths, buf, m, *pr, pr_cols, prs,
                           *tk, tk_cols, tks)
@@ -1732,7 +1830,7 @@ def _tile_sides(batches: list[Any], plan: _TilePlan
         at += n
         blob = _arrow_words(rb.column("blob"), 64 * nw)
         idv = rb.column("id").to_numpy(zero_copy_only=False)
-        pr, tk = _list_parts(rb.column("pr"), False), _list_parts(rb.column("tk"), 0)
+        pr, tk = _binary_parts(rb.column("pr"), "?"), _binary_parts(rb.column("tk"), ">i8")
         for g in np.unique(g_here):
             take = np.flatnonzero(g_here == g)
             dst, s = p_here[take], int(gkeys[g] % 2)
@@ -2074,7 +2172,7 @@ def link(
     one_to_one: str | None = "greedy",
     fit_options: Mapping[str, Any] | None = None,
     tiles: tuple[int, int] | None = None,
-    tile_records: int = 1_200_000,
+    tile_records: int = 2_000_000,
     collect_limit: int = 5_000_000,
     **deprecated: Any,
 ) -> SparkLinkResult:
@@ -2115,7 +2213,7 @@ def link(
     t0 = time.perf_counter()
     if tiled:
         parts = tuple(tiles) if tiles is not None else _tile_parts(
-            int(a.df.count()), int(b.df.count()), tile_records)
+            int(a.df.count()), int(b.df.count()), tile_records, _task_slots(a.df.sparkSession))
         if len(parts) != 2 or min(int(x) for x in parts) < 1:
             raise ValueError(f"tiles must be two positive part counts, got {tiles!r}")
         plan = _action(lambda: _tile_plan(a, b, rules, model), "blocking statistics")

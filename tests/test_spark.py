@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -500,9 +501,9 @@ def _pooled(a, b):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("compiled", [True, False])
 def test_scatter_rows_places_words_flags_and_tokens(compiled, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A tile copies each batch row straight to its place: every field's words into its
-    own block, the chosen flags and tokens from the row's lists (a null or short list,
-    or a null element, gives False / 0); compiled and NumPy paths agree with a plain
-    Python reading of the same rows."""
+    own block, the chosen flags and tokens from the row's packed bytes (a null or short
+    row gives False / 0); compiled and NumPy paths agree with a plain Python reading of
+    the same rows."""
     import pyarrow as pa
 
     if not compiled:
@@ -510,12 +511,18 @@ def test_scatter_rows_places_words_flags_and_tokens(compiled, monkeypatch) -> No
     rng = np.random.default_rng(5)
     n, widths = 6, np.array([2, 1, 3], dtype=np.int64)
     blob = rng.integers(0, 2**63, (n, int(widths.sum())), dtype=np.int64).astype(np.uint64)
-    tk_rows = [[1, 2, 3, 4], None, [5, 6], [7, 8, 9, 10], [11, None, 13, 14], [15, 16, 17, 18]]
+    tk_rows = [[1, 2, 3, 4], None, [5, 6], [7, 8, 9, 10], [11, -12, 13, 2**63 - 1],
+               [-(2**63), 16, 17, 18]]
     pr_rows = [[True, False, True], [False, True, True], None, [True, True, False],
-               [False, False, True], [True, None, True]]
-    # a sliced list array (offset 1) as the shuffle's batches may be
-    tk = ns._list_parts(pa.array([[99, 98, 97, 96], *tk_rows], pa.list_(pa.int64())).slice(1), 0)
-    pr = ns._list_parts(pa.array(pr_rows, pa.list_(pa.bool_())), False)
+               [False, False, True], [True, False]]
+
+    def packed(rows, dtype):  # type: ignore[no-untyped-def]
+        return [None if r is None else np.array(r, dtype=dtype).tobytes() for r in rows]
+
+    # a sliced binary array (offset 1) as the shuffle's batches may be
+    tk = ns._binary_parts(pa.array(packed([[99, 98, 97, 96], *tk_rows], ">i8"),
+                                   pa.binary()).slice(1), ">i8")
+    pr = ns._binary_parts(pa.array(packed(pr_rows, "?"), pa.binary()), "?")
     take, dst, m = np.array([5, 0, 3, 1, 4]), np.array([2, 0, 4, 1, 3]), 5
     tk_cols, pr_cols = np.array([3, 0, 1]), np.array([2, 1])
     buf = np.zeros(m * int(widths.sum()), dtype=np.uint64)
@@ -555,3 +562,63 @@ def test_frequent_values_equal_numpy_unique(pool, picks, spread, at_least) -> No
     u, c = np.unique(x[x != 0], return_counts=True)
     keep = c >= max(1, at_least)
     assert v.tolist() == u[keep].tolist() and n.tolist() == c[keep].tolist()
+
+
+def test_binary_parts_read_whole_values_of_any_row() -> None:
+    """Packed flag and token bytes read back as values: rows of whole values straight
+    from the buffer (also sliced), a ragged row's tail dropped, a null row empty; the
+    token matrix of the statistics passes is the tokens in row order."""
+    import pyarrow as pa
+
+    vals = np.array([[5, -1, 2**63 - 1], [0, -(2**63), 7]], dtype=np.int64)
+    arr = pa.array([b"xx", *[r.astype(">i8").tobytes() for r in vals]], pa.binary()).slice(1)
+    assert np.array_equal(ns._binary_longs(arr, 3), vals)
+    v, starts, size = ns._binary_parts(arr, ">i8")
+    assert v.dtype == np.int64 and starts.tolist() == [0, 3] and size.tolist() == [3, 3]
+    ragged = pa.array([vals[0].astype(">i8").tobytes() + b"\x01", None,
+                       vals[1, :2].astype(">i8").tobytes()], pa.binary())
+    v, starts, size = ns._binary_parts(ragged, ">i8")
+    assert size.tolist() == [3, 0, 2]
+    assert [v[s:s + k].tolist() for s, k in zip(starts, size)] == \
+        [vals[0].tolist(), [], vals[1, :2].tolist()]
+    got = ns._binary_longs(ragged, 3)  # rows without every value read as zeros
+    assert got.tolist() == [vals[0].tolist(), [0, 0, 0], [0, 0, 0]]
+    flags = ns._binary_parts(pa.array([b"\x01\x00", b"\x00\x01"], pa.binary()), "?")
+    assert flags[0].tolist() == [True, False, False, True]
+
+
+def test_tile_layout_ships_fewest_copies() -> None:
+    """Tiles: at least one per task slot, at most about tile_records records when some
+    layout allows it, and the fewest record copies shipped among those (the smaller file
+    is the one copied); task slots from the master URL."""
+    # a million against 1.3 million on two slots: A whole in two tiles, B halved
+    assert ns._tile_parts(1_000_000, 1_300_000, 2_000_000, 2) == (1, 2)
+    assert ns._tile_parts(1_300_000, 1_000_000, 2_000_000, 2) == (2, 1)
+    # tiles capped at 1.2 million records: 2 x 2 (1.15 million a tile)
+    assert ns._tile_parts(1_000_000, 1_300_000, 1_200_000, 2) == (2, 2)
+    for na, nb, cap, slots in [(10**6, 10**7, 2 * 10**6, 2), (5 * 10**6, 5 * 10**6, 10**6, 16),
+                               (1000, 20, 500, 3), (7, 0, 10, 4)]:
+        ka, kb = ns._tile_parts(na, nb, cap, slots)
+        assert ka * kb >= slots
+        size = -(-na // ka) + -(-nb // kb)
+        ok = [(x, y) for x in range(1, 65) for y in range(1, 65) if x * y >= slots
+              and -(-na // x) + -(-nb // y) <= cap]
+        if ok:
+            assert size <= cap
+            assert na * kb + nb * ka == min(na * y + nb * x for x, y in ok)
+    # nothing small enough: the smallest tiles
+    assert ns._tile_parts(10**9, 10**9, 10, 2) == (64, 64)
+
+    class _Ctx:
+        def __init__(self, master: str, par: int) -> None:
+            self.master, self.defaultParallelism = master, par
+
+    class _S:
+        def __init__(self, master: str, par: int = 8) -> None:
+            self.sparkContext = _Ctx(master, par)
+
+    assert ns._task_slots(_S("local[2]")) == 2
+    assert ns._task_slots(_S("local[3, 4]")) == 3
+    assert ns._task_slots(_S("local")) == 1
+    assert ns._task_slots(_S("local[*]")) == (os.cpu_count() or 1)
+    assert ns._task_slots(_S("spark://h:7077", 24)) == 24
