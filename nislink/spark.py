@@ -1919,15 +1919,39 @@ def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, 
     both = ta.unionByName(tb).withColumn("_key", key).repartition(n, "_key").drop("_key")
 
     def apply(batches: Iterator[Any]) -> Iterator[Any]:
+        # the shuffled batches are freed one by one as they are copied into the tile's
+        # arrays; served from their own mappings, their memory goes back to the system
+        # at once (glibc otherwise keeps it: a tile then peaks at twice its size)
+        _mmap_threshold(1 << 20)
         held = [rb for rb in batches if rb.num_rows]
         if not held:
             return
         for fa, fb, ra, rb in _tile_sides(held, plan):
+            _mmap_threshold(32 << 20)
             out = run(fa, fb, ra, rb)
             del fa, fb
             yield from out.to_batches()
 
     return both.mapInArrow(apply, schema=schema)
+
+
+def _mmap_threshold(size: int) -> None:
+    """Where glibc is the C library: serve allocations of ``size`` bytes or more from
+    their own memory mappings (returned to the system when freed). Elsewhere nothing."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes  # noqa: PLC0415
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.mallopt  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.mallopt(-3, int(size))  # M_MMAP_THRESHOLD
+
+
+_LIBC: Any = None
 
 
 def _tile_candidates(fa: EncodedFrame, fb: EncodedFrame, plan: _TilePlan

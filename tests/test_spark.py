@@ -622,3 +622,24 @@ def test_tile_layout_ships_fewest_copies() -> None:
     assert ns._task_slots(_S("local")) == 1
     assert ns._task_slots(_S("local[*]")) == (os.cpu_count() or 1)
     assert ns._task_slots(_S("spark://h:7077", 24)) == 24
+
+
+def test_mmap_threshold_sets_glibc_option_or_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A tile task asks glibc to map large blocks on their own (so the shuffled batches'
+    memory is returned as each is copied), and does nothing where there is no glibc."""
+    calls: list[tuple[int, int]] = []
+
+    class _Libc:
+        def mallopt(self, opt: int, val: int) -> int:
+            calls.append((opt, val))
+            return 1
+
+    monkeypatch.setattr(ns, "_LIBC", _Libc())
+    ns._mmap_threshold(1 << 20)
+    assert calls == [(-3, 1 << 20)]  # M_MMAP_THRESHOLD
+    monkeypatch.setattr(ns, "_LIBC", False)
+    ns._mmap_threshold(1 << 20)
+    assert calls == [(-3, 1 << 20)]
+    monkeypatch.setattr(ns, "_LIBC", None)  # found on first use (this machine: glibc)
+    ns._mmap_threshold(32 << 20)
+    assert ns._LIBC is not None
