@@ -480,8 +480,9 @@ def _unpacked_view(df: "DataFrame", fields: Mapping[str, int], clk: bool,
                    tokens: Sequence[str]) -> "DataFrame":
     """The encoding's columns (``_spark_schema``'s layout) as expressions over the packed
     columns of :func:`_encode_schema`: evaluated only where a column is used (a token is
-    its 8 bytes read as a signed long: ``conv`` of their hexadecimal to base -10). nislink's
-    own passes read the packed columns directly (:func:`_token_bytes`, :func:`_packed`)."""
+    its 8 bytes read as a signed long: ``conv`` of their hexadecimal to base -10). The
+    tiles and the term-frequency and block-size passes read the packed columns directly
+    (:func:`_token_bytes`, :func:`_packed`)."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     cols, at = [F.col(ROW), F.col("id")], 0
@@ -1531,37 +1532,45 @@ def _common_values(sides: Sequence[SparkEncoded],
 
 def _task_slots(spark: "SparkSession") -> int:
     """How many tasks the session runs at once: the thread count of a ``local[N]`` master
-    (``local[*]``: the machine's cores), else Spark's default parallelism (on a cluster,
-    the executors' cores unless ``spark.default.parallelism`` says otherwise)."""
+    (``local[*]``: the cores this process may run on), else Spark's default parallelism
+    (on a cluster, the executors' cores unless ``spark.default.parallelism`` says
+    otherwise)."""
     sc = spark.sparkContext
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", str(sc.master).strip())
     if m:
         n = m.group(1)
-        return max(1, os.cpu_count() or 1) if n == "*" else max(1, int(n or 1))
+        if n == "*":
+            try:
+                return max(1, len(os.sched_getaffinity(0)))
+            except AttributeError:  # pragma: no cover - not Linux
+                return max(1, os.cpu_count() or 1)
+        return max(1, int(n or 1))
     return max(1, int(sc.defaultParallelism))
 
 
-def _tile_parts(n_a: int, n_b: int, tile_records: int, slots: int = 4,
-                limit: int = 64) -> tuple[int, int]:
+def _tile_parts(n_a: int, n_b: int, tile_records: int, slots: int = 4) -> tuple[int, int]:
     """Parts ``(ka, kb)`` of A and B for the tiles. Each A record is shipped to ``kb``
     tiles and each B record to ``ka``, so the shuffle carries ``n_a * kb + n_b * ka``
     record copies. Among the layouts with at least ``slots`` tiles (every task slot
-    busy) and at most about ``tile_records`` records a tile, the one with the fewest
-    copies is taken (then the fewest tiles, then the fewer parts of A); when no layout of
-    up to ``limit`` parts a side is that small, the one with the smallest tiles."""
-    cap = max(1, int(tile_records))
-    want = max(1, int(slots))
-    best: tuple[Any, ...] | None = None
-    for ka in range(1, limit + 1):
-        for kb in range(1, limit + 1):
-            if ka * kb < want:
-                continue
-            size = -(-int(n_a) // ka) + -(-int(n_b) // kb)
-            key = ((0, int(n_a) * kb + int(n_b) * ka, ka * kb, ka) if size <= cap
-                   else (1, size, ka * kb, ka))
-            if best is None or key < best[0]:
-                best = (key, ka, kb)
-    assert best is not None
+    busy) and at most ``tile_records`` records a tile, the one with the fewest copies is
+    taken (then the fewest tiles, then the fewer parts of A)."""
+    cap, want = int(tile_records), max(1, int(slots))
+    if cap < 2:
+        raise ValueError(f"tile_records must be at least 2, got {tile_records!r}")
+    na, nb = max(0, int(n_a)), max(0, int(n_b))
+    best: tuple[tuple[int, int, int], int, int] | None = None
+    # for each ka the fewest B parts that fit is best (copies grow with kb); the best
+    # layout has about 2 n_a / cap parts of A (half of each tile from either side, when
+    # no slot count binds), so 8 n_a / cap + 8 leaves ample room
+    for ka in range(1, max(want, 8 * -(-na // cap) + 8) + 1):
+        room = cap - -(-na // ka)  # records left in a tile for B's part
+        if room < 1:
+            continue
+        kb = max(1, -(-want // ka), -(-nb // room))
+        key = (na * kb + nb * ka, ka * kb, ka)
+        if best is None or key < best[0]:
+            best = (key, ka, kb)
+    assert best is not None  # ka = 8 * ceil(n_a / cap) + 8 leaves room (cap >= 2)
     return best[1], best[2]
 
 
@@ -1718,6 +1727,8 @@ def _binary_parts(col: Any, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     ``(values, starts, lengths)`` in values, native byte order (a null row has length 0):
     what :func:`_scatter_rows` reads."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        raise TypeError(f"packed flags and tokens must be a binary column, not {arr.type}")
     dt = np.dtype(dtype)
     k = dt.itemsize
     n = len(arr)
@@ -1922,15 +1933,19 @@ def _tiles(a: SparkEncoded, b: SparkEncoded, plan: _TilePlan, tiles: tuple[int, 
         # the shuffled batches are freed one by one as they are copied into the tile's
         # arrays; served from their own mappings, their memory goes back to the system
         # at once (glibc otherwise keeps it: a tile then peaks at twice its size)
+        # (Python workers are reused: the usual threshold is put back however this ends)
         _mmap_threshold(1 << 20)
-        held = [rb for rb in batches if rb.num_rows]
-        if not held:
-            return
-        for fa, fb, ra, rb in _tile_sides(held, plan):
+        try:
+            held = [rb for rb in batches if rb.num_rows]
+            if not held:
+                return
+            for fa, fb, ra, rb in _tile_sides(held, plan):
+                _mmap_threshold(32 << 20)
+                out = run(fa, fb, ra, rb)
+                del fa, fb
+                yield from out.to_batches()
+        finally:
             _mmap_threshold(32 << 20)
-            out = run(fa, fb, ra, rb)
-            del fa, fb
-            yield from out.to_batches()
 
     return both.mapInArrow(apply, schema=schema)
 
@@ -2212,7 +2227,8 @@ def link(
 
     With token blocking (the default rules for schema encodings) blocking and scoring run
     together in tiles (A in ``tiles[0]`` parts times B in ``tiles[1]`` parts; by default
-    enough parts for about ``tile_records`` records a tile, at least 2 x 2): each tile is
+    at most ``tile_records`` records a tile and at least one tile per task slot, laid out
+    so that the fewest record copies are shipped: :func:`_tile_parts`): each tile is
     blocked and scored by the local kernels, and only the pairs at or above ``min_weight``
     leave it. Other rules (LSH, a CLK length filter) and models that compare CLKs join the
     candidate pairs to both sides' encodings instead. One-to-one assignment runs on the

@@ -588,26 +588,33 @@ def test_binary_parts_read_whole_values_of_any_row() -> None:
 
 
 def test_tile_layout_ships_fewest_copies() -> None:
-    """Tiles: at least one per task slot, at most about tile_records records when some
-    layout allows it, and the fewest record copies shipped among those (the smaller file
-    is the one copied); task slots from the master URL."""
+    """Tiles: at least one per task slot, at most tile_records records each, and the
+    fewest record copies shipped among those layouts (the smaller file is the one
+    copied); task slots from the master URL."""
     # a million against 1.3 million on two slots: A whole in two tiles, B halved
     assert ns._tile_parts(1_000_000, 1_300_000, 2_000_000, 2) == (1, 2)
     assert ns._tile_parts(1_300_000, 1_000_000, 2_000_000, 2) == (2, 1)
     # tiles capped at 1.2 million records: 2 x 2 (1.15 million a tile)
     assert ns._tile_parts(1_000_000, 1_300_000, 1_200_000, 2) == (2, 2)
-    for na, nb, cap, slots in [(10**6, 10**7, 2 * 10**6, 2), (5 * 10**6, 5 * 10**6, 10**6, 16),
-                               (1000, 20, 500, 3), (7, 0, 10, 4)]:
+    rng = np.random.default_rng(3)
+    cases = [(10**6, 10**7, 2 * 10**6, 2), (5 * 10**6, 5 * 10**6, 10**6, 16), (1000, 20, 500, 3),
+             (7, 0, 10, 4), (0, 0, 2, 2), (10**5, 10**5, 2, 1)]
+    for _ in range(40):  # caps for which the best layout has under 300 parts a side
+        na, nb = int(rng.integers(0, 5000)), int(rng.integers(0, 5000))
+        cases.append((na, nb, int(rng.integers(max(2, (na + nb) // 50), 6000)),
+                      int(rng.integers(1, 40))))
+    for na, nb, cap, slots in cases:  # against every layout of up to 300 parts a side
         ka, kb = ns._tile_parts(na, nb, cap, slots)
-        assert ka * kb >= slots
-        size = -(-na // ka) + -(-nb // kb)
-        ok = [(x, y) for x in range(1, 65) for y in range(1, 65) if x * y >= slots
-              and -(-na // x) + -(-nb // y) <= cap]
-        if ok:
-            assert size <= cap
+        assert ka * kb >= slots and -(-na // ka) + -(-nb // kb) <= cap
+        if na <= 5000 and nb <= 5000:
+            ok = [(x, y) for x in range(1, 301) for y in range(1, 301) if x * y >= slots
+                  and -(-na // x) + -(-nb // y) <= cap]
             assert na * kb + nb * ka == min(na * y + nb * x for x, y in ok)
-    # nothing small enough: the smallest tiles
-    assert ns._tile_parts(10**9, 10**9, 10, 2) == (64, 64)
+    # more task slots than any small layout: still at least one tile each
+    ka, kb = ns._tile_parts(10**6, 10**6, 2 * 10**6, 5000)
+    assert ka * kb >= 5000
+    with pytest.raises(ValueError, match="at least 2"):
+        ns._tile_parts(10, 10, 1, 2)
 
     class _Ctx:
         def __init__(self, master: str, par: int) -> None:
@@ -620,7 +627,7 @@ def test_tile_layout_ships_fewest_copies() -> None:
     assert ns._task_slots(_S("local[2]")) == 2
     assert ns._task_slots(_S("local[3, 4]")) == 3
     assert ns._task_slots(_S("local")) == 1
-    assert ns._task_slots(_S("local[*]")) == (os.cpu_count() or 1)
+    assert ns._task_slots(_S("local[*]")) == len(os.sched_getaffinity(0))
     assert ns._task_slots(_S("spark://h:7077", 24)) == 24
 
 
