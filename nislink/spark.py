@@ -40,6 +40,7 @@ start) are raised as one :class:`SparkSetupError` with a plain message.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 import json
 import os
@@ -1956,8 +1957,6 @@ def _mmap_threshold(size: int) -> None:
     global _LIBC
     if _LIBC is None:
         try:
-            import ctypes  # noqa: PLC0415
-
             _LIBC = ctypes.CDLL("libc.so.6")
             _LIBC.mallopt  # noqa: B018 - glibc only
         except (OSError, AttributeError):
