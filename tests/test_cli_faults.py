@@ -123,6 +123,12 @@ def test_misnamed_dob_column_stops_and_mapping_fixes_it(study: Path, tmp_path: P
                    "forename=First Name", "dob=date_of_birth")
     assert proc.returncode == 0, proc.stderr
     assert "present" in proc.stdout and "dob" in proc.stdout  # the per-field summary
+    # a misspelt mapping of an optional field stops too (it would encode no postcodes)
+    one_line_error(nislink("encode", bad, "-o", out.with_name("y.parquet"), *_key(study),
+                           "--id-column", "la_id", "--columns", "forename=First Name",
+                           "dob=date_of_birth", "postcode=post_code", "-q"),
+                   "--columns maps the postcode", "post_code")
+    assert not out.with_name("y.parquet").exists()
     from nislink.io import load
 
     a, b = load(out), load(study / "la.parquet")

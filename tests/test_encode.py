@@ -210,6 +210,29 @@ def test_columns_mapping_and_missing_column(data: pd.DataFrame) -> None:
         Encoder(Schema.uk_default(), KEY_A).encode(d, id_column="id")
 
 
+@pytest.mark.parametrize("allow_absent", [None, True, False])
+def test_mapped_column_that_is_not_there_is_an_error(data: pd.DataFrame,
+                                                     allow_absent: bool | None) -> None:
+    """A misspelt mapping is an error naming the field and the column, whatever
+    allow_absent says: an optional field (postcode) or a core one mapped to a column the
+    data lack is never encoded as silently missing; unmapped optional fields still may be
+    absent."""
+    from nislink.encode.columns import MissingColumnError
+
+    enc = Encoder(Schema.uk_default(), KEY_A)
+    d = data.head(10).rename(columns={"postcode": "post_code"})
+    for field, typo in (("postcode", "postcde"), ("forename", "given_nme")):
+        with pytest.raises(MissingColumnError, match=f"mapping names column '{typo}'") as err:
+            enc.encode(d, columns={field: typo}, id_column="id", allow_absent=allow_absent)
+        assert err.value.field == field and err.value.mapped and "post_code" in str(err.value)
+    ok = enc.encode(d, columns={"postcode": "post_code"}, id_column="id",
+                    allow_absent=allow_absent)
+    assert same(ok, enc.encode(data.head(10), id_column="id"))
+    if allow_absent is not False:  # an unmapped optional field may be absent
+        e = enc.encode(d.drop(columns=["post_code"]), id_column="id", allow_absent=allow_absent)
+        assert not e.fields["postcode"].present.any()
+
+
 def test_two_secrets_random_baseline_and_tokens_differ(data: pd.DataFrame,
                                                        encoded: EncodedFrame) -> None:
     other = Encoder(Schema.uk_default(), KEY_B).encode(data, id_column="id")

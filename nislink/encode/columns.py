@@ -74,20 +74,28 @@ def _show(names: Iterable[Any], limit: int = 12) -> str:
 class MissingColumnError(NislinkError, ValueError):
     """A required field's column is not in the data."""
 
-    def __init__(self, field_name: str, kind: str, column: str, found: Sequence[Any]) -> None:
+    def __init__(self, field_name: str, kind: str, column: str, found: Sequence[Any],
+                 mapped: bool = False) -> None:
         self.field = field_name
         self.kind = kind
         self.column = column
         self.found = [str(c) for c in found]
+        self.mapped = mapped
         label = _KIND_LABEL.get(kind, kind)
+        where = (f"the column mapping names column {column!r}, which is not in the data"
+                 if mapped else f"no column {column!r} in the data")
         super().__init__(
-            f"field {field_name!r} ({label}): no column {column!r} in the data "
-            f"(columns: {_show(self.found)}); map it with columns={{{field_name!r}: "
-            f"'<your column>'}} (command line: --columns {field_name}=<your column>)")
+            f"field {field_name!r} ({label}): {where} (columns: {_show(self.found)}); map it "
+            f"with columns={{{field_name!r}: '<your column>'}} (command line: --columns "
+            f"{field_name}=<your column>)")
 
     def cli_message(self, where: str) -> str:
         """The one-line message of the ``nislink`` command."""
         label = _KIND_LABEL.get(self.kind, self.kind)
+        if self.mapped:
+            return (f"{where}: --columns maps the {label} (field {self.field!r}) to "
+                    f"{self.column!r}, which is not there; columns found: "
+                    f"{_show(self.found)}; map it with --columns {self.field}=<your column>")
         return (f"{where}: no column for the {label} (field {self.field!r}, looked for "
                 f"{self.column!r}); columns found: {_show(self.found)}; map it with "
                 f"--columns {self.field}=<your column>")
@@ -142,8 +150,10 @@ def resolve_columns(
     ``columns`` overrides the schema's ``column`` per field (schema field -> input column).
     ``allow_absent``: ``None`` (default) lets optional fields be absent but requires the
     core ones (:data:`CORE_KINDS`); ``True`` lets any field be absent as long as one is
-    present; ``False`` requires every field. Raises :class:`MissingColumnError` or
-    ``ValueError``.
+    present; ``False`` requires every field. A field mapped in ``columns`` is required
+    whatever ``allow_absent`` says: the mapping names a column the caller expects, so a
+    misspelt one is an error, not a field silently encoded as missing. Raises
+    :class:`MissingColumnError` or ``ValueError``.
     """
     columns = dict(columns or {})
     names = [f.name for f in schema.fields]
@@ -164,6 +174,9 @@ def resolve_columns(
     for f in schema.fields:
         if colmap[f.name] in have:
             continue
+        if f.name in columns:
+            raise MissingColumnError(f.name, f.kind, colmap[f.name], list(available),
+                                     mapped=True)
         required = allow_absent is False or (allow_absent is None and f.kind in CORE_KINDS)
         if required:
             raise MissingColumnError(f.name, f.kind, colmap[f.name], list(available))
