@@ -158,7 +158,8 @@ def test_duplicate_ids_and_bad_secret(spark, data) -> None:  # type: ignore[no-u
         ns.encode(dup, Schema.uk_default(), SECRET, id_column="nope")
     # a misspelt mapping: the error names the field and lists every column of the data,
     # the one meant included
-    with pytest.raises(ValueError, match=r"no column 'fornam'.*forename.*surname"):
+    with pytest.raises(ValueError,
+                       match=r"names column 'fornam', which is not in the data.*forename.*surname"):
         ns.encode(dup, Schema.uk_default(), SECRET, id_column="la_id",
                   columns={"forename": "fornam"})
 
