@@ -387,16 +387,30 @@ class SparkEncoded:
 
 
 def read_encoded(spark: "SparkSession", path: str) -> SparkEncoded:
-    """Read encodings written by :meth:`SparkEncoded.write`."""
+    """Read encodings written by :meth:`SparkEncoded.write` (a folder that does not exist
+    is :class:`FileNotFoundError`; one without nislink's metadata, ``ValueError``)."""
     try:
         text = "".join(r.value for r in
                        spark.read.text(path.rstrip("/") + "/_nislink_meta").collect())
         info = json.loads(text)
     except Exception as exc:  # noqa: BLE001
+        if _path_exists(spark, path) is False:
+            raise FileNotFoundError(f"{path}: no such encodings folder") from None
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
         raise ValueError(f"{path}: not nislink Spark encodings (no readable metadata: "
-                         f"{type(exc).__name__})") from None
+                         f"{type(exc).__name__}: {first[:300]})") from None
     return SparkEncoded(spark.read.parquet(path), info["meta"], dict(info["fields"]),
                         info["clk_nbits"], list(info["tokens"]))
+
+
+def _path_exists(spark: "SparkSession", path: str) -> bool | None:
+    """Whether ``path`` exists, asked of Hadoop's file system for its scheme (local,
+    HDFS, object stores); ``None`` when that cannot be asked (Spark Connect)."""
+    try:
+        jp = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
+        return bool(jp.getFileSystem(spark._jsc.hadoopConfiguration()).exists(jp))
+    except Exception:  # noqa: BLE001 - no JVM gateway, unknown scheme, ...
+        return None
 
 
 @dataclass(frozen=True)

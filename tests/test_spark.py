@@ -651,3 +651,15 @@ def test_mmap_threshold_sets_glibc_option_or_nothing(monkeypatch) -> None:  # ty
     monkeypatch.setattr(ns, "_LIBC", None)  # found on first use (this machine: glibc)
     ns._mmap_threshold(32 << 20)
     assert ns._LIBC is not None
+
+
+def test_read_encoded_names_a_wrong_path(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt folder is FileNotFoundError naming it; a folder that is not nislink's
+    encodings is ValueError saying so."""
+    with pytest.raises(FileNotFoundError, match="enc_typo: no such encodings folder"):
+        ns.read_encoded(spark, str(tmp_path / "enc_typo"))
+    pd.DataFrame({"x": [1, 2]}).to_parquet(tmp_path / "other.parquet")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "part.parquet").write_bytes((tmp_path / "other.parquet").read_bytes())
+    with pytest.raises(ValueError, match="other: not nislink Spark encodings"):
+        ns.read_encoded(spark, str(tmp_path / "other"))
