@@ -1404,13 +1404,10 @@ def _arrow_binary(bits: np.ndarray) -> Any:
     """A binary Arrow array with one row per row of ``bits`` (its little-endian words),
     built from two buffers (no Python object per row)."""
 
-    le = np.ascontiguousarray(bits.astype("<u8", copy=False))
-    n, w = le.shape[0], le.shape[1] * 8
-    off = (np.arange(n + 1, dtype=np.int64) * w)
-    if n and off[-1] >= 2**31:
+    le = bits.astype("<u8", copy=False)
+    if le.shape[0] * le.shape[1] * 8 >= 2**31:
         return pa.array(_pack_rows(bits), type=pa.binary())
-    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(off.astype(np.int32)),
-                                                  pa.py_buffer(le.reshape(-1).view(np.uint8))])
+    return _arrow_fixed(le)
 
 
 def _token_rules(rules: Sequence[Any]) -> bool:
@@ -1661,19 +1658,8 @@ def _packed(e: SparkEncoded, plan: _TilePlan) -> "DataFrame":
         for f, nbits in e.fields.items():
             offset[f] = at
             at += _field_bytes(nbits)
-        cuts: list[list[int]] = []  # [start, length] runs of bytes, merged when adjacent
-        for f in plan.fields:
-            start, width = offset[f], _field_bytes(plan.nbits[f])
-            if cuts and cuts[-1][0] + cuts[-1][1] == start:
-                cuts[-1][1] += width
-            else:
-                cuts.append([start, width])
-        if cuts == [[0, at]]:
-            blob = F.col("_blob")
-        elif cuts:
-            blob = F.concat(*[F.substring(F.col("_blob"), c0 + 1, c1) for c0, c1 in cuts])
-        else:
-            blob = F.lit(b"")
+        blob = _byte_cuts("_blob", [(offset[f], _field_bytes(plan.nbits[f]))
+                                    for f in plan.fields], at)
         return e.packed.select(ROW, "id", blob.alias("blob"), F.col("_prs").alias("pr"),
                                F.col("_tks").alias("tk"))
     blob = F.concat(*[F.col(_bf(f)) for f in plan.fields]) if plan.fields else F.lit(b"")
@@ -1701,19 +1687,30 @@ def _token_bytes(e: SparkEncoded, names: Sequence[str]) -> Any:
     if not names:
         return F.lit(b"")
     if e.packed is not None:
-        pos = [e.tokens.index(t) for t in names]
-        if pos == list(range(len(e.tokens))):
-            return F.col("_tks")
-        runs: list[list[int]] = []
-        for p in pos:
-            if runs and runs[-1][0] + runs[-1][1] == p:
-                runs[-1][1] += 1
-            else:
-                runs.append([p, 1])
-        return F.concat(*[F.substring(F.col("_tks"), 8 * p + 1, 8 * k) for p, k in runs])
+        return _byte_cuts("_tks", [(8 * e.tokens.index(t), 8) for t in names],
+                          8 * len(e.tokens))
     zero = F.lit(0).cast("long")
     return F.concat(*[F.unhex(F.lpad(F.hex(F.coalesce(F.col(_tk(t)), zero)), 16, "0"))
                       for t in names])
+
+
+def _byte_cuts(column: str, spans: Sequence[tuple[int, int]], total: int) -> Any:
+    """The bytes ``(start, length)`` of each of ``spans`` of the binary ``column`` (rows of
+    ``total`` bytes), one after another: one ``substring`` per run of adjacent spans, the
+    column itself when they are all of it in order."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    runs: list[list[int]] = []
+    for start, length in spans:
+        if runs and runs[-1][0] + runs[-1][1] == start:
+            runs[-1][1] += length
+        else:
+            runs.append([start, length])
+    if runs == [[0, total]]:
+        return F.col(column)
+    if not runs:
+        return F.lit(b"")
+    return F.concat(*[F.substring(F.col(column), a + 1, k) for a, k in runs])
 
 
 def _token_source(e: SparkEncoded) -> "DataFrame":

@@ -92,12 +92,11 @@ class MissingColumnError(NislinkError, ValueError):
     def cli_message(self, where: str) -> str:
         """The one-line message of the ``nislink`` command."""
         label = _KIND_LABEL.get(self.kind, self.kind)
-        if self.mapped:
-            return (f"{where}: --columns maps the {label} (field {self.field!r}) to "
-                    f"{self.column!r}, which is not there; columns found: "
-                    f"{_show(self.found)}; map it with --columns {self.field}=<your column>")
-        return (f"{where}: no column for the {label} (field {self.field!r}, looked for "
-                f"{self.column!r}); columns found: {_show(self.found)}; map it with "
+        what = (f"--columns maps the {label} (field {self.field!r}) to {self.column!r}, "
+                "which is not there" if self.mapped else
+                f"no column for the {label} (field {self.field!r}, looked for "
+                f"{self.column!r})")
+        return (f"{where}: {what}; columns found: {_show(self.found)}; map it with "
                 f"--columns {self.field}=<your column>")
 
 
