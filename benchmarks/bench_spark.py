@@ -21,7 +21,10 @@ the links as Parquet and reading them back). ``spark_ratio`` is the Spark total 
 local total. The local link stage includes fitting the model; Spark links with that
 model, so ``spark_ratio`` leaves fitting out on the Spark side. ``--fit`` also times
 :func:`nislink.spark.fit_model` (``spark_fit_s``; ``spark_ratio_with_fit`` counts it in;
-``spark_fit_prior_ratio`` is its prior over the local model's). Peak memory is the largest resident set size of
+``spark_fit_prior_ratio`` is its prior over the local model's). ``--exchange`` runs the
+study's own hand-over on the Spark side: each file's encodings are written with
+:meth:`SparkEncoded.write` (``spark_write_s``, not in ``spark_ratio``) and the link reads
+them back with :func:`nislink.spark.read_encoded`, as the linkage unit does. Peak memory is the largest resident set size of
 the whole process tree seen while a phase runs (sampled every 0.2 s with psutil): for the
 local phase this Python process; for the Spark phase the driver, the JVM and the Python
 workers together.
@@ -107,7 +110,8 @@ def _prep(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
 
 
 def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
-        check: bool = True, source: str = "parquet", fit: bool = False) -> dict[str, Any]:
+        check: bool = True, source: str = "parquet", fit: bool = False,
+        exchange: bool = False) -> dict[str, Any]:
     """Run both engines on ``n`` people; return the figures."""
     from nislink import spark as ns
     from nislink.synth import generate_study
@@ -175,8 +179,16 @@ def run(n: int, seed: int, master: str, partitions: int, driver_memory: str,
             out["spark_fit_s"] = time.perf_counter() - t2
             out["spark_fit_prior_ratio"] = fitted.prior / model.prior
             t2 = time.perf_counter()
-        sres = ns.link(sa, sb, model=model)
         with tempfile.TemporaryDirectory() as tmp:
+            if exchange:  # owners write their encodings; the linkage unit reads them
+                tw = time.perf_counter()
+                sa.write(os.path.join(tmp, "enc_a"))
+                sb.write(os.path.join(tmp, "enc_b"))
+                out["spark_write_s"] = time.perf_counter() - tw
+                t2 += out["spark_write_s"]
+                sa = ns.read_encoded(spark, os.path.join(tmp, "enc_a"))
+                sb = ns.read_encoded(spark, os.path.join(tmp, "enc_b"))
+            sres = ns.link(sa, sb, model=model)
             sres.write(os.path.join(tmp, "links.parquet"))
             t3 = time.perf_counter()
             links = spark.read.parquet(os.path.join(tmp, "links.parquet")) \
@@ -215,9 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help="also time nislink.spark.fit_model (not in spark_ratio: the links "
                          "are compared with the local model)")
+    ap.add_argument("--exchange", action="store_true",
+                    help="write the Spark encodings and link them as read back "
+                         "(spark_write_s, not in spark_ratio)")
     args = ap.parse_args(argv)
     r = run(args.n, args.seed, args.master, args.partitions, args.driver_memory,
-            source=args.source, fit=args.fit)
+            source=args.source, fit=args.fit, exchange=args.exchange)
     for k, v in r.items():
         print(f"{k:>20}: {v:.2f}" if isinstance(v, float) else f"{k:>20}: {v}")
     return 0

@@ -352,8 +352,9 @@ class SparkEncoded:
     clk_nbits: int | None
     tokens: list[str]
     rejects: "DataFrame | None" = None
-    #: from :func:`encode`: ``_row, id, _blob, _prs, _tks``, the packed columns that
-    #: ``df``'s filter, presence and token columns are views of (the tiles read them whole)
+    #: from :func:`encode` (or :func:`read_encoded` of what it wrote): ``_row, id, _blob,
+    #: _prs, _tks`` (and ``clk, present:clk``), the packed columns that ``df``'s filter,
+    #: presence and token columns are views of (the tiles read them whole)
     packed: "DataFrame | None" = None
 
     def __repr__(self) -> str:
@@ -371,17 +372,24 @@ class SparkEncoded:
                             {t: np.zeros(0, np.uint64) for t in self.tokens}, dict(self.meta))
 
     def to_local(self) -> EncodedFrame:
-        """Collect to the driver as an :class:`EncodedFrame` (rows in ``_row`` order)."""
+        """Collect to the driver as an :class:`EncodedFrame` (rows in ``_row`` order); packed
+        encodings are collected as their packed columns (Arrow) and cut up here."""
+        if self.packed is not None:
+            return _frame_from_packed(self.packed.toArrow().sort_by(ROW), _layout(self))
         pdf = self.df.toPandas().sort_values(ROW, kind="stable").reset_index(drop=True)
         return _frame_from_pandas(pdf, self, "")
 
     def write(self, path: str, mode: str = "errorifexists") -> None:
         """Write as Parquet (the metadata as JSON text under ``<path>/_nislink_meta``,
-        which Parquet readers skip)."""
-        self.df.write.mode(mode).parquet(path)
+        which Parquet readers skip). Encodings from :func:`encode` are written as their
+        packed columns (``_row, id, _blob, _prs, _tks`` and the CLK's), which
+        :func:`read_encoded` reads back packed: no per-column view is computed on the way
+        out or in. Others are written column by column (the module docstring's layout)."""
+        packed = self.packed is not None
+        (self.packed if self.packed is not None else self.df).write.mode(mode).parquet(path)
         spark = self.df.sparkSession
         info = {"meta": self.meta, "fields": self.fields, "clk_nbits": self.clk_nbits,
-                "tokens": self.tokens}
+                "tokens": self.tokens, **({"layout": _PACKED_LAYOUT} if packed else {})}
         spark.createDataFrame([(json.dumps(info),)], "value string").coalesce(1) \
             .write.mode("overwrite").text(path.rstrip("/") + "/_nislink_meta")
 
@@ -399,8 +407,31 @@ def read_encoded(spark: "SparkSession", path: str) -> SparkEncoded:
         first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
         raise ValueError(f"{path}: not nislink Spark encodings (no readable metadata: "
                          f"{type(exc).__name__}: {first[:300]})") from None
-    return SparkEncoded(spark.read.parquet(path), info["meta"], dict(info["fields"]),
-                        info["clk_nbits"], list(info["tokens"]))
+    fields, clk_nbits, tokens = dict(info["fields"]), info["clk_nbits"], list(info["tokens"])
+    df = spark.read.parquet(path)
+    layout = info.get("layout")
+    if layout is None:  # one column per filter, flag and token
+        return SparkEncoded(df, info["meta"], fields, clk_nbits, tokens)
+    if layout != _PACKED_LAYOUT:
+        raise ValueError(f"{path}: encodings in layout {layout!r}, which this version of "
+                         f"nislink does not read (it reads {_PACKED_LAYOUT!r})")
+    need = _packed_columns(clk_nbits is not None)
+    lost = [c for c in need if c not in df.columns]
+    if lost:
+        raise ValueError(f"{path}: packed encodings without column {lost[0]!r} (columns: "
+                         f"{', '.join(df.columns)})")
+    packed = df.select(*need)
+    return SparkEncoded(_unpacked_view(packed, fields, clk_nbits is not None, tokens),
+                        info["meta"], fields, clk_nbits, tokens, packed=packed)
+
+
+_PACKED_LAYOUT = "packed-1"
+"""``layout`` in ``_nislink_meta`` of a folder written from packed columns."""
+
+
+def _packed_columns(clk: bool) -> list[str]:
+    """The columns of :attr:`SparkEncoded.packed` (and of a packed encodings folder)."""
+    return [ROW, "id", "_blob", "_prs", "_tks", *(["clk", _pr("clk")] if clk else [])]
 
 
 def _path_exists(spark: "SparkSession", path: str) -> bool | None:
@@ -447,6 +478,27 @@ def _frame_from_pandas(pdf: pd.DataFrame, enc: "SparkEncoded | _Layout", prefix:
     ids = pdf[prefix + "id"].to_numpy(dtype=object) if prefix + "id" in pdf else \
         np.array([str(i) for i in range(n)], dtype=object)
     return EncodedFrame(ids, fl, ck, toks, dict(enc.meta))
+
+
+def _frame_from_packed(tab: Any, enc: _Layout) -> EncodedFrame:
+    """An EncodedFrame from an Arrow table of packed columns (:func:`_packed_columns`): the
+    fields' words cut from ``_blob``, flags from ``_prs``, tokens from ``_tks``."""
+    nf, nt = len(enc.fields), len(enc.tokens)
+    widths = [_field_bytes(n) // 8 for n in enc.fields.values()]
+    words = _arrow_words(tab.column("_blob"), 64 * sum(widths))
+    flags = _binary_longs(tab.column("_prs"), nf, "?")
+    toks = _binary_longs(tab.column("_tks"), nt)
+    cuts = np.cumsum([0, *widths])
+    fl = {f: BitMatrix(np.ascontiguousarray(words[:, cuts[j]:cuts[j + 1]]), nbits,
+                       present=np.ascontiguousarray(flags[:, j]))
+          for j, (f, nbits) in enumerate(enc.fields.items())}
+    ck = None
+    if enc.clk_nbits is not None:
+        ck = BitMatrix(_arrow_words(tab.column("clk"), enc.clk_nbits), enc.clk_nbits,
+                       present=tab.column(_pr("clk")).fill_null(False).to_numpy())
+    tk = {t: _i2u(np.ascontiguousarray(toks[:, j])) for j, t in enumerate(enc.tokens)}
+    ids = np.array(tab.column("id").to_pylist(), dtype=object)
+    return EncodedFrame(ids, fl, ck, tk, dict(enc.meta))
 
 
 def _spark_schema(fields: Mapping[str, int], clk: bool, tokens: Sequence[str],
@@ -714,8 +766,7 @@ def encode(
         F.col("_rej_reason").alias("reason"))
     meta = dict(proto.meta)
     meta["rows"] = int(_action(encoded.count, "encoding"))
-    packed = kept.select(ROW, "id", "_blob", "_prs", "_tks") \
-        if fields_nbits and tokens else None
+    packed = kept.select(*_packed_columns(has_clk)) if fields_nbits and tokens else None
     return SparkEncoded(encoded, meta, fields_nbits, proto.clk.nbits if has_clk else None,
                         tokens, rejects, packed)
 
@@ -1718,16 +1769,17 @@ def _token_source(e: SparkEncoded) -> "DataFrame":
     return e.packed if e.packed is not None else e.df
 
 
-def _binary_longs(col: Any, width: int) -> np.ndarray:
-    """An ``(n, width)`` ``int64`` matrix from a binary column of ``width`` big-endian
-    longs a row (:func:`_token_bytes`; a null row is zeros)."""
-    vals, starts, size = _binary_parts(col, ">i8")
+def _binary_longs(col: Any, width: int, dtype: str = ">i8") -> np.ndarray:
+    """An ``(n, width)`` matrix from a binary column of ``width`` values of ``dtype`` a row
+    (by default big-endian longs, :func:`_token_bytes`; ``"?"`` flags, a byte each): native
+    byte order, a row without ``width`` whole values is zeros."""
+    vals, starts, size = _binary_parts(col, dtype)
     n = len(starts)
     if n == 0 or width == 0:
-        return np.zeros((n, width), dtype=np.int64)
+        return np.zeros((n, width), dtype=vals.dtype)
     if (size == width).all() and (np.diff(starts) == width).all() and starts[0] == 0:
         return vals[:n * width].reshape(n, width)
-    out = np.zeros((n, width), dtype=np.int64)
+    out = np.zeros((n, width), dtype=vals.dtype)
     for i in np.flatnonzero(size == width):
         out[i] = vals[starts[i]:starts[i] + width]
     return out

@@ -663,3 +663,65 @@ def test_read_encoded_names_a_wrong_path(spark, tmp_path) -> None:  # type: igno
     (tmp_path / "other" / "part.parquet").write_bytes((tmp_path / "other.parquet").read_bytes())
     with pytest.raises(ValueError, match="other: not nislink Spark encodings"):
         ns.read_encoded(spark, str(tmp_path / "other"))
+
+
+def test_packed_encodings_written_and_read_packed(spark, data, model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Encodings from ns.encode are written as their packed columns (no per-column view
+    computed on the way out) and read back packed: the same bits, the links local's
+    whether linked against packed or column-by-column encodings; a schema with a CLK
+    keeps it; a folder written from from_local keeps one column per filter and token."""
+    la, dwp, ea, eb = data
+    pa_ = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
+                    party="la", today=TODAY)
+    pa_.write(str(tmp_path / "a"))
+    cols = set(spark.read.parquet(str(tmp_path / "a")).columns)
+    assert cols == {"_row", "id", "_blob", "_prs", "_tks"}
+    info = json.loads("".join(r.value for r in spark.read.text(
+        str(tmp_path / "a" / "_nislink_meta")).collect()))
+    assert info["layout"] == "packed-1"
+    ra = ns.read_encoded(spark, str(tmp_path / "a"))
+    assert ra.packed is not None and ra.fields == pa_.fields and ra.tokens == pa_.tokens
+    _same_frames(ea, ra.to_local())
+    ns.from_local(spark, eb, partitions=2).write(str(tmp_path / "b"))
+    assert "tok:surname" in spark.read.parquet(str(tmp_path / "b")).columns
+    rb = ns.read_encoded(spark, str(tmp_path / "b"))
+    assert rb.packed is None
+    pb_ = ns.encode(spark.createDataFrame(dwp), Schema.uk_default(), SECRET,
+                    id_column="dwp_id", party="dwp", today=TODAY)
+    pb_.write(str(tmp_path / "b2"))
+    loc = link(ea, eb, model=model)
+    for sb in (rb, ns.read_encoded(spark, str(tmp_path / "b2"))):
+        _same_links(ns.link(ra, sb, model=model, tiles=(2, 2)), loc)
+    # a CLK (uk_unhardened) travels with the packed columns
+    sch = Schema.uk_unhardened()
+    enc = Encoder(sch, SECRET, today=TODAY)
+    enc.warn = False
+    eu = enc.encode(la, id_column="la_id", party="la")
+    pu = ns.encode(spark.createDataFrame(la), sch, SECRET, id_column="la_id", party="la",
+                   today=TODAY)
+    pu.write(str(tmp_path / "u"))
+    assert {"clk", "present:clk"} <= set(spark.read.parquet(str(tmp_path / "u")).columns)
+    _same_frames(eu, ns.read_encoded(spark, str(tmp_path / "u")).to_local())
+
+
+def test_read_encoded_refuses_unknown_or_broken_packed_layouts(spark, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A folder in a layout this version does not know, or packed without one of its
+    columns, is a ValueError naming the folder and what is wrong (never empty links)."""
+    la = data[0]
+    pa_ = ns.encode(spark.createDataFrame(la.iloc[:50]), Schema.uk_default(), SECRET,
+                    id_column="la_id", today=TODAY)
+    pa_.write(str(tmp_path / "a"))
+    info = json.loads("".join(r.value for r in spark.read.text(
+        str(tmp_path / "a" / "_nislink_meta")).collect()))
+
+    def put_meta(folder: str, doc: dict) -> None:  # (Spark's writer keeps its checksums)
+        spark.createDataFrame([(json.dumps(doc),)], "value string").coalesce(1) \
+            .write.mode("overwrite").text(str(tmp_path / folder / "_nislink_meta"))
+
+    put_meta("a", {**info, "layout": "packed-9"})
+    with pytest.raises(ValueError, match=r"layout 'packed-9', which this version"):
+        ns.read_encoded(spark, str(tmp_path / "a"))
+    pa_.packed.drop("_tks").write.parquet(str(tmp_path / "c"))
+    put_meta("c", info)
+    with pytest.raises(ValueError, match="packed encodings without column '_tks'"):
+        ns.read_encoded(spark, str(tmp_path / "c"))
