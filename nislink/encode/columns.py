@@ -198,10 +198,14 @@ def too_long_rows(df: pd.DataFrame, columns: Iterable[str],
             continue
         values = s.to_numpy(dtype=object)
         try:  # usually every length is within the limit: one C-level pass shows it
-            if max(map(len, values[pd.notna(values)].tolist()), default=0) <= limit:
+            if max(map(len, values.tolist()), default=0) <= limit:
                 continue
-        except TypeError:  # values without a length (numbers, booleans)
-            pass
+        except TypeError:  # a missing value, a number, ...: the same without the missing
+            try:
+                if max(map(len, values[pd.notna(values)].tolist()), default=0) <= limit:
+                    continue
+            except TypeError:  # values without a length (numbers, booleans)
+                pass
         try:  # one length per distinct value
             codes, uniq = factorize(values)
         except TypeError:  # unhashable entries: value by value

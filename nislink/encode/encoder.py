@@ -589,7 +589,9 @@ class Encoder:
             res = self._encode_values(values, len(kept), dest=shared.rows(lo, lo + len(kept)))
             written = shared.put(res, lo)
             u_part = {f: v[:U_HIST_ROWS] for f, v in values.items() if f in u_fields}
-            return kept, rejects, status, u_part, None if written else res
+            # (statuses are 0-3: a byte each is an eighth of what goes back to the parent)
+            small = {f: v.astype(np.int8) for f, v in status.items()}
+            return kept, rejects, small, u_part, None if written else res
 
         ranges = row_ranges(len(short), w)
         back = run_forked(part, ranges)
