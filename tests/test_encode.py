@@ -512,6 +512,33 @@ def test_cleaning_in_parts_rejects_as_one_process() -> None:
         assert enc_w.meta["u_hist"] == one.meta["u_hist"]
 
 
+def test_first_part_makes_the_u_histograms(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """When the first part holds all the records the u histograms are drawn from, this
+    process makes them while the other parts finish: the same histograms as one process
+    (and as the parent's own pass, forced here by a first part that is too short)."""
+    from nislink.encode import encoder as enc_mod
+
+    df = people(2 * enc_mod.U_HIST_ROWS + 600, seed=31)
+    one = Encoder(Schema.uk_default(), KEY_A, workers=1).encode(df, id_column="id")
+    calls: list[int] = []
+    real = Encoder.u_histograms
+
+    def spy(self, values, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append(len(next(iter(values.values()))))
+        return real(self, values, *a, **k)
+
+    monkeypatch.setattr(Encoder, "u_histograms", spy)
+    two = Encoder(Schema.uk_default(), KEY_A, workers=2).encode(df, id_column="id")
+    assert same(one, two) and two.meta["u_hist"] == one.meta["u_hist"]
+    assert calls == [enc_mod.U_HIST_ROWS]  # once, in the first part
+    calls.clear()
+    monkeypatch.setattr(enc_mod, "U_HIST_ROWS", len(df))  # more than the first part holds
+    three = Encoder(Schema.uk_default(), KEY_A, workers=2).encode(df, id_column="id")
+    assert calls == [len(df)]  # by the parent, from every part's values
+    single = Encoder(Schema.uk_default(), KEY_A, workers=1).encode(df, id_column="id")
+    assert three.meta["u_hist"] == single.meta["u_hist"] != one.meta["u_hist"]
+
+
 _ANY = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
     ["Smith", "01/02/1980", "1980-02-30", "SW1A 1AA", "M", "AB123456C", "nan", " ", "0"]))
 

@@ -423,8 +423,9 @@ class Encoder:
                 work[colmap[name]] = None
         w = self._n_workers(len(work))
         done = self._clean_encode_parallel(work, colmap, id_column, w) if w > 1 else None
+        u_hist = None
         if done is not None:
-            kept, rejects, status, outputs, u_values = done
+            kept, rejects, status, outputs, u_values, u_hist = done
         else:
             values, kept, rejects, status = self._clean(work, colmap, id_column)
             values, kept, status, more = self._schema_rejects(work, id_column, values, kept,
@@ -454,7 +455,8 @@ class Encoder:
         result = EncodedFrame(ids=ids, fields=fields_out, clk=clk, tokens=tokens,
                               meta=self._meta(len(ids), party, destroy_by))
         if u_values:
-            result.meta["u_hist"] = self.u_histograms(u_values)
+            result.meta["u_hist"] = u_hist if u_hist is not None \
+                else self.u_histograms(u_values)
             result.u_values = u_values  # owner side only (encode_file merges chunks): never saved
         self.rejects = rejects
         result.rejects = rejects
@@ -555,10 +557,12 @@ class Encoder:
         self, work: pd.DataFrame, colmap: dict[str, str], id_column: str | None, w: int
     ) -> tuple[np.ndarray, pd.DataFrame, dict[str, np.ndarray],
                tuple[dict[str, BitMatrix], BitMatrix | None, dict[str, np.ndarray]],
-               dict[str, np.ndarray]] | None:
+               dict[str, np.ndarray], dict[str, dict[str, Any]] | None] | None:
         """Clean and encode in ``w`` forked processes, each taking contiguous rows from
         cleaning to encodings: ``(kept positions, rejects, statuses, outputs, values for
-        the u histograms)``, the same as in one process. Ids are counted over the whole
+        the u histograms, the histograms)``, the same as in one process. The histograms are
+        made by the first part (in this process, while the others finish) when it holds
+        all their records, else ``None``. Ids are counted over the whole
         input first (an id held by two parts is a duplicate). Each process writes its
         encodings into one shared mapping at its rows' offset (layout from a probe of a few
         records); the parts are then moved together over the rejected rows. ``None`` when
@@ -591,27 +595,29 @@ class Encoder:
             u_part = {f: v[:U_HIST_ROWS] for f, v in values.items() if f in u_fields}
             # (statuses are 0-3: a byte each is an eighth of what goes back to the parent)
             small = {f: v.astype(np.int8) for f, v in status.items()}
-            return kept, rejects, small, u_part, None if written else res
+            u_hist = self.u_histograms(u_part) if (
+                lo == 0 and u_part and len(kept) >= U_HIST_ROWS) else None
+            return kept, rejects, small, u_part, u_hist, None if written else res
 
         ranges = row_ranges(len(short), w)
         back = run_forked(part, ranges)
         at = 0
         outs = []
-        for (lo, _), (kept, _, _, _, res) in zip(ranges, back):
+        for (lo, _), (kept, _, _, _, _, res) in zip(ranges, back):
             k = len(kept)
             if res is None and at != lo:  # close the gap left by rejected rows
                 for a in shared.arrays.values():
                     a[at:at + k] = a[lo:lo + k]
             outs.append(res if res is not None else shared.result(at, at + k))
             at += k
-        outputs = shared.result(0, at) if all(b[4] is None for b in back) \
+        outputs = shared.result(0, at) if all(b[5] is None for b in back) \
             else _concat_results(outs)
         kept = np.concatenate([b[0] for b in back])
         rejects = pd.concat([prep.long_rej, *(b[1] for b in back)], ignore_index=True)
         status = {f: np.concatenate([b[2][f] for b in back]) for f in back[0][2]}
         u_values = {f: np.concatenate([b[3][f] for b in back])[:U_HIST_ROWS]
                     for f in back[0][3]}
-        return kept, rejects, status, outputs, u_values
+        return kept, rejects, status, outputs, u_values, back[0][4]
 
     def _encode_values(
         self, values: dict[str, np.ndarray], n: int,
