@@ -424,3 +424,26 @@ def test_text_digests_equal_bytes_path() -> None:
         got = _text_uint64(texts[:5], key)
         for g, d in zip(got.tolist(), small.tolist()):
             assert g == (int.from_bytes(d, "little") or 1)
+
+
+@pytest.mark.parametrize("length", [256, 1000])
+def test_salted_filters_salt_past_the_table_is_empty(length: int) -> None:
+    """A salt index one past the salt table's rows (the encoder's missing salt, with a
+    length of 0 appended) hashes ``token || 0x1F`` exactly as the empty salt does, next
+    to pairs whose salt is a row of the table (each assembled in registers)."""
+    rng = np.random.default_rng(400 + length)
+    key = rng.bytes(32)
+    tokens = [rng.bytes(1 + i % 9) for i in range(30)]
+    counts = [2, 5, 7, 16]
+    starts = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    salts = [rng.bytes(i) for i in (3, 11, 20)]
+    pair_name = [int(x) for x in rng.integers(0, len(counts), 40)]
+    pair_salt = [int(x) for x in rng.integers(0, len(salts) + 1, 40)]  # 3: past the rows
+    assert 3 in pair_salt and 0 in pair_salt
+    tt, tl = byte_table(tokens)
+    st_, sl = byte_table(salts)
+    got = salted_filters(tt, tl, np.array(starts), np.array(counts), st_, np.append(sl, 0),
+                         np.array(pair_name), np.array(pair_salt), 120, length, key)
+    want = _ref_filters(tokens, starts, counts, [*salts, b""], pair_name, pair_salt, 120,
+                        length, key)
+    assert np.array_equal(got, want)

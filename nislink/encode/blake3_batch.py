@@ -529,7 +529,8 @@ def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, 
     """The filters of :func:`salted_filters`; ``vec_bits`` (a constant in each caller):
     hash and set bits with :func:`_hash_bits256`. A token's message is assembled once per
     output block as one row of ``m`` (:func:`_put_row`) from the pair's salt placed at the
-    token's byte offset (``z``, made once per pair and offset)."""
+    token's byte offset (``z``, made once per pair and offset, by :func:`_put_joined` as the
+    empty text joined to the salt)."""
     nl = LANES
     m = np.zeros((nl, 16), dtype=np.uint32)
     v = np.zeros((16, nl), dtype=np.uint32)
@@ -539,6 +540,8 @@ def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, 
     lane_nw = np.zeros(nl, dtype=np.uint32)
     z = np.zeros((4, 32), dtype=np.uint32)  # the pair's salt at each byte offset
     z_pair = np.full(4, -1, dtype=np.int64)
+    z8 = z.reshape((8, 16))  # row 2 r + 1 is z[r, 16 : 32]
+    zero_row = np.zeros((1, 16), dtype=np.uint32)
     pow2 = (length & (length - 1)) == 0
     lmask = np.uint32(length - 1)
     mask = np.full(nl, lmask, dtype=np.uint32)
@@ -557,7 +560,10 @@ def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, 
             la = tok_len[j]
             r = la & 3
             if z_pair[r] != p:
-                _suffix_row(salt_words, s, r, z)
+                if s < salt_words.shape[0]:  # r zero bytes, 0x1F, the salt: in registers
+                    _put_joined(z8, 2 * r + 1, zero_row, 0, r, salt_words, s)
+                else:  # the empty salt
+                    _suffix_row(salt_words, s, r, z)
                 z_pair[r] = p
             off = r * 32 + 16 - (la >> 2)
             ml = np.uint32(la + ml0)
