@@ -24,6 +24,9 @@ record order: ties between equal weights are broken by it exactly as by row posi
 locally), ``id`` (``string``), ``bf:<field>`` (``binary``: the row's little-endian
 ``uint64`` words), ``present:<field>`` (``boolean``), ``clk``/``present:clk`` and
 ``tok:<name>`` (``long``: the ``uint64`` token's bits as a signed integer; 0 = missing).
+Encodings from :func:`encode` are views over packed columns (:attr:`SparkEncoded.packed`),
+and :meth:`SparkEncoded.write` stores those (``"layout": "packed-1"`` in the folder's
+``_nislink_meta``); :func:`read_encoded` reads either form.
 
 **The secret on executors.** :class:`nislink.Secret` refuses to be pickled. ``secret``
 may be a ``Secret`` (its key material travels inside the pickled task closure, in a
