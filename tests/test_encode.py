@@ -615,6 +615,16 @@ def test_the_parallel_helper_runs_parts_in_forked_processes_in_order() -> None:
     assert out[0][0] == os.getpid()
     if fork_available():
         assert len({p for p, _ in out}) == 3
+        # done children exit on their own (not waited for) and are reaped, not left behind
+        import multiprocessing
+        import time
+        from pathlib import Path
+
+        kids = {p for p, _ in out} - {os.getpid()}
+        deadline = time.monotonic() + 30
+        while multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not [p for p in kids if Path(f"/proc/{p}").exists()]
 
     def fail_in_second(lo: int, hi: int) -> int:
         if lo:

@@ -56,14 +56,18 @@ def run_forked(fn: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> li
     """``[fn(lo, hi) for lo, hi in ranges]``: the first range here, each other range in a
     forked process of its own, started first. An exception is raised for the first range
     (in order) that failed; on any exception here, Ctrl-C included, the children are
-    terminated at once (they hold the same data as this process). With one range, or
-    without ``fork``, everything runs in this process."""
+    terminated at once (they hold the same data as this process) and waited for. When
+    every result is in, the children (done, and exiting) are not waited for: they give
+    their memory back while this process goes on, and ``multiprocessing`` reaps them when
+    it next starts a process. With one range, or without ``fork``, everything runs in this
+    process."""
     if len(ranges) <= 1 or not fork_available():
         return [fn(lo, hi) for lo, hi in ranges]
     global _JOB
     _JOB = fn
     ctx = multiprocessing.get_context("fork")
     children: list[tuple[Any, Any]] = []
+    done = False
     try:
         for lo, hi in ranges[1:]:
             recv, send = ctx.Pipe(duplex=False)
@@ -82,11 +86,13 @@ def run_forked(fn: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> li
             if not ok:
                 raise value
             out.append(value)
+        done = True
         return out
     finally:
         _JOB = None
         for proc, recv in children:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
             recv.close()
+            if not done:
+                if proc.is_alive():
+                    proc.terminate()
+                proc.join()
