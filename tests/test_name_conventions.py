@@ -138,3 +138,19 @@ def test_pairs_sharing_a_salt_are_candidates_even_when_both_names_differ() -> No
     assert "typos" in got and "far" not in got
     res = link(ea, eb, keep_scores=True)
     assert set(res.scores["ib"].map(lambda j: eb.ids[j])) >= {"typos"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abkmdzsciwo \t-'ñé", min_size=1, max_size=14)
+       | st.sampled_from(["kowalska", "wojcicka", "dzka", "gorzka", "nowickaa", "begum",
+                          "kaur", "mohammed", "muhammad ali", "ska", "zielinska"]))
+def test_one_word_fast_paths_equal_the_word_by_word_rules(text: str) -> None:
+    """A one-word name (letters only) is returned as it is unless a Polish feminine ending
+    applies: exactly what the word-by-word rules give, for any text."""
+    from nislink.clean.names import MOHAMMED_FORMS, _surname_core_words
+
+    assert surname_core(text) == _surname_core_words(text)
+    words = text.split()
+    if words:
+        want = words[1] if len(words) > 1 and words[0] in MOHAMMED_FORMS else words[0]
+        assert given_name(text) == want

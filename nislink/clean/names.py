@@ -522,6 +522,7 @@ MOHAMMED_FORMS: frozenset[str] = frozenset({
 RELIGIOUS_SURNAMES: frozenset[str] = frozenset({"singh", "kaur", "begum", "bibi", "khatun"})
 
 _POLISH_FEMININE = (("dzka", "dzki"), ("ska", "ski"), ("cka", "cki"))
+_FEMININE_ENDINGS = tuple(fem for fem, _ in _POLISH_FEMININE)
 
 
 def given_name(normalised: str | None) -> str | None:
@@ -536,6 +537,8 @@ def given_name(normalised: str | None) -> str | None:
     """
     if not normalised:
         return None
+    if normalised.isalpha():  # one word (letters are never white space): itself
+        return normalised
     words = normalised.split()
     if len(words) > 1 and words[0] in MOHAMMED_FORMS:
         return words[1]
@@ -554,6 +557,14 @@ def surname_core(normalised: str | None) -> str | None:
     """
     if not normalised:
         return None
+    if normalised.isalpha() and (len(normalised) < 6
+                                 or not normalised.endswith(_FEMININE_ENDINGS)):
+        return normalised  # one word, nothing to undo: itself
+    return _surname_core_words(normalised)
+
+
+def _surname_core_words(normalised: str) -> str:
+    """:func:`surname_core` of a non-empty text, word by word (the general case)."""
     words = normalised.split()
     kept = [w for w in words if w not in RELIGIOUS_SURNAMES] or words
     out = []
