@@ -388,11 +388,11 @@ class SparkEncoded:
         packed columns (``_row, id, _blob, _prs, _tks`` and the CLK's), which
         :func:`read_encoded` reads back packed: no per-column view is computed on the way
         out or in. Others are written column by column (the module docstring's layout)."""
-        packed = self.packed is not None
         (self.packed if self.packed is not None else self.df).write.mode(mode).parquet(path)
         spark = self.df.sparkSession
         info = {"meta": self.meta, "fields": self.fields, "clk_nbits": self.clk_nbits,
-                "tokens": self.tokens, **({"layout": _PACKED_LAYOUT} if packed else {})}
+                "tokens": self.tokens,
+                **({"layout": _PACKED_LAYOUT} if self.packed is not None else {})}
         spark.createDataFrame([(json.dumps(info),)], "value string").coalesce(1) \
             .write.mode("overwrite").text(path.rstrip("/") + "/_nislink_meta")
 
