@@ -641,7 +641,8 @@ def encode(
     any field be absent, ``False`` none.
 
     ``id_column`` (required) names the unique record-id column; duplicated ids are an
-    error (checked over the whole DataFrame). ``today`` (default: today on the driver)
+    error (checked over the whole DataFrame), and a row without one (null, blank) is
+    rejected as locally. ``today`` (default: today on the driver)
     fixes the date used to judge dates of birth on every executor. ``secret``: a
     :class:`Secret`, or ``"env:NAME"`` / ``"file:/path"`` for executors to load it
     themselves (see the module docstring). Returns a :class:`SparkEncoded` whose
@@ -685,7 +686,17 @@ def encode(
     fields_nbits = {f: bm.nbits for f, bm in proto.fields.items()}
     has_clk = proto.clk is not None
     tokens = list(proto.tokens)
-    dup = df.groupBy(id_column).count().filter(F.col("count") > 1).limit(1).collect()
+    # a missing id (null, blank text, NaN) is not a duplicate: the encoder rejects each
+    # such row ("missing id"), as locally
+    idc = F.col(id_column)
+    missing = idc.isNull()
+    id_type = df.schema[id_column].dataType.typeName()
+    if id_type == "string":
+        missing = missing | idc.rlike(r"(?U)^\s*$")
+    elif id_type in ("float", "double"):
+        missing = missing | F.isnan(idc)
+    dup = df.filter(~missing).groupBy(id_column).count().filter(F.col("count") > 1) \
+        .limit(1).collect()
     if dup:
         raise ValueError(f"id column {id_column!r} has duplicated ids; every record needs "
                          "a unique id")

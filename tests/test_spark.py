@@ -164,6 +164,30 @@ def test_duplicate_ids_and_bad_secret(spark, data) -> None:  # type: ignore[no-u
                   columns={"forename": "fornam"})
 
 
+def test_missing_ids_rejected_as_locally_not_duplicates(spark, data) -> None:  # type: ignore[no-untyped-def]
+    """Rows without an id (null, blank or white-space text) are each rejected as "missing
+    id", as the local encoder does, not refused as duplicated ids; a real duplicate among
+    them is still refused."""
+    la = data[0].iloc[:8].copy()
+    la.loc[[1, 2], "la_id"] = None
+    la.loc[3, "la_id"] = ""
+    la.loc[4, "la_id"] = " \t\u00a0"
+    enc = Encoder(Schema.uk_default(), SECRET, today=TODAY)
+    enc.warn = False
+    local = enc.encode(la, id_column="la_id")
+    se = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
+                   today=TODAY)
+    rej = se.rejects.toPandas().sort_values("row")
+    assert list(rej["reason"]) == list(enc.rejects["reason"]) == ["missing id"] * 4
+    assert se.meta["rows"] == len(local) == 4
+    _same_frames(local, se.to_local())
+    twice = la.copy()
+    twice.loc[5, "la_id"] = twice.loc[0, "la_id"]
+    with pytest.raises(ValueError, match="duplicated ids"):
+        ns.encode(spark.createDataFrame(twice), Schema.uk_default(), SECRET,
+                  id_column="la_id", today=TODAY)
+
+
 def test_absent_optional_column_as_locally(spark, data) -> None:  # type: ignore[no-untyped-def]
     """A DWP extract with no UPN column encodes on Spark as it does locally (UPN missing);
     a file without a core field is refused, naming it."""
