@@ -24,10 +24,10 @@ model, so ``spark_ratio`` leaves fitting out on the Spark side. ``--fit`` also t
 ``spark_fit_prior_ratio`` is its prior over the local model's). ``--exchange`` runs the
 study's own hand-over on the Spark side: each file's encodings are written with
 :meth:`SparkEncoded.write` (``spark_write_s``, not in ``spark_ratio``) and the link reads
-them back with :func:`nislink.spark.read_encoded`, as the linkage unit does. Peak memory is the largest resident set size of
-the whole process tree seen while a phase runs (sampled every 0.2 s with psutil): for the
-local phase this Python process; for the Spark phase the driver, the JVM and the Python
-workers together.
+them back with :func:`nislink.spark.read_encoded`, as the linkage unit does. Peak memory
+is the largest resident set size of the whole process tree seen while a phase runs
+(sampled every 0.2 s with psutil): for the local phase this Python process; for the Spark
+phase the driver, the JVM and the Python workers together.
 
 Usage::
 
