@@ -24,9 +24,10 @@ record order: ties between equal weights are broken by it exactly as by row posi
 locally), ``id`` (``string``), ``bf:<field>`` (``binary``: the row's little-endian
 ``uint64`` words), ``present:<field>`` (``boolean``), ``clk``/``present:clk`` and
 ``tok:<name>`` (``long``: the ``uint64`` token's bits as a signed integer; 0 = missing).
-Encodings from :func:`encode` are views over packed columns (:attr:`SparkEncoded.packed`),
-and :meth:`SparkEncoded.write` stores those (``"layout": "packed-1"`` in the folder's
-``_nislink_meta``); :func:`read_encoded` reads either form.
+Encodings from :func:`encode` (of a schema with filters and tokens) are views over packed
+columns (:attr:`SparkEncoded.packed`), and :meth:`SparkEncoded.write` stores those
+(``"layout": "packed-1"`` in the folder's ``_nislink_meta``; ``layout="columns"`` writes
+the columns above instead); :func:`read_encoded` reads either form.
 
 **The secret on executors.** :class:`nislink.Secret` refuses to be pickled. ``secret``
 may be a ``Secret`` (its key material travels inside the pickled task closure, in a
@@ -63,6 +64,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
 from nislink import block
+from nislink.clean.frames import id_usage
 from nislink.compare import dice_pairs, threshold_pairs
 from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
@@ -378,27 +380,37 @@ class SparkEncoded:
         """Collect to the driver as an :class:`EncodedFrame` (rows in ``_row`` order); packed
         encodings are collected as their packed columns (Arrow) and cut up here."""
         if self.packed is not None:
-            return _frame_from_packed(self.packed.toArrow().sort_by(ROW), _layout(self))
+            return _frame_from_packed(_large_types(self.packed.toArrow()).sort_by(ROW),
+                                      _layout(self))
         pdf = self.df.toPandas().sort_values(ROW, kind="stable").reset_index(drop=True)
         return _frame_from_pandas(pdf, self, "")
 
-    def write(self, path: str, mode: str = "errorifexists") -> None:
+    def write(self, path: str, mode: str = "errorifexists", layout: str = "packed") -> None:
         """Write as Parquet (the metadata as JSON text under ``<path>/_nislink_meta``,
-        which Parquet readers skip). Encodings from :func:`encode` are written as their
-        packed columns (``_row, id, _blob, _prs, _tks`` and the CLK's), which
-        :func:`read_encoded` reads back packed: no per-column view is computed on the way
-        out or in. Others are written column by column (the module docstring's layout)."""
-        if self.packed is not None:
+        which Parquet readers skip).
+
+        ``layout="packed"`` (the default): encodings that have packed columns (from
+        :func:`encode` of a schema with filters and tokens, or :func:`read_encoded` of
+        such a folder) are written as those (``_row, id, _blob, _prs, _tks`` and the
+        CLK's), which :func:`read_encoded` reads back packed: no per-column view is
+        computed on the way out or in; others column by column. ``layout="columns"``:
+        always one column per filter, flag and token (the module docstring's layout),
+        which nislink versions before 5 December 2026 read too. ``df`` and ``packed``
+        hold the same records: ``packed`` is written when there is one."""
+        if layout not in ("packed", "columns"):
+            raise ValueError(f"layout must be 'packed' or 'columns', not {layout!r}")
+        packed = self.packed if layout == "packed" else None
+        if packed is not None:
             # rows of wide binaries: with Parquet's default row groups (128 MiB, buffered
             # per task) 200,000 records ran a 1 GiB heap out of memory; 32 MiB did not
-            self.packed.write.mode(mode).option("parquet.block.size", str(_PACKED_ROW_GROUP)) \
+            packed.write.mode(mode).option("parquet.block.size", str(_PACKED_ROW_GROUP)) \
                 .parquet(path)
         else:
             self.df.write.mode(mode).parquet(path)
         spark = self.df.sparkSession
         info = {"meta": self.meta, "fields": self.fields, "clk_nbits": self.clk_nbits,
                 "tokens": self.tokens,
-                **({"layout": _PACKED_LAYOUT} if self.packed is not None else {})}
+                **({"layout": _PACKED_LAYOUT} if packed is not None else {})}
         spark.createDataFrame([(json.dumps(info),)], "value string").coalesce(1) \
             .write.mode("overwrite").text(path.rstrip("/") + "/_nislink_meta")
 
@@ -491,9 +503,25 @@ def _frame_from_pandas(pdf: pd.DataFrame, enc: "SparkEncoded | _Layout", prefix:
     return EncodedFrame(ids, fl, ck, toks, dict(enc.meta))
 
 
+def _large_types(tab: Any) -> Any:
+    """``tab`` with its binary and string columns as ``large_binary`` / ``large_string``
+    (64-bit offsets: a column of more than 2 GiB, such as ``_blob`` of about 2.8 million
+    ``uk_default`` records, can then be sorted and made one array)."""
+    def wide(t: Any) -> Any:
+        return (pa.large_binary() if pa.types.is_binary(t)
+                else pa.large_string() if pa.types.is_string(t) else t)
+
+    return tab.cast(pa.schema([pa.field(f.name, wide(f.type), f.nullable)
+                               for f in tab.schema]))
+
+
 def _frame_from_packed(tab: Any, enc: _Layout) -> EncodedFrame:
     """An EncodedFrame from an Arrow table of packed columns (:func:`_packed_columns`): the
     fields' words cut from ``_blob``, flags from ``_prs``, tokens from ``_tks``."""
+    lost = [c for c in ("_blob", "_prs", "_tks") if tab.column(c).null_count]
+    if lost:
+        raise ValueError(f"packed encodings with a record without {lost[0]!r} (a folder not "
+                         "written by nislink, or damaged)")
     nf, nt = len(enc.fields), len(enc.tokens)
     widths = [_field_bytes(n) // 8 for n in enc.fields.values()]
     words = _arrow_words(tab.column("_blob"), 64 * sum(widths))
@@ -691,8 +719,9 @@ def encode(
     idc = F.col(id_column)
     missing = idc.isNull()
     id_type = df.schema[id_column].dataType.typeName()
-    if id_type == "string":
-        missing = missing | idc.rlike(r"(?U)^\s*$")
+    if id_type in ("string", "varchar", "char"):
+        # white space as Python's str.isspace() has it (Unicode's, and U+001C-U+001F)
+        missing = missing | idc.rlike(r"(?U)^[\s\x{1C}-\x{1F}]*$")
     elif id_type in ("float", "double"):
         missing = missing | F.isnan(idc)
     dup = df.filter(~missing).groupBy(id_column).count().filter(F.col("count") > 1) \
@@ -714,13 +743,18 @@ def encode(
     chunk = max(1, int(batch_rows))
 
     def _encode_table(enc: Encoder, tab: Any) -> Iterator[Any]:
-        pdf = tab.to_pandas()
+        # (integers stay integers where a column has nulls: an id 1005 is "1005", never
+        # "1005.0", whichever chunk it is in)
+        pdf = tab.to_pandas(integer_object_nulls=True)
         rows = pdf[ROW].to_numpy(dtype=np.int64)
         data = pdf.drop(columns=[ROW])
         data.index = pd.Index(rows)
         ef = enc.encode(data, columns=cols or None, id_column=id_column)
-        id_text = pd.Index([str(v) for v in data[id_column].tolist()])
-        pos = id_text.get_indexer(pd.Index(ef.ids))
+        # each kept record's row: among the rows with an id (unique over the whole input;
+        # rows without one, rejected, may share a text such as "None")
+        present = np.flatnonzero(~id_usage(data[id_column])[0])
+        id_text = pd.Index([str(v) for v in data[id_column].to_numpy(dtype=object)[present]])
+        pos = present[id_text.get_indexer(pd.Index(ef.ids))]
         rj = ef.rejects
         if rj is not None and len(rj):
             nb = len(rj)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,19 +169,30 @@ def test_missing_ids_rejected_as_locally_not_duplicates(spark, data) -> None:  #
     """Rows without an id (null, blank or white-space text) are each rejected as "missing
     id", as the local encoder does, not refused as duplicated ids; a real duplicate among
     them is still refused."""
-    la = data[0].iloc[:8].copy()
+    la = data[0].iloc[:9].copy()
     la.loc[[1, 2], "la_id"] = None
     la.loc[3, "la_id"] = ""
     la.loc[4, "la_id"] = " \t\u00a0"
+    la.loc[5, "la_id"] = "\x1c"  # white space to Python (str.strip), not to Java's \s
     enc = Encoder(Schema.uk_default(), SECRET, today=TODAY)
     enc.warn = False
     local = enc.encode(la, id_column="la_id")
-    se = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
-                   today=TODAY)
-    rej = se.rejects.toPandas().sort_values("row")
-    assert list(rej["reason"]) == list(enc.rejects["reason"]) == ["missing id"] * 4
-    assert se.meta["rows"] == len(local) == 4
-    _same_frames(local, se.to_local())
+    assert list(enc.rejects["reason"]) == ["missing id"] * 5
+    # in several partitions, and all in one (one chunk holding every missing id)
+    for sdf in (spark.createDataFrame(la), spark.createDataFrame(la).coalesce(1)):
+        se = ns.encode(sdf, Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
+        rej = se.rejects.toPandas().sort_values("row")
+        assert list(rej["reason"]) == ["missing id"] * 5
+        assert se.meta["rows"] == len(local) == 4
+        _same_frames(local, se.to_local())
+    # integer ids with a null keep their form ("1005", not "1005.0") in every chunk
+    ints = la.assign(la_id=pd.array([1000 + i if i not in (1, 2) else None
+                                     for i in range(len(la))], dtype="Int64"))
+    si = ns.encode(spark.createDataFrame(ints.astype({"la_id": object}).where(
+        ints.notna(), None), "la_id long, forename string, surname string, dob string, "
+        "sex string, postcode string, nino string, upn string").coalesce(1),
+        Schema.uk_default(), SECRET, id_column="la_id", today=TODAY)
+    assert sorted(si.to_local().ids) == [str(1000 + i) for i in range(len(la)) if i not in (1, 2)]
     twice = la.copy()
     twice.loc[5, "la_id"] = twice.loc[0, "la_id"]
     with pytest.raises(ValueError, match="duplicated ids"):
@@ -529,8 +541,6 @@ def test_scatter_rows_places_words_flags_and_tokens(compiled, monkeypatch) -> No
     own block, the chosen flags and tokens from the row's packed bytes (a null or short
     row gives False / 0); compiled and NumPy paths agree with a plain Python reading of
     the same rows."""
-    import pyarrow as pa
-
     if not compiled:
         monkeypatch.setattr(ns, "_scatter_compiled", None)
     rng = np.random.default_rng(5)
@@ -593,8 +603,6 @@ def test_binary_parts_read_whole_values_of_any_row() -> None:
     """Packed flag and token bytes read back as values: rows of whole values straight
     from the buffer (also sliced), a ragged row's tail dropped, a null row empty; the
     token matrix of the statistics passes is the tokens in row order."""
-    import pyarrow as pa
-
     vals = np.array([[5, -1, 2**63 - 1], [0, -(2**63), 7]], dtype=np.int64)
     arr = pa.array([b"xx", *[r.astype(">i8").tobytes() for r in vals]], pa.binary()).slice(1)
     assert np.array_equal(ns._binary_longs(arr, 3), vals)
@@ -716,6 +724,23 @@ def test_packed_encodings_written_and_read_packed(spark, data, model, tmp_path) 
     loc = link(ea, eb, model=model)
     for sb in (rb, ns.read_encoded(spark, str(tmp_path / "b2"))):
         _same_links(ns.link(ra, sb, model=model, tiles=(2, 2)), loc)
+    # the column-by-column layout on request (what nislink before packed folders reads)
+    pa_.write(str(tmp_path / "a_cols"), layout="columns")
+    assert "tok:surname" in spark.read.parquet(str(tmp_path / "a_cols")).columns
+    rc = ns.read_encoded(spark, str(tmp_path / "a_cols"))
+    assert rc.packed is None
+    _same_frames(ea, rc.to_local())
+    with pytest.raises(ValueError, match="layout must be 'packed' or 'columns'"):
+        pa_.write(str(tmp_path / "a_x"), layout="pack")
+    # packed rows are cut up from 64-bit-offset arrays (a column past 2 GiB); a packed
+    # record without its bytes is an error, not zeros
+    tab = ns._large_types(pa_.packed.toArrow())
+    assert tab.schema.field("_blob").type == pa.large_binary()
+    _same_frames(ea, ns._frame_from_packed(tab.sort_by("_row"), ns._layout(pa_)))
+    holed = tab.set_column(tab.schema.get_field_index("_tks"), "_tks",
+                           pa.array([None] * tab.num_rows, pa.large_binary()))
+    with pytest.raises(ValueError, match="a record without '_tks'"):
+        ns._frame_from_packed(holed, ns._layout(pa_))
     # a CLK (uk_unhardened) travels with the packed columns
     sch = Schema.uk_unhardened()
     enc = Encoder(sch, SECRET, today=TODAY)
