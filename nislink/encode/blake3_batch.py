@@ -308,31 +308,6 @@ def _fill_rows(flat, lens, table):  # type: ignore[no-untyped-def]
         pos += lens[r]
 
 
-@njit(cache=True, inline="always")
-def _suffix_row(tw, s, r, z):  # type: ignore[no-untyped-def]
-    """``z[r, 16 : 32]`` := the 16 little-endian words of ``r`` zero bytes, ``0x1F`` and
-    row ``s`` of a byte table (``tw``: the table read as ``(rows, 16)`` little-endian
-    words; a row ``s`` past its end is the empty text), zeros after the text. The row's
-    words shifted up by ``r + 1`` bytes, a word at a time, with the separator put in byte
-    ``r``: no byte loop and no table built per call. ``z[r, 0 : 16]`` stays zero, so the
-    16 words of ``z[r]`` from ``16 - q`` on are the same text placed from word ``q`` on
-    (:func:`_put_row`). Only the first 16 words matter: a joined message is at most 64
-    bytes."""
-    have = s < tw.shape[0]
-    if r == 3:  # a shift of a whole word
-        z[3, 16] = np.uint32(0x1F) << np.uint32(24)
-        for i in range(1, 16):
-            z[3, 16 + i] = tw[s, i - 1] if have else np.uint32(0)
-    else:
-        up = np.uint32(8 * (r + 1))
-        down = np.uint32(32 - 8 * (r + 1))
-        z[r, 16] = (tw[s, 0] << up if have else np.uint32(0)) | (np.uint32(0x1F)
-                                                                 << np.uint32(8 * r))
-        for i in range(1, 16):
-            z[r, 16 + i] = ((tw[s, i] << up) | (tw[s, i - 1] >> down) if have
-                            else np.uint32(0))
-
-
 @intrinsic
 def _put_joined(typingctx, m, ln, a_words, x, la, b_words, s):  # type: ignore[no-untyped-def]
     """Row ``ln`` of ``m`` := the words of ``a || 0x1F || b``, ``a`` the first ``la`` bytes
@@ -539,6 +514,7 @@ def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, 
     lane_row = np.zeros(nl, dtype=np.int64)
     lane_nw = np.zeros(nl, dtype=np.uint32)
     z = np.zeros((4, 32), dtype=np.uint32)  # the pair's salt at each byte offset
+    # (z[r, :16] stays zero: the 16 words of z[r] from 16 - q on are the salt from word q)
     z_pair = np.full(4, -1, dtype=np.int64)
     z8 = z.reshape((8, 16))  # row 2 r + 1 is z[r, 16 : 32]
     zero_row = np.zeros((1, 16), dtype=np.uint32)
@@ -560,10 +536,11 @@ def _salted_body(tok_words, tok_len, tok_row, name_start, name_cnt, salt_words, 
             la = tok_len[j]
             r = la & 3
             if z_pair[r] != p:
-                if s < salt_words.shape[0]:  # r zero bytes, 0x1F, the salt: in registers
+                # r zero bytes, 0x1F and the salt (past the table: the empty text)
+                if s < salt_words.shape[0]:
                     _put_joined(z8, 2 * r + 1, zero_row, 0, r, salt_words, s)
-                else:  # the empty salt
-                    _suffix_row(salt_words, s, r, z)
+                else:
+                    _put_joined(z8, 2 * r + 1, zero_row, 0, r, zero_row, 0)
                 z_pair[r] = p
             off = r * 32 + 16 - (la >> 2)
             ml = np.uint32(la + ml0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -197,12 +198,14 @@ def too_long_rows(df: pd.DataFrame, columns: Iterable[str],
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         values = s.to_numpy(dtype=object)
+        items = values.tolist()
         try:  # usually every length is within the limit: one C-level pass shows it
-            if max(map(len, values.tolist()), default=0) <= limit:
+            if max(map(len, items), default=0) <= limit:
                 continue
         except TypeError:  # a missing value, a number, ...: the same without the missing
             try:
-                if max(map(len, values[pd.notna(values)].tolist()), default=0) <= limit:
+                if max(map(len, compress(items, pd.notna(values).tolist())),
+                       default=0) <= limit:
                     continue
             except TypeError:  # values without a length (numbers, booleans)
                 pass
