@@ -173,8 +173,9 @@ def _children_cpu() -> float:
     import multiprocessing
     import resource
 
-    while multiprocessing.active_children():  # reaps those that have exited
-        time.sleep(0.001)
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.001)  # (active_children reaps those that have exited)
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
