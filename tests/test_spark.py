@@ -74,6 +74,16 @@ def model(data):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
+def packed(spark, data):  # type: ignore[no-untyped-def]
+    """Both files encoded by ns.encode (packed columns), once for the tests that read them."""
+    la, dwp, _, _ = data
+    return (ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET,
+                      id_column="la_id", party="la", today=TODAY),
+            ns.encode(spark.createDataFrame(dwp), Schema.uk_default(), SECRET,
+                      id_column="dwp_id", party="dwp", today=TODAY))
+
+
+@pytest.fixture(scope="module")
 def on_spark(spark, data):  # type: ignore[no-untyped-def]
     _, _, ea, eb = data
     return ns.from_local(spark, ea, partitions=3), ns.from_local(spark, eb, partitions=2)
@@ -273,15 +283,12 @@ def test_link_equals_local(data, model, on_spark, tmp_path) -> None:  # type: ig
     _same_frames(eb, rb.to_local())
 
 
-def test_link_from_packed_encodings(spark, data, model) -> None:  # type: ignore[no-untyped-def]
+def test_link_from_packed_encodings(spark, data, model, packed) -> None:  # type: ignore[no-untyped-def]
     """Encodings made by nislink.spark.encode reach the tiles through their packed
     columns (whole flag and token arrays, the filters cut from one binary); linked alone
     or against a from_local frame (gathered column by column), the links are local's."""
-    la, dwp, ea, eb = data
-    pa_ = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
-                    party="la", today=TODAY)
-    pb_ = ns.encode(spark.createDataFrame(dwp), Schema.uk_default(), SECRET,
-                    id_column="dwp_id", party="dwp", today=TODAY)
+    _, _, ea, eb = data
+    pa_, pb_ = packed
     assert pa_.packed is not None and pb_.packed is not None
     loc = link(ea, eb, model=model)
     for sa, sb in ((pa_, pb_), (pa_, ns.from_local(spark, eb, partitions=2))):
@@ -697,14 +704,14 @@ def test_read_encoded_names_a_wrong_path(spark, tmp_path) -> None:  # type: igno
         ns.read_encoded(spark, str(tmp_path / "other"))
 
 
-def test_packed_encodings_written_and_read_packed(spark, data, model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_packed_encodings_written_and_read_packed(spark, data, model, packed,
+                                                  tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Encodings from ns.encode are written as their packed columns (no per-column view
     computed on the way out) and read back packed: the same bits, the links local's
     whether linked against packed or column-by-column encodings; a schema with a CLK
     keeps it; a folder written from from_local keeps one column per filter and token."""
-    la, dwp, ea, eb = data
-    pa_ = ns.encode(spark.createDataFrame(la), Schema.uk_default(), SECRET, id_column="la_id",
-                    party="la", today=TODAY)
+    la, _, ea, eb = data
+    pa_, pb_ = packed
     pa_.write(str(tmp_path / "a"))
     cols = set(spark.read.parquet(str(tmp_path / "a")).columns)
     assert cols == {"_row", "id", "_blob", "_prs", "_tks"}
@@ -718,8 +725,6 @@ def test_packed_encodings_written_and_read_packed(spark, data, model, tmp_path) 
     assert "tok:surname" in spark.read.parquet(str(tmp_path / "b")).columns
     rb = ns.read_encoded(spark, str(tmp_path / "b"))
     assert rb.packed is None
-    pb_ = ns.encode(spark.createDataFrame(dwp), Schema.uk_default(), SECRET,
-                    id_column="dwp_id", party="dwp", today=TODAY)
     pb_.write(str(tmp_path / "b2"))
     loc = link(ea, eb, model=model)
     for sb in (rb, ns.read_encoded(spark, str(tmp_path / "b2"))):
@@ -753,30 +758,26 @@ def test_packed_encodings_written_and_read_packed(spark, data, model, tmp_path) 
     _same_frames(eu, ns.read_encoded(spark, str(tmp_path / "u")).to_local())
 
 
-def test_packed_encodings_written_in_small_row_groups(spark, data, tmp_path,
+def test_packed_encodings_written_in_small_row_groups(spark, data, packed, tmp_path,
                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Packed rows are wide binaries: their folder is written in row groups of at most
     _PACKED_ROW_GROUP bytes (Parquet's default 128 MiB, buffered per task, ran a 1 GiB heap
     out of memory at 200,000 records), and reads back the same."""
     import pyarrow.parquet as pq
 
-    la, _, ea, _ = data
-    pa_ = ns.encode(spark.createDataFrame(la).coalesce(1), Schema.uk_default(), SECRET,
-                    id_column="la_id", party="la", today=TODAY)
+    ea, pa_ = data[2], packed[0]
     monkeypatch.setattr(ns, "_PACKED_ROW_GROUP", 64 << 10)
     pa_.write(str(tmp_path / "a"))
     parts = sorted((tmp_path / "a").glob("part-*.parquet"))
     groups = [pq.ParquetFile(p).num_row_groups for p in parts]
-    assert sum(groups) > len(parts)  # 900 records of about 1.4 kB: several 64 kB groups
+    assert sum(groups) > len(parts)  # 300 records of about 1.4 kB a part: several groups
     _same_frames(ea, ns.read_encoded(spark, str(tmp_path / "a")).to_local())
 
 
-def test_read_encoded_refuses_unknown_or_broken_packed_layouts(spark, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_read_encoded_refuses_unknown_or_broken_packed_layouts(spark, packed, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A folder in a layout this version does not know, or packed without one of its
     columns, is a ValueError naming the folder and what is wrong (never empty links)."""
-    la = data[0]
-    pa_ = ns.encode(spark.createDataFrame(la.iloc[:50]), Schema.uk_default(), SECRET,
-                    id_column="la_id", today=TODAY)
+    pa_ = packed[0]
     pa_.write(str(tmp_path / "a"))
     info = json.loads("".join(r.value for r in spark.read.text(
         str(tmp_path / "a" / "_nislink_meta")).collect()))
