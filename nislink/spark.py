@@ -64,7 +64,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as _cc
 
 from nislink import block
-from nislink.clean.frames import id_usage
+from nislink.clean.frames import id_texts, id_usage
 from nislink.compare import dice_pairs, threshold_pairs
 from nislink.encode.encoder import Encoder
 from nislink.errors import NislinkError
@@ -753,7 +753,7 @@ def encode(
         # each kept record's row: among the rows with an id (unique over the whole input;
         # rows without one, rejected, may share a text such as "None")
         present = np.flatnonzero(~id_usage(data[id_column])[0])
-        id_text = pd.Index([str(v) for v in data[id_column].to_numpy(dtype=object)[present]])
+        id_text = pd.Index(id_texts(data[id_column].to_numpy(dtype=object)[present])[0])
         pos = present[id_text.get_indexer(pd.Index(ef.ids))]
         rj = ef.rejects
         if rj is not None and len(rj):

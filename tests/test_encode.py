@@ -200,6 +200,30 @@ def test_default_ids_are_index_labels(data: pd.DataFrame) -> None:
         Encoder(Schema.uk_default(), KEY_A).encode(dup)
 
 
+def test_ids_as_text(data: pd.DataFrame) -> None:
+    """Text ids are kept as they are; other ids become their text, and two ids that are
+    different values but the same text (1 and "1") are an error, in an id column too;
+    duplicated text ids are each rejected by cleaning, never an error here."""
+    from nislink.clean.frames import id_texts
+
+    raw = np.array(["a", "b", "c"], dtype=object)
+    assert id_texts(raw)[0] is raw and id_texts(raw)[1]
+    got, all_text = id_texts(np.array([1, "b", np.str_("c"), 2.5], dtype=object))
+    assert list(got) == ["1", "b", "c", "2.5"] and not all_text
+    assert all(type(v) is str for v in got)
+    d = data.head(4).copy()
+    d["id"] = np.array(["p1", "p2", "p3", "p4"], dtype=object)
+    e = Encoder(Schema.uk_default(), KEY_A).encode(d, id_column="id")
+    assert list(e.ids) == ["p1", "p2", "p3", "p4"]
+    d["id"] = np.array([1, "1", 2, 3], dtype=object)
+    with pytest.raises(ValueError, match="not unique"):
+        Encoder(Schema.uk_default(), KEY_A).encode(d, id_column="id")
+    d["id"] = np.array(["x", "x", "y", "z"], dtype=object)
+    enc = Encoder(Schema.uk_default(), KEY_A)
+    e = enc.encode(d, id_column="id")
+    assert list(e.ids) == ["y", "z"] and len(enc.rejects) == 2
+
+
 def test_columns_mapping_and_missing_column(data: pd.DataFrame) -> None:
     d = data.head(10).rename(columns={"forename": "first_name"})
     e = Encoder(Schema.uk_default(), KEY_A).encode(d, columns={"forename": "first_name"},

@@ -49,7 +49,7 @@ from nislink.clean.postcodes import check_postcode
 from nislink.clean.sex_codes import check_sex
 from nislink.clean.vectorise import factorize
 
-__all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame", "id_usage"]
+__all__ = ["IDENTIFYING_KINDS", "KINDS", "explain", "frame", "id_texts", "id_usage"]
 
 #: Identifier kinds that :func:`frame` understands.
 KINDS: tuple[str, ...] = ("name", "forename", "surname", "dob", "postcode", "sex", "nino", "upn")
@@ -238,6 +238,16 @@ def id_usage(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     count = np.zeros(len(ids), dtype=np.int64)
     count[present] = counts[codes[present]]
     return missing, count
+
+
+def id_texts(raw: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Record ids (an object array) as text (``str(id)``), and whether they were all
+    ``str`` already: then ``raw`` itself is returned, and ids unique as values (as
+    :func:`id_usage` counts them) are unique as text too."""
+    items = raw.tolist()
+    if set(map(type, items)) <= {str}:
+        return raw, True
+    return np.array(list(map(str, items)), dtype=object).reshape(len(items)), False
 
 
 def frame(

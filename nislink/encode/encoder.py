@@ -47,7 +47,7 @@ from numba import njit
 
 from nislink.clean import Status, is_missing
 from nislink.clean.frames import frame as clean_frame
-from nislink.clean.frames import id_usage
+from nislink.clean.frames import id_texts, id_usage
 from nislink.clean.names import given_name, surname_core
 from nislink.clean.vectorise import factorize
 from nislink.encode import hardening as _hardening
@@ -443,11 +443,12 @@ class Encoder:
             rejects["id"] = [str(r) for r in rejects["row"]]
 
         if id_column is not None:
-            ids = np.array([str(v) for v in work[id_column].to_numpy(dtype=object)[kept]],
-                           dtype=object)
+            ids, all_text = id_texts(work[id_column].to_numpy(dtype=object)[kept])
         else:
-            ids = np.array([str(v) for v in labels[kept]], dtype=object)
-        if len(set(ids.tolist())) != len(ids):
+            ids, all_text = id_texts(np.asarray(labels[kept], dtype=object))
+        # ids that are all text are unique already (cleaning rejects every row whose id
+        # another row holds); others may meet as text (1 and "1")
+        if not (all_text and id_column is not None) and len(set(ids.tolist())) != len(ids):
             raise ValueError("record ids are not unique (as text); pass a unique id_column")
 
         fields_out, clk, tokens = outputs if outputs is not None else self._encode_values(
