@@ -563,6 +563,48 @@ def test_first_part_makes_the_u_histograms(monkeypatch) -> None:  # type: ignore
     assert three.meta["u_hist"] == single.meta["u_hist"] != one.meta["u_hist"]
 
 
+def test_the_first_part_is_shorter_by_the_u_histograms_work(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The part that also makes the u histograms takes fewer records (so that the parts
+    end together); the encodings and histograms are those of one process."""
+    from nislink.encode import encoder as enc_mod
+    from nislink.encode import parallel
+
+    monkeypatch.setattr(enc_mod, "U_HIST_ROWS", 2_000)
+    df = people(9_000, seed=37)
+    seen: list[list[tuple[int, int]]] = []
+    real = enc_mod.run_forked
+
+    def spy(fn, ranges):  # type: ignore[no-untyped-def]
+        seen.append(list(ranges))
+        return real(fn, ranges)
+
+    monkeypatch.setattr(enc_mod, "run_forked", spy)
+    one = Encoder(Schema.uk_default(), KEY_A, workers=1).encode(df, id_column="id")
+    two = Encoder(Schema.uk_default(), KEY_A, workers=2).encode(df, id_column="id")
+    assert same(one, two) and two.meta["u_hist"] == one.meta["u_hist"]
+    (lo0, hi0), (lo1, hi1) = seen[0]
+    n = hi1  # the rows without too-long values: all of them here
+    assert (lo0, lo1, n) == (0, hi0, len(df))
+    assert hi1 - lo1 - (hi0 - lo0) in (enc_mod._U_HIST_WORTH, enc_mod._U_HIST_WORTH + 1)
+    assert parallel.row_ranges(9_000, 2, head_start=0) == [(0, 4_500), (4_500, 9_000)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 10**6), parts=st.integers(1, 8), lead=st.integers(0, 10**5))
+def test_row_ranges_cover_every_row_once(n: int, parts: int, lead: int) -> None:
+    from nislink.encode.parallel import row_ranges
+
+    r = row_ranges(n, parts, head_start=lead)
+    assert len(r) == parts and r[0][0] == 0 and r[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(r, r[1:])) and all(lo <= hi for lo, hi in r)
+    sizes = [hi - lo for lo, hi in r]
+    if parts > 1:
+        assert max(sizes[1:]) - min(sizes[1:]) <= 1  # the others even
+        # the first shorter by the lead when there is room, else all even
+        assert (sizes[1] - sizes[0] in (lead, lead + 1)
+                or (max(sizes) - min(sizes) <= 1 and n + lead < parts * (lead + 1)))
+
+
 _ANY = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(
     ["Smith", "01/02/1980", "1980-02-30", "SW1A 1AA", "M", "AB123456C", "nan", " ", "0"]))
 

@@ -28,11 +28,16 @@ def fork_available() -> bool:
             and not multiprocessing.current_process().daemon)
 
 
-def row_ranges(n: int, parts: int) -> list[tuple[int, int]]:
+def row_ranges(n: int, parts: int, head_start: int = 0) -> list[tuple[int, int]]:
     """``parts`` contiguous ``(lo, hi)`` ranges covering ``0..n`` (sizes differ by at most
-    one row)."""
+    one row). ``head_start``: the first range is that many rows shorter than the others
+    (it has other work worth that many rows to do), when it can be."""
     parts = max(1, int(parts))
-    bounds = [n * i // parts for i in range(parts + 1)]
+    lead = max(0, int(head_start))
+    if parts == 1 or lead == 0 or n + lead < parts * (lead + 1):
+        bounds = [n * i // parts for i in range(parts + 1)]
+    else:  # the others share n + lead rows evenly; the first gives up lead of its share
+        bounds = [0] + [(n + lead) * i // parts - lead for i in range(1, parts)] + [n]
     return list(zip(bounds[:-1], bounds[1:]))
 
 
