@@ -777,9 +777,11 @@ def encode(
                 [ef.fields[f].bits for f in fnames], axis=1))
             arrays["_prs"] = _arrow_fixed(np.stack(
                 [np.asarray(ef.fields[f].present, dtype=bool) for f in fnames], axis=1))
-        if tokens:
-            arrays["_tks"] = _arrow_fixed(np.stack([_u2i(ef.tokens[t]) for t in tokens],
-                                                   axis=1).astype(">i8"))
+        if tokens:  # (one array, each token byte-swapped as it is put in its column)
+            tks = np.empty((n, len(tokens)), dtype=">i8")
+            for j, t in enumerate(tokens):
+                tks[:, j] = _u2i(ef.tokens[t])
+            arrays["_tks"] = _arrow_fixed(tks)
         if ef.clk is not None:
             arrays["clk"] = _arrow_binary(ef.clk.bits)
             arrays[_pr("clk")] = pa.array(np.asarray(ef.clk.present, dtype=bool))
