@@ -247,7 +247,7 @@ def id_texts(raw: np.ndarray) -> tuple[np.ndarray, bool]:
     items = raw.tolist()
     if set(map(type, items)) <= {str}:
         return raw, True
-    return np.array(list(map(str, items)), dtype=object).reshape(len(items)), False
+    return np.array(list(map(str, items)), dtype=object), False
 
 
 def frame(

@@ -34,7 +34,7 @@ def row_ranges(n: int, parts: int, head_start: int = 0) -> list[tuple[int, int]]
     (it has other work worth that many rows to do), when it can be."""
     parts = max(1, int(parts))
     lead = max(0, int(head_start))
-    if parts == 1 or lead == 0 or n + lead < parts * (lead + 1):
+    if n + lead < parts * (lead + 1):  # no room (with no lead: the even split)
         bounds = [n * i // parts for i in range(parts + 1)]
     else:  # the others share n + lead rows evenly; the first gives up lead of its share
         bounds = [0] + [(n + lead) * i // parts - lead for i in range(1, parts)] + [n]
