@@ -10,7 +10,11 @@ checks that both produce the same CLKs, and prints records/s for each and the ra
 Part 2 times ``nislink.Encoder(Schema.uk_default(), secret, workers=w).encode(df,
 id_column=...)`` on synthetic UK people (``nislink.synth``) at each of ``--uk-sizes``
 rows with each of ``--uk-workers`` (issue 16's target: >= 200,000 records/s with two
-workers).
+workers). ``--uk-layouts`` times lighter name hardening in the same run, to show what the
+default's salted views cost: ``no_digit_views`` (the default without its six digit views
+per name: 10 salted name filters instead of 22) and ``unhardened``
+(``Schema.uk_unhardened()``: unsalted names and a CLK, which the attacks of
+``docs/privacy.md`` read most names out of; for comparison only).
 
 Usage::
 
@@ -18,6 +22,8 @@ Usage::
                                                           # uk_default at 20,000 and 200,000
     python benchmarks/bench_encode.py --n 200000 --workers 2 --skip-uk
     python benchmarks/bench_encode.py --no-peers          # nislink only (no peers' venv)
+    python benchmarks/bench_encode.py --no-peers --schemas febrl_blake_bpt \
+        --uk-sizes 200000 --uk-layouts default,no_digit_views,unhardened
 
 Timings are best of ``--repeat`` runs for nislink and of ``--peer-repeat`` (default 1)
 for clkhash, whose memoised n-grams and token hashes are cleared before each run (clkhash's
@@ -36,6 +42,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,16 +187,48 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def bench_uk_default(n: int, repeat: int, workers: int = 2) -> dict:
-    """Part 2: nislink.Encoder with Schema.uk_default() and ``workers`` processes."""
+UK_LAYOUTS = ("default", "no_digit_views", "unhardened")
+
+
+def uk_schema(layout: str = "default") -> Any:
+    """``Schema.uk_default()`` (``"default"``), the same without its digit views
+    (``"no_digit_views"``: built from the same fields and match keys, with
+    ``with_name_hardening(digit_views=False)``), or ``Schema.uk_unhardened()``."""
+    from nislink.schema import Schema
+
+    if layout == "default":
+        return Schema.uk_default()
+    if layout == "unhardened":
+        return Schema.uk_unhardened()
+    if layout != "no_digit_views":
+        raise SystemExit(f"--uk-layouts: unknown layout {layout!r} (choose from "
+                         f"{', '.join(UK_LAYOUTS)})")
+    plain = Schema.uk_unhardened()  # uk_default's fields and match keys, names unhardened
+    plain.clk = None
+    for f in plain.fields:
+        f.clk = False
+        f.uk_names = f.kind in ("forename", "surname")
+        f.date_levels = f.kind == "dob"
+        f.postcode_levels = f.kind == "postcode"
+    plain.name = "uk_default"
+    if plain.with_name_hardening() != Schema.uk_default():  # only the digit views differ
+        raise SystemExit("bench_encode: uk_default is no longer uk_unhardened's fields "
+                         "hardened; update uk_schema()")
+    out = plain.with_name_hardening(digit_views=False)
+    out.name = "uk_default_no_digit_views"
+    return out
+
+
+def bench_uk_default(n: int, repeat: int, workers: int = 2, layout: str = "default") -> dict:
+    """Part 2: nislink.Encoder with the ``layout`` of :func:`uk_schema` and ``workers``
+    processes."""
     import datetime as dt
 
     from nislink.encode import Encoder
-    from nislink.schema import Schema
     from nislink.secrets import Secret
 
     df = uk_rows(n)
-    encoder = Encoder(Schema.uk_default(), Secret.generate(), workers=workers,
+    encoder = Encoder(uk_schema(layout), Secret.generate(), workers=workers,
                       today=dt.date(2026, 12, 1))
     encoder.warn = False
     encoder.encode(df.iloc[: min(n, 2000)], id_column="person_id")  # compile / load once
@@ -201,7 +240,7 @@ def bench_uk_default(n: int, repeat: int, workers: int = 2) -> dict:
         best = min(best, time.perf_counter() - t0)  # (CPU below, once the workers are gone)
         best_cpu = min(best_cpu, time.process_time() - c0 + _children_cpu() - k0)
     assert encoded is not None
-    return {"n": n, "workers": workers, "seconds": best, "rps": n / best,
+    return {"n": n, "workers": workers, "layout": layout, "seconds": best, "rps": n / best,
             "cpu_seconds": best_cpu, "encoded": len(encoded),
             "rejected": len(encoder.rejects), "filters": len(encoded.fields),
             "tokens": len(encoded.tokens)}
@@ -232,8 +271,13 @@ def main() -> None:
                         help="comma-separated row counts for Schema.uk_default()")
     parser.add_argument("--uk-workers", default="1,2",
                         help="comma-separated Encoder(workers=...) values for uk_default")
+    parser.add_argument("--uk-layouts", default="default",
+                        help="comma-separated name-hardening layouts to time: "
+                             f"{', '.join(UK_LAYOUTS)} (ratios to default printed)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    for layout in args.uk_layouts.split(","):
+        uk_schema(layout)  # an unknown layout stops the run before any timing
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, n = {args.n:,}")
@@ -255,15 +299,24 @@ def main() -> None:
         print(line, flush=True)
     if not args.skip_uk:
         results["uk_default"] = []
+        layouts = args.uk_layouts.split(",")
         for n in (int(x) for x in args.uk_sizes.split(",")):
             for w in (int(x) for x in args.uk_workers.split(",")):
-                r = bench_uk_default(n, args.repeat, w)
-                results["uk_default"].append(r)
-                print(f"[uk_default] {n:>9,} rows, {w} worker(s): {r['rps']:>9,.0f} rec/s "
-                      f"({r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} CPU-s = "
-                      f"{n_per(n, r['cpu_seconds'])} rec/CPU-s; {r['filters']} filters, "
-                      f"{r['tokens']} tokens, {r['rejected']} rejected; "
-                      f"target >= 200,000 rec/s with 2 workers)", flush=True)
+                base = None
+                for layout in layouts:
+                    r = bench_uk_default(n, args.repeat, w, layout)
+                    results["uk_default"].append(r)
+                    tag = "uk_default" if layout == "default" else layout
+                    line = (f"[{tag}] {n:>9,} rows, {w} worker(s): {r['rps']:>9,.0f} rec/s "
+                            f"({r['seconds']:.2f} s wall, {r['cpu_seconds']:.2f} CPU-s = "
+                            f"{n_per(n, r['cpu_seconds'])} rec/CPU-s; {r['filters']} filters,"
+                            f" {r['tokens']} tokens, {r['rejected']} rejected")
+                    if layout == "default":
+                        base = r
+                        line += "; target >= 200,000 rec/s with 2 workers"
+                    elif base is not None:
+                        line += f"; {r['rps'] / base['rps']:.2f}x the default"
+                    print(line + ")", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
